@@ -1,0 +1,4 @@
+from llm_gitops.cli import main
+
+if __name__ == "__main__":
+    main()

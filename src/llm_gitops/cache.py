@@ -1,0 +1,62 @@
+"""A content-addressed cache of JSON results (evals, benchmarks).
+
+The key is a canonical JSON of everything that determines the result (model digest,
+task config hashes, settings, tool versions); the value is written atomically, so a
+crash never leaves a half-written entry that a later run would trust.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+
+def canonical_json(data: Any) -> str:
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def content_key(data: Any) -> str:
+    """sha256 of the canonical JSON of ``data``."""
+    return hashlib.sha256(canonical_json(data).encode()).hexdigest()
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` via a temp file + rename (never half-written)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+class ResultCache:
+    """``get``/``put`` JSON documents under ``root/<namespace>/<key>.json``."""
+
+    def __init__(self, root: Path, namespace: str):
+        self.dir = Path(root) / namespace
+
+    def path_for(self, key: str) -> Path:
+        return self.dir / f"{key}.json"
+
+    def get(self, key: str) -> dict | None:
+        path = self.path_for(key)
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError):
+            # A corrupt entry is a miss, not a crash; it will be overwritten.
+            return None
+
+    def put(self, key: str, document: dict) -> Path:
+        path = self.path_for(key)
+        write_atomic(path, json.dumps(document, indent=2, sort_keys=True, default=str))
+        return path

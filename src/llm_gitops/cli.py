@@ -1,0 +1,127 @@
+"""The ``llm-gitops`` command line: parses, dispatches, and maps errors to exit codes.
+
+Commands live one per module in ``llm_gitops.commands`` and are imported lazily, so
+``llm-gitops --help`` or a comment-only job never imports torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+import sys
+import tempfile
+import traceback
+
+import click
+
+from llm_gitops import __version__
+from llm_gitops.errors import EXIT_INTERNAL, LlmGitopsError
+
+# name -> (module under llm_gitops.commands, one-line summary shown by --help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "init": ("init", "Write a commented starter .llm-gitops.yaml."),
+    "validate-config": ("validate_config", "Check .llm-gitops.yaml and print what it resolves to."),
+    "eval": ("eval", "Run the lm-eval suite on a model (cached by content)."),
+    "bench": ("bench", "Measure load time, latency, throughput, memory and size (cached)."),
+    "gate": ("gate", "Compare a candidate with thresholds and a baseline; pass, fail or inconclusive."),
+    "quantize": ("quantize", "Quantize, prune or distill a model, optionally within an accuracy budget."),
+    "serve": ("serve", "Serve a model over an OpenAI-compatible HTTP API with Prometheus metrics."),
+    "build": ("build", "Build, tag and push the model's container image; print its digest."),
+    "jenkins": ("jenkins", "Trigger a parameterised Jenkins job and follow it to its result."),
+}
+
+EXIT_CODES_HELP = """
+Exit codes: 0 success (gate: pass), 1 gate or budget failed, 2 configuration or
+usage error, 3 internal error (a bug: the message names a log file to report).
+"""
+
+
+class LazyGroup(click.Group):
+    """A group that imports a command's module only when that command runs."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in COMMANDS:
+            return None
+        module_name, _ = COMMANDS[cmd_name]
+        module = importlib.import_module(f"llm_gitops.commands.{module_name}")
+        return module.command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        # Summaries come from the table so that --help imports no command module.
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, summary) for name, (_, summary) in COMMANDS.items()])
+
+    def resolve_command(self, ctx, args):
+        try:
+            return super().resolve_command(ctx, args)
+        except click.UsageError:
+            import difflib
+
+            name = args[0] if args else ""
+            close = difflib.get_close_matches(name, list(COMMANDS), n=1)
+            hint = f" Did you mean '{close[0]}'?" if close else ""
+            raise click.UsageError(f"No such command '{name}'.{hint}", ctx) from None
+
+
+@click.group(cls=LazyGroup, epilog=EXIT_CODES_HELP, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="llm-gitops")
+@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+def cli(verbose: int) -> None:
+    """GitOps CI/CD for large language models.
+
+    \b
+    Typical pull-request job:
+      llm-gitops validate-config
+      llm-gitops gate --candidate ./model --baseline models:/adder@production
+    """
+    level = logging.WARNING - 10 * min(verbose, 2)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    from llm_gitops.logsafe import install_redaction
+
+    install_redaction()
+
+
+def _write_crash_log() -> str:
+    fd, path = tempfile.mkstemp(prefix="llm-gitops-crash-", suffix=".log")
+    from llm_gitops.logsafe import redact
+
+    with os.fdopen(fd, "w") as fh:
+        fh.write(f"llm-gitops {__version__}\nargv: {redact(' '.join(sys.argv))}\n\n")
+        fh.write(redact(traceback.format_exc()))
+    return path
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point: run the CLI and turn errors into exit codes."""
+    try:
+        cli.main(args=argv, prog_name="llm-gitops", standalone_mode=False)
+    except LlmGitopsError as exc:
+        from llm_gitops.logsafe import redact
+
+        click.echo(f"error: {redact(str(exc))}", err=True)
+        sys.exit(exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(2 if exc.exit_code in (1, 2) else exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(130)
+    except SystemExit:
+        raise
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as exc:  # noqa: BLE001 - the last line of defence
+        path = _write_crash_log()
+        click.echo(
+            f"internal error: {type(exc).__name__}: {exc}. This is a bug in llm-gitops; "
+            f"the traceback is in {path} - please attach it to an issue.",
+            err=True,
+        )
+        sys.exit(EXIT_INTERNAL)
+    sys.exit(0)

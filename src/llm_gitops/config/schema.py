@@ -1,0 +1,324 @@
+"""The validated shape of ``.llm-gitops.yaml`` (``version: 1``).
+
+Every field documents its default and why. Sections that later releases add
+(``environments``, ``alerts``, ``chatops``) are not accepted yet: an unknown top-level
+section is an error with a "did you mean", so a typo never silently disables a gate.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+
+
+class _Section(BaseModel):
+    # Unknown keys are errors (typos must not pass silently); objects are immutable.
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --------------------------------------------------------------------------- models
+class ModelSourceSpec(_Section):
+    """Where a model comes from.
+
+    ``source`` is one of:
+      * a local Hugging Face model directory (relative to the config file), e.g. ``./model``
+      * an MLflow registry URI: ``models:/NAME/VERSION`` or ``models:/NAME@ALIAS``
+      * a DVC-tracked path in this repo: ``dvc:PATH`` (fetched from the repo's default
+        DVC remote; ``rev`` picks a git revision, default the working tree)
+    """
+
+    source: str
+    rev: str | None = None
+
+    @field_validator("source")
+    @classmethod
+    def _not_blank(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("must not be empty; give a directory, models:/NAME/VERSION, or dvc:PATH")
+        return v.strip()
+
+
+def _coerce_source(v):
+    return {"source": v} if isinstance(v, str) else v
+
+
+class ModelsSection(_Section):
+    """The candidate under test and the baseline it is compared with.
+
+    Both may be overridden on the command line (``--candidate``, ``--baseline``). With no
+    baseline, only absolute thresholds are checked.
+    """
+
+    candidate: ModelSourceSpec | None = None
+    baseline: ModelSourceSpec | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, data):
+        if isinstance(data, dict):
+            return {k: _coerce_source(v) for k, v in data.items()}
+        return data
+
+
+# --------------------------------------------------------------------------- eval
+class TaskSpec(_Section):
+    """One lm-eval task: a built-in task ``name`` or a local task YAML ``path``.
+
+    A local YAML's ``dataset_kwargs.data_files`` are resolved relative to the YAML file
+    (lm-eval itself would resolve them against the current directory).
+    """
+
+    name: str | None = None
+    path: str | None = None
+
+    @model_validator(mode="after")
+    def _one_of(self):
+        if (self.name is None) == (self.path is None):
+            raise ValueError("give exactly one of 'name' (a built-in lm-eval task) or 'path' (a local task YAML)")
+        return self
+
+    @property
+    def label(self) -> str:
+        return self.name or self.path  # type: ignore[return-value]
+
+
+class EvalSection(_Section):
+    """The lm-eval suite that gates every candidate."""
+
+    tasks: list[TaskSpec] = Field(default_factory=list)
+    # Samples per task. None = the whole test split. An int caps the count; CI jobs use a
+    # sample to stay fast, and the gate's statistics account for the smaller n.
+    limit: int | None = Field(default=None, gt=0)
+    # How the ``limit`` samples are chosen: "first" (lm-eval's own) or "random" (a seeded
+    # sample over the whole split, so a subset is representative).
+    sampling: Literal["first", "random"] = "random"
+    num_fewshot: int = Field(default=0, ge=0)
+    batch_size: int = Field(default=16, gt=0)
+    # Seeds every random choice (sampling, few-shot, torch): same inputs, same results.
+    seed: int = 1234
+    # Tokens generated for generate_until tasks; small keeps CPU evals fast.
+    max_gen_toks: int | None = Field(default=None, gt=0)
+
+    @field_validator("tasks", mode="before")
+    @classmethod
+    def _task_shorthand(cls, v):
+        # "- add_em" is a built-in name; "- tasks/add_em.yaml" is a path.
+        if isinstance(v, list):
+            out = []
+            for item in v:
+                if isinstance(item, str):
+                    out.append({"path": item} if item.endswith((".yaml", ".yml")) else {"name": item})
+                else:
+                    out.append(item)
+            return out
+        return v
+
+
+# --------------------------------------------------------------------------- perf
+class PerfSection(_Section):
+    """How ``bench`` measures a model. Defaults suit a small model on a CPU runner."""
+
+    prompts: list[str] = Field(default_factory=lambda: ["12+34="])
+    max_new_tokens: int = Field(default=16, gt=0)
+    # Warm-up generations are not measured (first calls pay for lazy initialisation).
+    warmup: int = Field(default=2, ge=0)
+    # Measured generations per prompt; more repeats, tighter latency estimates.
+    repeats: int = Field(default=5, gt=0)
+    threads: int | None = Field(default=None, gt=0)
+
+
+# --------------------------------------------------------------------------- thresholds
+_DROP = re.compile(r"^\s*(?P<num>\d+(\.\d+)?)\s*(?P<unit>pt|points?|%)?\s*$")
+
+
+class Drop(BaseModel):
+    """A tolerated degradation: metric units (``0.02``), points (``2pt``) or percent (``5%``)."""
+
+    model_config = ConfigDict(frozen=True)
+    value: float
+    unit: Literal["abs", "pt", "pct"]
+
+    def allowed(self, baseline: float) -> float:
+        """The tolerated degradation in the metric's own units."""
+        if self.unit == "pt":
+            return self.value / 100.0
+        if self.unit == "pct":
+            return abs(baseline) * self.value / 100.0
+        return self.value
+
+    def __str__(self) -> str:
+        return {"abs": f"{self.value:g}", "pt": f"{self.value:g}pt", "pct": f"{self.value:g}%"}[self.unit]
+
+
+def _parse_drop(v):
+    if v is None or isinstance(v, Drop):
+        return v
+    if isinstance(v, bool):
+        raise ValueError("expected a number (0.02), points ('2pt') or a percentage ('5%')")
+    if isinstance(v, (int, float)):
+        if v < 0:
+            raise ValueError("must be >= 0")
+        return Drop(value=float(v), unit="abs")
+    if isinstance(v, str):
+        m = _DROP.match(v)
+        if m:
+            unit = m.group("unit") or ""
+            return Drop(value=float(m.group("num")), unit="pct" if unit == "%" else ("pt" if unit else "abs"))
+    raise ValueError(f"{v!r} is not a drop; expected a number (0.02), points ('2pt') or a percentage ('5%')")
+
+
+class Threshold(_Section):
+    """One check on one metric.
+
+    ``metric`` names an eval metric as ``TASK/METRIC`` (e.g. ``add_em/exact_match``) or a
+    perf metric as ``perf/NAME`` (e.g. ``perf/latency_p95_ms``).
+
+    * ``min`` / ``max``: absolute bounds on the candidate.
+    * ``max_drop``: the degradation vs the baseline that is tolerated. A larger observed
+      drop fails only when it is statistically significant (paired test at ``gate.alpha``)
+      or exceeds ``hard_max_drop``; otherwise the check is ``inconclusive``.
+    * ``hard_max_drop``: a drop beyond this fails even without significance.
+    """
+
+    metric: str
+    min: float | None = None
+    max: float | None = None
+    max_drop: Drop | None = None
+    hard_max_drop: Drop | None = None
+
+    _parse = field_validator("max_drop", "hard_max_drop", mode="before")(classmethod(lambda cls, v: _parse_drop(v)))
+
+    @field_validator("metric")
+    @classmethod
+    def _metric_shape(cls, v: str) -> str:
+        if "/" not in v or v.startswith("/") or v.endswith("/"):
+            raise ValueError(f"{v!r} is not TASK/METRIC (e.g. add_em/exact_match) or perf/NAME")
+        return v
+
+    @model_validator(mode="after")
+    def _some_bound(self):
+        if self.min is None and self.max is None and self.max_drop is None and self.hard_max_drop is None:
+            raise ValueError("a threshold needs at least one of min, max, max_drop, hard_max_drop")
+        return self
+
+
+class GateSection(_Section):
+    """How the gate decides."""
+
+    # Significance level of the paired test on a drop. 0.05 is the usual trade-off.
+    alpha: float = Field(default=0.05, gt=0, lt=1)
+    # What an overall 'inconclusive' does to the exit code: "fail" (safe default: a
+    # drop that cannot be ruled out blocks the merge), "pass" (warn only), or "neutral"
+    # (exit 0, but the status says inconclusive).
+    on_inconclusive: Literal["fail", "pass", "neutral"] = "fail"
+    # Resamples of the paired bootstrap behind confidence intervals.
+    bootstrap_samples: int = Field(default=2000, ge=100)
+    # Measure performance in the gate as well as accuracy.
+    perf: bool = True
+
+
+# --------------------------------------------------------------------------- tracking
+class MlflowSection(_Section):
+    """MLflow tracking. Default: a local sqlite store under ``.llm-gitops/``."""
+
+    enabled: bool = True
+    # None = sqlite:///<repo>/.llm-gitops/mlflow.db (offline, nothing to run).
+    tracking_uri: str | None = None
+    experiment: str = "llm-gitops"
+    # Register the candidate as a version of this registered model after the gate runs
+    # (tagged with git sha, verdict and report digest). None = don't register.
+    register_as: str | None = None
+
+
+class TrackingSection(_Section):
+    mlflow: MlflowSection = Field(default_factory=MlflowSection)
+
+
+# --------------------------------------------------------------------------- report / forge
+class ReportSection(_Section):
+    """Where the gate's report goes."""
+
+    # Directory for report.md, report.json and chart.png (relative to the config file).
+    output_dir: str = ".llm-gitops/reports"
+    # Where to post the report: auto (detect the CI and forge), github, gitlab, none.
+    to: Literal["auto", "github", "gitlab", "none"] = "auto"
+
+
+# --------------------------------------------------------------------------- quantize
+class QuantizeSection(_Section):
+    """Defaults for ``llm-gitops quantize``."""
+
+    # Methods tried by ``quantize --budget`` in order; the first is the plain default.
+    methods: list[Literal["int8-dynamic", "int8-weight-only", "prune", "distill"]] = Field(
+        default_factory=lambda: ["int8-dynamic", "int8-weight-only"]
+    )
+    # The accuracy drop an artifact may cost vs the unquantized model (same units as
+    # thresholds' max_drop). None = no budget: quantize with the first method only.
+    budget: Drop | None = None
+    # Among artifacts within budget, keep the "smallest" or the "fastest".
+    prefer: Literal["smallest", "fastest"] = "smallest"
+    # prune: fraction of weights zeroed.
+    sparsity: float = Field(default=0.3, gt=0, lt=1)
+    # distill: student shape and the training data (JSONL with a "text" field).
+    distill_dataset: str | None = None
+    distill_steps: int = Field(default=300, gt=0)
+    distill_hidden_size: int = Field(default=64, gt=0)
+    distill_layers: int = Field(default=2, gt=0)
+
+    _parse = field_validator("budget", mode="before")(classmethod(lambda cls, v: _parse_drop(v)))
+
+
+# --------------------------------------------------------------------------- image
+class ImageSection(_Section):
+    """The container image ``llm-gitops build`` makes."""
+
+    # Repository to tag and push, e.g. registry.example.com/team/adder. Required to push.
+    repository: str | None = None
+    base_image: str = "python:3.11-slim"
+    # A directory of wheels built on the host; installed with --no-index (air-gapped).
+    wheelhouse: str | None = None
+    # Extra CA bundle copied into the image (corporate proxies).
+    ca_bundle: str | None = None
+    # Extra pip arguments for the image's install step (e.g. an index URL).
+    pip_extra_args: list[str] = Field(default_factory=list)
+    port: int = Field(default=8000, gt=0, lt=65536)
+
+
+# --------------------------------------------------------------------------- root
+class Config(_Section):
+    """The whole file. ``version`` is required so that the format can evolve."""
+
+    version: Literal[1]
+    models: ModelsSection = Field(default_factory=ModelsSection)
+    eval: EvalSection = Field(default_factory=EvalSection)
+    perf: PerfSection = Field(default_factory=PerfSection)
+    thresholds: list[Threshold] = Field(default_factory=list)
+    gate: GateSection = Field(default_factory=GateSection)
+    tracking: TrackingSection = Field(default_factory=TrackingSection)
+    report: ReportSection = Field(default_factory=ReportSection)
+    quantize: QuantizeSection = Field(default_factory=QuantizeSection)
+    image: ImageSection = Field(default_factory=ImageSection)
+
+    # Where the file was read from; relative paths in it resolve against its directory.
+    _path: Path | None = PrivateAttr(default=None)
+
+    @property
+    def path(self) -> Path | None:
+        return self._path
+
+    @property
+    def base_dir(self) -> Path:
+        return self._path.parent if self._path is not None else Path.cwd()
+
+    def resolve_path(self, value: str | Path) -> Path:
+        """A path from the config, made absolute against the config file's directory."""
+        p = Path(value).expanduser()
+        return p if p.is_absolute() else (self.base_dir / p).resolve()
+
+
+# Sections later releases add; naming one today gets a clear "not yet" error.
+FUTURE_SECTIONS = {"environments", "alerts", "chatops", "deploy", "governance", "drift"}
+

@@ -1,0 +1,57 @@
+"""The one exception tree of llm-gitops, and the exit codes it maps to.
+
+Exit codes (documented in the README and in ``llm-gitops --help``):
+
+* 0 - success; for ``gate``: the verdict is ``pass``
+* 1 - the gate (or budget search) ran and failed
+* 2 - configuration or usage error: bad config, bad model dir, bad flag
+* 3 - internal error: an unexpected exception (a bug; the CLI writes a log to paste)
+
+Core modules raise these; only ``cli.py`` turns them into messages and exit codes.
+Messages are one line that names the culprit (file, field, value) and the fix.
+"""
+
+from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_INTERNAL = 3
+
+
+class LlmGitopsError(Exception):
+    """Base of every error llm-gitops reports on purpose."""
+
+    exit_code = EXIT_USAGE
+
+    def __init__(self, message: str, *, hint: str | None = None):
+        self.message = message
+        self.hint = hint
+        super().__init__(message if hint is None else f"{message} ({hint})")
+
+    def __str__(self) -> str:  # one line, hint appended
+        return self.message if not self.hint else f"{self.message}; {self.hint}"
+
+
+class ConfigError(LlmGitopsError):
+    """The config file (or a flag that overrides it) is wrong."""
+
+
+class ModelSourceError(LlmGitopsError):
+    """A model source cannot be resolved, or the directory is not a usable model."""
+
+
+class EvalError(LlmGitopsError):
+    """An eval task is unknown or its data cannot be read."""
+
+
+class ExternalServiceError(LlmGitopsError):
+    """A forge, registry, engine, MLflow or Jenkins answered with an error."""
+
+    exit_code = EXIT_USAGE
+
+
+class GateFailed(LlmGitopsError):
+    """Raised by commands whose failure is a verdict, not a misuse (exit 1)."""
+
+    exit_code = EXIT_FAILED

@@ -1,0 +1,1 @@
+"""Running the lm-evaluation-harness and the results it produces."""

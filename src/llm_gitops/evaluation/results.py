@@ -1,0 +1,117 @@
+"""The eval results file: a stable, documented JSON schema (``schema: llm-gitops/eval-results/v1``).
+
+::
+
+    {
+      "schema": "llm-gitops/eval-results/v1",
+      "model": {"digest": "sha256:...", "source": "./model"},
+      "harness": {"name": "lm-eval", "version": "0.4.x"},
+      "task_config_hash": "sha256 over every task's resolved config",
+      "settings": {"limit": 200, "sampling": "random", "num_fewshot": 0, "batch_size": 16, "seed": 1234, ...},
+      "metrics": {
+        "add_em/exact_match": {
+          "task": "add_em", "metric": "exact_match", "value": 0.81, "stderr": 0.017,
+          "n": 200, "higher_is_better": true,
+          "samples": {"doc_ids": [3, 17, ...], "scores": [1.0, 0.0, ...]}
+        }
+      },
+      "created_at": "2026-11-24T06:00:00Z", "duration_s": 6.1, "cache_key": "..."
+    }
+
+``samples`` holds the per-sample scores in doc-id order; the gate pairs candidate and
+baseline samples by doc id for its paired significance test.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+EVAL_SCHEMA = "llm-gitops/eval-results/v1"
+
+
+@dataclass(frozen=True)
+class MetricResult:
+    task: str
+    metric: str
+    value: float
+    stderr: float | None
+    n: int
+    higher_is_better: bool
+    doc_ids: tuple[int, ...] = ()
+    scores: tuple[float, ...] = ()
+
+    @property
+    def key(self) -> str:
+        return f"{self.task}/{self.metric}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "task": self.task,
+            "metric": self.metric,
+            "value": self.value,
+            "stderr": self.stderr,
+            "n": self.n,
+            "higher_is_better": self.higher_is_better,
+            "samples": {"doc_ids": list(self.doc_ids), "scores": list(self.scores)},
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "MetricResult":
+        samples = data.get("samples") or {}
+        return cls(
+            task=data["task"],
+            metric=data["metric"],
+            value=float(data["value"]),
+            stderr=None if data.get("stderr") is None else float(data["stderr"]),
+            n=int(data["n"]),
+            higher_is_better=bool(data.get("higher_is_better", True)),
+            doc_ids=tuple(int(i) for i in samples.get("doc_ids", ())),
+            scores=tuple(float(s) for s in samples.get("scores", ())),
+        )
+
+
+@dataclass(frozen=True)
+class EvalResults:
+    model_digest: str
+    model_source: str
+    harness_version: str
+    task_config_hash: str
+    settings: dict[str, Any]
+    metrics: dict[str, MetricResult]
+    created_at: str
+    duration_s: float
+    cache_key: str = ""
+    cached: bool = field(default=False, compare=False)  # True when served from the cache
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "schema": EVAL_SCHEMA,
+            "model": {"digest": self.model_digest, "source": self.model_source},
+            "harness": {"name": "lm-eval", "version": self.harness_version},
+            "task_config_hash": self.task_config_hash,
+            "settings": dict(self.settings),
+            "metrics": {k: m.to_json() for k, m in sorted(self.metrics.items())},
+            "created_at": self.created_at,
+            "duration_s": self.duration_s,
+            "cache_key": self.cache_key,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any], *, cached: bool = False) -> "EvalResults":
+        if data.get("schema") != EVAL_SCHEMA:
+            raise ValueError(f"not an eval results file (schema {data.get('schema')!r}, expected {EVAL_SCHEMA!r})")
+        return cls(
+            model_digest=data["model"]["digest"],
+            model_source=data["model"].get("source", ""),
+            harness_version=data["harness"]["version"],
+            task_config_hash=data["task_config_hash"],
+            settings=dict(data.get("settings") or {}),
+            metrics={k: MetricResult.from_json(v) for k, v in data["metrics"].items()},
+            created_at=data.get("created_at", ""),
+            duration_s=float(data.get("duration_s", 0.0)),
+            cache_key=data.get("cache_key", ""),
+            cached=cached,
+        )
+
+

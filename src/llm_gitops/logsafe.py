@@ -1,0 +1,54 @@
+"""Keep secrets out of logs, errors and comments.
+
+Tokens are registered as they are read (``register_secret``) and every value of an
+environment variable whose name looks secret is registered on first use. ``redact``
+replaces them with ``***``; ``install_redaction`` applies it to every log record.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+
+_SECRETS: set[str] = set()
+_SECRET_ENV = re.compile(r"(TOKEN|SECRET|PASSWORD|API_KEY|PRIVATE_KEY|CREDENTIAL)", re.I)
+# Well-known token shapes, redacted even when nobody registered them.
+_TOKEN_SHAPES = re.compile(r"\b(gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}|glpat-[A-Za-z0-9_\-]{20,})\b")
+
+
+def register_secret(value: str | None) -> None:
+    """Remember a secret so that ``redact`` hides it; short values are ignored."""
+    if value and len(value) >= 6:
+        _SECRETS.add(value)
+
+
+def _register_env_secrets() -> None:
+    for name, value in os.environ.items():
+        if _SECRET_ENV.search(name):
+            register_secret(value)
+
+
+def redact(text: str) -> str:
+    """Return ``text`` with every known secret replaced by ``***``."""
+    _register_env_secrets()
+    for secret in sorted(_SECRETS, key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return _TOKEN_SHAPES.sub("***", text)
+
+
+class _RedactingFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        clean = redact(message)
+        if clean != message:
+            record.msg, record.args = clean, None
+        return True
+
+
+def install_redaction() -> None:
+    """Attach the redacting filter to every handler of the root logger."""
+    root = logging.getLogger()
+    for handler in root.handlers:
+        if not any(isinstance(f, _RedactingFilter) for f in handler.filters):
+            handler.addFilter(_RedactingFilter())

@@ -1,0 +1,1 @@
+"""Performance measurement of a model on the local machine."""
