@@ -148,6 +148,19 @@ def _format_error(path: str, data: Any, err: dict) -> str:
     return f"{where}: {field}: {msg}{got_text}"
 
 
+def _collect_lines(data: Any, prefix: tuple = ()) -> dict[tuple, int]:
+    lines: dict[tuple, int] = {}
+    if isinstance(data, _Mapping):
+        for key, value in data.items():
+            lines[prefix + (key,)] = data.lines[key]
+            lines.update(_collect_lines(value, prefix + (key,)))
+    elif isinstance(data, _Sequence):
+        for index, value in enumerate(data):
+            lines[prefix + (index,)] = data.lines[index]
+            lines.update(_collect_lines(value, prefix + (index,)))
+    return lines
+
+
 def parse_config(text: str, path: str | Path = CONFIG_FILENAME) -> Config:
     """Validate YAML text into a ``Config``; raise ``ConfigError`` with file and line."""
     path = str(path)
@@ -181,6 +194,7 @@ def parse_config(text: str, path: str | Path = CONFIG_FILENAME) -> Config:
         first = _format_error(path, data, errors[0])
         more = f" (and {len(errors) - 1} more error{'s' if len(errors) > 2 else ''})" if len(errors) > 1 else ""
         raise ConfigError(first + more) from None
+    config._lines = _collect_lines(data)
     return config
 
 
@@ -202,5 +216,5 @@ def load_config(path: str | Path | None = None) -> Config:
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read the config file: {exc}") from None
     config = parse_config(text, path)
-    config._path = path.resolve()
+    config._path = path
     return config

@@ -304,6 +304,18 @@ class Config(_Section):
 
     # Where the file was read from; relative paths in it resolve against its directory.
     _path: Path | None = PrivateAttr(default=None)
+    # Line of each value in the file, by field path (e.g. ("thresholds", 0, "metric")),
+    # so that checks made after loading can still point at a line.
+    _lines: dict = PrivateAttr(default_factory=dict)
+
+    def where(self, *loc) -> str:
+        """``FILE:LINE`` of a field (or of its nearest parent the file has)."""
+        name = str(self._path) if self._path is not None else ".llm-gitops.yaml"
+        for depth in range(len(loc), 0, -1):
+            line = self._lines.get(tuple(loc[:depth]))
+            if line:
+                return f"{name}:{line}"
+        return name
 
     @property
     def path(self) -> Path | None:
@@ -311,7 +323,7 @@ class Config(_Section):
 
     @property
     def base_dir(self) -> Path:
-        return self._path.parent if self._path is not None else Path.cwd()
+        return self._path.resolve().parent if self._path is not None else Path.cwd()
 
     def resolve_path(self, value: str | Path) -> Path:
         """A path from the config, made absolute against the config file's directory."""

@@ -1,0 +1,44 @@
+"""``llm-gitops validate-config``: parse, validate and summarise the config."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from llm_gitops.config import load_config
+
+
+@click.command("validate-config")
+@click.option("--config", "config_path", type=click.Path(path_type=Path), default=None,
+              help="Config file (default: the nearest .llm-gitops.yaml).")
+@click.option("--json", "as_json", is_flag=True, help="Print the resolved config as JSON.")
+@click.option("--check-tasks/--no-check-tasks", default=True, show_default=True,
+              help="Also check eval tasks and that every threshold names a metric a task produces.")
+def command(config_path: Path | None, as_json: bool, check_tasks: bool) -> None:
+    """Check .llm-gitops.yaml and print what it resolves to.
+
+    Exit 0 when valid; exit 2 with FILE:LINE: FIELD: problem; fix on the first error.
+
+    \b
+    Examples:
+      llm-gitops validate-config
+      llm-gitops validate-config --config examples/repo-template/.llm-gitops.yaml --json
+    """
+    config = load_config(config_path)
+    if check_tasks and config.eval.tasks:
+        from llm_gitops.gate.metrics import check_threshold_metrics
+
+        check_threshold_metrics(config)
+    if as_json:
+        click.echo(json.dumps(config.model_dump(mode="json"), indent=2))
+        return
+    click.echo(f"{config.path}: valid (version {config.version})")
+    models = config.models
+    click.echo(f"  candidate: {models.candidate.source if models.candidate else '(from --candidate)'}")
+    click.echo(f"  baseline:  {models.baseline.source if models.baseline else '(none: absolute bounds only)'}")
+    click.echo(f"  eval tasks: {', '.join(t.label for t in config.eval.tasks) or '(none)'}")
+    for t in config.thresholds:
+        bounds = [f"{k}={v}" for k, v in (("min", t.min), ("max", t.max), ("max_drop", t.max_drop), ("hard_max_drop", t.hard_max_drop)) if v is not None]
+        click.echo(f"  threshold {t.metric}: {', '.join(bounds)}")

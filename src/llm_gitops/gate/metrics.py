@@ -1,0 +1,37 @@
+"""Which metrics a config's thresholds may name, checked before any model is loaded.
+
+Shared by ``validate-config`` and ``gate`` so both reject a threshold on a metric that no
+task produces with the same message.
+"""
+
+from __future__ import annotations
+
+import difflib
+
+from llm_gitops.config.schema import Config
+from llm_gitops.errors import ConfigError
+from llm_gitops.perf.results import PERF_METRICS
+
+
+def available_metrics(config: Config) -> set[str]:
+    """Every ``TASK/METRIC`` the eval suite produces plus every ``perf/NAME``."""
+    from llm_gitops.evaluation.tasks import expected_metrics
+
+    eval_metrics = expected_metrics(config.eval, base_dir=config.base_dir) if config.eval.tasks else set()
+    return set(eval_metrics) | {f"perf/{name}" for name in PERF_METRICS}
+
+
+def check_threshold_metrics(config: Config) -> None:
+    """Raise ``ConfigError`` for the first threshold whose metric nothing produces."""
+    if not config.thresholds:
+        return
+    known = available_metrics(config)
+    for index, threshold in enumerate(config.thresholds):
+        if threshold.metric in known:
+            continue
+        close = difflib.get_close_matches(threshold.metric, sorted(known), n=1)
+        hint = f"did you mean {close[0]!r}?" if close else f"available: {', '.join(sorted(known))}"
+        raise ConfigError(
+            f"{config.where('thresholds', index, 'metric')}: thresholds[{index}].metric: no task produces {threshold.metric!r}",
+            hint=hint,
+        )
