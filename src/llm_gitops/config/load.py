@@ -24,7 +24,11 @@ def find_config(start: Path | None = None) -> Path | None:
     for directory in (here, *here.parents):
         candidate = directory / CONFIG_FILENAME
         if candidate.is_file():
-            return candidate
+            # Shown in error messages: keep it short when it is below the cwd.
+            try:
+                return candidate.relative_to(Path.cwd().resolve())
+            except ValueError:
+                return candidate
     return None
 
 

@@ -1,0 +1,63 @@
+"""``init`` and ``validate-config`` through the real CLI entry point."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+from llm_gitops.cli import cli, main
+
+
+def run_main(args, monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as excinfo:
+        main(args)
+    return excinfo.value.code
+
+
+def test_init_writes_a_valid_starter_and_refuses_to_overwrite(tmp_path, monkeypatch, capsys):
+    assert run_main(["init"], monkeypatch, tmp_path) == 0
+    text = (tmp_path / ".llm-gitops.yaml").read_text()
+    assert text.startswith("# llm-gitops configuration")
+    assert run_main(["validate-config", "--no-check-tasks"], monkeypatch, tmp_path) == 0
+    assert "valid (version 1)" in capsys.readouterr().out
+    assert run_main(["init"], monkeypatch, tmp_path) == 2
+    assert "already exists; pass --force" in capsys.readouterr().err
+    assert (tmp_path / ".llm-gitops.yaml").read_text() == text
+
+
+def test_validate_config_exit_2_with_located_error(tmp_path, monkeypatch, capsys):
+    (tmp_path / ".llm-gitops.yaml").write_text("version: 1\nthreshold: []\n")
+    assert run_main(["validate-config"], monkeypatch, tmp_path) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"error: .llm-gitops.yaml:2: threshold: unknown key 'threshold'; did you mean 'thresholds'?"
+
+
+def test_validate_config_without_any_config(tmp_path, monkeypatch, capsys):
+    assert run_main(["validate-config"], monkeypatch, tmp_path) == 2
+    assert "no .llm-gitops.yaml found" in capsys.readouterr().err
+
+
+def test_unknown_command_suggests_the_right_one():
+    result = CliRunner().invoke(cli, ["gatee"])
+    assert result.exit_code == 2
+    assert "Did you mean 'gate'?" in result.output
+
+
+def test_every_command_has_help_with_examples():
+    from llm_gitops.cli import COMMANDS
+
+    runner = CliRunner()
+    for name in COMMANDS:
+        result = runner.invoke(cli, [name, "--help"])
+        assert result.exit_code == 0, (name, result.output)
+        assert "Example" in result.output, name
+
+
+def test_help_and_version_do_not_import_torch():
+    code = "import sys; from llm_gitops.cli import main\ntry:\n    main(['--help'])\nexcept SystemExit: pass\nprint('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip().endswith("False")

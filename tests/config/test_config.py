@@ -1,0 +1,97 @@
+"""Config parsing: typed objects from good files, one-line located errors from bad ones."""
+
+from __future__ import annotations
+
+import pytest
+
+from llm_gitops.config import load_config, parse_config
+from llm_gitops.config.schema import Drop
+from llm_gitops.errors import ConfigError
+
+GOOD = """\
+version: 1
+models:
+  candidate: ./model
+  baseline: models:/adder@production
+eval:
+  tasks:
+    - tasks/add_em.yaml
+    - name: hellaswag
+  limit: 100
+thresholds:
+  - metric: add_em/exact_match
+    min: 0.5
+    max_drop: 2pt
+  - metric: perf/latency_p95_ms
+    max_drop: 25%
+    hard_max_drop: 0.5
+"""
+
+
+def test_good_config_becomes_typed_objects():
+    config = parse_config(GOOD, "cfg.yaml")
+    assert config.models.candidate.source == "./model"
+    assert config.models.baseline.source == "models:/adder@production"
+    assert [t.path for t in config.eval.tasks] == ["tasks/add_em.yaml", None]
+    assert config.eval.tasks[1].name == "hellaswag"
+    assert config.eval.limit == 100
+    em, lat = config.thresholds
+    assert em.max_drop == Drop(value=2.0, unit="pt")
+    assert em.max_drop.allowed(0.9) == pytest.approx(0.02)
+    assert lat.max_drop.allowed(40.0) == pytest.approx(10.0)
+    assert lat.hard_max_drop == Drop(value=0.5, unit="abs")
+    # Defaults are documented choices, not accidents.
+    assert config.gate.on_inconclusive == "fail"
+    assert config.gate.alpha == 0.05
+    assert config.tracking.mlflow.enabled is True
+
+
+def test_config_objects_are_immutable():
+    config = parse_config(GOOD, "cfg.yaml")
+    with pytest.raises(Exception):
+        config.eval.limit = 5  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("version: 1\nevl: {}\n", "cfg.yaml:2: evl: unknown key 'evl'; did you mean 'eval'?"),
+        ("version: 1\neval:\n  tasks: [a]\n  limt: 3\n", "cfg.yaml:4: eval.limt: unknown key 'limt'; did you mean 'limit'?"),
+        ("version: 1\neval:\n  batch_size: -1\n", "cfg.yaml:3: eval.batch_size: Input should be greater than 0 (got -1)"),
+        ("version: 1\neval:\n  batch_size: lots\n", "cfg.yaml:3: eval.batch_size:"),
+        ("version: 1\nthresholds:\n  - metric: ab\n    min: 1\n", "cfg.yaml:3: thresholds[0].metric: 'ab' is not TASK/METRIC"),
+        ("version: 1\nthresholds:\n  - metric: a/b\n    max_drop: lots\n", "cfg.yaml:4: thresholds[0].max_drop: 'lots' is not a drop"),
+        ("version: 1\nthresholds:\n  - metric: a/b\n", "cfg.yaml:3: thresholds[0]: a threshold needs at least one of"),
+        ("version: 1\n x: [", "cfg.yaml:2: malformed YAML"),
+        ("version: 1\nenvironments: {}\n", "cfg.yaml:2: section 'environments' is not supported by this version"),
+        ("version: 2\n", "cfg.yaml:1: version: unsupported config version 2"),
+        ("models: {}\n", "cfg.yaml:1: version: required field is missing"),
+        ("", "cfg.yaml: the file is empty"),
+        ("- a\n- b\n", "cfg.yaml:1: expected a mapping of sections"),
+        ("version: 1\nversion: 1\n", "cfg.yaml:2: duplicate key 'version'"),
+        ("version: 1\nmodels:\n  candidate: '  '\n", "cfg.yaml:3: models.candidate.source: must not be empty"),
+        ("version: 1\neval:\n  tasks:\n    - {name: a, path: b.yaml}\n", "cfg.yaml:4: eval.tasks[0]: give exactly one of"),
+        ("version: 1\ngate:\n  on_inconclusive: maybe\n", "cfg.yaml:3: gate.on_inconclusive:"),
+    ],
+)
+def test_bad_config_names_file_line_and_field(text, expected):
+    with pytest.raises(ConfigError) as excinfo:
+        parse_config(text, "cfg.yaml")
+    message = str(excinfo.value)
+    assert message.startswith(expected), message
+    assert "\n" not in message
+
+
+def test_load_config_reports_missing_file(tmp_path):
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_config(tmp_path / "nope.yaml")
+
+
+def test_relative_paths_resolve_against_the_config_file(tmp_path):
+    sub = tmp_path / "repo"
+    sub.mkdir()
+    (sub / ".llm-gitops.yaml").write_text(GOOD)
+    config = load_config(sub / ".llm-gitops.yaml")
+    assert config.base_dir == sub.resolve()
+    assert config.resolve_path("./model") == (sub / "model").resolve()
+    assert config.where("thresholds", 1, "max_drop") == f"{sub / '.llm-gitops.yaml'}:15"
