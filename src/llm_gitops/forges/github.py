@@ -1,0 +1,322 @@
+"""GitHub through PyGithub.
+
+Request economy: the client is lazy (``Github(lazy=True)``), so ``get_repo``/``get_issue``
+cost nothing until data is read; a sticky-comment update is one paginated list plus one
+write. PyGithub's own retry and pauses between writes are off; ``forges.retry`` retries
+instead, identically for every forge. A run makes at most three writes (comment, status,
+check run), far below GitHub's secondary limits, and a 403/429 with Retry-After is honoured.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import TypeVar
+
+from llm_gitops.errors import ExternalServiceError
+from llm_gitops.forges.base import (
+    PERMISSIONS,
+    Comment,
+    FileChange,
+    Permission,
+    PullRequest,
+    PullRequestRef,
+    Reaction,
+    ReactionTarget,
+    StatusState,
+    StickyResult,
+    has_marker,
+    sticky_marker,
+    truncate_body,
+    with_marker,
+)
+from llm_gitops.forges.retry import DEFAULT_POLICY, RetryPolicy, Transient, retry_after_from_headers, with_retries
+from llm_gitops.logsafe import redact, register_secret
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+COMMENT_LIMIT = 65536  # characters GitHub accepts in an issue comment
+DESCRIPTION_LIMIT = 140  # characters of a commit status description
+TOKEN_HINT = "set GITHUB_TOKEN (or LLM_GITOPS_GITHUB_TOKEN) to a valid token"
+_STATUS = {"pending": "pending", "success": "success", "failure": "failure", "error": "error", "neutral": "success"}
+_CONCLUSION = {"success": "success", "failure": "failure", "error": "failure", "neutral": "neutral"}
+
+
+class _NotFound(Exception):
+    """A 404 inside an operation; the caller works out what was missing."""
+
+
+class GitHubForge:
+    name = "github"
+
+    def __init__(
+        self,
+        *,
+        token: str,
+        api_url: str | None = None,
+        policy: RetryPolicy = DEFAULT_POLICY,
+        timeout: float = 15,
+        seconds_between_writes: float = 0.0,
+    ):
+        from github import Auth, Github
+
+        register_secret(token)
+        self.api_url = (api_url or "").rstrip("/") or None
+        kwargs = {"base_url": self.api_url} if self.api_url else {}
+        self._gh = Github(
+            auth=Auth.Token(token), retry=None, lazy=True, per_page=100, timeout=int(max(1, timeout)),
+            seconds_between_requests=0, seconds_between_writes=seconds_between_writes, **kwargs,
+        )
+        self._policy = policy
+        self._repos: dict = {}
+
+    # ------------------------------------------------------------------ plumbing
+    @property
+    def where(self) -> str:
+        return f"GitHub at {self.api_url}" if self.api_url else "GitHub"
+
+    def _repo(self, repo: str):
+        if repo not in self._repos:
+            self._repos[repo] = self._gh.get_repo(repo)  # lazy: no request
+        return self._repos[repo]
+
+    def _run(self, what: str, fn: Callable[[], T], *, repo: str | None = None, pr: PullRequestRef | None = None,
+             not_found: Callable[[], T] | None = None) -> T:
+        """Run ``fn`` with retries; turn library errors into one-line ExternalServiceErrors."""
+
+        def attempt() -> T:
+            try:
+                return self._translate(what, fn)
+            except _NotFound:
+                if not_found is not None and self._repo_exists(repo):
+                    return not_found()
+                raise self._missing(what, repo=repo, pr=pr) from None
+
+        return with_retries(attempt, describe=f"{what} on {self.where}", policy=self._policy)
+
+    def _translate(self, what: str, fn: Callable[[], T]) -> T:
+        import requests
+        from github import GithubException, RateLimitExceededException
+
+        try:
+            return fn()
+        except RateLimitExceededException as exc:
+            raise Transient("rate limited", retry_after_from_headers(exc.headers), rate_limited=True) from None
+        except GithubException as exc:
+            message = _message(exc.data)
+            if exc.status == 401:
+                raise ExternalServiceError(f"{self.where} rejected the token (401 {message}) while {what}",
+                                           hint=TOKEN_HINT) from None
+            if exc.status in (403, 429) and ("rate limit" in message.lower() or exc.status == 429):
+                raise Transient("rate limited", retry_after_from_headers(exc.headers), rate_limited=True) from None
+            if exc.status == 403:
+                raise ExternalServiceError(
+                    f"{self.where} refused {what} (403 {message})",
+                    hint="give the token pull-requests, statuses and checks write access (a fork PR's CI token is read-only)",
+                ) from None
+            if exc.status == 404:
+                raise _NotFound() from None
+            if exc.status >= 500 or exc.status in (408, 0):
+                raise Transient(f"{exc.status} server error") from None
+            raise ExternalServiceError(f"{self.where} rejected {what} ({exc.status} {message})") from None
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            raise Transient(f"cannot connect ({type(exc).__name__})") from None
+        except (TypeError, KeyError, ValueError, AttributeError) as exc:
+            # PyGithub hands a non-JSON body on as a string; reading it fails like this.
+            log.debug("unexpected response while %s: %s", what, redact(repr(exc)))
+            raise Transient("the answer was not valid JSON") from None
+
+    def _repo_exists(self, repo: str | None) -> bool:
+        if repo is None:
+            return False
+        from github import GithubException
+
+        try:
+            self._translate("reading the repository", lambda: self._gh.get_repo(repo).id)
+            return True
+        except _NotFound:
+            return False
+        except GithubException:  # pragma: no cover - _translate converts every one
+            return False
+
+    def _missing(self, what: str, *, repo: str | None, pr: PullRequestRef | None) -> ExternalServiceError:
+        if repo is not None and not self._repo_exists(repo):
+            return ExternalServiceError(
+                f"repository {repo} not found on {self.where} while {what}",
+                hint="check the repository name, and that the token can see it",
+            )
+        if pr is not None:
+            return ExternalServiceError(f"pull request #{pr.number} not found in {pr.repo} on {self.where}",
+                                        hint="check the PR number the CI passed")
+        return ExternalServiceError(f"not found on {self.where} while {what}")
+
+    # ------------------------------------------------------------------ reading
+    def get_pull_request(self, pr: PullRequestRef) -> PullRequest:
+        def fetch() -> PullRequest:
+            p = self._repo(pr.repo).get_pull(pr.number)
+            return _pull(pr.repo, p)
+
+        return self._run(f"reading pull request #{pr.number}", fetch, repo=pr.repo, pr=pr)
+
+    def read_file(self, repo: str, path: str, ref: str) -> bytes | None:
+        def fetch() -> bytes:
+            content = self._repo(repo).get_contents(path, ref=ref)
+            if isinstance(content, list):
+                raise ExternalServiceError(f"{path} at {ref} in {repo} is a directory, not a file")
+            return content.decoded_content
+
+        return self._run(f"reading {path} at {ref}", fetch, repo=repo, not_found=lambda: None)
+
+    def user_permission(self, repo: str, user: str) -> Permission:
+        def fetch() -> Permission:
+            from urllib.parse import quote
+
+            r = self._repo(repo)
+            _, data = r._requester.requestJsonAndCheck("GET", f"{r.url}/collaborators/{quote(user, safe='')}/permission")
+            role, coarse = data.get("role_name"), data.get("permission")
+            # role_name has the five levels; custom roles fall back to the coarse value.
+            return role if role in PERMISSIONS else (coarse if coarse in PERMISSIONS else "none")
+
+        return self._run(f"reading {user}'s permission", fetch, repo=repo, not_found=lambda: "none")
+
+    # ------------------------------------------------------------------ comments
+    def upsert_sticky_comment(self, pr: PullRequestRef, body: str, key: tuple[str, str | None]) -> StickyResult:
+        marker = sticky_marker(*key)
+        text = truncate_body(with_marker(marker, body), COMMENT_LIMIT)
+
+        def upsert() -> StickyResult:
+            # Looked up on every attempt: a retried create whose first response was lost
+            # finds the comment it made and edits it instead of adding a second one.
+            issue = self._repo(pr.repo).get_issue(pr.number)
+            existing = next((c for c in issue.get_comments() if has_marker(c.body, marker)), None)
+            if existing is not None and existing.body == text:
+                return StickyResult(_comment(existing), "unchanged")
+            if existing is not None:
+                try:
+                    existing.edit(text)
+                    return StickyResult(_comment(existing, text), "updated")
+                except Exception as exc:  # noqa: BLE001 - only "not ours" falls through
+                    if getattr(exc, "status", None) not in (403, 404):
+                        raise
+                    log.warning("cannot edit comment %s (%s); posting a new one", existing.id, getattr(exc, "status", ""))
+            created = issue.create_comment(text)
+            if not isinstance(created.id, int):
+                raise ValueError("comment without id")
+            return StickyResult(_comment(created, text), "created")
+
+        return self._run(f"updating the llm-gitops comment on #{pr.number}", upsert, repo=pr.repo, pr=pr)
+
+    def add_reaction(self, target: ReactionTarget, reaction: Reaction) -> None:
+        def react() -> None:
+            issue = self._repo(target.pr.repo).get_issue(target.pr.number)
+            if target.comment_id is None:
+                issue.create_reaction(reaction)
+            else:
+                issue.get_comment(target.comment_id).create_reaction(reaction)
+
+        self._run(f"adding a reaction on #{target.pr.number}", react, repo=target.pr.repo, pr=target.pr)
+
+    # ------------------------------------------------------------------ statuses
+    def set_commit_status(self, repo: str, sha: str, state: StatusState, context: str, description: str,
+                          target_url: str | None = None, summary: str | None = None) -> None:
+        desc = description if len(description) <= DESCRIPTION_LIMIT else description[: DESCRIPTION_LIMIT - 1] + "…"
+        r = self._repo(repo)
+
+        def status() -> None:
+            kwargs = {"target_url": target_url} if target_url else {}
+            r.get_commit(sha).create_status(_STATUS[state], description=desc, context=context, **kwargs)
+
+        self._run(f"setting status {context} on {sha[:12]}", status, repo=repo)
+
+        def check_run() -> None:
+            kwargs: dict = {"name": context, "head_sha": sha,
+                            "output": {"title": desc, "summary": truncate_body(summary or description, COMMENT_LIMIT - 1)}}
+            if target_url:
+                kwargs["details_url"] = target_url
+            if state == "pending":
+                kwargs["status"] = "in_progress"
+            else:
+                kwargs.update(status="completed", conclusion=_CONCLUSION[state])
+            r.create_check_run(**kwargs)
+
+        try:
+            self._run(f"creating check run {context} on {sha[:12]}", check_run, repo=repo)
+        except ExternalServiceError as exc:
+            # Only GitHub Apps (and the Actions token) may create check runs; a personal
+            # token gets 403. The commit status above already carries the verdict.
+            if "403" not in str(exc):
+                raise
+            log.warning("no check run (the token may not create check runs): %s", exc)
+
+    # ------------------------------------------------------------------ branches and PRs
+    def create_branch_with_changes(self, repo: str, branch: str, base: str, changes: list[FileChange], message: str) -> str:
+        from github import GithubException
+
+        r = self._repo(repo)
+        base_sha = self._run(f"reading branch {base}", lambda: r.get_branch(base).commit.sha, repo=repo)
+        self._run(f"creating branch {branch}", lambda: r.create_git_ref(f"refs/heads/{branch}", base_sha).ref, repo=repo)
+        head = base_sha
+        # One commit per file through the contents API (what a token scoped to contents
+        # may do); the branch is new, so a failure leaves no half-changed base branch.
+        for change in changes:
+            def existing_sha(path=change.path):
+                try:
+                    return r.get_contents(path, ref=branch).sha
+                except GithubException as exc:
+                    if exc.status == 404:
+                        return None
+                    raise
+
+            current = self._run(f"reading {change.path} on {branch}", existing_sha, repo=repo)
+
+            def write(change=change, current=current):
+                if change.content is None:
+                    if current is None:
+                        return None
+                    return r.delete_file(change.path, message, current, branch=branch)["commit"].sha
+                if current is None:
+                    return r.create_file(change.path, message, change.content, branch=branch)["commit"].sha
+                return r.update_file(change.path, message, change.content, current, branch=branch)["commit"].sha
+
+            head = self._run(f"writing {change.path} on {branch}", write, repo=repo) or head
+        return head
+
+    def open_pull_request(self, repo: str, head: str, base: str, title: str, body: str) -> PullRequest:
+        return self._run(f"opening a pull request from {head} into {base}",
+                         lambda: _pull(repo, self._repo(repo).create_pull(title=title, body=body, head=head, base=base)),
+                         repo=repo)
+
+    def merge_pull_request(self, pr: PullRequestRef, sha: str | None = None) -> str:
+        def merge() -> str:
+            kwargs = {"sha": sha} if sha else {}
+            result = self._repo(pr.repo).get_pull(pr.number).merge(**kwargs)
+            if not result.merged:
+                raise ExternalServiceError(f"{self.where} did not merge #{pr.number}: {result.message}")
+            return result.sha
+
+        return self._run(f"merging pull request #{pr.number}", merge, repo=pr.repo, pr=pr)
+
+
+def _message(data) -> str:
+    if isinstance(data, dict):
+        text = str(data.get("message") or "")
+        errors = data.get("errors")
+        if isinstance(errors, list) and errors:
+            parts = [e.get("message") or f"{e.get('field')} {e.get('code')}" if isinstance(e, dict) else str(e) for e in errors]
+            text = f"{text}: {'; '.join(parts)}"
+        return redact(text.strip() or "no message")
+    return "unexpected answer (not JSON)"
+
+
+def _comment(c, body: str | None = None) -> Comment:
+    return Comment(id=c.id, body=body if body is not None else c.body, author=c.user.login if c.user else "",
+                   url=c.html_url)
+
+
+def _pull(repo: str, p) -> PullRequest:
+    head_repo = p.head.repo
+    is_fork = head_repo is None or head_repo.full_name != repo
+    state = "merged" if p.merged else p.state
+    return PullRequest(PullRequestRef(repo, p.number), p.title, state, p.head.ref, p.head.sha, p.base.ref,
+                       p.user.login if p.user else "", p.html_url, is_fork)

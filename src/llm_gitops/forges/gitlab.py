@@ -1,0 +1,312 @@
+"""GitLab through python-gitlab.
+
+Objects are fetched lazily (``get(..., lazy=True)`` makes no request), so a sticky-note
+update is one paginated list plus one write. python-gitlab's own waiting on 429 and
+retrying of 5xx are off; ``forges.retry`` does it, as for every forge. Retry-After is
+read from the last response through a session hook (python-gitlab's exceptions carry no
+headers).
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import threading
+from collections.abc import Callable
+from typing import TypeVar
+
+from llm_gitops.errors import ExternalServiceError
+from llm_gitops.forges.base import (
+    Comment,
+    FileChange,
+    Permission,
+    PullRequest,
+    PullRequestRef,
+    Reaction,
+    ReactionTarget,
+    StatusState,
+    StickyResult,
+    has_marker,
+    sticky_marker,
+    truncate_body,
+    with_marker,
+)
+from llm_gitops.forges.retry import DEFAULT_POLICY, RetryPolicy, Transient, retry_after_from_headers, with_retries
+from llm_gitops.logsafe import redact, register_secret
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+NOTE_LIMIT = 1_000_000  # characters GitLab accepts in a note
+TOKEN_HINT = "set GITLAB_TOKEN (or LLM_GITOPS_GITLAB_TOKEN) to a token with the api scope"
+_STATE = {"pending": "pending", "success": "success", "failure": "failed", "error": "failed", "neutral": "success"}
+# GitHub reaction names (the project's vocabulary) -> GitLab award emoji.
+_EMOJI = {"+1": "thumbsup", "-1": "thumbsdown", "laugh": "laughing", "confused": "confused", "heart": "heart",
+          "hooray": "tada", "rocket": "rocket", "eyes": "eyes"}
+
+
+def permission_from_access_level(level: int | None) -> Permission:
+    """GitLab access levels -> the project's five levels.
+
+    Guest (10) can read; Planner (15) and Reporter (20) triage issues; Developer (30)
+    pushes; Maintainer (40) maintains; Owner (50) and instance admins (60) administer.
+    Minimal access (5) and no membership are ``none``.
+    """
+    level = level or 0
+    if level >= 50:
+        return "admin"
+    if level >= 40:
+        return "maintain"
+    if level >= 30:
+        return "write"
+    if level >= 15:
+        return "triage"
+    if level >= 10:
+        return "read"
+    return "none"
+
+
+class _NotFound(Exception):
+    pass
+
+
+class GitLabForge:
+    name = "gitlab"
+
+    def __init__(self, *, token: str, api_url: str | None = None, job_token: bool = False,
+                 policy: RetryPolicy = DEFAULT_POLICY, timeout: float = 15):
+        import gitlab
+        import requests
+
+        register_secret(token)
+        url = (api_url or "").rstrip("/")
+        self.api_url = url[: -len("/api/v4")] if url.endswith("/api/v4") else (url or None)
+        self._last = threading.local()
+        session = requests.Session()
+        session.hooks["response"].append(self._remember)
+
+        class _NoRetryGitlab(gitlab.Gitlab):
+            # Our retry decides; python-gitlab's would sleep up to 10 times on a 429.
+            def http_request(self, *args, **kwargs):
+                kwargs["obey_rate_limit"] = False
+                kwargs["retry_transient_errors"] = False
+                return super().http_request(*args, **kwargs)
+
+        auth = {"job_token": token} if job_token else {"private_token": token}
+        self._gl = _NoRetryGitlab(self.api_url, session=session, timeout=timeout, per_page=100, **auth)
+        self._policy = policy
+        self._projects: dict = {}
+
+    def _remember(self, response, *args, **kwargs):
+        self._last.headers = dict(response.headers)
+        return response
+
+    @property
+    def where(self) -> str:
+        return f"GitLab at {self.api_url}" if self.api_url else "GitLab"
+
+    def _project(self, repo: str):
+        if repo not in self._projects:
+            self._projects[repo] = self._gl.projects.get(repo, lazy=True)
+        return self._projects[repo]
+
+    def _run(self, what: str, fn: Callable[[], T], *, repo: str | None = None, pr: PullRequestRef | None = None,
+             not_found: Callable[[], T] | None = None) -> T:
+        def attempt() -> T:
+            try:
+                return self._translate(what, fn)
+            except _NotFound:
+                if not_found is not None and self._project_exists(repo):
+                    return not_found()
+                raise self._missing(what, repo=repo, pr=pr) from None
+
+        return with_retries(attempt, describe=f"{what} on {self.where}", policy=self._policy)
+
+    def _translate(self, what: str, fn: Callable[[], T]) -> T:
+        import requests
+        from gitlab import exceptions as glexc
+
+        self._last.headers = {}
+        try:
+            return fn()
+        except glexc.GitlabParsingError:
+            raise Transient("the answer was not valid JSON") from None
+        except glexc.GitlabError as exc:
+            code = exc.response_code or 0
+            message = redact(str(exc.error_message or "no message"))
+            if code == 401:
+                raise ExternalServiceError(f"{self.where} rejected the token (401 {message}) while {what}",
+                                           hint=TOKEN_HINT) from None
+            if code == 429:
+                raise Transient("rate limited", retry_after_from_headers(getattr(self._last, "headers", {})),
+                                rate_limited=True) from None
+            if code == 403:
+                raise ExternalServiceError(
+                    f"{self.where} refused {what} (403 {message})",
+                    hint="use a token with the api scope and at least Developer access (a CI job token cannot write notes)",
+                ) from None
+            if code == 404:
+                raise _NotFound() from None
+            if code >= 500 or code == 0:
+                raise Transient(f"{code or 'no'} server answer") from None
+            raise ExternalServiceError(f"{self.where} rejected {what} ({code} {message})") from None
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            raise Transient(f"cannot connect ({type(exc).__name__})") from None
+        except (TypeError, KeyError, ValueError, AttributeError) as exc:
+            log.debug("unexpected response while %s: %s", what, redact(repr(exc)))
+            raise Transient("the answer was not valid JSON") from None
+
+    def _project_exists(self, repo: str | None) -> bool:
+        if repo is None:
+            return False
+        try:
+            self._translate("reading the project", lambda: self._gl.projects.get(repo).id)
+            return True
+        except _NotFound:
+            return False
+
+    def _missing(self, what: str, *, repo: str | None, pr: PullRequestRef | None) -> ExternalServiceError:
+        if repo is not None and not self._project_exists(repo):
+            return ExternalServiceError(f"project {repo} not found on {self.where} while {what}",
+                                        hint="check the project path, and that the token can see it")
+        if pr is not None:
+            return ExternalServiceError(f"merge request !{pr.number} not found in {pr.repo} on {self.where}",
+                                        hint="check the MR iid the CI passed")
+        return ExternalServiceError(f"not found on {self.where} while {what}")
+
+    # ------------------------------------------------------------------ reading
+    def get_pull_request(self, pr: PullRequestRef) -> PullRequest:
+        return self._run(f"reading merge request !{pr.number}",
+                         lambda: _mr(pr.repo, self._project(pr.repo).mergerequests.get(pr.number)), repo=pr.repo, pr=pr)
+
+    def read_file(self, repo: str, path: str, ref: str) -> bytes | None:
+        return self._run(f"reading {path} at {ref}", lambda: self._project(repo).files.get(path, ref=ref).decode(),
+                         repo=repo, not_found=lambda: None)
+
+    def user_permission(self, repo: str, user: str) -> Permission:
+        def fetch() -> Permission:
+            users = self._gl.users.list(username=user, get_all=False)
+            if not users:
+                return "none"
+            try:
+                member = self._project(repo).members_all.get(users[0].id)
+            except Exception as exc:  # noqa: BLE001 - a non-member is a 404
+                if getattr(exc, "response_code", None) == 404:
+                    raise _NotFound() from None
+                raise
+            return permission_from_access_level(member.access_level)
+
+        # A 404 from a project that exists means "not a member".
+        return self._run(f"reading {user}'s access level", fetch, repo=repo, not_found=lambda: "none")
+
+    # ------------------------------------------------------------------ notes
+    def upsert_sticky_comment(self, pr: PullRequestRef, body: str, key: tuple[str, str | None]) -> StickyResult:
+        marker = sticky_marker(*key)
+        text = truncate_body(with_marker(marker, body), NOTE_LIMIT)
+        # The MR's web page, built rather than fetched (one request less per run).
+        mr_url = f"{self.api_url or ''}/{pr.repo}/-/merge_requests/{pr.number}"
+
+        def upsert() -> StickyResult:
+            mr = self._project(pr.repo).mergerequests.get(pr.number, lazy=True)
+            existing = None
+            for note in mr.notes.list(iterator=True, sort="asc", order_by="created_at"):
+                if not getattr(note, "system", False) and has_marker(note.body, marker):
+                    existing = note
+                    break
+            if existing is not None and existing.body == text:
+                return StickyResult(_note(existing, mr_url), "unchanged")
+            if existing is not None:
+                try:
+                    existing.body = text
+                    existing.save()
+                    return StickyResult(_note(existing, mr_url, text), "updated")
+                except Exception as exc:  # noqa: BLE001 - only "not ours" falls through
+                    if getattr(exc, "response_code", None) not in (403, 404):
+                        raise
+                    log.warning("cannot edit note %s; posting a new one", existing.id)
+            created = mr.notes.create({"body": text})
+            if not isinstance(getattr(created, "id", None), int):
+                raise ValueError("note without id")
+            return StickyResult(_note(created, mr_url, text), "created")
+
+        return self._run(f"updating the llm-gitops note on !{pr.number}", upsert, repo=pr.repo, pr=pr)
+
+    def add_reaction(self, target: ReactionTarget, reaction: Reaction) -> None:
+        from gitlab import exceptions as glexc
+
+        def react() -> None:
+            mr = self._project(target.pr.repo).mergerequests.get(target.pr.number, lazy=True)
+            owner = mr if target.comment_id is None else mr.notes.get(target.comment_id, lazy=True)
+            try:
+                owner.awardemojis.create({"name": _EMOJI[reaction]})
+            except glexc.GitlabCreateError as exc:
+                # GitLab answers 404 "has already been taken" for an emoji already awarded.
+                if "already been taken" not in str(exc.error_message):
+                    raise
+
+        self._run(f"adding a reaction on !{target.pr.number}", react, repo=target.pr.repo, pr=target.pr)
+
+    # ------------------------------------------------------------------ statuses
+    def set_commit_status(self, repo: str, sha: str, state: StatusState, context: str, description: str,
+                          target_url: str | None = None, summary: str | None = None) -> None:
+        from gitlab import exceptions as glexc
+
+        def status() -> None:
+            data = {"state": _STATE[state], "name": context, "description": description[:255]}
+            if target_url:
+                data["target_url"] = target_url
+            try:
+                self._project(repo).commits.get(sha, lazy=True).statuses.create(data)
+            except glexc.GitlabCreateError as exc:
+                # GitLab refuses a transition to the state the status already has.
+                if exc.response_code == 400 and "Cannot transition status" in str(exc.error_message):
+                    return
+                raise
+
+        self._run(f"setting status {context} on {sha[:12]}", status, repo=repo)
+
+    # ------------------------------------------------------------------ branches and MRs
+    def create_branch_with_changes(self, repo: str, branch: str, base: str, changes: list[FileChange], message: str) -> str:
+        project = self._project(repo)
+        actions = []
+        for change in changes:
+            exists = self._run(f"reading {change.path} at {base}",
+                               lambda path=change.path: project.files.get(path, ref=base) is not None,
+                               repo=repo, not_found=lambda: False)
+            if change.content is None:
+                if exists:
+                    actions.append({"action": "delete", "file_path": change.path})
+                continue
+            raw = change.content.encode() if isinstance(change.content, str) else change.content
+            actions.append({"action": "update" if exists else "create", "file_path": change.path,
+                            "content": base64.b64encode(raw).decode(), "encoding": "base64"})
+        # One request creates the branch from base and commits every change atomically.
+        commit = self._run(f"committing to new branch {branch}", lambda: project.commits.create(
+            {"branch": branch, "start_branch": base, "commit_message": message, "actions": actions}), repo=repo)
+        return commit.id
+
+    def open_pull_request(self, repo: str, head: str, base: str, title: str, body: str) -> PullRequest:
+        return self._run(f"opening a merge request from {head} into {base}", lambda: _mr(repo, self._project(repo)
+                         .mergerequests.create({"source_branch": head, "target_branch": base, "title": title,
+                                                "description": body})), repo=repo)
+
+    def merge_pull_request(self, pr: PullRequestRef, sha: str | None = None) -> str:
+        def merge() -> str:
+            mr = self._project(pr.repo).mergerequests.get(pr.number, lazy=True)
+            result = mr.merge(**({"sha": sha} if sha else {}))
+            return (result or {}).get("merge_commit_sha") or getattr(mr, "merge_commit_sha", None) or ""
+
+        return self._run(f"merging merge request !{pr.number}", merge, repo=pr.repo, pr=pr)
+
+
+def _note(note, mr_url: str, body: str | None = None) -> Comment:
+    author = note.author.get("username", "") if isinstance(getattr(note, "author", None), dict) else ""
+    return Comment(id=note.id, body=body if body is not None else note.body, author=author,
+                   url=f"{mr_url}#note_{note.id}")
+
+
+def _mr(repo: str, mr) -> PullRequest:
+    state = {"opened": "open", "merged": "merged"}.get(mr.state, "closed")
+    is_fork = mr.source_project_id != mr.target_project_id
+    return PullRequest(PullRequestRef(repo, mr.iid), mr.title, state, mr.source_branch, mr.sha, mr.target_branch,
+                       (mr.author or {}).get("username", ""), mr.web_url, is_fork)

@@ -1,0 +1,37 @@
+"""Forge name -> factory. Adding a forge is one module and one entry here.
+
+A factory takes keyword arguments ``token`` (str), ``api_url`` (str | None) and
+``job_token`` (bool, GitLab's CI job token) and returns a :class:`~llm_gitops.forges.base.Forge`.
+Modules are imported on use, so a job that posts to GitHub never imports python-gitlab.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from llm_gitops.errors import ConfigError
+from llm_gitops.forges.base import Forge
+
+
+def _github(*, token: str, api_url: str | None = None, job_token: bool = False, **kwargs) -> Forge:
+    from llm_gitops.forges.github import GitHubForge
+
+    return GitHubForge(token=token, api_url=api_url, **kwargs)
+
+
+def _gitlab(*, token: str, api_url: str | None = None, job_token: bool = False, **kwargs) -> Forge:
+    from llm_gitops.forges.gitlab import GitLabForge
+
+    return GitLabForge(token=token, api_url=api_url, job_token=job_token, **kwargs)
+
+
+FORGES: dict[str, Callable[..., Forge]] = {"github": _github, "gitlab": _gitlab}
+
+
+def make_forge(name: str, **kwargs) -> Forge:
+    """Build the forge called ``name``; an unknown name is a ConfigError listing the known ones."""
+    try:
+        factory = FORGES[name]
+    except KeyError:
+        raise ConfigError(f"unknown forge {name!r}", hint=f"use one of: {', '.join(sorted(FORGES))}") from None
+    return factory(**kwargs)

@@ -1,0 +1,102 @@
+"""ci_context: GitHub Actions (with GitHub's own webhook examples), GitLab CI, Jenkins."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import pytest
+
+from llm_gitops.ci_context import CiContext, detect, forge_token
+from llm_gitops.errors import ConfigError
+from llm_gitops.logsafe import redact
+from tests.forges.npm_packages import webhook_example
+
+
+def _actions_env(tmp_path, payload, event="pull_request", **extra):
+    path = tmp_path / "event.json"
+    path.write_text(json.dumps(payload))
+    return {"GITHUB_ACTIONS": "true", "GITHUB_REPOSITORY": "Codertocat/Hello-World", "GITHUB_EVENT_NAME": event,
+            "GITHUB_EVENT_PATH": str(path), "GITHUB_ACTOR": "Codertocat", "GITHUB_SERVER_URL": "https://forge.invalid",
+            "GITHUB_RUN_ID": "42", "GITHUB_API_URL": "http://127.0.0.1:1", "GITHUB_SHA": "f" * 40, **extra}
+
+
+def test_github_pull_request_event_from_real_example(tmp_path):
+    payload = webhook_example("pull_request", "opened")
+    ctx = detect(_actions_env(tmp_path, payload))
+    pr = payload["pull_request"]
+    assert ctx == CiContext("github-actions", "github", "Codertocat/Hello-World", pr["number"], pr["head"]["sha"],
+                            pr["base"]["ref"], "Codertocat", False, "http://127.0.0.1:1",
+                            "https://forge.invalid/Codertocat/Hello-World/actions/runs/42")
+
+
+def test_github_fork_pull_request(tmp_path):
+    payload = copy.deepcopy(webhook_example("pull_request", "opened"))
+    payload["pull_request"]["head"]["repo"]["full_name"] = "mallory/Hello-World"
+    assert detect(_actions_env(tmp_path, payload)).is_fork is True
+    payload["pull_request"]["head"]["repo"] = None  # the fork was deleted
+    assert detect(_actions_env(tmp_path, payload)).is_fork is True
+
+
+def test_github_issue_comment_on_a_pr(tmp_path):
+    payload = copy.deepcopy(webhook_example("issue_comment", "created"))
+    # GitHub's examples lack issue.pull_request; a comment on a PR has it.
+    payload["issue"]["pull_request"] = {"url": "http://127.0.0.1:1/repos/Codertocat/Hello-World/pulls/1"}
+    ctx = detect(_actions_env(tmp_path, payload, event="issue_comment"))
+    assert (ctx.pr_number, ctx.head_sha) == (payload["issue"]["number"], None)
+
+
+def test_github_push_has_no_pr(tmp_path):
+    ctx = detect(_actions_env(tmp_path, {"ref": "refs/heads/main"}, event="push"))
+    assert (ctx.pr_number, ctx.head_sha, ctx.forge) == (None, "f" * 40, "github")
+
+
+def test_github_bad_event_path(tmp_path):
+    env = _actions_env(tmp_path, {})
+    (tmp_path / "event.json").write_text("{not json")
+    with pytest.raises(ConfigError, match="GITHUB_EVENT_PATH"):
+        detect(env)
+
+
+def test_gitlab_merge_request_pipeline():
+    env = {"GITLAB_CI": "true", "CI_MERGE_REQUEST_IID": "7", "CI_PROJECT_PATH": "group/adder",
+           "CI_PROJECT_ID": "12", "CI_MERGE_REQUEST_PROJECT_ID": "12", "CI_MERGE_REQUEST_SOURCE_PROJECT_ID": "12",
+           "CI_COMMIT_SHA": "a" * 40, "CI_MERGE_REQUEST_TARGET_BRANCH_NAME": "main", "GITLAB_USER_LOGIN": "dana",
+           "CI_API_V4_URL": "http://127.0.0.1:2/api/v4", "CI_PIPELINE_URL": "http://127.0.0.1:2/group/adder/-/pipelines/9"}
+    ctx = detect(env)
+    assert ctx == CiContext("gitlab-ci", "gitlab", "group/adder", 7, "a" * 40, "main", "dana", False,
+                            "http://127.0.0.1:2", "http://127.0.0.1:2/group/adder/-/pipelines/9")
+    assert detect({**env, "CI_MERGE_REQUEST_SOURCE_PROJECT_ID": "99"}).is_fork is True
+
+
+@pytest.mark.parametrize(
+    "change_url,forge,repo,api",
+    [
+        ("https://github.com/acme/adder/pull/5", "github", "acme/adder", None),
+        ("https://ghe.example.invalid/acme/adder/pull/5", "github", "acme/adder", "https://ghe.example.invalid/api/v3"),
+        ("https://gl.example.invalid/group/sub/adder/-/merge_requests/5", "gitlab", "group/sub/adder",
+         "https://gl.example.invalid"),
+    ],
+)
+def test_jenkins_change_request(change_url, forge, repo, api):
+    env = {"JENKINS_URL": "http://127.0.0.1:8080/", "CHANGE_ID": "5", "CHANGE_URL": change_url, "GIT_COMMIT": "b" * 40,
+           "CHANGE_TARGET": "main", "CHANGE_AUTHOR": "dana", "BUILD_URL": "http://127.0.0.1:8080/job/gate/3/"}
+    ctx = detect(env)
+    assert (ctx.system, ctx.forge, ctx.repo, ctx.pr_number, ctx.head_sha, ctx.api_url, ctx.is_fork, ctx.run_url) == (
+        "jenkins", forge, repo, 5, "b" * 40, api, False, "http://127.0.0.1:8080/job/gate/3/")
+    assert detect({**env, "CHANGE_FORK": "mallory"}).is_fork is True
+
+
+def test_local_run():
+    assert detect({}).system == "local" and detect({}).forge is None
+
+
+def test_forge_token_precedence_and_redaction():
+    env = {"GITHUB_TOKEN": "ghs_default_ci_token_1234", "LLM_GITOPS_GITHUB_TOKEN": "project-specific-token-5678",
+           "CI_JOB_TOKEN": "job-token-abcdef-123"}
+    token = forge_token(env, "github")
+    assert token.variable == "LLM_GITOPS_GITHUB_TOKEN" and "project-specific" not in repr(token)
+    assert redact("auth project-specific-token-5678") == "auth ***"
+    job = forge_token(env, "gitlab")
+    assert (job.variable, job.kind) == ("CI_JOB_TOKEN", "job-token")
+    assert forge_token({}, "github") is None
