@@ -225,7 +225,8 @@ class MlflowSection(_Section):
     """MLflow tracking. Default: a local sqlite store under ``.llm-gitops/``."""
 
     enabled: bool = True
-    # None = sqlite:///<repo>/.llm-gitops/mlflow.db (offline, nothing to run).
+    # None = sqlite:///<repo>/.llm-gitops/mlflow.db (offline, nothing to run), artifacts in
+    # .llm-gitops/mlartifacts. A bare path (no scheme) is a sqlite file beside the config.
     tracking_uri: str | None = None
     experiment: str = "llm-gitops"
     # Register the candidate as a version of this registered model after the gate runs
@@ -262,7 +263,9 @@ class QuantizeSection(_Section):
     prefer: Literal["smallest", "fastest"] = "smallest"
     # prune: fraction of weights zeroed.
     sparsity: float = Field(default=0.3, gt=0, lt=1)
-    # distill: student shape and the training data (JSONL with a "text" field).
+    # distill: student shape and the training data (JSONL, one {"text": ...} per line,
+    # relative to the config file; e.g. the example repo's data/train.jsonl). Required
+    # only when distill is used.
     distill_dataset: str | None = None
     distill_steps: int = Field(default=300, gt=0)
     distill_hidden_size: int = Field(default=64, gt=0)
@@ -277,6 +280,8 @@ class ImageSection(_Section):
 
     # Repository to tag and push, e.g. registry.example.com/team/adder. Required to push.
     repository: str | None = None
+    # Any image with python3 (3.11, like a wheelhouse built here) and its venv module.
+    # Builds do not refresh it; air-gapped, load it into the engine beforehand.
     base_image: str = "python:3.11-slim"
     # A directory of wheels built on the host; installed with --no-index (air-gapped).
     wheelhouse: str | None = None
@@ -285,6 +290,9 @@ class ImageSection(_Section):
     # Extra pip arguments for the image's install step (e.g. an index URL).
     pip_extra_args: list[str] = Field(default_factory=list)
     port: int = Field(default=8000, gt=0, lt=65536)
+    # Docker API of the engine that builds, e.g. unix:///run/podman/podman.sock. None =
+    # DOCKER_HOST, else the engine's default socket.
+    engine: str | None = None
 
 
 # --------------------------------------------------------------------------- root

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Collection
 from pathlib import Path
 
 # Files that define a model's behaviour: weights, tokenizer, configs. Logs, READMEs
@@ -25,19 +26,25 @@ def is_weight_file(path: Path) -> bool:
     return path.suffix in WEIGHT_SUFFIXES
 
 
-def digest_files(model_dir: Path) -> list[Path]:
-    """The files of ``model_dir`` that the digest covers, sorted by relative path."""
+def digest_files(model_dir: Path, *, exclude: Collection[str] = ()) -> list[Path]:
+    """The files of ``model_dir`` that the digest covers, sorted by relative path.
+
+    ``exclude`` names relative paths to leave out (an artifact's manifest, which records
+    the digest of everything else and so cannot be part of it).
+    """
     model_dir = Path(model_dir)
     keep = []
     for path in model_dir.rglob("*"):
         if not path.is_file() or any(part.startswith(".") for part in path.relative_to(model_dir).parts):
+            continue
+        if path.relative_to(model_dir).as_posix() in exclude:
             continue
         if is_weight_file(path) or path.name in TOKENIZER_FILES or path.name in CONFIG_FILES:
             keep.append(path)
     return sorted(keep, key=lambda p: p.relative_to(model_dir).as_posix())
 
 
-def model_digest(model_dir: Path) -> str:
+def model_digest(model_dir: Path, *, exclude: Collection[str] = ()) -> str:
     """``sha256:<hex>`` over (relative name, content hash) of every covered file.
 
     Order-independent: the per-file hashes are sorted by name before combining, so the
@@ -45,7 +52,7 @@ def model_digest(model_dir: Path) -> str:
     """
     model_dir = Path(model_dir)
     outer = hashlib.sha256()
-    for path in digest_files(model_dir):
+    for path in digest_files(model_dir, exclude=exclude):
         inner = hashlib.sha256()
         with path.open("rb") as fh:
             for chunk in iter(lambda: fh.read(1 << 20), b""):

@@ -35,10 +35,15 @@ def load_model(path: Path) -> LoadedModel:
         from llm_gitops.quantize.artifact import load_artifact
 
         return load_artifact(path)
+    return load_hf_dir(path)
+
+
+def load_hf_dir(path: Path, *, manifest: dict | None = None) -> LoadedModel:
+    """Load a directory as ``save_pretrained`` wrote it (artifacts in that layout too)."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
     model.eval()
     tokenizer = AutoTokenizer.from_pretrained(path)
-    return LoadedModel(model=model, tokenizer=tokenizer, manifest=None)
+    return LoadedModel(model=model, tokenizer=tokenizer, manifest=manifest)

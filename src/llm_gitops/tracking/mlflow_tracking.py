@@ -1,0 +1,403 @@
+"""MLflow tracking: one run per gate, and the candidate registered as a model version.
+
+The default store is ``sqlite:///<repo>/.llm-gitops/mlflow.db`` with artifacts beside it
+(``.llm-gitops/mlartifacts``): offline, nothing to run, and ``mlflow ui
+--backend-store-uri`` shows it. A remote tracking server is used when
+``tracking.mlflow.tracking_uri`` names one.
+
+What a gate run records:
+
+* params: both models' digests and sources, the eval settings and every threshold;
+* metrics: ``candidate/<metric>``, ``baseline/<metric>``, ``delta/<metric>`` and, where
+  the gate computed them, the delta's ``ci_low/``, ``ci_high/`` and ``p_value/<metric>``;
+* tags: ``verdict``, ``summary``, ``git_sha`` (also as ``mlflow.source.git.commit``) and
+  ``report_digest`` (sha256 of report.json);
+* artifacts: the report files (report.md, report.json, the chart).
+
+With ``register_as`` the candidate's directory is logged under the run and becomes a
+version of that registered model, tagged ``git_sha``, ``verdict``, ``report_digest``
+and ``model_digest``. ``register_model_dir`` publishes any model directory the same way
+(to seed a baseline: ``models:/adder@production``).
+
+mlflow is imported inside the functions: a job that only posts a comment needs none of it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from llm_gitops.cache import canonical_json
+from llm_gitops.config.schema import Config
+from llm_gitops.errors import ExternalServiceError
+from llm_gitops.logsafe import redact
+from llm_gitops.models.resolved import ResolvedModel
+from llm_gitops.workspace import state_dir
+
+DEFAULT_EXPERIMENT = "llm-gitops"
+MODEL_ARTIFACT_PATH = "model"
+REPORT_JSON = "report.json"
+# MLflow's limit on a param value (mlflow 3: 6000); longer values are cut, not rejected.
+_PARAM_MAX = 6000
+_TAG_MAX = 8000
+# MLflow key characters: alphanumerics, _ - . space / ; anything else becomes "_".
+_KEY_CHARS = re.compile(r"[^A-Za-z0-9_\-. /]")
+
+
+@dataclass(frozen=True)
+class TrackingRecord:
+    """Where a gate run landed: the MLflow run and, when registered, the model version."""
+
+    run_id: str
+    model_version: str | None
+    experiment_id: str | None = None
+    tracking_uri: str | None = None
+
+
+# --------------------------------------------------------------------------- URIs
+def default_tracking_uri(base_dir: Path) -> str:
+    """``sqlite:///<state dir>/mlflow.db``: the store used when the config names none."""
+    return f"sqlite:///{state_dir(base_dir) / 'mlflow.db'}"
+
+
+def resolve_tracking_uri(config: Config) -> str:
+    """The tracking URI for ``config``: its ``tracking.mlflow.tracking_uri`` or the default."""
+    uri = config.tracking.mlflow.tracking_uri
+    if not uri:
+        return default_tracking_uri(config.base_dir)
+    if "://" not in uri:
+        # A bare path in the config means a local sqlite file beside the config.
+        return f"sqlite:///{config.resolve_path(uri)}"
+    return uri
+
+
+def sqlite_path(uri: str) -> Path | None:
+    """The database file of a ``sqlite:///`` URI, else None."""
+    if not uri.startswith("sqlite:///"):
+        return None
+    return Path(uri[len("sqlite:///") :])
+
+
+def display_uri(uri: str) -> str:
+    """``uri`` without credentials, safe for messages and logs."""
+    parts = urlsplit(uri)
+    if parts.username or parts.password:
+        host = parts.hostname or ""
+        if parts.port:
+            host = f"{host}:{parts.port}"
+        uri = urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
+    return redact(uri)
+
+
+def artifact_location(uri: str) -> str | None:
+    """Where a new experiment's artifacts go: beside a sqlite store; a server decides its own."""
+    db = sqlite_path(uri)
+    return (db.parent / "mlartifacts").as_uri() if db is not None else None
+
+
+# --------------------------------------------------------------------------- client
+def quiet_mlflow() -> None:
+    """Import mlflow without its INFO chatter (table creation, progress bars) or telemetry."""
+    # Set before the import (telemetry is decided then), and only if the user has not chosen.
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    import mlflow  # noqa: F401  (configures mlflow's loggers at INFO; lowered below)
+
+    for name in ("mlflow", "alembic"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def open_client(uri: str):
+    """An ``MlflowClient`` on ``uri`` (tracking and registry), checked to be reachable.
+
+    An HTTP server is probed once with a short timeout: MLflow's own client retries a
+    dead server with exponential back-off for minutes before it gives up.
+    """
+    quiet_mlflow()
+    from mlflow import MlflowClient
+
+    db = sqlite_path(uri)
+    if db is not None:
+        db.parent.mkdir(parents=True, exist_ok=True)
+    elif uri.startswith(("http://", "https://")):
+        _probe(uri)
+    return MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+
+def _probe(uri: str) -> None:
+    import requests
+
+    try:
+        requests.get(uri.rstrip("/") + "/health", timeout=10)
+    except requests.RequestException as exc:
+        raise ExternalServiceError(
+            f"MLflow tracking server {display_uri(uri)} is unreachable ({type(exc).__name__})",
+            hint="start it, or fix tracking.mlflow.tracking_uri in the config",
+        ) from None
+
+
+def service_error(uri: str, exc: BaseException, doing: str) -> ExternalServiceError:
+    """One-line ``ExternalServiceError`` for an MLflow failure, with no credentials in it."""
+    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+    return ExternalServiceError(f"MLflow at {display_uri(uri)}: {doing} failed: {redact(first)}")
+
+
+def ensure_experiment(client, uri: str, name: str) -> str:
+    """The id of experiment ``name``, created with its artifact location if absent."""
+    from mlflow.exceptions import MlflowException
+
+    experiment = client.get_experiment_by_name(name)
+    if experiment is None:
+        try:
+            return client.create_experiment(name, artifact_location=artifact_location(uri))
+        except MlflowException:
+            # Another process created it between our lookup and create.
+            experiment = client.get_experiment_by_name(name)
+            if experiment is None:
+                raise
+    if experiment.lifecycle_stage != "active":
+        raise ExternalServiceError(
+            f"MLflow experiment {name!r} at {display_uri(uri)} is deleted",
+            hint="restore it (mlflow experiments restore) or set tracking.mlflow.experiment to another name",
+        )
+    return experiment.experiment_id
+
+
+# --------------------------------------------------------------------------- registry
+def register_model_dir(
+    config_or_uri: Config | str,
+    name: str,
+    model_dir: Path,
+    *,
+    alias: str | None = None,
+    tags: dict[str, str] | None = None,
+    experiment: str | None = None,
+) -> str:
+    """Publish ``model_dir`` as a new version of registered model ``name``; return the version.
+
+    The directory is validated first (a broken model must not become a baseline), logged
+    as the artifacts of a run in ``experiment`` and registered from that run's artifact
+    URI. ``alias`` (e.g. ``production``) is pointed at the new version.
+    """
+    from llm_gitops.models.digest import model_digest
+    from llm_gitops.models.validate import validate_model_dir
+
+    model_dir = Path(model_dir)
+    validate_model_dir(model_dir)
+    if isinstance(config_or_uri, Config):
+        uri = resolve_tracking_uri(config_or_uri)
+        experiment = experiment or config_or_uri.tracking.mlflow.experiment
+    else:
+        uri = config_or_uri
+    experiment = experiment or DEFAULT_EXPERIMENT
+    digest = model_digest(model_dir)
+    client = open_client(uri)
+    from mlflow.exceptions import MlflowException
+
+    try:
+        experiment_id = ensure_experiment(client, uri, experiment)
+        run = client.create_run(experiment_id, run_name=f"register {name}", tags={"model_digest": digest})
+        run_id = run.info.run_id
+        try:
+            client.log_artifacts(run_id, str(model_dir), artifact_path=MODEL_ARTIFACT_PATH)
+        except BaseException:
+            client.set_terminated(run_id, status="FAILED")
+            raise
+        client.set_terminated(run_id)
+        version = _create_version(client, name, run, {"model_digest": digest, **(tags or {})})
+        if alias:
+            client.set_registered_model_alias(name, alias, version)
+    except (MlflowException, OSError) as exc:
+        raise service_error(uri, exc, f"registering {model_dir} as {name!r}") from None
+    return version
+
+
+def set_alias(config_or_uri: Config | str, name: str, version: str | int, alias: str) -> None:
+    """Point ``models:/NAME@ALIAS`` at ``version`` (e.g. promote a candidate to production)."""
+    from mlflow.exceptions import MlflowException
+
+    uri = resolve_tracking_uri(config_or_uri) if isinstance(config_or_uri, Config) else config_or_uri
+    client = open_client(uri)
+    try:
+        client.set_registered_model_alias(name, alias, str(version))
+    except MlflowException as exc:
+        raise service_error(uri, exc, f"setting alias {alias!r} of {name!r} to version {version}") from None
+
+
+def _create_version(client, name: str, run, tags: dict[str, str]) -> str:
+    """A model version from the run's ``model`` artifacts, the registered model made if new.
+
+    ``mlflow.register_model`` on a plain artifact folder fails (it expects an MLflow
+    model); ``create_model_version`` with the artifact URI as source does not.
+    """
+    from mlflow.exceptions import MlflowException
+
+    try:
+        client.get_registered_model(name)
+    except MlflowException as exc:
+        if getattr(exc, "error_code", "") != "RESOURCE_DOES_NOT_EXIST":
+            raise
+        try:
+            client.create_registered_model(name)
+        except MlflowException:
+            client.get_registered_model(name)  # created meanwhile by another process
+    source = f"{run.info.artifact_uri.rstrip('/')}/{MODEL_ARTIFACT_PATH}"
+    version = client.create_model_version(name, source=source, run_id=run.info.run_id, tags=tags)
+    return str(version.version)
+
+
+# --------------------------------------------------------------------------- gate runs
+def log_gate_run(
+    config: Config,
+    *,
+    report: dict,
+    artifacts: list[Path],
+    candidate: ResolvedModel,
+    git_sha: str | None,
+) -> TrackingRecord:
+    """Record one gate as an MLflow run (and a model version when ``register_as`` is set).
+
+    ``report`` is the gate's report document (``llm-gitops/gate-report/v1``). Read from
+    it: ``verdict``, ``summary``, the baseline under ``models.baseline`` (``digest``,
+    ``source``) and the rows of ``checks`` (``metric``, ``candidate``, ``baseline``,
+    ``delta``, ``ci_low``, ``ci_high``, ``p_value``; numbers or null). A ``metrics``
+    mapping from metric name to such a row is read the same way.
+    """
+    from mlflow.entities import Metric, Param
+    from mlflow.exceptions import MlflowException
+
+    settings = config.tracking.mlflow
+    uri = resolve_tracking_uri(config)
+    verdict = str(report.get("verdict", "unknown"))
+    report_digest = _report_digest(report, artifacts)
+    params = _gate_params(config, report, candidate)
+    metrics = _gate_metrics(report)
+    tags = {"verdict": verdict, "report_digest": report_digest, "model_digest": candidate.digest}
+    if report.get("summary"):
+        tags["summary"] = str(report["summary"])[:_TAG_MAX]
+    if git_sha:
+        tags.update({"git_sha": git_sha, "mlflow.source.git.commit": git_sha})
+
+    client = open_client(uri)
+    try:
+        experiment_id = ensure_experiment(client, uri, settings.experiment)
+        run = client.create_run(experiment_id, run_name=f"gate {candidate.short_digest}", tags=tags)
+        run_id = run.info.run_id
+        status = "FAILED"
+        try:
+            now = int(time.time() * 1000)
+            client.log_batch(
+                run_id,
+                params=[Param(_key(k), _param_value(v)) for k, v in params.items()],
+                metrics=[Metric(_key(k), v, now, 0) for k, v in metrics.items()],
+            )
+            for path in artifacts:
+                path = Path(path)
+                if path.is_file():
+                    client.log_artifact(run_id, str(path), artifact_path="report")
+            version = None
+            if settings.register_as:
+                client.log_artifacts(run_id, str(candidate.path), artifact_path=MODEL_ARTIFACT_PATH)
+                version_tags = {"verdict": verdict, "report_digest": report_digest, "model_digest": candidate.digest}
+                if git_sha:
+                    version_tags["git_sha"] = git_sha
+                version = _create_version(client, settings.register_as, run, version_tags)
+                client.set_tag(run_id, "registered_version", f"{settings.register_as}/{version}")
+            status = "FINISHED"
+        finally:
+            client.set_terminated(run_id, status=status)
+    except (MlflowException, OSError) as exc:
+        raise service_error(uri, exc, "logging the gate run") from None
+    return TrackingRecord(run_id=run_id, model_version=version, experiment_id=experiment_id, tracking_uri=display_uri(uri))
+
+
+def _report_digest(report: dict, artifacts: list[Path]) -> str:
+    """sha256 of report.json as written; of its canonical JSON when it was not written."""
+    for path in artifacts:
+        path = Path(path)
+        if path.name == REPORT_JSON and path.is_file():
+            return "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()
+    return "sha256:" + hashlib.sha256(canonical_json(report).encode()).hexdigest()
+
+
+def _gate_params(config: Config, report: dict, candidate: ResolvedModel) -> dict[str, Any]:
+    models = report.get("models")
+    baseline = models.get("baseline") if isinstance(models, dict) else None
+    baseline = baseline if isinstance(baseline, dict) else {}
+    params: dict[str, Any] = {
+        "candidate.digest": candidate.digest,
+        "candidate.source": candidate.source,
+        "candidate.kind": candidate.kind,
+        "baseline.digest": baseline.get("digest") or "none",
+        "baseline.source": baseline.get("source") or "none",
+    }
+    eval_settings = config.eval
+    params["eval.tasks"] = ",".join(t.label for t in eval_settings.tasks) or "none"
+    for field in ("limit", "sampling", "num_fewshot", "batch_size", "seed", "max_gen_toks"):
+        params[f"eval.{field}"] = getattr(eval_settings, field)
+    params["gate.alpha"] = config.gate.alpha
+    params["gate.on_inconclusive"] = config.gate.on_inconclusive
+    for threshold in config.thresholds:
+        bounds = [
+            f"{name}={value}"
+            for name in ("min", "max", "max_drop", "hard_max_drop")
+            if (value := getattr(threshold, name)) is not None
+        ]
+        key = f"threshold.{threshold.metric}"
+        # Two thresholds on one metric share a param: MLflow params are write-once.
+        params[key] = f"{params[key]}; {' '.join(bounds)}" if key in params else " ".join(bounds)
+    return params
+
+
+def _number(value) -> float | None:
+    if isinstance(value, dict):
+        value = value.get("value")
+    if isinstance(value, bool) or value is None:
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if number == number else None  # NaN is not a metric
+
+
+def _metric_rows(report: dict) -> list[tuple[str, dict]]:
+    rows: list[tuple[str, dict]] = []
+    for section in ("checks", "metrics"):
+        value = report.get(section)
+        if isinstance(value, dict):
+            rows.extend((str(k), v) for k, v in value.items() if isinstance(v, dict))
+        elif isinstance(value, list):
+            named = (v for v in value if isinstance(v, dict) and (v.get("metric") or v.get("name")))
+            rows.extend((str(v.get("metric") or v.get("name")), v) for v in named)
+    return rows
+
+
+def _gate_metrics(report: dict) -> dict[str, float]:
+    metrics: dict[str, float] = {}
+    for name, row in _metric_rows(report):
+        cand = _number(row.get("candidate"))
+        base = _number(row.get("baseline"))
+        delta = _number(row.get("delta"))
+        if delta is None and cand is not None and base is not None:
+            delta = cand - base
+        extra = ((key, _number(row.get(key))) for key in ("ci_low", "ci_high", "p_value"))
+        for prefix, value in (("candidate", cand), ("baseline", base), ("delta", delta), *extra):
+            if value is not None:
+                metrics.setdefault(f"{prefix}/{name}", value)
+    return metrics
+
+
+def _key(name: str) -> str:
+    return _KEY_CHARS.sub("_", name)[:250]
+
+
+def _param_value(value: Any) -> str:
+    return str(value)[:_PARAM_MAX]
