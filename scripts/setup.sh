@@ -12,12 +12,6 @@ TORCH_SPEC="${LLM_GITOPS_TORCH_SPEC:-torch==2.13.0}"
 
 log() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
 
-for script in scripts/system/*.sh; do
-  [ -e "$script" ] || continue
-  log "system: $(basename "$script" .sh)"
-  bash "$script"
-done
-
 if [ ! -x "$VENV/bin/python" ]; then
   log "creating virtualenv $VENV"
   "$PYTHON" -m venv "$VENV"
@@ -35,4 +29,9 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
 else
   log "python dependencies up to date"
 fi
+for script in scripts/system/*.sh; do
+  [ -e "$script" ] || continue
+  log "system: $(basename "$script" .sh)"
+  bash "$script"
+done
 log "ready: $("$VENV/bin/llm-gitops" --version)"

@@ -1,0 +1,78 @@
+import org.llmgitops.CliArgs
+import org.llmgitops.Options
+
+/**
+ * Runs `llm-gitops build`: quantizes the model (optionally within the config's accuracy
+ * budget), builds the serving image, pushes it, and returns [image:, digest:].
+ * The agent needs a container engine and a registry login. See llmGitopsBuild.txt.
+ */
+def call(Map config = [:]) {
+    Map defaultConfig = [
+        config       : '.llm-gitops.yaml',
+        model        : '',                   // required: the model directory to package
+        quantize     : '',                   // a method, 'budget', or '' to package as is
+        repository   : '',                   // empty: image.repository from the config
+        tag          : '',                   // empty: GIT_COMMIT
+        push         : true,
+        outputEnv    : 'llm-gitops-build.env',  // dotenv lines the CLI appends (image, digest)
+        install      : true,
+        version      : '0.1.0',
+        spec         : '',
+        extras       : 'quantize,build',
+        torchVersion : '2.13.0',
+        torchIndexUrl: '',
+        python       : 'python3',
+        venv         : '.llm-gitops/venv',
+    ]
+    String problem = Options.unknownKeys('llmGitopsBuild', defaultConfig, config)
+    if (problem) {
+        error(problem)
+    }
+    // Defaults first, then what the Jenkinsfile passed wins.
+    config = defaultConfig << config
+    if (!config.model) {
+        error('llmGitopsBuild: set model, the directory of the model to package (e.g. model: "model")')
+    }
+    String tag = config.tag ?: env.GIT_COMMIT
+    if (!tag) {
+        error('llmGitopsBuild: set tag (GIT_COMMIT is not set outside an SCM checkout)')
+    }
+
+    List<String> pathEntry = []
+    if (config.install) {
+        String bin = llmGitopsSetup(Options.pick(config,
+            ['version', 'spec', 'extras', 'torchVersion', 'torchIndexUrl', 'python', 'venv']))
+        pathEntry = ["PATH+LLMGITOPS=${bin}"]
+    }
+
+    CliArgs cli = new CliArgs('build')
+        .option('--config', config.config)
+        .option('--model', config.model)
+        .option('--repository', config.repository)
+        .option('--tag', tag)
+        .option('--output-env', config.outputEnv)
+    if (config.quantize == 'budget') {
+        cli.flag('--budget', true)
+    } else {
+        cli.option('--quantize', config.quantize)
+    }
+    cli.flag('--push', config.push as boolean)
+
+    int rc = 0
+    withEnv(pathEntry + cli.environment()) {
+        rc = sh(script: cli.script(), returnStatus: true, label: 'llm-gitops build')
+    }
+    if (rc != 0) {
+        error("llm-gitops build exited with ${rc} (1: quantization budget not met, 2: configuration or usage error, 3: internal error); see the log above")
+    }
+    // The CLI wrote LLM_GITOPS_IMAGE=... and LLM_GITOPS_IMAGE_DIGEST=... (dotenv lines).
+    Map result = [image: null, digest: null]
+    for (String line : readFile(config.outputEnv).readLines()) {
+        if (line.startsWith('LLM_GITOPS_IMAGE=')) {
+            result.image = line.substring('LLM_GITOPS_IMAGE='.length())
+        } else if (line.startsWith('LLM_GITOPS_IMAGE_DIGEST=')) {
+            result.digest = line.substring('LLM_GITOPS_IMAGE_DIGEST='.length())
+        }
+    }
+    return result
+}

@@ -1,0 +1,175 @@
+"""GitHub Actions glue under act (host mode): workflow -> ./actions/gate -> llm-gitops.
+
+act runs the composite action with bash on this machine, exactly as a self-hosted runner
+would: inputs rendered, GITHUB_OUTPUT/GITHUB_STEP_SUMMARY honoured, secrets masked.
+Remote actions (actions/checkout) are replaced by local stubs via --local-repository.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.glue.support import (CHECKOUT, REPO_ROOT, STUBS, clean_env, git_repo, pinned_actions, require_real_gate,
+                                run, tool, write_gate_project)
+
+pytestmark = pytest.mark.glue
+
+WORKFLOWS = Path(__file__).parent / "workflows"
+TOKEN = "ghs_glue_token_for_tests_0123456789"
+
+
+def consumer_repo(root: Path, files: dict[str, str] | None = None, models: Path | None = None) -> Path:
+    """A repository that uses the actions: actions/ from this checkout plus the test workflows
+    (and, given `models`, a tiny real gate setup)."""
+    repo = root / "consumer"
+    (repo / ".github" / "workflows").mkdir(parents=True)
+    if models is not None:
+        write_gate_project(repo, models)
+    shutil.copytree(REPO_ROOT / "actions", repo / "actions")
+    for workflow in WORKFLOWS.glob("*.yml"):
+        shutil.copy(workflow, repo / ".github" / "workflows" / workflow.name)
+    for name, text in (files or {}).items():
+        (repo / name).parent.mkdir(parents=True, exist_ok=True)
+        (repo / name).write_text(text)
+    git_repo(repo, remote="https://github.com/acme/models.git")
+    return repo
+
+
+def run_act(root: Path, repo: Path, *, path_first: list[Path], env: dict[str, str], secrets: dict[str, str],
+            event: dict, extra_env: dict[str, str] | None = None, event_name: str = "pull_request"):
+    """Run the workflows of `repo` triggered by `event_name` under act; return (process, result dir)."""
+    results = root / "results"
+    results.mkdir(exist_ok=True)
+    event_file = root / "event.json"
+    event_file.write_text(json.dumps(event))
+    cmd = [tool("act"), event_name, "-P", "ubuntu-latest=-self-hosted", "-e", str(event_file),
+           "--local-repository", f"{CHECKOUT}={STUBS / 'checkout'}",
+           "--env", f"GLUE_SOURCE_DIR={repo}", "--env", f"GLUE_RESULT_DIR={results}"]
+    for action in sorted(pinned_actions()):
+        cmd += ["--local-repository", f"{action}={STUBS / 'noop'}"]
+    for key, value in env.items():
+        cmd += ["--env", f"{key}={value}"]
+    for key, value in secrets.items():
+        cmd += ["-s", f"{key}={value}"]
+    proc = run(cmd, env=clean_env(root / "home", *path_first, **(extra_env or {})), cwd=repo, check=False)
+    return proc, results
+
+
+def pr_event(number: int = 7, sha: str = "0" * 40, repo: str = "acme/models") -> dict:
+    return {"action": "opened", "number": number,
+            "pull_request": {"number": number, "head": {"sha": sha, "ref": "feature", "repo": {"full_name": repo}},
+                             "base": {"ref": "main", "repo": {"full_name": repo}}},
+            "repository": {"full_name": repo, "name": repo.split("/")[1], "owner": {"login": repo.split("/")[0]}}}
+
+
+GATE_ENV = {"GLUE_CONFIG": "ci/llm-gitops.yaml", "GLUE_CANDIDATE": "", "GLUE_BASELINE": "models:/adder@production",
+            "GLUE_REPORT_TO": "github", "GLUE_OUTPUT_DIR": "out/reports"}
+
+
+def test_gate_action_passes_inputs_as_arguments_and_token_as_env(tmp_path, fake_cli):
+    repo = consumer_repo(tmp_path)
+    hostile = '$(touch pwned); `touch pwned2` "quoted" \'single\''
+    proc, results = run_act(tmp_path, repo, path_first=[fake_cli.bin_dir], env={**GATE_ENV, "GLUE_CANDIDATE": hostile},
+                            secrets={"GITHUB_TOKEN": TOKEN}, event=pr_event(),
+                            extra_env={"FAKE_LLM_GITOPS_LOG": str(fake_cli.log)})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    [call] = fake_cli.calls("gate")
+    # The candidate arrives as one argument, byte for byte; the shell ran none of it.
+    assert call["argv"] == ["gate", "--config", "ci/llm-gitops.yaml", "--report-to", "github",
+                            "--output-dir", "out/reports", "--candidate", hostile,
+                            "--baseline", "models:/adder@production"]
+    assert not list(tmp_path.rglob("pwned*"))
+    # The token reaches the CLI through the environment only, and act masks it in the log.
+    assert call["env"]["GITHUB_TOKEN"] == TOKEN
+    assert TOKEN not in proc.stdout + proc.stderr
+    assert call["env"]["GITHUB_EVENT_PATH"]
+    outputs = (results / "outputs.txt").read_text()
+    assert "verdict=pass\n" in outputs and "report-path=out/reports/report.md\n" in outputs
+
+
+def test_failed_gate_fails_the_job_but_still_sets_outputs_and_summary(tmp_path, fake_cli):
+    repo = consumer_repo(tmp_path)
+    proc, results = run_act(tmp_path, repo, path_first=[fake_cli.bin_dir], env=GATE_ENV,
+                            secrets={"GITHUB_TOKEN": TOKEN}, event=pr_event(),
+                            extra_env={"FAKE_LLM_GITOPS_LOG": str(fake_cli.log), "FAKE_LLM_GITOPS_VERDICT": "fail"})
+    assert proc.returncode != 0
+    assert "Job failed" in proc.stdout + proc.stderr
+    assert "verdict=fail\n" in (results / "outputs.txt").read_text()
+
+
+def test_gate_runs_without_a_token_as_on_a_fork(tmp_path, fake_cli):
+    # A fork's pull request gets no secrets: the gate still runs and reports in the job summary.
+    repo = consumer_repo(tmp_path)
+    proc, results = run_act(tmp_path, repo, path_first=[fake_cli.bin_dir], env=GATE_ENV, secrets={},
+                            event=pr_event(), extra_env={"FAKE_LLM_GITOPS_LOG": str(fake_cli.log)})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    [call] = fake_cli.calls("gate")
+    assert not call["env"]["GITHUB_TOKEN"]
+    assert "llm-gitops gate: pass" in proc.stdout  # the CLI's report reaches the log
+
+
+def test_build_action_passes_budget_and_push_and_sets_image_outputs(tmp_path, fake_cli):
+    repo = consumer_repo(tmp_path)
+    proc, results = run_act(tmp_path, repo, path_first=[fake_cli.bin_dir], event_name="push",
+                            env={"GLUE_MODEL": "./model dir", "GLUE_QUANTIZE": "budget",
+                                 "GLUE_REPOSITORY": "registry.invalid/acme/adder"},
+                            secrets={}, event={"ref": "refs/heads/main", "after": "1" * 40},
+                            extra_env={"FAKE_LLM_GITOPS_LOG": str(fake_cli.log)})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    [call] = fake_cli.calls("build")
+    argv = call["argv"]
+    assert argv[:7] == ["build", "--config", ".llm-gitops.yaml", "--model", "./model dir", "--tag", argv[6]]
+    assert len(argv[6]) == 40  # the default tag is the commit SHA
+    assert argv[7:] == ["--repository", "registry.invalid/acme/adder", "--budget", "--push"]
+    outputs = (results / "outputs.txt").read_text()
+    assert f"image=registry.invalid/acme/adder:{argv[6]}\n" in outputs
+    assert "digest=sha256:" + "ab" * 32 in outputs
+
+
+@pytest.mark.slow
+def test_gate_posts_one_sticky_comment_and_a_status_to_the_github_standin(tmp_path, glue_tiny_models, gate_state_dir):
+    # act -> ./actions/gate -> the real CLI (real lm-eval) -> PyGithub -> the stand-in.
+    require_real_gate()
+    from tests.standins.forge import ForgeStandin
+
+    forge = ForgeStandin.start(kind="github", token=TOKEN)
+    try:
+        forge.add_repo("acme/models")
+        number = forge.add_pull("acme/models", head="retrain", title="Retrain the adder")
+        sha = forge.pull("acme/models", number)["head_sha"]
+        repo = consumer_repo(tmp_path, models=glue_tiny_models)
+        env = {**GATE_ENV, "GLUE_CONFIG": ".llm-gitops.yaml", "GLUE_BASELINE": "", "GLUE_REPORT_TO": "auto",
+               "GITHUB_API_URL": forge.url, "GITHUB_REPOSITORY": "acme/models"}
+        for attempt in (1, 2):
+            proc, results = run_act(tmp_path, repo, path_first=[], env=env, secrets={"GITHUB_TOKEN": TOKEN},
+                                    event=pr_event(number, sha), extra_env={"LLM_GITOPS_STATE_DIR": str(gate_state_dir)})
+            log = proc.stdout + proc.stderr
+            assert proc.returncode == 0, log
+            assert "verdict=pass" in (results / "outputs.txt").read_text()
+            comments = forge.comments("acme/models", number)
+            assert len(comments) == 1, (attempt, comments)  # updated in place, not one per run
+            assert TOKEN not in log and TOKEN not in comments[0]["body"]
+        statuses = forge.statuses("acme/models", sha)
+        assert statuses and statuses[-1]["state"] == "success"
+    finally:
+        forge.stop()
+
+
+def test_setup_action_pins_torch_first_and_puts_the_command_on_path(tmp_path, fake_python):
+    repo = consumer_repo(tmp_path)
+    index = "http://127.0.0.1:9/cpu-wheels"
+    proc, results = run_act(tmp_path, repo, path_first=[], event_name="workflow_dispatch", event={},
+                            env={"GLUE_PYTHON": str(fake_python.exe), "GLUE_TORCH_INDEX": index}, secrets={},
+                            extra_env={"FAKE_PYTHON_LOG": str(fake_python.log)})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    installs = fake_python.pip_installs()
+    assert [args[-3:] if "--index-url" in args else args[-1:] for args in installs] == [
+        ["torch==2.13.0", "--index-url", index], ["llm-gitops[eval,forge]==1.2.3"]]
+    outputs = (results / "outputs.txt").read_text()
+    assert "version=0.0.0+fake\n" in outputs
+    # The interpreter's scripts directory is on PATH for the steps after setup.
+    assert str(fake_python.exe.parent) in outputs.split("path=")[1].split(":")

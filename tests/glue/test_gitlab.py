@@ -1,0 +1,222 @@
+"""GitLab glue under gitlab-ci-local: .gitlab-ci.yml -> component or classic include -> llm-gitops.
+
+Jobs run with the shell executor in a throwaway git repository whose templates/ holds
+this checkout's components, so `include: component: $CI_SERVER_FQDN/$CI_PROJECT_PATH/
+gate@$CI_COMMIT_SHA` resolves to gitlab-templates/templates/gate.yml. Every include is
+also run through the input checker, as GitLab itself would reject bad inputs.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from tests.glue.support import REPO_ROOT, clean_env, git_repo, gitlab_ci_local, require_real_gate, run, write_gate_project
+
+pytestmark = pytest.mark.glue
+
+TOKEN = "glpat-glue-token-for-tests-0123"
+CHECKER = REPO_ROOT / "gitlab-templates" / "check_inputs.py"
+MR_PIPELINE = {"CI_PIPELINE_SOURCE": "merge_request_event", "CI_MERGE_REQUEST_IID": "4"}
+
+
+def project(root: Path, ci_text: str, files: dict[str, str] | None = None, models: Path | None = None) -> Path:
+    repo = root / "project"
+    if models is not None:
+        write_gate_project(repo, models)
+    shutil.copytree(REPO_ROOT / "gitlab-templates" / "templates", repo / "templates")
+    shutil.copytree(REPO_ROOT / "gitlab-templates" / "classic", repo / "ci")
+    (repo / ".gitlab-ci.yml").write_text(textwrap.dedent(ci_text))
+    for name, text in (files or {}).items():
+        (repo / name).parent.mkdir(parents=True, exist_ok=True)
+        (repo / name).write_text(text)
+    git_repo(repo)
+    checked = subprocess.run([sys.executable, str(CHECKER), str(repo / ".gitlab-ci.yml"),
+                              "--templates", str(repo / "templates")], capture_output=True, text=True)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    return repo
+
+
+def run_pipeline(root: Path, repo: Path, *, variables: dict[str, str], path_first: list[Path],
+                 extra_env: dict[str, str] | None = None, check: bool = True):
+    cmd = [gitlab_ci_local(), "--force-shell-executor", "--shell-isolation", "--no-color"]
+    for key, value in variables.items():
+        cmd += ["--variable", f"{key}={value}"]
+    return run(cmd, env=clean_env(root / "home", *path_first, **(extra_env or {})), cwd=repo, check=check)
+
+
+def downstream_job(result_file: Path, *names: str) -> str:
+    # A later job that reads the dotenv reports, as a deploy job would.
+    values = " ".join(f"{n}=${n}" for n in names)
+    return f"""
+        read-results:
+          stage: .post
+          script:
+            - echo "{values}" > "{result_file}"
+    """
+
+
+def test_gate_component_passes_inputs_and_hands_the_verdict_on(tmp_path, fake_cli):
+    hostile = "$(touch pwned) `touch pwned2` 'x'"
+    result = tmp_path / "downstream.txt"
+    repo = project(tmp_path, f"""
+        include:
+          - component: $CI_SERVER_FQDN/$CI_PROJECT_PATH/gate@$CI_COMMIT_SHA
+            inputs:
+              stage: test
+              job-name: model-gate
+              install: false
+              config: ci/llm-gitops.yaml
+              candidate: "{hostile}"
+              report-to: gitlab
+    """ + downstream_job(result, "LLM_GITOPS_VERDICT", "LLM_GITOPS_REPORT"))
+    proc = run_pipeline(tmp_path, repo, path_first=[fake_cli.bin_dir],
+                        variables={**MR_PIPELINE, "CI_API_V4_URL": "http://127.0.0.1:9/api/v4", "GITLAB_TOKEN": TOKEN},
+                        extra_env={"FAKE_LLM_GITOPS_LOG": str(fake_cli.log)})
+    assert "PASS  model-gate" in proc.stdout
+    [call] = fake_cli.calls("gate")
+    assert call["argv"] == ["gate", "--config", "ci/llm-gitops.yaml", "--report-to", "gitlab",
+                            "--output-dir", ".llm-gitops/reports",
+                            "--output-env", ".llm-gitops/reports/llm-gitops.env", "--candidate", hostile]
+    assert not list(tmp_path.rglob("pwned*"))
+    assert call["env"]["GITLAB_TOKEN"] == TOKEN
+    assert call["env"]["CI_API_V4_URL"] == "http://127.0.0.1:9/api/v4"
+    assert call["env"]["CI_MERGE_REQUEST_IID"] == "4"
+    assert result.read_text().split() == ["LLM_GITOPS_VERDICT=pass", "LLM_GITOPS_REPORT=.llm-gitops/reports/report.md"]
+
+
+def test_gate_component_runs_only_in_merge_request_pipelines(tmp_path, fake_cli):
+    repo = project(tmp_path, """
+        include:
+          - component: $CI_SERVER_FQDN/$CI_PROJECT_PATH/gate@$CI_COMMIT_SHA
+            inputs: {install: false}
+        other:
+          script: [echo other]
+    """)
+    proc = run_pipeline(tmp_path, repo, variables={}, path_first=[fake_cli.bin_dir],
+                        extra_env={"FAKE_LLM_GITOPS_LOG": str(fake_cli.log)})
+    assert "PASS  other" in proc.stdout
+    assert "llm-gitops-gate" not in proc.stdout
+    assert fake_cli.records() == []
+
+
+def test_a_failed_gate_fails_the_job(tmp_path, fake_cli):
+    repo = project(tmp_path, """
+        include:
+          - component: $CI_SERVER_FQDN/$CI_PROJECT_PATH/gate@$CI_COMMIT_SHA
+            inputs: {install: false}
+    """)
+    proc = run_pipeline(tmp_path, repo, variables=MR_PIPELINE, path_first=[fake_cli.bin_dir], check=False,
+                        extra_env={"FAKE_LLM_GITOPS_LOG": str(fake_cli.log), "FAKE_LLM_GITOPS_VERDICT": "fail"})
+    assert proc.returncode != 0
+    assert "FAIL  llm-gitops-gate" in proc.stdout
+    # artifacts: when: always keeps the report of a failed gate.
+    assert list((repo / ".gitlab-ci-local").rglob("report.md"))
+
+
+def test_build_component_passes_budget_and_push_and_hands_the_digest_on(tmp_path, fake_cli):
+    result = tmp_path / "downstream.txt"
+    repo = project(tmp_path, """
+        include:
+          - component: $CI_SERVER_FQDN/$CI_PROJECT_PATH/build@$CI_COMMIT_SHA
+            inputs:
+              install: false
+              model: ./model
+              quantize: budget
+              repository: registry.invalid/acme/adder
+              before-script: ["echo logging in"]
+    """ + downstream_job(result, "LLM_GITOPS_IMAGE", "LLM_GITOPS_IMAGE_DIGEST"))
+    sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True).stdout.strip()
+    proc = run_pipeline(tmp_path, repo, variables={}, path_first=[fake_cli.bin_dir],
+                        extra_env={"FAKE_LLM_GITOPS_LOG": str(fake_cli.log)})
+    assert "PASS  llm-gitops-build" in proc.stdout and "logging in" in proc.stdout
+    [call] = fake_cli.calls("build")
+    assert call["argv"] == ["build", "--config", ".llm-gitops.yaml", "--model", "./model", "--tag", sha,
+                            "--output-env", "llm-gitops-build.env", "--repository", "registry.invalid/acme/adder",
+                            "--budget", "--push"]
+    assert result.read_text().split() == [f"LLM_GITOPS_IMAGE=registry.invalid/acme/adder:{sha}",
+                                          "LLM_GITOPS_IMAGE_DIGEST=sha256:" + "ab" * 32]
+
+
+def test_classic_include_is_configured_by_variables(tmp_path, fake_cli):
+    result = tmp_path / "downstream.txt"
+    repo = project(tmp_path, """
+        include:
+          - local: ci/llm-gitops.gitlab-ci.yml
+        variables:
+          LLM_GITOPS_INSTALL: "false"
+          LLM_GITOPS_CANDIDATE: ./candidate model
+          LLM_GITOPS_BASELINE: models:/adder@production
+          LLM_GITOPS_REPORT_TO: gitlab
+    """ + downstream_job(result, "LLM_GITOPS_VERDICT"))
+    proc = run_pipeline(tmp_path, repo, variables={**MR_PIPELINE, "GITLAB_TOKEN": TOKEN}, path_first=[fake_cli.bin_dir],
+                        extra_env={"FAKE_LLM_GITOPS_LOG": str(fake_cli.log)})
+    assert "PASS  llm-gitops-gate" in proc.stdout
+    assert "llm-gitops-build" not in proc.stdout  # no LLM_GITOPS_BUILD_MODEL, no build job
+    [call] = fake_cli.calls("gate")
+    assert call["argv"] == ["gate", "--config", ".llm-gitops.yaml", "--report-to", "gitlab",
+                            "--output-dir", ".llm-gitops/reports", "--output-env", ".llm-gitops/reports/llm-gitops.env",
+                            "--candidate", "./candidate model", "--baseline", "models:/adder@production"]
+    assert call["env"]["GITLAB_TOKEN"] == TOKEN
+    assert result.read_text().split() == ["LLM_GITOPS_VERDICT=pass"]
+
+
+def adopt_commit(forge, path: str, iid: int, sha: str) -> None:
+    """Make the stand-in's MR head the throwaway repository's commit.
+
+    gitlab-ci-local sets CI_COMMIT_SHA from git (and resolves local components by it, so
+    it cannot be overridden); the stand-in only accepts statuses on commits it knows.
+    """
+    with forge.lock:
+        project_state = next(p for p in forge.state["projects"].values() if p["path"] == path)
+        mr = project_state["mrs"][str(iid)]
+        project_state["commits"][sha] = dict(project_state["commits"][mr["sha"]])
+        mr["sha"] = sha
+
+
+GATE_COMPONENT = """
+    include:
+      - component: $CI_SERVER_FQDN/$CI_PROJECT_PATH/gate@$CI_COMMIT_SHA
+        inputs:
+          install: false
+"""
+GATE_CLASSIC = """
+    include:
+      - local: ci/llm-gitops.gitlab-ci.yml
+    variables:
+      LLM_GITOPS_INSTALL: "false"
+"""
+
+
+@pytest.mark.slow
+def test_gate_posts_one_note_and_a_status_to_the_gitlab_standin(tmp_path, glue_tiny_models, gate_state_dir):
+    # gitlab-ci-local -> the template -> the real CLI (real lm-eval) -> python-gitlab -> the stand-in,
+    # first as a component, then as the classic include: the second run updates the same note.
+    require_real_gate()
+    from tests.standins.forge import ForgeStandin
+
+    forge = ForgeStandin.start(kind="gitlab", token=TOKEN)
+    try:
+        forge.add_project("acme/models")
+        iid = forge.add_merge_request("acme/models", source="retrain", title="Retrain the adder")
+        variables = {"CI_PIPELINE_SOURCE": "merge_request_event", "CI_MERGE_REQUEST_IID": str(iid),
+                     "CI_API_V4_URL": f"{forge.url}/api/v4", "GITLAB_TOKEN": TOKEN,
+                     "LLM_GITOPS_STATE_DIR": str(gate_state_dir)}
+        for run_dir, ci_text in (("component", GATE_COMPONENT), ("classic", GATE_CLASSIC)):
+            repo = project(tmp_path / run_dir, ci_text, models=glue_tiny_models)
+            sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True).stdout.strip()
+            adopt_commit(forge, "acme/models", iid, sha)
+            proc = run_pipeline(tmp_path / run_dir, repo, variables=variables, path_first=[])
+            assert "PASS  llm-gitops-gate" in proc.stdout
+            notes = forge.notes("acme/models", iid)
+            assert len(notes) == 1, (run_dir, notes)  # updated in place, not one per run
+            assert TOKEN not in proc.stdout + proc.stderr and TOKEN not in notes[0]["body"]
+            statuses = forge.statuses("acme/models", sha)
+            assert statuses and statuses[-1]["state"] == "success", (run_dir, statuses)
+    finally:
+        forge.stop()

@@ -1,0 +1,161 @@
+"""Jenkins shared library: groovy compiles vars/ and src/, and a harness runs the steps
+with pipeline steps stubbed (tests/glue/jenkins/run_scenarios.groovy).
+
+The harness's `sh` really runs the script with bash, with the environment withEnv and
+withCredentials would give it, so these tests see what reaches the CLI - and that PR
+text and tokens never become part of a shell string.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.glue.support import REPO_ROOT, clean_env, java_home, run, tool
+
+pytestmark = pytest.mark.glue
+
+LIBRARY = REPO_ROOT / "jenkins"
+HARNESS = Path(__file__).parent / "jenkins" / "run_scenarios.groovy"
+SECRET = "ghp_jenkins_secret_for_tests_0123456789"
+HOSTILE = "$(touch pwned) `touch pwned2` \"q\" 'x'; echo"
+
+
+def groovy_env(tmp_path: Path, *path_first: Path, **extra: str) -> dict[str, str]:
+    return clean_env(tmp_path / "home", *path_first, JAVA_HOME=java_home(), **extra)
+
+
+def run_scenarios(tmp_path: Path, scenarios: list[dict], *path_first: Path, **extra: str) -> dict[str, dict]:
+    for sc in scenarios:
+        sc.setdefault("workspace", str(tmp_path / "ws" / sc["name"]))
+        Path(sc["workspace"]).mkdir(parents=True, exist_ok=True)
+    spec, out = tmp_path / "scenarios.json", tmp_path / "results.json"
+    spec.write_text(json.dumps(scenarios))
+    run([tool("groovy"), "-cp", str(LIBRARY / "src"), str(HARNESS), str(LIBRARY), str(spec), str(out)],
+        env=groovy_env(tmp_path, *path_first, **extra), cwd=tmp_path, timeout=120)
+    return {r["name"]: r for r in json.loads(out.read_text())}
+
+
+def steps(result: dict, name: str) -> list[dict]:
+    return [c for c in result["calls"] if c["step"] == name]
+
+
+def test_library_compiles(tmp_path):
+    sources = sorted(map(str, [*LIBRARY.glob("src/**/*.groovy"), *LIBRARY.glob("vars/*.groovy")]))
+    assert len(sources) >= 5
+    run([tool("groovyc"), "-d", str(tmp_path / "classes"), *sources], env=groovy_env(tmp_path), cwd=tmp_path)
+    assert (tmp_path / "classes" / "org" / "llmgitops" / "CliArgs.class").exists()
+    assert (tmp_path / "classes" / "llmGitopsGate.class").exists()
+
+
+def test_every_step_has_a_help_page():
+    for step in LIBRARY.glob("vars/*.groovy"):
+        help_page = step.with_suffix(".txt")
+        assert help_page.exists() and help_page.read_text().strip(), f"{help_page.name} missing"
+
+
+@pytest.fixture(scope="module")
+def gate_results(tmp_path_factory):
+    from tests.glue.support import make_fake_cli
+
+    tmp = tmp_path_factory.mktemp("jenkins-gate")
+    cli = make_fake_cli(tmp / "cli")
+    scenarios = [
+        {"name": "pass", "step": "llmGitopsGate", "env": {"CHANGE_ID": "12"},
+         "args": {"install": False, "candidate": HOSTILE, "baseline": "models:/adder@production",
+                  "reportTo": "github", "credentialsId": "forge-token"},
+         "credentials": {"forge-token": SECRET}},
+        {"name": "fail", "step": "llmGitopsGate", "env": {},
+         "args": {"install": False, "credentialsId": "forge-token", "tokenVariable": "GITLAB_TOKEN"},
+         "credentials": {"forge-token": SECRET}},
+        {"name": "fail-soft", "step": "llmGitopsGate", "args": {"install": False, "failBuild": False, "archive": False}},
+        {"name": "typo", "step": "llmGitopsGate", "args": {"candiate": "./model"}},
+        {"name": "bad-token-variable", "step": "llmGitopsGate", "args": {"tokenVariable": "PATH"}},
+    ]
+    # One JVM for all scenarios (groovy starts in ~1 s); the verdict differs per workspace.
+    for sc in scenarios:
+        if sc["name"].startswith("fail"):
+            sc["env"] = {**sc.get("env", {}), "FAKE_LLM_GITOPS_VERDICT": "fail"}
+    results = run_scenarios(tmp, scenarios, cli.bin_dir, FAKE_LLM_GITOPS_LOG=str(cli.log))
+    return results, cli, tmp
+
+
+def test_gate_passes_values_through_the_environment_only(gate_results):
+    results, cli, tmp = gate_results
+    result = results["pass"]
+    assert "error" not in result, result
+    [sh] = steps(result, "sh")
+    # The shell string is the library's own literals: no value, no PR text, no token.
+    assert sh["script"] == ('llm-gitops gate --config "$LLM_GITOPS_ARG_CONFIG" --candidate "$LLM_GITOPS_ARG_CANDIDATE"'
+                            ' --baseline "$LLM_GITOPS_ARG_BASELINE" --report-to "$LLM_GITOPS_ARG_REPORT_TO"'
+                            ' --output-dir "$LLM_GITOPS_ARG_OUTPUT_DIR"')
+    assert SECRET not in json.dumps(result["calls"])
+    # ... and yet the CLI got every value intact, and the token as an environment variable.
+    call = next(c for c in cli.calls("gate") if c["cwd"].endswith("/pass"))
+    assert call["argv"] == ["gate", "--config", ".llm-gitops.yaml", "--candidate", HOSTILE,
+                            "--baseline", "models:/adder@production", "--report-to", "github",
+                            "--output-dir", ".llm-gitops/reports"]
+    assert call["env"]["GITHUB_TOKEN"] == SECRET
+    assert not list(tmp.rglob("pwned*"))
+    # The token exists only inside withCredentials, around the CLI call.
+    [creds] = steps(result, "withCredentials")
+    assert creds["bindings"] == [{"kind": "string", "credentialsId": "forge-token", "variable": "GITHUB_TOKEN"}]
+    assert "GITHUB_TOKEN" in sh["scoped"]
+    assert steps(result, "readJSON") == [{"step": "readJSON", "file": ".llm-gitops/reports/report.json"}]
+    assert steps(result, "archiveArtifacts")[0]["artifacts"] == ".llm-gitops/reports/**"
+    assert result["returned"] == {"verdict": "pass", "reportPath": ".llm-gitops/reports/report.md", "exitCode": 0}
+
+
+def test_a_failed_gate_fails_the_build_unless_told_not_to(gate_results):
+    results, cli, _ = gate_results
+    assert results["fail"]["error"] == ("llm-gitops gate: the candidate did not pass (verdict: fail); "
+                                        "see .llm-gitops/reports/report.md")
+    call = next(c for c in cli.calls("gate") if c["cwd"].endswith("/fail"))
+    assert call["env"]["GITLAB_TOKEN"] == SECRET and call["env"]["GITHUB_TOKEN"] is None
+    soft = results["fail-soft"]
+    assert "error" not in soft and soft["returned"]["verdict"] == "fail" and soft["returned"]["exitCode"] == 1
+    assert steps(soft, "withCredentials") == [] and steps(soft, "archiveArtifacts") == []
+
+
+def test_unknown_options_and_token_variables_are_rejected_before_anything_runs(gate_results):
+    results, _, _ = gate_results
+    assert results["typo"]["error"].startswith("llmGitopsGate: unknown option(s) candiate; known options: archive, ")
+    assert results["bad-token-variable"]["error"] == (
+        "llmGitopsGate: tokenVariable must be one of GITHUB_TOKEN, GITLAB_TOKEN, not 'PATH'")
+    for name in ("typo", "bad-token-variable"):
+        assert steps(results[name], "sh") == []
+
+
+def test_install_writes_the_library_script_and_pins_torch(tmp_path, fake_cli, fake_python):
+    results = run_scenarios(tmp_path, [
+        {"name": "install", "step": "llmGitopsGate",
+         "args": {"python": str(fake_python.exe), "version": "1.2.3", "extras": "eval,forge", "reportTo": "none"}},
+    ], fake_cli.bin_dir, FAKE_LLM_GITOPS_LOG=str(fake_cli.log), FAKE_PYTHON_LOG=str(fake_python.log))
+    result = results["install"]
+    assert "error" not in result, result
+    assert steps(result, "libraryResource") == [{"step": "libraryResource", "resource": "org/llmgitops/install.sh"}]
+    install_sh, gate_sh = steps(result, "sh")
+    assert install_sh["script"] == "bash .llm-gitops/install.sh"
+    venv = str(tmp_path / "ws" / "install" / ".llm-gitops" / "venv")
+    assert fake_python.calls()[0]["argv"] == ["-m", "venv", venv]
+    assert [args[-1] for args in fake_python.pip_installs()] == ["torch==2.13.0", "llm-gitops[eval,forge]==1.2.3"]
+    # The gate then runs with the venv's bin first on PATH.
+    assert "PATH+LLMGITOPS" in gate_sh["scoped"]
+
+
+def test_build_passes_budget_push_and_commit_tag_and_returns_the_digest(tmp_path, fake_cli):
+    results = run_scenarios(tmp_path, [
+        {"name": "build", "step": "llmGitopsBuild", "env": {"GIT_COMMIT": "c0ffee" * 6 + "abcd"},
+         "args": {"install": False, "model": "model dir", "quantize": "budget", "repository": "registry.invalid/acme/adder"}},
+        {"name": "no-model", "step": "llmGitopsBuild", "args": {"install": False}},
+    ], fake_cli.bin_dir, FAKE_LLM_GITOPS_LOG=str(fake_cli.log))
+    tag = "c0ffee" * 6 + "abcd"
+    [call] = fake_cli.calls("build")
+    assert call["argv"] == ["build", "--config", ".llm-gitops.yaml", "--model", "model dir",
+                            "--repository", "registry.invalid/acme/adder", "--tag", tag,
+                            "--output-env", "llm-gitops-build.env", "--budget", "--push"]
+    assert results["build"]["returned"] == {"image": f"registry.invalid/acme/adder:{tag}",
+                                            "digest": "sha256:" + "ab" * 32}
+    assert results["no-model"]["error"].startswith("llmGitopsBuild: set model")

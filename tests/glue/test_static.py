@@ -1,0 +1,174 @@
+"""Static checks of the glue: linters pass, inputs never reach a shell script by
+interpolation, third-party actions are pinned by SHA, every input is documented."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.glue.support import REPO_ROOT, clean_env, git_repo, run, tool
+
+pytestmark = pytest.mark.glue
+
+ACTIONS = sorted((REPO_ROOT / "actions").glob("*/action.yml"))
+EXAMPLE_WORKFLOW = REPO_ROOT / "examples" / "repo-template" / ".github" / "workflows" / "llm-gitops.yml"
+TEST_WORKFLOWS = sorted((Path(__file__).parent / "workflows").glob("*.yml"))
+GITLAB_TEMPLATES = sorted((REPO_ROOT / "gitlab-templates" / "templates").glob("*.yml"))
+GITLAB_CLASSIC = REPO_ROOT / "gitlab-templates" / "classic" / "llm-gitops.gitlab-ci.yml"
+INSTALL_SCRIPT = REPO_ROOT / "actions" / "setup" / "install.sh"
+JENKINS_INSTALL_SCRIPT = REPO_ROOT / "jenkins" / "resources" / "org" / "llmgitops" / "install.sh"
+PINNED = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40} # v\d+(\.\d+)*\b")
+
+
+def test_the_glue_exists():
+    assert {p.parent.name for p in ACTIONS} == {"setup", "gate", "build"}
+    assert {p.stem for p in GITLAB_TEMPLATES} == {"gate", "build"}
+
+
+# ------------------------------------------------------------------ injection rule
+def github_script_injections(doc: dict) -> list[str]:
+    """Steps whose `run:` interpolates `${{ inputs.* }}` (or any expression) into the script."""
+    steps = list(doc.get("runs", {}).get("steps", []) or [])
+    for job in (doc.get("jobs") or {}).values():
+        steps += job.get("steps", []) or []
+    return [step.get("name") or step["run"][:40] for step in steps if "run" in step and "${{" in step["run"]]
+
+
+def gitlab_script_injections(docs: list[dict]) -> list[str]:
+    """Jobs whose script lines interpolate `$[[ inputs.* ]]` (inputs go through variables)."""
+    bad = []
+    for doc in docs:
+        for name, job in (doc or {}).items():
+            if isinstance(job, dict):
+                for key in ("script", "after_script"):
+                    if any("$[[" in str(line) for line in job.get(key, []) or []):
+                        bad.append(f"{name}.{key}")
+    return bad
+
+
+@pytest.mark.parametrize("path", [*ACTIONS, EXAMPLE_WORKFLOW, *TEST_WORKFLOWS], ids=lambda p: str(p.relative_to(REPO_ROOT)))
+def test_no_expression_is_interpolated_into_a_github_script(path):
+    assert github_script_injections(yaml.safe_load(path.read_text())) == []
+
+
+@pytest.mark.parametrize("path", [*GITLAB_TEMPLATES, GITLAB_CLASSIC], ids=lambda p: p.name)
+def test_no_input_is_interpolated_into_a_gitlab_script(path):
+    assert gitlab_script_injections(list(yaml.safe_load_all(path.read_text()))) == []
+
+
+def test_the_injection_checks_catch_an_injection():
+    bad_action = yaml.safe_load("runs:\n  using: composite\n  steps:\n    - run: echo ${{ inputs.x }}\n      shell: bash\n")
+    assert github_script_injections(bad_action) == ["echo ${{ inputs.x }}"]
+    bad_job = {"j": {"script": ["echo ok", "llm-gitops gate --candidate $[[ inputs.candidate ]]"]}}
+    assert gitlab_script_injections([bad_job]) == ["j.script"]
+
+
+# ------------------------------------------------------------------ pinning
+def test_third_party_actions_are_pinned_by_sha_with_a_version_comment():
+    uses = []
+    for path in [*ACTIONS, EXAMPLE_WORKFLOW]:
+        for line in path.read_text().splitlines():
+            m = re.match(r"^\s*(?:- )?uses:\s*(.+)$", line)
+            if m and not m.group(1).startswith("./"):
+                uses.append(m.group(1))
+    assert uses, "expected third-party actions"
+    assert [u for u in uses if not PINNED.match(u)] == []
+
+
+# ------------------------------------------------------------------ documentation
+@pytest.mark.parametrize("path", ACTIONS, ids=lambda p: p.parent.name)
+def test_every_action_input_and_output_is_described_and_in_the_readme(path):
+    doc = yaml.safe_load(path.read_text())
+    readme = (path.parent / "README.md").read_text()
+    names = {**doc.get("inputs", {}), **doc.get("outputs", {})}
+    assert names
+    for name, spec in names.items():
+        assert spec.get("description", "").strip(), f"{path.parent.name}: {name} has no description"
+        assert f"`{name}`" in readme, f"{path.parent.name}/README.md does not document `{name}`"
+
+
+@pytest.mark.parametrize("path", GITLAB_TEMPLATES, ids=lambda p: p.name)
+def test_every_component_input_is_described_and_in_the_readme(path):
+    spec = next(yaml.safe_load_all(path.read_text()))["spec"]["inputs"]
+    readme = (REPO_ROOT / "gitlab-templates" / "README.md").read_text()
+    for name, item in spec.items():
+        assert (item or {}).get("description", "").strip(), f"{path.name}: input {name} has no description"
+        assert f"`{name}`" in readme, f"gitlab-templates/README.md does not document `{name}`"
+
+
+@pytest.mark.parametrize("path", GITLAB_TEMPLATES, ids=lambda p: p.name)
+def test_components_have_no_global_keywords(path):
+    _, jobs = yaml.safe_load_all(path.read_text())
+    global_keywords = {"default", "include", "stages", "variables", "workflow", "image", "services", "cache",
+                       "before_script", "after_script"}
+    assert not set(jobs) & global_keywords
+    assert all(job["stage"] == "$[[ inputs.stage ]]" for job in jobs.values())
+    assert all(name.startswith("$[[ inputs.job-name ]]") for name in jobs)
+
+
+# ------------------------------------------------------------------ linters
+def test_actionlint_passes_on_the_workflows_and_the_local_actions_they_use(tmp_path):
+    # actionlint checks `uses: ./actions/x` inputs against action.yml, and run: scripts with shellcheck.
+    repo = tmp_path / "repo"
+    (repo / ".github" / "workflows").mkdir(parents=True)
+    shutil.copytree(REPO_ROOT / "actions", repo / "actions")
+    for wf in [EXAMPLE_WORKFLOW, *TEST_WORKFLOWS]:
+        shutil.copy(wf, repo / ".github" / "workflows" / wf.name)
+    git_repo(repo)
+    run([tool("actionlint"), "-shellcheck", tool("shellcheck")], env=clean_env(tmp_path / "home"), cwd=repo)
+
+
+def test_actionlint_rejects_an_unknown_input_to_a_local_action(tmp_path):
+    repo = tmp_path / "repo"
+    (repo / ".github" / "workflows").mkdir(parents=True)
+    shutil.copytree(REPO_ROOT / "actions", repo / "actions")
+    wf = yaml.safe_load(TEST_WORKFLOWS[0].read_text().replace("install:", "instal:"))
+    (repo / ".github" / "workflows" / "bad.yml").write_text(yaml.safe_dump(wf))
+    git_repo(repo)
+    proc = run([tool("actionlint")], env=clean_env(tmp_path / "home"), cwd=repo, check=False)
+    assert proc.returncode == 1 and "instal" in proc.stdout
+
+
+def test_jactionlint_passes_on_the_composite_actions_and_workflows(tmp_path):
+    # pedantic, less `if:` wrapping (a style choice): injection, shellcheck, pinning,
+    # permissions, deprecated runtimes, credentials left in the workspace.
+    # The test workflows get the default profile: they are fixtures, not shipped.
+    shipped = [str(p) for p in [*ACTIONS, EXAMPLE_WORKFLOW]]
+    run([tool("jactionlint"), "-p", "pedantic", "-i", "require-expression-wrapping", *shipped],
+        env=clean_env(tmp_path / "home"), cwd=REPO_ROOT)
+    run([tool("jactionlint"), *map(str, TEST_WORKFLOWS)], env=clean_env(tmp_path / "home"), cwd=REPO_ROOT)
+
+
+def test_jactionlint_flags_an_input_interpolated_into_a_composite_script(tmp_path):
+    bad = tmp_path / "bad" / "action.yml"
+    bad.parent.mkdir()
+    bad.write_text("name: bad\ndescription: bad\ninputs:\n  x:\n    description: x\nruns:\n  using: composite\n"
+                   "  steps:\n    - shell: bash\n      run: echo \"${{ inputs.x }}\"\n")
+    proc = run([tool("jactionlint"), str(bad)], env=clean_env(tmp_path / "home"), cwd=tmp_path, check=False)
+    assert proc.returncode == 1 and "template-injection" in proc.stdout
+
+
+def test_shellcheck_passes_on_the_install_script_and_the_gitlab_scripts(tmp_path):
+    run([tool("shellcheck"), str(INSTALL_SCRIPT), str(REPO_ROOT / "scripts" / "system" / "glue.sh")],
+        env=clean_env(tmp_path / "home"), cwd=REPO_ROOT)
+    for path in [*GITLAB_TEMPLATES, GITLAB_CLASSIC]:
+        for doc in yaml.safe_load_all(path.read_text()):
+            for name, job in (doc or {}).items():
+                if not isinstance(job, dict) or not (job.get("script") or job.get("before_script")):
+                    continue
+                lines = [*(job.get("before_script") or []), *(job.get("script") or [])]
+                if isinstance(job.get("before_script"), str):  # an input holding the user's own commands
+                    lines = list(job.get("script") or [])
+                script = "#!/bin/sh\n" + "\n".join(lines) + "\n"
+                script_file = tmp_path / f"{path.stem}-{name.replace('$', '').replace('[', '').replace(']', '')}.sh"
+                script_file.write_text(script)
+                run([tool("shellcheck"), "-s", "sh", str(script_file)], env=clean_env(tmp_path / "home"), cwd=tmp_path)
+
+
+def test_jenkins_ships_the_same_install_script_as_the_actions():
+    # One script, two distributions: a Jenkins library can only read its own resources/.
+    assert JENKINS_INSTALL_SCRIPT.read_bytes() == INSTALL_SCRIPT.read_bytes()
