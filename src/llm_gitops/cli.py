@@ -29,6 +29,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("serve", "Serve a model over an OpenAI-compatible HTTP API with Prometheus metrics."),
     "build": ("build", "Build, tag and push the model's container image; print its digest."),
     "jenkins": ("jenkins", "Trigger a parameterised Jenkins job and follow it to its result."),
+    "register": ("register", "Publish a model as a new MLflow registered-model version, optionally moving an alias."),
 }
 
 EXIT_CODES_HELP = """

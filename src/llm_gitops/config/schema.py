@@ -30,8 +30,10 @@ class ModelSourceSpec(_Section):
         DVC remote; ``rev`` picks a git revision, default the working tree)
     """
 
-    source: str
-    rev: str | None = None
+    source: str = Field(description="A local model directory (relative to the config file), ``models:/NAME/VERSION`` "
+                                    "or ``models:/NAME@ALIAS`` from the MLflow registry, or ``dvc:PATH``.")
+    rev: str | None = Field(default=None, description="Git revision to fetch a ``dvc:`` source at; None = the "
+                            "working tree. Only valid with ``dvc:`` sources.")
 
     @field_validator("source")
     @classmethod
@@ -52,8 +54,11 @@ class ModelsSection(_Section):
     baseline, only absolute thresholds are checked.
     """
 
-    candidate: ModelSourceSpec | None = None
-    baseline: ModelSourceSpec | None = None
+    candidate: ModelSourceSpec | None = Field(default=None, description="The model under test (``--candidate`` "
+                                              "overrides it). A plain string is short for ``{source: ...}``.")
+    baseline: ModelSourceSpec | None = Field(default=None, description="The model the candidate is compared with "
+                                             "(``--baseline`` overrides it). None = only ``min``/``max`` are checked; "
+                                             "``max_drop`` checks are inconclusive.")
 
     @model_validator(mode="before")
     @classmethod
@@ -71,8 +76,8 @@ class TaskSpec(_Section):
     (lm-eval itself would resolve them against the current directory).
     """
 
-    name: str | None = None
-    path: str | None = None
+    name: str | None = Field(default=None, description="A built-in lm-eval task, e.g. ``hellaswag``.")
+    path: str | None = Field(default=None, description="A local lm-eval task YAML, relative to the config file.")
 
     @model_validator(mode="after")
     def _one_of(self):
@@ -88,15 +93,18 @@ class TaskSpec(_Section):
 class EvalSection(_Section):
     """The lm-eval suite that gates every candidate."""
 
-    tasks: list[TaskSpec] = Field(default_factory=list)
+    tasks: list[TaskSpec] = Field(default_factory=list, description="The tasks every model is evaluated on. A "
+                                  "string item is short for ``{path: ...}`` when it ends in .yaml/.yml, else "
+                                  "``{name: ...}``.")
     # Samples per task. None = the whole test split. An int caps the count; CI jobs use a
     # sample to stay fast, and the gate's statistics account for the smaller n.
     limit: int | None = Field(default=None, gt=0)
     # How the ``limit`` samples are chosen: "first" (lm-eval's own) or "random" (a seeded
     # sample over the whole split, so a subset is representative).
     sampling: Literal["first", "random"] = "random"
-    num_fewshot: int = Field(default=0, ge=0)
-    batch_size: int = Field(default=16, gt=0)
+    num_fewshot: int = Field(default=0, ge=0, description="Few-shot examples put before each prompt (lm-eval's "
+                             "num_fewshot); 0 suits a model trained on the task's own format.")
+    batch_size: int = Field(default=16, gt=0, description="Requests per lm-eval batch: trades speed for memory.")
     # Seeds every random choice (sampling, few-shot, torch): same inputs, same results.
     seed: int = 1234
     # Tokens generated for generate_until tasks; small keeps CPU evals fast.
@@ -121,13 +129,15 @@ class EvalSection(_Section):
 class PerfSection(_Section):
     """How ``bench`` measures a model. Defaults suit a small model on a CPU runner."""
 
-    prompts: list[str] = Field(default_factory=lambda: ["12+34="])
-    max_new_tokens: int = Field(default=16, gt=0)
+    prompts: list[str] = Field(default_factory=lambda: ["12+34="], description="Prompts the benchmark generates "
+                               "from; the default suits the example adder model: use prompts like your traffic.")
+    max_new_tokens: int = Field(default=16, gt=0, description="Tokens generated per measured call.")
     # Warm-up generations are not measured (first calls pay for lazy initialisation).
     warmup: int = Field(default=2, ge=0)
     # Measured generations per prompt; more repeats, tighter latency estimates.
     repeats: int = Field(default=5, gt=0)
-    threads: int | None = Field(default=None, gt=0)
+    threads: int | None = Field(default=None, gt=0, description="torch CPU threads while measuring; None = "
+                                "torch's default. Part of the bench cache key, since timings depend on it.")
 
 
 # --------------------------------------------------------------------------- thresholds
@@ -183,11 +193,17 @@ class Threshold(_Section):
     * ``hard_max_drop``: a drop beyond this fails even without significance.
     """
 
-    metric: str
-    min: float | None = None
-    max: float | None = None
-    max_drop: Drop | None = None
-    hard_max_drop: Drop | None = None
+    metric: str = Field(description="``TASK/METRIC`` (e.g. ``add_em/exact_match``) or ``perf/NAME`` (e.g. "
+                        "``perf/latency_p95_ms``); it must name a metric the eval tasks or the benchmark produce.")
+    min: float | None = Field(default=None, description="Lowest acceptable candidate value; needs no baseline.")
+    max: float | None = Field(default=None, description="Highest acceptable candidate value (e.g. a latency bound); "
+                              "needs no baseline.")
+    max_drop: Drop | None = Field(default=None, description="Tolerated degradation vs the baseline (a fall, or a "
+                                  "rise for lower-is-better metrics like latency). A larger drop fails only when "
+                                  "significant at ``gate.alpha`` or beyond ``hard_max_drop``; otherwise the check is "
+                                  "inconclusive.")
+    hard_max_drop: Drop | None = Field(default=None, description="A degradation beyond this fails even when the "
+                                       "paired test cannot call it significant.")
 
     _parse = field_validator("max_drop", "hard_max_drop", mode="before")(classmethod(lambda cls, v: _parse_drop(v)))
 
@@ -224,17 +240,21 @@ class GateSection(_Section):
 class MlflowSection(_Section):
     """MLflow tracking. Default: a local sqlite store under ``.llm-gitops/``."""
 
-    enabled: bool = True
+    enabled: bool = Field(default=True, description="Log each gate run (params, metrics, report files) to MLflow. "
+                          "A logging failure is a warning; the verdict stands.")
     # None = sqlite:///<repo>/.llm-gitops/mlflow.db (offline, nothing to run), artifacts in
     # .llm-gitops/mlartifacts. A bare path (no scheme) is a sqlite file beside the config.
     tracking_uri: str | None = None
-    experiment: str = "llm-gitops"
+    experiment: str = Field(default="llm-gitops", description="MLflow experiment that gate runs and ``register`` "
+                            "uploads are logged under; created when absent.")
     # Register the candidate as a version of this registered model after the gate runs
     # (tagged with git sha, verdict and report digest). None = don't register.
     register_as: str | None = None
 
 
 class TrackingSection(_Section):
+    """Where gate runs and model versions are recorded."""
+
     mlflow: MlflowSection = Field(default_factory=MlflowSection)
 
 
@@ -267,9 +287,9 @@ class QuantizeSection(_Section):
     # relative to the config file; e.g. the example repo's data/train.jsonl). Required
     # only when distill is used.
     distill_dataset: str | None = None
-    distill_steps: int = Field(default=300, gt=0)
-    distill_hidden_size: int = Field(default=64, gt=0)
-    distill_layers: int = Field(default=2, gt=0)
+    distill_steps: int = Field(default=300, gt=0, description="distill: training steps of the student.")
+    distill_hidden_size: int = Field(default=64, gt=0, description="distill: the student's hidden size.")
+    distill_layers: int = Field(default=2, gt=0, description="distill: the student's number of layers.")
 
     _parse = field_validator("budget", mode="before")(classmethod(lambda cls, v: _parse_drop(v)))
 
@@ -289,7 +309,8 @@ class ImageSection(_Section):
     ca_bundle: str | None = None
     # Extra pip arguments for the image's install step (e.g. an index URL).
     pip_extra_args: list[str] = Field(default_factory=list)
-    port: int = Field(default=8000, gt=0, lt=65536)
+    port: int = Field(default=8000, gt=0, lt=65536, description="Port the image's server listens on (EXPOSE, "
+                      "health check and ``serve --port``).")
     # Docker API of the engine that builds, e.g. unix:///run/podman/podman.sock. None =
     # DOCKER_HOST, else the engine's default socket.
     engine: str | None = None
@@ -299,11 +320,13 @@ class ImageSection(_Section):
 class Config(_Section):
     """The whole file. ``version`` is required so that the format can evolve."""
 
-    version: Literal[1]
+    version: Literal[1] = Field(description="Format version of this file; must be 1. Required, so that a later "
+                                "format is refused by an llm-gitops that would misread it.")
     models: ModelsSection = Field(default_factory=ModelsSection)
     eval: EvalSection = Field(default_factory=EvalSection)
     perf: PerfSection = Field(default_factory=PerfSection)
-    thresholds: list[Threshold] = Field(default_factory=list)
+    thresholds: list[Threshold] = Field(default_factory=list, description="The checks the gate makes; with none, "
+                                        "``gate`` refuses to run (it would have nothing to decide).")
     gate: GateSection = Field(default_factory=GateSection)
     tracking: TrackingSection = Field(default_factory=TrackingSection)
     report: ReportSection = Field(default_factory=ReportSection)
