@@ -19,7 +19,12 @@ def _parse_params(values: tuple[str, ...]) -> dict[str, str]:
 
 @click.group("jenkins")
 def command() -> None:
-    """Work with Jenkins jobs (for teams whose pipelines live in Jenkins)."""
+    """Work with Jenkins jobs (for teams whose pipelines live in Jenkins).
+
+    \b
+    Example:
+      llm-gitops jenkins trigger deploy-model -p IMAGE_DIGEST=sha256:... --timeout 1800
+    """
 
 
 @command.command("trigger")
