@@ -1,0 +1,253 @@
+"""The HTTP app: OpenAI-compatible completions, health and readiness probes, metrics.
+
+Routes:
+  POST /v1/completions  OpenAI text completions (one prompt, n=1, no streaming)
+  GET  /v1/models       the one model served
+  GET  /healthz         liveness: 200 while the process works (500 if the model failed to load)
+  GET  /readyz          readiness: 200 once the model is loaded and warmed up by one
+                        generation; 503 while loading and while draining for shutdown
+  GET  /metrics         Prometheus text format
+
+The model loads in a background thread after startup, so /healthz answers at once and
+an orchestrator can tell "still loading" (ready 503) from "dead" (no answer).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from llm_gitops.serve.generation import Generator, ModelInfo, quantization_method
+from llm_gitops.serve.metrics import ServeMetrics
+from llm_gitops.serve.protocol import ApiError, CompletionRequest, Limits, validation_error
+
+log = logging.getLogger(__name__)
+
+ROUTES = ("/v1/completions", "/v1/models", "/healthz", "/readyz", "/metrics")
+
+
+@dataclass
+class ServeState:
+    """What the probes report; shared by the routes and the loader thread."""
+
+    model_dir: Path
+    color: str
+    version: str
+    metrics: ServeMetrics
+    status: str = "loading"  # loading | ready | failed
+    error: str | None = None
+    draining: bool = False
+    generator: Generator | None = None
+    info: ModelInfo | None = None
+    loaded: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def ready(self) -> bool:
+        return self.status == "ready" and not self.draining
+
+    def begin_drain(self) -> None:
+        """Report not-ready from now on, so load balancers stop sending new requests."""
+        self.draining = True
+        self.metrics.ready.set(0)
+
+
+def _load(state: ServeState, *, model_name: str | None, digest: str | None, warmup_prompt: str,
+          generator: Generator | None, on_load_error: Callable[[BaseException], None] | None) -> None:
+    try:
+        if digest is None:
+            from llm_gitops.models.digest import model_digest
+
+            digest = model_digest(state.model_dir)
+        gen = generator or Generator.load(state.model_dir)
+        method = quantization_method(gen.loaded.manifest)
+        state.info = ModelInfo(
+            name=model_name or state.model_dir.name, digest=digest, method=method, context_length=gen.context_length
+        )
+        state.metrics.set_model(digest=digest, version=state.version, color=state.color, method=method,
+                                name=state.info.name)
+        # The first generation pays for lazy initialisation (kernels, caches); do it before
+        # reporting ready so the first real request is not the slow one.
+        gen.complete(warmup_prompt, max_tokens=2, temperature=0.0)
+        state.generator = gen
+        state.status = "ready"
+        if not state.draining:
+            state.metrics.ready.set(1)
+        log.info("model %s (%s) loaded and warmed up", state.model_dir, digest)
+    except Exception as exc:  # noqa: BLE001 - reported by the probes and the callback
+        state.status = "failed"
+        state.error = f"{type(exc).__name__}: {exc}"
+        log.error("loading %s failed: %s", state.model_dir, state.error)
+        if on_load_error is not None:
+            on_load_error(exc)
+    finally:
+        state.loaded.set()
+
+
+class _RequestMetrics:
+    """ASGI middleware: count and time every HTTP request by route and status."""
+
+    def __init__(self, app, metrics: ServeMetrics):
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        # Unknown paths share one label, so scanners cannot blow up the series count.
+        route = scope["path"] if scope["path"] in ROUTES else "other"
+        status = {"code": 500}
+
+        async def send_wrapper(message):
+            if message["type"] == "http.response.start":
+                status["code"] = message["status"]
+            await send(message)
+
+        start = time.perf_counter()
+        self.metrics.in_flight.inc()
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            self.metrics.in_flight.dec()
+            self.metrics.latency.labels(route).observe(time.perf_counter() - start)
+            self.metrics.requests.labels(route, scope["method"], str(status["code"])).inc()
+
+
+def create_app(
+    model_dir: Path,
+    *,
+    color: str | None = None,
+    model_name: str | None = None,
+    model_version: str | None = None,
+    digest: str | None = None,
+    limits: Limits = Limits(),
+    warmup_prompt: str = "Hello",
+    generator: Generator | None = None,
+    on_load_error: Callable[[BaseException], None] | None = None,
+) -> FastAPI:
+    """The app serving ``model_dir`` (a Hugging Face dir or an llm-gitops artifact).
+
+    ``color`` (blue/green) and ``model_version`` only label the metrics; ``digest``
+    defaults to the directory's content digest. ``generator`` skips loading (an already
+    loaded model, e.g. shared by benchmarks); it is still warmed up.
+    """
+    metrics = ServeMetrics()
+    state = ServeState(model_dir=Path(model_dir), color=color or "none", version=model_version or "unversioned",
+                       metrics=metrics)
+    metrics.ready.set(0)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        threading.Thread(
+            target=_load, name="llm-gitops-model-loader", daemon=True,
+            kwargs=dict(state=state, model_name=model_name, digest=digest, warmup_prompt=warmup_prompt,
+                        generator=generator, on_load_error=on_load_error),
+        ).start()
+        yield
+
+    app = FastAPI(title="llm-gitops model server", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app.state.serve = state
+    app.add_middleware(_RequestMetrics, metrics=metrics)
+
+    @app.exception_handler(ApiError)
+    async def _api_error(request: Request, exc: ApiError):
+        return JSONResponse(exc.body(), status_code=exc.status)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError):
+        err = validation_error(list(exc.errors()))
+        return JSONResponse(err.body(), status_code=err.status)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException):
+        kind = "not_found_error" if exc.status_code == 404 else "invalid_request_error"
+        err = ApiError(exc.status_code, f"{request.method} {request.url.path}: {exc.detail}", type=kind)
+        return JSONResponse(err.body(), status_code=exc.status_code)
+
+    @app.exception_handler(Exception)
+    async def _internal(request: Request, exc: Exception):
+        log.exception("unexpected error answering %s", request.url.path)
+        err = ApiError(500, f"internal error: {type(exc).__name__}", type="server_error")
+        return JSONResponse(err.body(), status_code=500)
+
+    @app.get("/healthz")
+    async def healthz():
+        if state.status == "failed":
+            return JSONResponse({"status": "failed", "error": state.error}, status_code=500)
+        return {"status": "ok"}
+
+    @app.get("/readyz")
+    async def readyz():
+        if state.ready:
+            return {"status": "ready", "model": state.info.name, "digest": state.info.digest, "color": state.color}
+        status = "draining" if state.draining else state.status
+        body = {"status": status}
+        if state.error:
+            body["error"] = state.error
+        return JSONResponse(body, status_code=503)
+
+    @app.get("/metrics")
+    async def metrics_route():
+        return Response(metrics.render(), media_type=metrics.content_type)
+
+    @app.get("/v1/models")
+    async def models():
+        if state.info is None:
+            return {"object": "list", "data": []}
+        return {"object": "list", "data": [{"id": state.info.name, "object": "model", "owned_by": "llm-gitops"}]}
+
+    @app.post("/v1/completions")
+    async def completions(req: CompletionRequest):
+        gen = state.generator
+        if gen is None or state.info is None:
+            detail = f"the model failed to load ({state.error})" if state.status == "failed" else "the model is still loading"
+            raise ApiError(503, f"{detail}; retry when /readyz answers 200", type="service_unavailable",
+                           code="model_not_ready")
+        prompt: str = req.prompt  # a one-element list was unwrapped by validation
+        if len(prompt) > limits.max_prompt_chars:
+            raise ApiError(400, f"prompt is {len(prompt)} characters; this server accepts at most "
+                                f"{limits.max_prompt_chars}", param="prompt")
+        if req.max_tokens > limits.max_tokens:
+            raise ApiError(400, f"max_tokens is {req.max_tokens}; this server allows at most {limits.max_tokens}",
+                           param="max_tokens")
+        context = state.info.context_length
+        if context is not None:
+            prompt_tokens = gen.count_tokens(prompt)
+            if prompt_tokens + req.max_tokens > context:
+                raise ApiError(
+                    400, f"this model's maximum context length is {context} tokens; the prompt has {prompt_tokens} "
+                         f"and max_tokens asks for {req.max_tokens} more; shorten the prompt or lower max_tokens",
+                    param="max_tokens" if prompt_tokens < context else "prompt", code="context_length_exceeded",
+                )
+        result = await run_in_threadpool(
+            gen.complete, prompt, max_tokens=req.max_tokens, temperature=req.temperature, top_p=req.top_p,
+            stop=req.stop, seed=req.seed,
+        )
+        metrics.prompt_tokens.inc(result.prompt_tokens)
+        metrics.generated_tokens.inc(result.completion_tokens)
+        return {
+            "id": f"cmpl-{uuid.uuid4().hex}",
+            "object": "text_completion",
+            "created": int(time.time()),
+            "model": state.info.name,
+            "choices": [{"text": result.text, "index": 0, "logprobs": None, "finish_reason": result.finish_reason}],
+            "usage": {
+                "prompt_tokens": result.prompt_tokens,
+                "completion_tokens": result.completion_tokens,
+                "total_tokens": result.prompt_tokens + result.completion_tokens,
+            },
+        }
+
+    return app

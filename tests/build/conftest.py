@@ -1,0 +1,67 @@
+"""A private container engine + registry for the engine tests, started once per session.
+
+scripts/engine/start.sh runs `podman system service` and `docker-registry` on loopback
+with all state in a temp dir; scripts/engine/base-image.sh loads (or builds and caches)
+the Python base image; scripts/engine/stop.sh stops both by pid at the end.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO_ROOT, test_cache_root
+
+SCRIPTS = REPO_ROOT / "scripts" / "engine"
+
+
+@dataclass(frozen=True)
+class Engine:
+    state: Path
+    docker_host: str
+    registry: str  # 127.0.0.1:PORT
+    base_image: str
+    env: dict[str, str]
+
+
+def _parse_env(text: str) -> dict[str, str]:
+    out = {}
+    for line in text.splitlines():
+        if line.startswith("export ") and "=" in line:
+            key, value = line[len("export "):].split("=", 1)
+            out[key] = value
+    return out
+
+
+@pytest.fixture(scope="session")
+def engine(tmp_path_factory) -> Engine:
+    missing = [tool for tool in ("podman", "runc", "docker-registry") if shutil.which(tool) is None]
+    if missing:
+        pytest.skip(f"{', '.join(missing)} not installed; run scripts/system/engine.sh")
+    state = tmp_path_factory.mktemp("engine")
+    started = subprocess.run([str(SCRIPTS / "start.sh"), str(state)], capture_output=True, text=True, timeout=180)
+    if started.returncode != 0:
+        pytest.fail(f"engine did not start: {started.stderr.strip()}")
+    env = _parse_env(started.stdout)
+    try:
+        base = subprocess.run([str(SCRIPTS / "base-image.sh")], capture_output=True, text=True, timeout=900,
+                              env={**os.environ, **env})
+        if base.returncode != 0:
+            pytest.fail(f"base image: {base.stderr.strip()[-500:]}")
+        yield Engine(state=state, docker_host=env["DOCKER_HOST"], registry=env["LLM_GITOPS_REGISTRY"],
+                     base_image=base.stdout.strip().splitlines()[-1], env=env)
+    finally:
+        subprocess.run([str(SCRIPTS / "stop.sh"), str(state), "--purge"], capture_output=True, timeout=120)
+
+
+@pytest.fixture(scope="session")
+def wheelhouse() -> Path:
+    """Wheels for the image (torch from this machine), downloaded once into the test cache."""
+    from llm_gitops.build.context import image_requirements, prepare_wheelhouse
+
+    return prepare_wheelhouse(test_cache_root() / "wheelhouse", image_requirements())
