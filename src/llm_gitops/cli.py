@@ -81,6 +81,10 @@ def cli(verbose: int) -> None:
     """
     level = logging.WARNING - 10 * min(verbose, 2)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    if verbose < 2:
+        # transformers imports torchao on every model load, and torchao warns about CUDA
+        # libraries a CPU machine doesn't have: noise that hides our own progress lines.
+        logging.getLogger("torchao").setLevel(logging.ERROR)
     from llm_gitops.logsafe import install_redaction
 
     install_redaction()
