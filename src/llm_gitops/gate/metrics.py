@@ -30,7 +30,7 @@ def check_threshold_metrics(config: Config) -> None:
         if threshold.metric in known:
             continue
         close = difflib.get_close_matches(threshold.metric, sorted(known), n=1)
-        hint = f"did you mean {close[0]!r}?" if close else f"available: {', '.join(sorted(known))}"
+        hint = (f"did you mean {close[0]!r}? " if close else "") + f"available: {', '.join(sorted(known))}"
         raise ConfigError(
             f"{config.where('thresholds', index, 'metric')}: thresholds[{index}].metric: no task produces {threshold.metric!r}",
             hint=hint,

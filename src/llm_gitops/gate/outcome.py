@@ -1,0 +1,364 @@
+"""What the gate decided: frozen results, their stable JSON, and their one-line summary.
+
+The report JSON (``schema: llm-gitops/gate-report/v1``)::
+
+    {
+      "schema": "llm-gitops/gate-report/v1",
+      "verdict": "fail",                   # pass | fail | inconclusive | error
+      "exit_code": 1,
+      "summary": "fail - 1 of 4 checks failed: add_em/exact_match dropped 12.0pt (...)",
+      "models": {
+        "candidate": {"source": "./model", "digest": "sha256:...", "kind": "local", "eval_cached": true, ...},
+        "baseline": {...} | null
+      },
+      "checks": [
+        {"metric": "add_em/exact_match", "kind": "eval", "unit": "", "higher_is_better": true,
+         "candidate": 0.68, "baseline": 0.80, "delta": -0.12, "ci_low": -0.159, "ci_high": -0.081,
+         "confidence": 0.95, "p_value": 0.0001, "test": "...", "n": 500, "allowed_drop": 0.02,
+         "bound": "min 0.5, max_drop 2pt", "verdict": "fail", "reason": "...",
+         "candidate_err": 0.04, "baseline_err": 0.035}
+      ],
+      "settings": {"alpha": 0.05, "on_inconclusive": "fail", ...},
+      "timings": {"candidate_eval_s": 6.1, ...},
+      "notes": ["..."], "error": null,
+      "created_at": "2026-11-24T06:00:00Z", "llm_gitops_version": "0.1.0"
+    }
+
+``delta`` is candidate - baseline in the metric's units; the CI is of that delta.
+Numbers that could not be computed are ``null`` (JSON has no NaN).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from llm_gitops.errors import EXIT_FAILED, EXIT_INTERNAL, EXIT_OK
+
+GATE_REPORT_SCHEMA = "llm-gitops/gate-report/v1"
+
+# Worst first: the overall verdict is the worst of the checks.
+VERDICT_ORDER = ("error", "fail", "inconclusive", "pass")
+VERDICTS = frozenset(VERDICT_ORDER)
+
+
+def worst(verdicts) -> str:
+    """The most severe verdict (error > fail > inconclusive > pass); none -> pass."""
+    found = set(verdicts)
+    unknown = found - VERDICTS
+    if unknown:
+        raise ValueError(f"unknown verdict(s): {sorted(unknown)}")
+    for verdict in VERDICT_ORDER:
+        if verdict in found:
+            return verdict
+    return "pass"
+
+
+def exit_code_for(verdict: str, on_inconclusive: str) -> int:
+    """Exit code of the gate: pass 0, fail 1, error 3; inconclusive per ``gate.on_inconclusive``.
+
+    ``on_inconclusive``: "fail" -> 1 (the safe default: a drop that cannot be ruled out
+    blocks the merge), "pass" -> 0, "neutral" -> 0 (the job passes; the published status
+    still says inconclusive).
+    """
+    if verdict == "pass":
+        return EXIT_OK
+    if verdict == "fail":
+        return EXIT_FAILED
+    if verdict == "error":
+        return EXIT_INTERNAL
+    if verdict == "inconclusive":
+        return {"fail": EXIT_FAILED, "pass": EXIT_OK, "neutral": EXIT_OK}[on_inconclusive]
+    raise ValueError(f"unknown verdict {verdict!r}")
+
+
+def _num(value: float | None) -> float | None:
+    if value is None:
+        return None
+    value = float(value)
+    return None if math.isnan(value) or math.isinf(value) else value
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """One threshold's verdict on one metric."""
+
+    metric: str  # TASK/METRIC or perf/NAME
+    candidate: float | None
+    baseline: float | None
+    delta: float | None  # candidate - baseline (paired mean difference when paired)
+    ci_low: float | None  # CI of delta
+    ci_high: float | None
+    p_value: float | None  # of "the degradation exceeds the allowed drop"
+    bound: str  # the threshold as written: "min 0.5, max_drop 2pt"
+    verdict: str
+    reason: str
+    kind: str = "eval"  # eval | perf
+    unit: str = ""
+    higher_is_better: bool = True
+    confidence: float = 0.95
+    test: str | None = None
+    n: int | None = None  # paired samples (eval) or candidate samples (perf)
+    allowed_drop: float | None = None  # max_drop in metric units
+    candidate_err: float | None = None  # half-width of the candidate's own CI (error bars)
+    baseline_err: float | None = None
+    # What decided a non-pass verdict: min | max | drop | hard_max_drop | no_baseline |
+    # missing | error (None for a pass).
+    cause: str | None = None
+
+    def __post_init__(self):
+        if self.verdict not in VERDICTS:
+            raise ValueError(f"unknown verdict {self.verdict!r}")
+
+    def bound_of(self, name: str) -> str:
+        """The value of one bound as written in ``bound`` ('2pt' for 'max_drop')."""
+        for part in self.bound.split(", "):
+            key, _, value = part.partition(" ")
+            if key == name:
+                return value
+        return ""
+
+    @property
+    def degradation(self) -> float | None:
+        """How much worse the candidate is (positive = worse), in the metric's units."""
+        if self.delta is None:
+            return None
+        return -self.delta if self.higher_is_better else self.delta
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "metric": self.metric,
+            "kind": self.kind,
+            "unit": self.unit,
+            "higher_is_better": self.higher_is_better,
+            "candidate": _num(self.candidate),
+            "baseline": _num(self.baseline),
+            "delta": _num(self.delta),
+            "ci_low": _num(self.ci_low),
+            "ci_high": _num(self.ci_high),
+            "confidence": self.confidence,
+            "p_value": _num(self.p_value),
+            "test": self.test,
+            "n": self.n,
+            "allowed_drop": _num(self.allowed_drop),
+            "bound": self.bound,
+            "verdict": self.verdict,
+            "reason": self.reason,
+            "candidate_err": _num(self.candidate_err),
+            "baseline_err": _num(self.baseline_err),
+            "cause": self.cause,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> "CheckResult":
+        return cls(**{k: data.get(k) for k in _CHECK_FIELDS if k in data})
+
+
+_CHECK_FIELDS = (
+    "metric", "candidate", "baseline", "delta", "ci_low", "ci_high", "p_value", "bound", "verdict", "reason",
+    "kind", "unit", "higher_is_better", "confidence", "test", "n", "allowed_drop", "candidate_err", "baseline_err", "cause",
+)
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """Which model was measured, and whether its results came from the cache."""
+
+    source: str
+    digest: str
+    kind: str = "local"
+    eval_cached: bool | None = None
+    perf_cached: bool | None = None
+    eval_cache_key: str | None = None
+    harness_version: str | None = None
+
+    @property
+    def short_digest(self) -> str:
+        return self.digest.split(":", 1)[-1][:12]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "digest": self.digest,
+            "kind": self.kind,
+            "eval_cached": self.eval_cached,
+            "perf_cached": self.perf_cached,
+            "eval_cache_key": self.eval_cache_key,
+            "harness_version": self.harness_version,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any] | None) -> "ModelInfo | None":
+        if data is None:
+            return None
+        return cls(**{k: data.get(k) for k in ("source", "digest", "kind", "eval_cached", "perf_cached", "eval_cache_key", "harness_version")})
+
+
+@dataclass(frozen=True)
+class GateOutcome:
+    """The gate's decision with everything the report shows."""
+
+    verdict: str
+    checks: tuple[CheckResult, ...]
+    candidate: ModelInfo | None
+    baseline: ModelInfo | None
+    settings: Mapping[str, Any] = field(default_factory=dict)
+    timings: Mapping[str, float] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+    error: str | None = None  # why the verdict is "error", when it is
+    created_at: str = ""
+    version: str = ""
+
+    def __post_init__(self):
+        if self.verdict not in VERDICTS:
+            raise ValueError(f"unknown verdict {self.verdict!r}")
+
+    @property
+    def on_inconclusive(self) -> str:
+        return str(self.settings.get("on_inconclusive", "fail"))
+
+    @property
+    def exit_code(self) -> int:
+        return exit_code_for(self.verdict, self.on_inconclusive)
+
+    @property
+    def summary(self) -> str:
+        """One plain-text line: the verdict and why (commit statuses, logs, tracking tags)."""
+        return f"{self.verdict} - {self.summary_reason}"
+
+    @property
+    def summary_reason(self) -> str:
+        if self.verdict == "error":
+            return self.error or "the gate could not decide"
+        total = len(self.checks)
+        if self.verdict == "pass":
+            return f"all {total} check{'s' if total != 1 else ''} passed"
+        bad = [c for c in self.checks if c.verdict == self.verdict]
+        word = {"fail": "failed", "inconclusive": "inconclusive"}[self.verdict]
+        shown = "; ".join(describe_check(c) for c in bad[:2])
+        more = f"; and {len(bad) - 2} more" if len(bad) > 2 else ""
+        text = f"{len(bad)} of {total} check{'s' if total != 1 else ''} {word}: {shown}{more}"
+        if self.verdict == "inconclusive" and self.on_inconclusive != "fail":
+            text += f" (gate.on_inconclusive: {self.on_inconclusive}, not blocking)"
+        return text
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "schema": GATE_REPORT_SCHEMA,
+            "verdict": self.verdict,
+            "exit_code": self.exit_code,
+            "summary": self.summary,
+            "models": {
+                "candidate": self.candidate.to_json() if self.candidate else None,
+                "baseline": self.baseline.to_json() if self.baseline else None,
+            },
+            "checks": [c.to_json() for c in self.checks],
+            "settings": dict(self.settings),
+            "timings": {k: round(float(v), 3) for k, v in self.timings.items()},
+            "notes": list(self.notes),
+            "error": self.error,
+            "created_at": self.created_at,
+            "llm_gitops_version": self.version,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> "GateOutcome":
+        if data.get("schema") != GATE_REPORT_SCHEMA:
+            raise ValueError(f"not a gate report (schema {data.get('schema')!r}, expected {GATE_REPORT_SCHEMA!r})")
+        return cls(
+            verdict=data["verdict"],
+            checks=tuple(CheckResult.from_json(c) for c in data.get("checks", ())),
+            candidate=ModelInfo.from_json((data.get("models") or {}).get("candidate")),
+            baseline=ModelInfo.from_json((data.get("models") or {}).get("baseline")),
+            settings=dict(data.get("settings") or {}),
+            timings=dict(data.get("timings") or {}),
+            notes=tuple(data.get("notes") or ()),
+            error=data.get("error"),
+            created_at=data.get("created_at", ""),
+            version=data.get("llm_gitops_version", ""),
+        )
+
+
+# --------------------------------------------------------------------------- formatting
+def uses_points(check: CheckResult) -> bool:
+    """Eval scores in [0, 1] (accuracy, exact match) read best as percentage points."""
+    if check.kind != "eval" or check.unit:
+        return False
+    values = [v for v in (check.candidate, check.baseline) if v is not None]
+    return bool(values) and all(0.0 <= v <= 1.0 for v in values)
+
+
+def format_value(check: CheckResult, value: float | None) -> str:
+    """A metric value as the table shows it: 0.812, 41.3 ms."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    if uses_points(check):
+        return f"{value:.3f}"
+    text = f"{value:.4g}" if abs(value) < 1000 else f"{value:,.0f}"
+    return f"{text} {check.unit}".rstrip()
+
+
+def format_amount(check: CheckResult, amount: float | None, *, signed: bool = False) -> str:
+    """A difference: 12.0pt for [0, 1] scores, 3.2 ms otherwise."""
+    if amount is None or math.isnan(amount):
+        return "-"
+    sign = "+" if signed and amount > 0 else ""
+    if uses_points(check):
+        return _no_negative_zero(f"{sign}{amount * 100:.1f}") + "pt"
+    return f"{_no_negative_zero(f'{sign}{amount:.3g}')} {check.unit}".rstrip()
+
+
+def _no_negative_zero(text: str) -> str:
+    # "-0.0" reads as a drop where there is none.
+    stripped = text.lstrip("-+").replace("0", "").replace(".", "")
+    return text.lstrip("-") if stripped == "" else text
+
+
+def format_range(check: CheckResult, low: float | None, high: float | None) -> str:
+    if low is None or high is None:
+        return ""
+    if uses_points(check):
+        return f"{_no_negative_zero(f'{low * 100:.1f}')}..{_no_negative_zero(f'{high * 100:.1f}')}"
+    # One precision for both ends (3 significant digits of the larger), so "0.21..1.20".
+    decimals = _decimals(max(abs(low), abs(high)))
+    return f"{_no_negative_zero(f'{low:.{decimals}f}')}..{_no_negative_zero(f'{high:.{decimals}f}')}"
+
+
+def _decimals(magnitude: float) -> int:
+    if magnitude == 0 or math.isnan(magnitude) or math.isinf(magnitude):
+        return 0
+    return min(4, max(0, 2 - math.floor(math.log10(magnitude))))
+
+
+def format_p(p: float | None) -> str:
+    if p is None or math.isnan(p):
+        return "p n/a"
+    return "p<0.001" if p < 0.001 else f"p={p:.3f}"
+
+
+def describe_check(check: CheckResult) -> str:
+    """Why a check is not a pass, in one clause: 'add_em/exact_match dropped 12.0pt (95% CI 8.1..15.9, p<0.001)'."""
+    deg = check.degradation
+    if check.cause in ("drop", "hard_max_drop") and deg is not None:
+        verb = "dropped" if check.higher_is_better else "rose"
+        pieces = []
+        if check.ci_low is not None and check.ci_high is not None:
+            # The CI of the degradation (positive = worse) reads naturally next to "dropped".
+            lo, hi = (-check.ci_high, -check.ci_low) if check.higher_is_better else (check.ci_low, check.ci_high)
+            pct = int(round(check.confidence * 100))
+            pieces.append(f"{pct}% CI {format_range(check, lo, hi)}")
+        if check.p_value is not None:
+            pieces.append(format_p(check.p_value))
+        if check.cause == "hard_max_drop":
+            pieces.insert(0, f"beyond hard_max_drop {check.bound_of('hard_max_drop')}")
+        elif check.allowed_drop is not None and check.verdict == "inconclusive":
+            pieces.insert(0, f"allowed {format_amount(check, check.allowed_drop)}")
+        extra = f" ({', '.join(pieces)})" if pieces else ""
+        # Other reasons of the same verdict (an absolute bound also violated) follow.
+        others = [r for r in check.reason.split("; ")[1:] if r]
+        tail = "".join(f"; {r}" for r in others)
+        return f"{check.metric} {verb} {format_amount(check, deg)}{extra}{tail}"
+    if check.cause == "no_baseline":
+        return f"{check.metric} has no baseline to compare with"
+    return f"{check.metric}: {check.reason}"

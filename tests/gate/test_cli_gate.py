@@ -1,0 +1,326 @@
+"""``llm-gitops gate`` through the real entry point, with fakes for the slow measurements.
+
+The config, task YAMLs and metric validation are real (the example repo's tasks); only
+``resolve_command_model``, ``run_eval`` and ``run_bench`` are replaced, so each test
+runs in milliseconds and decides on known data.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import types
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from llm_gitops.cli import main
+from llm_gitops.models.resolved import ResolvedModel
+from tests.gate.factories import eval_results, metric, paired_scores, perf_metric, perf_results
+
+REPO_TEMPLATE = Path(__file__).resolve().parents[2] / "examples" / "repo-template"
+
+CONFIG = """\
+version: 1
+models:
+  candidate: ./good
+eval:
+  tasks: [tasks/add_mc.yaml, tasks/add_em.yaml]
+  limit: 200
+thresholds:
+  - metric: add_em/exact_match
+    min: 0.5
+    max_drop: 2pt
+  - metric: add_mc/acc
+    max_drop: 2pt
+{extra}
+gate:
+  bootstrap_samples: 500
+{gate}
+tracking:
+  mlflow:
+    enabled: {tracking}
+report:
+  to: none
+"""
+
+# Accuracy of each fake model: "bad" is 20 points worse than "good" on exact match.
+ACCURACY = {"good": (0.80, 0.80), "good2": (0.80, 0.80), "bad": (0.60, 0.80), "meh": (0.74, 0.80)}
+
+
+@pytest.fixture()
+def repo(tmp_path, monkeypatch):
+    shutil.copytree(REPO_TEMPLATE / "tasks", tmp_path / "tasks")
+    shutil.copytree(REPO_TEMPLATE / "data" / "eval", tmp_path / "data" / "eval")
+    monkeypatch.chdir(tmp_path)
+    for var in ("GITHUB_STEP_SUMMARY", "GITHUB_OUTPUT"):
+        monkeypatch.delenv(var, raising=False)
+    return tmp_path
+
+
+def write_config(repo: Path, *, extra: str = "", gate: str = "", tracking: str = "false") -> Path:
+    path = repo / ".llm-gitops.yaml"
+    path.write_text(CONFIG.format(extra=extra, gate=gate, tracking=tracking))
+    return path
+
+
+@pytest.fixture()
+def fakes(monkeypatch):
+    """Fake model resolution and measurements; records what ran."""
+    calls: list[tuple[str, str]] = []
+
+    def resolve(config, spec):
+        name = spec if isinstance(spec, str) else spec.source
+        name = Path(name).name
+        if name == "missing":
+            from llm_gitops.errors import ModelSourceError
+
+            raise ModelSourceError(f"{name}: model directory not found", hint="check the path")
+        return ResolvedModel(path=Path("/models") / name, digest="sha256:" + name.ljust(64, "0"), source=name, kind="local")
+
+    def run_eval(model, settings, *, base_dir, cache_root, progress=None):
+        calls.append(("eval", model.source))
+        if model.source == "crash":
+            raise RuntimeError("CUDA out of memory\nmore lines")
+        n = int(settings.limit or 500)
+        em, mc = ACCURACY[model.source]
+        # Seed 0 for every model: "good" and "bad" share the baseline's answers, as a
+        # real regression keeps most of them.
+        em_c, _ = paired_scores(n, 0.80, em, seed=0)
+        mc_c, _ = paired_scores(n, 0.80, mc, seed=1)
+        return eval_results(metric("add_em/exact_match", em_c), metric("add_mc/acc", mc_c),
+                            digest=model.digest, source=model.source, cached=model.source == "good")
+
+    def run_bench(model, settings, *, cache_root, progress=None):
+        calls.append(("perf", model.source))
+        rng = np.random.default_rng(len(model.source))
+        slow = 20.0 if model.source == "bad" else 10.0
+        return perf_results(perf_metric("latency_p95_ms", rng.normal(slow, 0.2, 30)), digest=model.digest)
+
+    monkeypatch.setattr("llm_gitops.commands.gate.resolve_command_model", resolve)
+    monkeypatch.setattr("llm_gitops.evaluation.runner.run_eval", run_eval)
+    monkeypatch.setattr("llm_gitops.perf.bench.run_bench", run_bench)
+    return calls
+
+
+def gate(*args) -> int:
+    with pytest.raises(SystemExit) as excinfo:
+        main(["gate", *args])
+    return excinfo.value.code
+
+
+def report(repo: Path) -> dict:
+    return json.loads((repo / ".llm-gitops" / "reports" / "report.json").read_text())
+
+
+def test_good_vs_good_passes_and_writes_every_file(repo, fakes, capsys):
+    write_config(repo)
+    assert gate("--baseline", "./good2") == 0
+    out, err = capsys.readouterr()
+    assert out.startswith("✅ pass - all 2 checks passed")
+    assert "add_em/exact_match" in out and "delta (95% CI)" in out
+    assert "gate: candidate good" in err and "gate: wrote" in err
+    reports = repo / ".llm-gitops" / "reports"
+    assert {p.name for p in reports.iterdir()} == {"report.md", "report.json", "chart.png"}
+    assert (reports / "chart.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    data = report(repo)
+    assert data["verdict"] == "pass" and data["exit_code"] == 0
+    assert data["models"]["candidate"]["eval_cached"] is True
+    assert data["settings"]["eval_limit"] == 200
+    assert (reports / "report.md").read_text().startswith("✅ **pass**")
+    assert fakes == [("eval", "good"), ("eval", "good2")]  # no perf thresholds: no bench
+
+
+def test_big_drop_fails_with_exit_1(repo, fakes, capsys):
+    write_config(repo)
+    assert gate("--candidate", "./bad", "--baseline", "./good") == 1
+    out = capsys.readouterr().out
+    assert out.startswith("❌ fail - 1 of 2 checks failed: add_em/exact_match dropped 20.0pt (95% CI")
+    data = report(repo)
+    assert data["verdict"] == "fail"
+    em = next(c for c in data["checks"] if c["metric"] == "add_em/exact_match")
+    assert em["verdict"] == "fail" and em["p_value"] < 0.001 and em["n"] == 200
+
+
+@pytest.mark.parametrize("policy,code", [("fail", 1), ("pass", 0), ("neutral", 0)])
+def test_inconclusive_follows_on_inconclusive(repo, fakes, capsys, policy, code):
+    write_config(repo, gate=f"  on_inconclusive: {policy}")
+    assert gate("--candidate", "./meh", "--baseline", "./good", "--limit", "60") == code
+    assert report(repo)["verdict"] == "inconclusive"
+    assert "inconclusive" in capsys.readouterr().out
+
+
+def test_limit_overrides_the_config(repo, fakes):
+    write_config(repo)
+    assert gate("--baseline", "./good2", "--limit", "30") == 0
+    data = report(repo)
+    assert data["settings"]["eval_limit"] == 30 and data["checks"][0]["n"] == 30
+
+
+def test_no_baseline_makes_relative_checks_inconclusive(repo, fakes, capsys):
+    write_config(repo, gate="  on_inconclusive: neutral")
+    assert gate() == 0
+    data = report(repo)
+    assert data["verdict"] == "inconclusive" and data["models"]["baseline"] is None
+    assert all(c["cause"] == "no_baseline" for c in data["checks"])
+    assert any("no baseline" in n for n in data["notes"])
+    assert data["summary"] == ("inconclusive - 2 of 2 checks inconclusive: add_em/exact_match has no baseline to compare "
+                               "with; add_mc/acc has no baseline to compare with (gate.on_inconclusive: neutral, not blocking)")
+    md = (repo / ".llm-gitops" / "reports" / "report.md").read_text()
+    assert "max_drop 2pt not checked" in md
+
+
+def test_perf_thresholds_run_the_bench_unless_no_perf(repo, fakes, capsys):
+    write_config(repo, extra="  - metric: perf/latency_p95_ms\n    max_drop: 10%")
+    assert gate("--candidate", "./good", "--baseline", "./good2") == 0
+    assert ("perf", "good") in fakes and ("perf", "good2") in fakes
+    assert [c["metric"] for c in report(repo)["checks"]][-1] == "perf/latency_p95_ms"
+
+    fakes.clear()
+    assert gate("--candidate", "./good", "--baseline", "./good2", "--no-perf") == 0
+    assert not [c for c in fakes if c[0] == "perf"]
+    data = report(repo)
+    assert [c["metric"] for c in data["checks"]] == ["add_em/exact_match", "add_mc/acc"]
+    assert any("perf thresholds not checked (--no-perf): perf/latency_p95_ms" in n for n in data["notes"])
+
+
+def test_slower_candidate_fails_on_latency(repo, fakes, monkeypatch):
+    write_config(repo, extra="  - metric: perf/latency_p95_ms\n    max_drop: 10%")
+    ACC = dict(ACCURACY, bad=(0.80, 0.80))  # same accuracy, twice the latency
+    monkeypatch.setattr(sys.modules[__name__], "ACCURACY", ACC)
+    assert gate("--candidate", "./bad", "--baseline", "./good") == 1
+    perf = report(repo)["checks"][-1]
+    assert perf["verdict"] == "fail" and perf["delta"] > 5
+
+
+def test_unknown_threshold_metric_is_exit_2_and_names_it(repo, fakes, capsys):
+    write_config(repo, extra="  - metric: add_em/exact_mach\n    min: 0.5")
+    assert gate("--baseline", "./good") == 2
+    err = capsys.readouterr().err
+    assert "thresholds[2].metric: no task produces 'add_em/exact_mach'" in err
+    assert "did you mean 'add_em/exact_match'?" in err and "available: add_em/exact_match, add_mc/acc" in err
+    assert "error: .llm-gitops.yaml:13: " in err  # the line of the bad metric
+    assert fakes == [] and not (repo / ".llm-gitops").exists()
+
+
+def test_no_thresholds_is_exit_2(repo, fakes, capsys):
+    (repo / ".llm-gitops.yaml").write_text("version: 1\nmodels: {candidate: ./good}\neval: {tasks: [tasks/add_em.yaml]}\n")
+    assert gate() == 2
+    assert "thresholds: none configured" in capsys.readouterr().err
+
+
+def test_bad_model_source_is_exit_2_before_anything_is_written(repo, fakes, capsys):
+    write_config(repo)
+    assert gate("--baseline", "./missing") == 2
+    assert "missing: model directory not found" in capsys.readouterr().err
+    assert fakes == [] and not (repo / ".llm-gitops").exists()
+
+
+def test_missing_candidate_is_exit_2(repo, fakes, capsys):
+    (repo / ".llm-gitops.yaml").write_text(CONFIG.format(extra="", gate="", tracking="false").replace("  candidate: ./good\n", "  {}\n").replace("models:\n  {}", "models: {}"))
+    assert gate() == 2
+    assert "models.candidate is not set and no --candidate was given" in capsys.readouterr().err
+
+
+def test_evaluation_crash_is_verdict_error_exit_3(repo, fakes, capsys):
+    write_config(repo)
+    assert gate("--candidate", "./crash", "--baseline", "./good") == 3
+    err = capsys.readouterr().err
+    assert "RuntimeError: CUDA out of memory" in err
+    data = report(repo)
+    assert data["verdict"] == "error" and data["exit_code"] == 3
+    assert data["error"] == "the candidate's evaluation failed: RuntimeError: CUDA out of memory"
+    assert not (repo / ".llm-gitops" / "reports" / "chart.png").exists()
+
+
+def test_ci_outputs(repo, fakes, tmp_path, monkeypatch):
+    write_config(repo)
+    summary, outputs, dotenv = tmp_path / "summary.md", tmp_path / "out.txt", tmp_path / "gate.env"
+    summary.write_text("earlier step\n")
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    monkeypatch.setenv("GITHUB_OUTPUT", str(outputs))
+    out_dir = tmp_path / "custom-out"
+    assert gate("--candidate", "./bad", "--baseline", "./good", "--output-dir", str(out_dir), "--output-env", str(dotenv)) == 1
+    assert summary.read_text().startswith("earlier step\n❌ **fail**")
+    lines = outputs.read_text().splitlines()
+    assert "verdict=fail" in lines and f"report-path={out_dir / 'report.md'}" in lines
+    env = dotenv.read_text().splitlines()
+    assert "LLM_GITOPS_VERDICT=fail" in env and f"LLM_GITOPS_REPORT={out_dir / 'report.md'}" in env
+    assert (out_dir / "report.json").is_file()
+
+
+def test_tracking_gets_the_report_and_artifacts(repo, fakes, monkeypatch, capsys):
+    write_config(repo, tracking="true")
+    seen = {}
+
+    def log_gate_run(config, *, report, artifacts, candidate, git_sha):
+        seen.update(report=report, artifacts=artifacts, candidate=candidate, git_sha=git_sha)
+        return types.SimpleNamespace(run_id="run123", model_version=None)
+
+    monkeypatch.setattr("llm_gitops.tracking.mlflow_tracking.log_gate_run", log_gate_run)
+    monkeypatch.setattr("llm_gitops.commands.gate.git_sha", lambda d: "abc123")
+    assert gate("--baseline", "./good2") == 0
+    assert seen["report"]["schema"] == "llm-gitops/gate-report/v1" and seen["report"]["verdict"] == "pass"
+    assert [p.name for p in seen["artifacts"]] == ["report.md", "report.json", "chart.png"]
+    assert seen["candidate"].source == "good" and seen["git_sha"] == "abc123"
+    assert "logged MLflow run run123" in capsys.readouterr().err
+
+
+def test_gate_posts_one_sticky_comment_and_a_status_per_run(repo, fakes, monkeypatch, capsys, tmp_path):
+    """gate -> publish -> real PyGithub -> the GitHub stand-in: a fail, then a pass on a new head."""
+    from tests.forges.conftest import GITHUB_TOKEN, REPO
+    from tests.forges.test_publish import github_env
+    from tests.standins.forge import ForgeStandin
+
+    write_config(repo)
+    standin = ForgeStandin.start(kind="github", token=GITHUB_TOKEN)
+    try:
+        standin.add_repo(REPO, files={"README.md": "adder\n"})
+        number = standin.add_pull(REPO, head="feature", title="Retrain the adder")
+        seeded = types.SimpleNamespace(standin=standin, repo=REPO, number=number)
+        for key, value in github_env(seeded, tmp_path).items():
+            monkeypatch.setenv(key, value)
+        assert gate("--candidate", "./bad", "--baseline", "./good", "--report-to", "github") == 1
+        standin.push(REPO, "feature", {"model.txt": "v2"})
+        for key, value in github_env(seeded, tmp_path).items():
+            monkeypatch.setenv(key, value)
+        assert gate("--candidate", "./good2", "--baseline", "./good", "--report-to", "github") == 0
+        comments = standin.comments(REPO, number)
+        assert len(comments) == 1, comments
+        body = comments[0]["body"]
+        assert "```mermaid\nxychart-beta" in body and "pass" in body
+        assert [s["state"] for s in standin.statuses(REPO)] == ["failure", "success"]
+        err = capsys.readouterr().err
+        assert "report posted:" in err and GITHUB_TOKEN not in err
+    finally:
+        standin.stop()
+
+
+def test_a_failed_explicit_post_turns_a_pass_into_exit_2(repo, fakes, monkeypatch, capsys):
+    write_config(repo)
+    from llm_gitops.errors import ExternalServiceError
+
+    def publish_gate_report(**kwargs):
+        raise ExternalServiceError("GitHub answered 401 Bad credentials", hint="check GITHUB_TOKEN")
+
+    module = types.ModuleType("llm_gitops.forges.publish")
+    module.publish_gate_report = publish_gate_report
+    monkeypatch.setitem(sys.modules, "llm_gitops.forges.publish", module)
+    assert gate("--baseline", "./good2", "--report-to", "github") == 2
+    assert "the report was not posted (github): GitHub answered 401" in capsys.readouterr().err
+    assert report(repo)["verdict"] == "pass"  # the report itself stands
+    # A failing verdict keeps its own exit code.
+    assert gate("--candidate", "./bad", "--baseline", "./good", "--report-to", "github") == 1
+
+
+def test_help_explains_exit_codes_and_examples():
+    from click.testing import CliRunner
+
+    from llm_gitops.cli import cli
+
+    result = CliRunner().invoke(cli, ["gate", "--help"])
+    assert result.exit_code == 0
+    for text in ("Examples:", "--baseline models:/adder@production", "Exit codes", "on_inconclusive"):
+        assert text in result.output

@@ -1,0 +1,77 @@
+"""``llm-gitops gate`` end to end on the example repo's trained models (real lm-eval, bench, MLflow)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from llm_gitops.cli import main
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def state_dir(tmp_path_factory):
+    # One state dir (eval cache, MLflow store) for the module: the second gate reuses
+    # the good model's cached eval, as a CI cache would.
+    return tmp_path_factory.mktemp("state")
+
+
+def gate(args, monkeypatch, state_dir) -> int:
+    monkeypatch.setenv("LLM_GITOPS_STATE_DIR", str(state_dir))
+    for var in ("GITHUB_STEP_SUMMARY", "GITHUB_OUTPUT", "GITHUB_ACTIONS", "GITLAB_CI"):
+        monkeypatch.delenv(var, raising=False)
+    with pytest.raises(SystemExit) as excinfo:
+        main(["gate", *args])
+    return excinfo.value.code
+
+
+def test_regressed_candidate_fails(example_models, tmp_path, monkeypatch, state_dir, capsys):
+    out = tmp_path / "report"
+    code = gate(
+        ["--config", str(example_models.config), "--candidate", str(example_models.regressed),
+         "--baseline", str(example_models.good), "--output-dir", str(out), "--report-to", "none"],
+        monkeypatch, state_dir,
+    )
+    stdout, stderr = capsys.readouterr()
+    assert code == 1, stdout + stderr
+    assert stdout.startswith("❌ fail - ")
+    assert "gate: logged MLflow run" in stderr  # the example config tracks to a local sqlite store
+    data = json.loads((out / "report.json").read_text())
+    assert data["verdict"] == "fail"
+    checks = {c["metric"]: c for c in data["checks"]}
+    assert set(checks) == {"add_em/exact_match", "add_mc/acc", "perf/latency_p95_ms"}
+    em = checks["add_em/exact_match"]
+    assert em["verdict"] == "fail" and em["n"] == 200 and em["delta"] < -0.02
+    assert checks["perf/latency_p95_ms"]["candidate"] > 0
+    assert (out / "report.md").read_text().startswith("❌ **fail**")
+    assert (out / "chart.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_good_against_itself_passes(example_models, tmp_path, monkeypatch, state_dir, capsys):
+    out = tmp_path / "report"
+    code = gate(
+        ["--config", str(example_models.config), "--candidate", str(example_models.good),
+         "--baseline", str(example_models.good), "--output-dir", str(out), "--report-to", "none", "--no-perf"],
+        monkeypatch, state_dir,
+    )
+    stdout = capsys.readouterr().out
+    assert code == 0, stdout
+    data = json.loads((out / "report.json").read_text())
+    assert data["verdict"] == "pass"
+    assert all(c["delta"] == 0 for c in data["checks"])
+    assert any("same model" in note for note in data["notes"])
+    assert any("perf thresholds not checked (--no-perf)" in note for note in data["notes"])
+    assert {p.name for p in out.iterdir()} == {"report.md", "report.json", "chart.png"}
+
+
+def test_threshold_on_a_metric_no_task_produces_is_exit_2(example_models, tmp_path, monkeypatch, state_dir, capsys):
+    config = tmp_path / ".llm-gitops.yaml"
+    text = example_models.config.read_text().replace("- metric: add_mc/acc", "- metric: add_mc/accuracy")
+    # Tasks resolve against the config's directory, so keep the example repo's layout.
+    config.write_text(text.replace("tasks/add_", f"{example_models.repo}/tasks/add_"))
+    code = gate(["--config", str(config), "--candidate", str(example_models.good), "--report-to", "none"], monkeypatch, state_dir)
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "no task produces 'add_mc/accuracy'" in err and "did you mean 'add_mc/acc'?" in err
