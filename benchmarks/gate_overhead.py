@@ -1,0 +1,170 @@
+"""What does ``llm-gitops gate`` cost on top of running lm-eval yourself?
+
+In one run, on the same model, tasks and sample count:
+
+1. plain   - a fresh Python running ``lm_eval.simple_evaluate(model="hf",
+             model_args="pretrained=DIR,dtype=float32", ...)`` on the example tasks
+             (their data paths made absolute, since lm-eval alone can't resolve them);
+2. cold    - ``llm-gitops gate --candidate DIR --baseline DIR`` on an empty state dir
+             (candidate and baseline are the same model, so the baseline's eval is the
+             candidate's, from the cache: one real eval, like plain);
+3. cached  - the same gate command again (every eval answered from the cache).
+
+Goals: cold/plain <= 1.10, cached <= 2 s, cached/cold <= 5 %.
+
+Both commands are timed as whole processes (interpreter start, imports, everything).
+The gate runs with ``--no-perf`` by default, since plain lm-eval measures no speed;
+``--with-perf`` adds the benchmark to the gate's side. MLflow logging and the report
+(markdown, JSON, chart) stay on: they are part of what a gate costs.
+
+    .venv/bin/python benchmarks/gate_overhead.py                 # the trained example model
+    .venv/bin/python benchmarks/gate_overhead.py --model DIR --repeats 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+EXAMPLE = REPO / "examples" / "repo-template"
+
+PLAIN = """
+import json, sys
+import lm_eval
+from lm_eval.tasks import TaskManager
+args = json.loads(sys.argv[1])
+res = lm_eval.simple_evaluate(
+    model="hf", model_args="pretrained=" + args["model"] + ",dtype=float32",
+    tasks=args["tasks"], task_manager=TaskManager(include_path=args["include"], include_defaults=False),
+    limit=args["limit"], batch_size=args["batch_size"], device="cpu", log_samples=True,
+    gen_kwargs=args["gen_kwargs"],
+)
+print(json.dumps({t: {k: v for k, v in r.items() if k != "alias"} for t, r in res["results"].items()}, default=float))
+"""
+
+
+def env(state: Path, hf_home: Path) -> dict[str, str]:
+    out = dict(os.environ)
+    out.update(
+        HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", TRANSFORMERS_OFFLINE="1", MLFLOW_DISABLE_TELEMETRY="true",
+        DO_NOT_TRACK="1", TOKENIZERS_PARALLELISM="false", HF_HOME=str(hf_home), LLM_GITOPS_STATE_DIR=str(state),
+    )
+    # Not a CI job: the gate must not look for a forge to post to.
+    for name in ("CI", "GITHUB_ACTIONS", "GITLAB_CI", "GITHUB_STEP_SUMMARY", "GITHUB_OUTPUT"):
+        out.pop(name, None)
+    return out
+
+
+def timed(cmd: list[str], environ: dict[str, str], ok: tuple[int, ...] = (0,)) -> tuple[float, float]:
+    """(wall s, CPU s) of ``cmd``. CPU time (user + sys) is steadier on a shared machine."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, env=environ, capture_output=True, text=True, cwd=REPO)
+    wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if proc.returncode not in ok:
+        sys.exit(f"{' '.join(cmd[:5])}... exited {proc.returncode}:\n{proc.stderr[-3000:]}")
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", type=Path, help="model dir (default: the trained example model, built if absent)")
+    parser.add_argument("--config", type=Path, default=EXAMPLE / ".llm-gitops.yaml")
+    parser.add_argument("--limit", type=int, default=None, help="samples per task (default: the config's eval.limit)")
+    parser.add_argument("--repeats", type=int, default=1, help="rounds of plain/cold/cached; medians are reported")
+    parser.add_argument("--with-perf", action="store_true", help="let the gate run the benchmark too")
+    parser.add_argument("--no-tracking", action="store_true",
+                        help="gate on a copy of the config's repo with tracking.mlflow.enabled: false")
+    args = parser.parse_args()
+
+    sys.path.insert(0, str(REPO))
+    if args.model is None:
+        from tests.support.example_models import ensure_example_models
+
+        args.model = ensure_example_models().good
+    work = Path(tempfile.mkdtemp(prefix="llm-gitops-bench-"))
+    try:
+        measure(args, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def measure(args: argparse.Namespace, work: Path) -> None:
+    from llm_gitops.config import load_config
+    from llm_gitops.evaluation.tasks import resolve_tasks
+
+    model = args.model.resolve()
+    if args.no_tracking:
+        import yaml
+
+        repo = work / "repo"
+        shutil.copytree(args.config.resolve().parent, repo, ignore=shutil.ignore_patterns(".llm-gitops", "model", ".dvc"))
+        data = yaml.safe_load(args.config.read_text())
+        data.setdefault("tracking", {}).setdefault("mlflow", {})["enabled"] = False
+        args.config = repo / args.config.name
+        args.config.write_text(yaml.safe_dump(data, sort_keys=False))
+    config = load_config(args.config)
+    limit = args.limit or config.eval.limit
+    suite = resolve_tasks(config.eval, base_dir=config.base_dir)
+
+    include = suite.write_include_dir(work / "tasks")
+    hf_home = work / "hf"
+    plain_args = json.dumps({
+        "model": str(model), "tasks": suite.names, "include": str(include), "limit": limit,
+        "batch_size": config.eval.batch_size,
+        "gen_kwargs": {"max_gen_toks": config.eval.max_gen_toks} if config.eval.max_gen_toks else None,
+    })
+    # One untimed plain run: the datasets' Arrow cache is built once for both sides.
+    timed([sys.executable, "-c", PLAIN, plain_args], env(work / "warm-state", hf_home))
+
+    gate = [sys.executable, "-m", "llm_gitops", "gate", "--config", str(args.config), "--candidate", str(model),
+            "--baseline", str(model), "--report-to", "none", "--limit", str(limit)]
+    if not args.with_perf:
+        gate.append("--no-perf")
+    evalcmd = [sys.executable, "-m", "llm_gitops", "eval", "--config", str(args.config), "--model", str(model),
+               "--limit", str(limit), "--output", str(work / "eval.json")]
+    runs: dict[str, list[tuple[float, float]]] = {k: [] for k in ("plain", "cold", "cached", "eval_cold", "eval_cached")}
+    for i in range(args.repeats):
+        runs["plain"].append(timed([sys.executable, "-c", PLAIN, plain_args], env(work / "warm-state", hf_home)))
+        state, report_dir = work / f"state-{i}", work / f"report-{i}"
+        cmd = [*gate, "--output-dir", str(report_dir)]
+        # Exit 1 is a verdict (e.g. a perf threshold not checked under --no-perf), not a failure.
+        runs["cold"].append(timed(cmd, env(state, hf_home), ok=(0, 1)))
+        timings = json.loads((report_dir / "report.json").read_text()).get("timings", {})
+        runs["cached"].append(timed(cmd, env(state, hf_home), ok=(0, 1)))
+        # The eval layer alone: `llm-gitops eval` on its own empty state dir, then again.
+        runs["eval_cold"].append(timed(evalcmd, env(work / f"eval-state-{i}", hf_home)))
+        runs["eval_cached"].append(timed(evalcmd, env(work / f"eval-state-{i}", hf_home)))
+        print(f"round {i + 1} (wall/CPU s): " + "  ".join(f"{k} {v[-1][0]:.2f}/{v[-1][1]:.2f}" for k, v in runs.items())
+              + f"  (gate's own eval step {timings.get('candidate_eval_s', float('nan')):.2f} wall)", flush=True)
+
+    wall = {k: statistics.median(w for w, _ in v) for k, v in runs.items()}
+    cpu = {k: statistics.median(c for _, c in v) for k, v in runs.items()}
+    print(f"\nmodel {model}, tasks {', '.join(suite.names)}, {limit} samples per task, "
+          f"gate {'with' if args.with_perf else 'without'} perf, "
+          f"MLflow tracking {'off' if args.no_tracking else 'as configured'}, {args.repeats} round(s), medians:")
+    print(f"  {'':<26}{'wall s':>9}{'CPU s':>9}")
+    for key, name in (("plain", "plain lm-eval (process)"), ("cold", "gate, cold cache"), ("cached", "gate, cached"),
+                      ("eval_cold", "llm-gitops eval, cold"), ("eval_cached", "llm-gitops eval, cached")):
+        print(f"  {name:<26}{wall[key]:>9.2f}{cpu[key]:>9.2f}")
+    for label, m in (("wall", wall), ("CPU", cpu)):
+        print(f"  {label:<5} gate cold/plain {m['cold'] / m['plain']:.3f} (goal <= 1.10), gate cached {m['cached']:.2f} s "
+              f"(goal <= 2), gate cached/cold {100 * m['cached'] / m['cold']:.1f}% (goal <= 5%); "
+              f"eval cold/plain {m['eval_cold'] / m['plain']:.3f}, eval cached {m['eval_cached']:.2f} s "
+              f"({100 * m['eval_cached'] / m['eval_cold']:.1f}% of cold)")
+    met = wall["cold"] / wall["plain"] <= 1.10 and wall["cached"] <= 2.0 and wall["cached"] / wall["cold"] <= 0.05
+    print("gate goals (wall): " + ("all met" if met else "some missed"))
+
+if __name__ == "__main__":
+    main()

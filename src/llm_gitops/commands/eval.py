@@ -1,0 +1,106 @@
+"""``llm-gitops eval``: run the config's lm-eval suite on one model and write the results."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from llm_gitops.cache import write_atomic
+from llm_gitops.config import load_config
+from llm_gitops.config.schema import Config
+from llm_gitops.errors import ConfigError
+from llm_gitops.models.resolved import ResolvedModel
+from llm_gitops.workspace import cache_dir, state_dir
+
+
+def resolve_command_model(config: Config, source: str | None) -> ResolvedModel:
+    """The model ``--model`` names, else ``models.candidate`` from the config."""
+    from llm_gitops.models.sources import resolve_model
+
+    spec = source or config.models.candidate
+    if spec is None:
+        raise ConfigError(
+            f"{config.path or 'config'}: models.candidate is not set and no --model was given",
+            hint="pass --model DIR|models:/NAME@ALIAS|dvc:PATH or set models.candidate",
+        )
+    text = spec if isinstance(spec, str) else spec.source
+    tracking_uri = None
+    if text.startswith("models:/"):
+        from llm_gitops.tracking.mlflow_tracking import resolve_tracking_uri
+
+        tracking_uri = resolve_tracking_uri(config)
+    return resolve_model(spec, base_dir=config.base_dir, tracking_uri=tracking_uri)
+
+
+def default_output(config: Config, kind: str, model: ResolvedModel) -> Path:
+    return state_dir(config.base_dir) / "results" / f"{kind}-{model.short_digest}.json"
+
+
+def progress_printer(quiet: bool = False):
+    return (lambda _msg: None) if quiet else (lambda msg: click.echo(msg, err=True))
+
+
+def _fmt(value: float | None, digits: int = 4) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+@click.command("eval")
+@click.option("--config", "config_path", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Config file (default: the nearest .llm-gitops.yaml).")
+@click.option("--model", "model_source", default=None, metavar="SRC",
+              help="Model to evaluate: a directory, models:/NAME/VERSION, models:/NAME@ALIAS or dvc:PATH "
+                   "(default: models.candidate).")
+@click.option("--output", "output", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Results JSON to write (default: .llm-gitops/results/eval-<digest>.json).")
+@click.option("--limit", type=click.IntRange(min=1), default=None,
+              help="Samples per task (overrides eval.limit; eval.sampling picks which).")
+@click.option("--no-cache", is_flag=True, help="Ignore and don't update the result cache.")
+def command(config_path: Path | None, model_source: str | None, output: Path | None, limit: int | None,
+            no_cache: bool) -> None:
+    """Run the lm-eval suite (eval.tasks) on a model and write its results JSON.
+
+    Results are cached by content: the model's digest, each task's config and data
+    files, the eval settings and the lm-eval version. Re-running on unchanged
+    inputs answers from .llm-gitops/cache/ without loading the model.
+
+    \b
+    Examples:
+      llm-gitops eval --model ./model
+      llm-gitops eval --model models:/adder@production --limit 100 --output base.json
+      llm-gitops eval --config ci/.llm-gitops.yaml --no-cache
+
+    \b
+    The results file (schema llm-gitops/eval-results/v1, see docs/results-schema.md):
+      {"schema": "llm-gitops/eval-results/v1",
+       "model": {"digest": "sha256:...", "source": "./model"},
+       "harness": {"name": "lm-eval", "version": "0.4.x"},
+       "task_config_hash": "sha256:...", "settings": {"limit": 200, ...},
+       "metrics": {"add_em/exact_match": {"task", "metric", "value", "stderr",
+                   "n", "higher_is_better", "samples": {"doc_ids", "scores"}}},
+       "created_at": "...", "duration_s": 6.1, "cache_key": "..."}
+    Metric keys are TASK/METRIC, the names thresholds use.
+    """
+    config = load_config(config_path)
+    settings = config.eval if limit is None else config.eval.model_copy(update={"limit": limit})
+    say = progress_printer()
+    from llm_gitops.evaluation.runner import run_eval
+    from llm_gitops.evaluation.tasks import resolve_tasks
+
+    # Task files are checked before a model is fetched or loaded.
+    resolve_tasks(settings, base_dir=config.base_dir)
+    model = resolve_command_model(config, model_source)
+    results = run_eval(
+        model, settings, base_dir=config.base_dir, cache_root=None if no_cache else cache_dir(config.base_dir), progress=say
+    )
+    path = output or default_output(config, "eval", model)
+    write_atomic(path, json.dumps(results.to_json(), indent=2) + "\n")
+
+    rows = [("metric", "value", "stderr", "n")]
+    rows += [(k, _fmt(m.value), _fmt(m.stderr), str(m.n)) for k, m in sorted(results.metrics.items())]
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    click.echo(f"model {model.source} ({model.digest[:19]}){'  [cached]' if results.cached else ''}")
+    for row in rows:
+        click.echo("  " + "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))))
+    click.echo(f"wrote {path}")

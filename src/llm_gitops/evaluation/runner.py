@@ -1,0 +1,347 @@
+"""Running the real lm-evaluation-harness on a model, cached by content.
+
+The cache key covers everything that decides the numbers: the model's content digest,
+the task suite's content hash (configs and data files), the eval settings, the lm-eval
+version and this module's results schema. A hit is answered from JSON before torch or
+lm-eval are imported, so a re-run of an unchanged PR costs well under a second.
+
+The model is loaded through ``llm_gitops.models.loader.load_model`` and handed to
+lm-eval's ``HFLM`` as an object, so quantized artifacts are evaluated exactly as they
+are served.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import random
+import tempfile
+import time
+from dataclasses import replace
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from llm_gitops.cache import ResultCache, content_key
+from llm_gitops.config.schema import EvalSection
+from llm_gitops.errors import EvalError
+from llm_gitops.evaluation.results import EVAL_SCHEMA, EvalResults, MetricResult
+from llm_gitops.evaluation.tasks import (
+    DEFAULT_FILTER,
+    TaskSuite,
+    builtin_task_manager,
+    check_builtin_names,
+    metric_key,
+    resolve_tasks,
+)
+from llm_gitops.models.resolved import ResolvedModel
+
+log = logging.getLogger(__name__)
+
+CACHE_NAMESPACE = "eval"
+# Bump when a change here alters results for the same inputs (invalidates old entries).
+RUNNER_REVISION = 1
+# Loggers that narrate every request at INFO/WARNING; quiet unless the user asked for -v.
+_NOISY_LOGGERS = ("lm_eval", "lm-eval", "datasets", "transformers", "accelerate", "evaluate", "filelock")
+
+Progress = Callable[[str], None]
+
+
+def harness_version() -> str:
+    """lm-eval's installed version, read from package metadata (no import)."""
+    try:
+        return metadata.version("lm_eval")
+    except metadata.PackageNotFoundError:
+        return "not-installed"
+
+
+def eval_settings(settings: EvalSection, suite: TaskSuite) -> dict[str, Any]:
+    """The settings recorded in results and hashed into the cache key."""
+    return {
+        "tasks": suite.names,
+        "limit": settings.limit,
+        "sampling": settings.sampling,
+        "num_fewshot": settings.num_fewshot,
+        "batch_size": settings.batch_size,
+        "seed": settings.seed,
+        "max_gen_toks": settings.max_gen_toks,
+    }
+
+
+def eval_cache_key(model_digest: str, suite: TaskSuite, settings: dict[str, Any], version: str) -> str:
+    return content_key(
+        {
+            "schema": EVAL_SCHEMA,
+            "runner": RUNNER_REVISION,
+            "model": model_digest,
+            "tasks": suite.config_hash,
+            "settings": settings,
+            "lm_eval": version,
+        }
+    )
+
+
+def sample_indices(task_name: str, total: int, limit: int, seed: int) -> list[int]:
+    """A seeded random subset of ``limit`` doc indices out of ``total``, ascending.
+
+    Seeded by (seed, task), so candidate and baseline see the same docs and can be
+    paired. Ascending order matters: lm-eval maps results back to doc ids by position.
+    """
+    rng = random.Random(f"{seed}:{task_name}")
+    return sorted(rng.sample(range(total), limit))
+
+
+def _number(value: Any) -> float | None:
+    """A plain float from a Python/numpy scalar; None for anything else ('N/A', tuples)."""
+    if isinstance(value, str):
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def extract_metrics(res: dict[str, Any], task_names: list[str]) -> dict[str, MetricResult]:
+    """Turn lm-eval's results dict into MetricResults with per-sample scores.
+
+    ``res["results"][task]`` holds ``"<metric>,<filter>"`` and ``"<metric>_stderr,<filter>"``;
+    ``res["samples"][task]`` holds one record per (doc, filter) with each metric's value.
+    """
+    out: dict[str, MetricResult] = {}
+    for task in task_names:
+        values = res.get("results", {}).get(task)
+        if values is None:
+            raise EvalError(f"lm-eval returned no results for task {task!r}", hint="check the task's YAML and data")
+        higher = res.get("higher_is_better", {}).get(task, {}) or {}
+        n_info = res.get("n-samples", {}).get(task, {}) or {}
+        records = (res.get("samples") or {}).get(task, []) or []
+        for key, raw in values.items():
+            if "," not in key or key.split(",", 1)[0].endswith("_stderr"):
+                continue
+            metric, filter_name = key.split(",", 1)
+            value = _number(raw)
+            if value is None:
+                continue
+            stderr = _number(values.get(f"{metric}_stderr,{filter_name}"))
+            if stderr is not None and math.isnan(stderr):
+                stderr = None
+            pairs = []
+            for rec in records:
+                if rec.get("filter", DEFAULT_FILTER) != filter_name or metric not in rec:
+                    continue
+                score = _number(rec[metric])
+                if score is None:  # a corpus-level metric (bleu...): no per-sample score
+                    pairs = []
+                    break
+                pairs.append((int(rec["doc_id"]), score))
+            pairs.sort()
+            n = len(pairs) or int(n_info.get("effective", 0) or 0)
+            out[metric_key(task, metric, filter_name)] = MetricResult(
+                task=task,
+                metric=metric,
+                value=value,
+                stderr=stderr,
+                n=n,
+                higher_is_better=bool(higher.get(metric, True)),
+                doc_ids=tuple(d for d, _ in pairs),
+                scores=tuple(s for _, s in pairs),
+            )
+    return out
+
+
+@contextlib.contextmanager
+def _quiet_logs(enabled: bool) -> Iterator[None]:
+    if not enabled:
+        yield
+        return
+    saved = {}
+    for name in _NOISY_LOGGERS:
+        logger = logging.getLogger(name)
+        saved[name] = logger.level
+        logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        for name, level in saved.items():
+            logging.getLogger(name).setLevel(level)
+
+
+# lm-eval modules that draw progress bars with a module-level ``tqdm`` name.
+_TQDM_MODULES = ("lm_eval.api.task", "lm_eval.api.model", "lm_eval.models.huggingface")
+
+
+@contextlib.contextmanager
+def _quiet_progress(enabled: bool) -> Iterator[None]:
+    """Hide progress bars (lm-eval's, datasets', transformers') in CI logs unless -v.
+
+    lm-eval passes ``disable=False`` explicitly, so tqdm's environment switch can't
+    reach its bars; its modules' ``tqdm`` name is swapped for the duration instead.
+    """
+    if not enabled:
+        yield
+        return
+    import importlib
+
+    import datasets
+    import transformers
+    from tqdm import tqdm
+
+    def silent_tqdm(*args: Any, **kwargs: Any):
+        kwargs["disable"] = True
+        return tqdm(*args, **kwargs)
+
+    modules = [importlib.import_module(name) for name in _TQDM_MODULES]
+    saved = [getattr(m, "tqdm", None) for m in modules]
+    datasets_were_off = datasets.is_progress_bar_enabled() is False
+    transformers_were_off = not transformers.utils.logging.is_progress_bar_enabled()
+    datasets.disable_progress_bars()
+    transformers.utils.logging.disable_progress_bar()
+    for module in modules:
+        if hasattr(module, "tqdm"):
+            module.tqdm = silent_tqdm
+    try:
+        yield
+    finally:
+        for module, original in zip(modules, saved):
+            if original is not None:
+                module.tqdm = original
+        if not datasets_were_off:
+            datasets.enable_progress_bars()
+        if not transformers_were_off:
+            transformers.utils.logging.enable_progress_bar()
+
+
+@contextlib.contextmanager
+def _no_retie(model: Any, retie_safe: bool) -> Iterator[None]:
+    """Keep HFLM's ``tie_weights()`` from re-tying a quantized head (it breaks or undoes it)."""
+    if retie_safe:
+        yield
+        return
+    model.tie_weights = lambda *args, **kwargs: None
+    try:
+        yield
+    finally:
+        with contextlib.suppress(AttributeError):
+            del model.tie_weights
+
+
+def run_eval(
+    model: ResolvedModel,
+    settings: EvalSection,
+    *,
+    base_dir: Path,
+    cache_root: Path | None,
+    progress: Progress | None = None,
+) -> EvalResults:
+    """Evaluate ``model`` on the suite in ``settings`` (or answer from the cache).
+
+    ``cache_root`` None disables the cache (no read, no write).
+    """
+    say = progress or (lambda _msg: None)
+    suite = resolve_tasks(settings, base_dir=base_dir)
+    version = harness_version()
+    recorded = eval_settings(settings, suite)
+    key = eval_cache_key(model.digest, suite, recorded, version)
+    cache = ResultCache(cache_root, CACHE_NAMESPACE) if cache_root is not None else None
+    if cache is not None:
+        hit = cache.get(key)
+        if hit is not None:
+            try:
+                results = EvalResults.from_json(hit, cached=True)
+            except (KeyError, TypeError, ValueError):
+                results = None  # an entry from an incompatible build: recompute
+            if results is not None:
+                say(f"eval: cache hit for {model.short_digest} ({', '.join(suite.names)})")
+                return replace(results, model_source=model.source)
+
+    started = time.perf_counter()
+    quiet = logging.getLogger().getEffectiveLevel() > logging.INFO
+    with _quiet_logs(quiet), _quiet_progress(quiet), tempfile.TemporaryDirectory(prefix="llm-gitops-tasks-") as tmp:
+        res, leaf_tasks = _evaluate(model, settings, suite, Path(tmp), say)
+    metrics = extract_metrics(res, leaf_tasks)
+    duration = round(time.perf_counter() - started, 3)
+    results = EvalResults(
+        model_digest=model.digest,
+        model_source=model.source,
+        harness_version=version,
+        task_config_hash=suite.config_hash,
+        settings=recorded,
+        metrics=metrics,
+        created_at=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        duration_s=duration,
+        cache_key=key,
+    )
+    if cache is not None:
+        cache.put(key, results.to_json())
+    say(f"eval: done in {duration:.1f}s")
+    return results
+
+
+def _evaluate(
+    model: ResolvedModel, settings: EvalSection, suite: TaskSuite, tmp: Path, say: Progress
+) -> tuple[dict, list[str]]:
+    """The cache-miss path: everything heavy is imported here.
+
+    Returns lm-eval's results and the leaf task names (a built-in group or tag expands
+    to its tasks; each is reported on its own).
+    """
+    include_dir = suite.write_include_dir(tmp / "tasks")
+    # Building lm-eval's built-in index takes seconds: only when a built-in name is used.
+    manager = builtin_task_manager(include_dir, include_defaults=suite.has_builtin)
+    if suite.has_builtin:
+        check_builtin_names(suite, manager)
+
+    try:
+        loaded = manager.load(suite.names)
+    except Exception as exc:  # noqa: BLE001 - lm-eval raises many types for a bad task/dataset
+        raise EvalError(
+            f"eval.tasks: lm-eval could not load {', '.join(suite.names)}: {type(exc).__name__}: {exc}",
+            hint="check each task YAML's dataset_path/dataset_kwargs and splits",
+        ) from None
+    tasks = list(loaded["tasks"].values())
+
+    limit: int | None = settings.limit
+    samples: dict[str, list[int]] | None = None
+    if settings.limit is not None and settings.sampling == "random":
+        samples = {}
+        for name, task in loaded["tasks"].items():
+            total = len(task.eval_docs)
+            if settings.limit < total:
+                samples[name] = sample_indices(name, total, settings.limit, settings.seed)
+        # lm-eval takes either a limit or explicit samples; tasks not in ``samples`` run whole.
+        samples = samples or None
+        limit = None
+
+    say(f"eval: loading model {model.source} ({model.short_digest})")
+    from llm_gitops.models.loader import load_model
+
+    loaded_model = load_model(model.path)
+
+    import lm_eval
+    from lm_eval.models.huggingface import HFLM
+
+    gen_kwargs = {"max_gen_toks": settings.max_gen_toks} if settings.max_gen_toks else None
+    with _no_retie(loaded_model.model, loaded_model.retie_safe):
+        lm = HFLM(pretrained=loaded_model.model, tokenizer=loaded_model.tokenizer, batch_size=settings.batch_size)
+        say(f"eval: running {', '.join(suite.names)}" + (f" (limit {settings.limit}, {settings.sampling})" if settings.limit else ""))
+        res = lm_eval.simple_evaluate(
+            model=lm,
+            tasks=tasks,
+            task_manager=manager,
+            num_fewshot=settings.num_fewshot,
+            batch_size=settings.batch_size,
+            device="cpu",
+            limit=limit,
+            samples=samples,
+            log_samples=True,
+            gen_kwargs=gen_kwargs,
+            random_seed=settings.seed,
+            numpy_random_seed=settings.seed,
+            torch_random_seed=settings.seed,
+            fewshot_random_seed=settings.seed,
+        )
+    if res is None:
+        raise EvalError("lm-eval returned no results", hint="run with -v to see lm-eval's log")
+    return res, list(loaded["tasks"])

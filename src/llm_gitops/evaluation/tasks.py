@@ -1,0 +1,465 @@
+"""Resolving ``eval.tasks`` into lm-eval tasks, validated before any model is loaded.
+
+A task is a built-in lm-eval task ``name`` or a local task YAML ``path`` (relative to the
+config file). Local YAMLs are read here, without importing lm-eval, so that a typo in a
+data path fails in a second instead of after a model load, and so that the gate's cached
+path stays light:
+
+* ``include:`` files are merged the way lm-eval merges them (included keys first, the
+  file's own keys win);
+* ``dataset_kwargs.data_files`` (and a local ``dataset_path``) are made absolute against
+  the YAML's directory - lm-eval would resolve them against the current directory;
+* ``!function module.name`` references are kept, and their module file travels with the
+  resolved copy.
+
+Every task gets a content hash over its resolved config, the content of its data files
+and of the Python modules it names; the suite hash keys the eval cache, so editing a
+data file re-runs the eval while moving the checkout does not.
+
+Built-in names need lm-eval's task index (seconds to build): it is built only when a
+built-in name is used, and only by the functions that need it.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import functools
+import glob
+import hashlib
+import re
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from llm_gitops.cache import content_key
+from llm_gitops.config.schema import EvalSection, TaskSpec
+from llm_gitops.errors import EvalError
+
+# lm-eval's default metrics per output type, used when a task YAML has no metric_list
+# (lm_eval.api.registry.DEFAULT_METRIC_REGISTRY; copied so that no lm-eval import is needed).
+DEFAULT_METRICS: dict[str, tuple[str, ...]] = {
+    "loglikelihood": ("perplexity", "acc"),
+    "loglikelihood_rolling": ("word_perplexity", "byte_perplexity", "bits_per_byte"),
+    "multiple_choice": ("acc", "acc_norm"),
+    "generate_until": ("exact_match",),
+}
+DEFAULT_FILTER = "none"
+RESOLVED_YAML_NAME = "task.yaml"
+
+
+@dataclass(frozen=True)
+class FunctionRef:
+    """A ``!function module.name`` reference in a task YAML."""
+
+    spec: str
+    module_file: Path | None  # the module next to the YAML, None for an importable module
+
+
+@dataclass(frozen=True)
+class ResolvedTask:
+    """One entry of ``eval.tasks``, resolved and checked."""
+
+    index: int  # position in eval.tasks (for messages: eval.tasks[index])
+    label: str  # what the config says
+    name: str  # the lm-eval task name results are reported under
+    kind: Literal["builtin", "local"]
+    config_hash: str
+    yaml_path: Path | None = None
+    # The YAML with includes merged and paths made absolute (local tasks only).
+    config: dict[str, Any] | None = field(default=None, compare=False, hash=False)
+    modules: tuple[Path, ...] = ()
+
+
+@dataclass(frozen=True)
+class TaskSuite:
+    tasks: tuple[ResolvedTask, ...]
+    config_hash: str
+
+    @property
+    def names(self) -> list[str]:
+        return [t.name for t in self.tasks]
+
+    @property
+    def has_builtin(self) -> bool:
+        return any(t.kind == "builtin" for t in self.tasks)
+
+    def write_include_dir(self, directory: Path) -> Path:
+        """Write each local task's resolved YAML (and its modules) under ``directory``.
+
+        One sub-directory per task, so two tasks may each have a ``utils.py``.
+        """
+        directory = Path(directory)
+        for task in self.tasks:
+            if task.kind != "local":
+                continue
+            sub = directory / f"{task.index:02d}-{re.sub(r'[^A-Za-z0-9_.-]', '_', task.name)}"
+            sub.mkdir(parents=True, exist_ok=True)
+            assert task.yaml_path is not None
+            for module in task.modules:
+                target = sub / module.relative_to(task.yaml_path.parent)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(module, target)
+            (sub / RESOLVED_YAML_NAME).write_text(_dump_yaml(task.config or {}), encoding="utf-8")
+        return directory
+
+
+# --------------------------------------------------------------------------- YAML
+class _TaskYamlLoader(yaml.SafeLoader):
+    """SafeLoader that keeps ``!function`` tags as FunctionRef (lm-eval imports them)."""
+
+    base_dir: Path = Path(".")
+
+
+def _function_ctor(loader: _TaskYamlLoader, node: yaml.Node) -> FunctionRef:
+    spec = str(loader.construct_scalar(node))  # type: ignore[arg-type]
+    module, _, _ = spec.rpartition(".")
+    candidate = (loader.base_dir / f"{module.replace('.', '/')}.py").resolve() if module else None
+    return FunctionRef(spec, candidate if candidate is not None and candidate.is_file() else None)
+
+
+_TaskYamlLoader.add_constructor("!function", _function_ctor)
+
+
+class _TaskYamlDumper(yaml.SafeDumper):
+    pass
+
+
+def _function_representer(dumper: yaml.SafeDumper, ref: FunctionRef) -> yaml.Node:
+    return dumper.represent_scalar("!function", ref.spec)
+
+
+_TaskYamlDumper.add_representer(FunctionRef, _function_representer)
+
+
+def _dump_yaml(config: dict[str, Any]) -> str:
+    return yaml.dump(config, Dumper=_TaskYamlDumper, sort_keys=False, allow_unicode=True)
+
+
+def _where(task_index: int, label: str) -> str:
+    return f"eval.tasks[{task_index}] ({label})"
+
+
+def _read_yaml(path: Path, where: str, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """Read a task YAML, merging ``include:`` files as lm-eval does."""
+    if path in seen:
+        raise EvalError(f"{where}: include cycle at {path}", hint="remove the circular 'include:'")
+    if not path.is_file():
+        raise EvalError(f"{where}: task YAML {path} not found", hint="fix the path (relative to the file that names it)")
+    try:
+        loader = _TaskYamlLoader(path.read_text(encoding="utf-8"))
+        loader.base_dir = path.parent
+        try:
+            data = loader.get_single_data()
+        finally:
+            loader.dispose()
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise EvalError(f"{where}: {path}{line}: malformed task YAML: {problem}", hint="fix the syntax at that line") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise EvalError(f"{where}: cannot read task YAML {path}: {exc}") from None
+    if not isinstance(data, dict):
+        raise EvalError(
+            f"{where}: {path}: a task YAML must be a mapping (task:, dataset_path:, ...), got {type(data).__name__}",
+            hint="see lm-eval's task guide for the format",
+        )
+    includes = data.pop("include", None)
+    if includes is None:
+        return data
+    merged: dict[str, Any] = {}
+    for inc in includes if isinstance(includes, list) else [includes]:
+        inc_path = Path(inc) if Path(inc).is_absolute() else (path.parent / inc).resolve()
+        inc_cfg = _read_yaml(inc_path, where, (*seen, path))
+        inc_cfg.pop("task_list", None)
+        merged.update(inc_cfg)
+    merged.update(data)
+    return merged
+
+
+# --------------------------------------------------------------------------- hashing
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return f"sha256:{digest.hexdigest()}"
+
+
+def _dir_sha256(path: Path) -> str:
+    outer = hashlib.sha256()
+    for file in sorted(p for p in path.rglob("*") if p.is_file()):
+        outer.update(f"{file.relative_to(path).as_posix()}\0{file_sha256(file)}\n".encode())
+    return f"sha256:{outer.hexdigest()}"
+
+
+def _hashable(value: Any) -> Any:
+    """The config as JSON, with function refs replaced by their module's content hash."""
+    if isinstance(value, FunctionRef):
+        return {"!function": value.spec, "module": file_sha256(value.module_file) if value.module_file else None}
+    if isinstance(value, dict):
+        return {str(k): _hashable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_hashable(v) for v in value]
+    return value
+
+
+def _function_modules(value: Any) -> list[Path]:
+    if isinstance(value, FunctionRef):
+        return [value.module_file] if value.module_file else []
+    if isinstance(value, dict):
+        return [m for v in value.values() for m in _function_modules(v)]
+    if isinstance(value, (list, tuple)):
+        return [m for v in value for m in _function_modules(v)]
+    return []
+
+
+# --------------------------------------------------------------------------- data files
+_GLOB_CHARS = set("*?[")
+
+
+def _resolve_data_path(raw: Any, yaml_dir: Path, where: str, yaml_path: Path, field_name: str) -> tuple[str, str]:
+    """(absolute path or pattern, content hash) of one data_files entry."""
+    if not isinstance(raw, str) or not raw.strip():
+        raise EvalError(f"{where}: {yaml_path}: {field_name}: expected a file path, got {raw!r}")
+    if "://" in raw:
+        # A remote URL cannot be read offline and has no content to hash here.
+        raise EvalError(
+            f"{where}: {yaml_path}: {field_name}: {raw!r} is a URL",
+            hint="download the file next to the task YAML and give its relative path",
+        )
+    path = Path(raw).expanduser()
+    absolute = path if path.is_absolute() else (yaml_dir / path)
+    if _GLOB_CHARS & set(raw):
+        matches = sorted(Path(p) for p in glob.glob(str(absolute), recursive=True) if Path(p).is_file())
+        if not matches:
+            raise EvalError(
+                f"{where}: {yaml_path}: {field_name}: no file matches {raw!r} (looked for {absolute})",
+                hint="data paths are relative to the task YAML's directory",
+            )
+        combined = hashlib.sha256("".join(file_sha256(m) for m in matches).encode()).hexdigest()
+        return str(absolute), f"sha256:{combined}"
+    absolute = absolute.resolve()
+    if not absolute.is_file():
+        raise EvalError(
+            f"{where}: {yaml_path}: {field_name}: data file {raw!r} not found (looked for {absolute})",
+            hint="data paths are relative to the task YAML's directory; fix the path or add the file",
+        )
+    return str(absolute), file_sha256(absolute)
+
+
+def _resolve_data_files(data_files: Any, yaml_dir: Path, where: str, yaml_path: Path) -> tuple[Any, Any]:
+    """data_files (str | list | {split: str | list}) -> (absolute form, hashed form)."""
+    field_name = "dataset_kwargs.data_files"
+
+    def one(raw: Any, fname: str) -> tuple[str, str]:
+        return _resolve_data_path(raw, yaml_dir, where, yaml_path, fname)
+
+    def many(raw: Any, fname: str) -> tuple[Any, Any]:
+        if isinstance(raw, list):
+            pairs = [one(r, f"{fname}[{i}]") for i, r in enumerate(raw)]
+            return [p for p, _ in pairs], [h for _, h in pairs]
+        return one(raw, fname)
+
+    if isinstance(data_files, dict):
+        resolved, hashed = {}, {}
+        for split, raw in data_files.items():
+            resolved[split], hashed[split] = many(raw, f"{field_name}.{split}")
+        return resolved, hashed
+    return many(data_files, field_name)
+
+
+# --------------------------------------------------------------------------- resolution
+def _resolve_local(spec: TaskSpec, task_index: int, base_dir: Path) -> ResolvedTask:
+    assert spec.path is not None
+    where = _where(task_index, spec.label)
+    yaml_path = Path(spec.path).expanduser()
+    yaml_path = (yaml_path if yaml_path.is_absolute() else Path(base_dir) / yaml_path).resolve()
+    if not yaml_path.is_file():
+        raise EvalError(
+            f"{where}: task YAML not found: {yaml_path}",
+            hint="paths in eval.tasks are relative to the config file's directory; fix the path or use 'name:' for a built-in task",
+        )
+    config = copy.deepcopy(_read_yaml(yaml_path, where))
+    if ("group" in config and "task" not in config) or isinstance(config.get("task"), list):
+        raise EvalError(
+            f"{where}: {yaml_path} defines a group; llm-gitops takes one task per YAML",
+            hint="list each task's YAML in eval.tasks instead",
+        )
+    name = config.get("task")
+    if not isinstance(name, str) or not name.strip():
+        raise EvalError(f"{where}: {yaml_path}: missing 'task:' (the task's name)", hint="add e.g. 'task: my_task'")
+    hashed = _hashable(config)
+    yaml_dir = yaml_path.parent
+
+    dataset_path = config.get("dataset_path")
+    if isinstance(dataset_path, str) and dataset_path.startswith((".", "/", "~")):
+        # A local dataset directory or file (a Hugging Face hub id never starts like this).
+        local = Path(dataset_path).expanduser()
+        local = (local if local.is_absolute() else yaml_dir / local).resolve()
+        if not local.exists():
+            raise EvalError(
+                f"{where}: {yaml_path}: dataset_path {dataset_path!r} not found (looked for {local})",
+                hint="paths are relative to the task YAML's directory",
+            )
+        config["dataset_path"] = str(local)
+        hashed["dataset_path"] = _dir_sha256(local) if local.is_dir() else file_sha256(local)
+
+    kwargs = config.get("dataset_kwargs")
+    if isinstance(kwargs, dict) and kwargs.get("data_files") is not None:
+        resolved, data_hashes = _resolve_data_files(kwargs["data_files"], yaml_dir, where, yaml_path)
+        config["dataset_kwargs"] = {**kwargs, "data_files": resolved}
+        hashed["dataset_kwargs"] = {**hashed["dataset_kwargs"], "data_files": data_hashes}
+
+    modules = tuple(sorted(set(_function_modules(config))))
+    for module in modules:
+        if yaml_dir not in module.parents:
+            raise EvalError(
+                f"{where}: {yaml_path}: function module {module} is outside the task's directory",
+                hint="keep the task's Python helpers next to its YAML",
+            )
+    return ResolvedTask(
+        index=task_index,
+        label=spec.label,
+        name=name,
+        kind="local",
+        config_hash=content_key({"kind": "local", "name": name, "config": hashed}),
+        yaml_path=yaml_path,
+        config=config,
+        modules=modules,
+    )
+
+
+def resolve_tasks(settings: EvalSection, *, base_dir: Path) -> TaskSuite:
+    """Resolve and check every task of ``settings`` (local files fully; built-in names
+    are only checked by ``check_builtin_names``, which needs lm-eval's index)."""
+    if not settings.tasks:
+        raise EvalError("eval.tasks is empty", hint="list at least one task, e.g. 'tasks: [tasks/add_em.yaml]'")
+    tasks: list[ResolvedTask] = []
+    for i, spec in enumerate(settings.tasks):
+        if spec.path is not None:
+            tasks.append(_resolve_local(spec, i, base_dir))
+        else:
+            assert spec.name is not None
+            # The harness version is part of the cache key, and that pins the built-in config.
+            tasks.append(
+                ResolvedTask(
+                    index=i,
+                    label=spec.label,
+                    name=spec.name,
+                    kind="builtin",
+                    config_hash=content_key({"kind": "builtin", "name": spec.name}),
+                )
+            )
+    seen: dict[str, ResolvedTask] = {}
+    for task in tasks:
+        if task.name in seen:
+            first = seen[task.name]
+            raise EvalError(
+                f"{_where(task.index, task.label)}: task name {task.name!r} is also used by "
+                f"{_where(first.index, first.label)}",
+                hint="each task needs its own 'task:' name, since results are keyed by it",
+            )
+        seen[task.name] = task
+    suite_hash = content_key([t.config_hash for t in sorted(tasks, key=lambda t: t.name)])
+    return TaskSuite(tasks=tuple(tasks), config_hash=f"sha256:{suite_hash}")
+
+
+# --------------------------------------------------------------------------- built-ins
+def builtin_task_manager(include_path: Path | None = None, *, include_defaults: bool = True):
+    """An lm-eval TaskManager (imports lm-eval; builds the built-in index when asked)."""
+    if include_path is None and include_defaults:
+        return _default_task_manager()
+    from lm_eval.tasks import TaskManager
+
+    return TaskManager(include_path=str(include_path) if include_path else None, include_defaults=include_defaults)
+
+
+@functools.lru_cache(maxsize=1)
+def _default_task_manager():
+    # The built-in index takes seconds to build and never changes within a process.
+    from lm_eval.tasks import TaskManager
+
+    return TaskManager()
+
+
+def check_builtin_names(suite: TaskSuite, task_manager: Any) -> None:
+    """Raise EvalError for a built-in name lm-eval does not know, with a did-you-mean."""
+    known = task_manager.task_index
+    for task in suite.tasks:
+        if task.kind != "builtin" or task.name in known:
+            continue
+        close = difflib.get_close_matches(task.name, list(known), n=3, cutoff=0.75)
+        hint = f"did you mean {', '.join(repr(c) for c in close)}?" if close else "run 'lm-eval ls tasks' for the list"
+        if not task.name.endswith((".yaml", ".yml")):
+            hint += " For a local task give 'path: FILE.yaml'."
+        raise EvalError(f"{_where(task.index, task.label)}: unknown lm-eval task {task.name!r}", hint=hint)
+
+
+def _entry_metrics(name: str, config: dict[str, Any]) -> set[str]:
+    metric_list = config.get("metric_list")
+    if metric_list:
+        metrics = [m["metric"] for m in metric_list if isinstance(m, dict) and isinstance(m.get("metric"), str)]
+    else:
+        metrics = list(DEFAULT_METRICS.get(config.get("output_type", "generate_until"), ()))
+    filters = [f["name"] for f in config.get("filter_list") or [] if isinstance(f, dict) and f.get("name")]
+    return {metric_key(name, m, f) for m in metrics for f in (filters or [DEFAULT_FILTER])}
+
+
+def metric_key(task: str, metric: str, filter_name: str = DEFAULT_FILTER) -> str:
+    """``task/metric``, or ``task/metric,filter`` for a filter other than lm-eval's 'none'."""
+    return f"{task}/{metric}" if filter_name == DEFAULT_FILTER else f"{task}/{metric},{filter_name}"
+
+
+def _builtin_metrics(name: str, task_manager: Any, seen: set[str] | None = None) -> set[str]:
+    """Metrics of a built-in task, group or tag, from the index's YAML (no dataset load)."""
+    seen = set() if seen is None else seen
+    if name in seen:
+        return set()
+    seen.add(name)
+    index = task_manager.task_index
+    entry = index.get(name)
+    if entry is None:
+        return set()
+    kind = getattr(entry.kind, "name", str(entry.kind))
+    if kind == "TAG":
+        members = [n for n, e in index.items() if name in (getattr(e, "tags", None) or ())]
+        return set().union(*(_builtin_metrics(m, task_manager, seen) for m in members)) if members else set()
+    from lm_eval.tasks._yaml_loader import load_yaml
+
+    config = load_yaml(entry.yaml_path, resolve_func=False, recursive=True) if entry.yaml_path else dict(entry.cfg or {})
+    if kind == "GROUP":
+        children = config.get("task") or []
+        out: set[str] = set()
+        for child in children if isinstance(children, list) else [children]:
+            if isinstance(child, str):
+                out |= _builtin_metrics(child, task_manager, seen)
+            elif isinstance(child, dict) and isinstance(child.get("task"), str):
+                out |= _entry_metrics(child["task"], {**config, **child})
+        return out
+    return _entry_metrics(config.get("task", name), config)
+
+
+def expected_metrics(settings: EvalSection, *, base_dir: Path) -> set[str]:
+    """Every ``task/metric`` key ``run_eval`` will report, without loading a model.
+
+    Local tasks are read from their YAML; built-in names need lm-eval's index (built
+    only when one is used). Raises EvalError on an unknown task or a missing data file.
+    """
+    suite = resolve_tasks(settings, base_dir=base_dir)
+    out: set[str] = set()
+    for task in suite.tasks:
+        if task.kind == "local":
+            out |= _entry_metrics(task.name, task.config or {})
+    if suite.has_builtin:
+        manager = builtin_task_manager()
+        check_builtin_names(suite, manager)
+        for task in suite.tasks:
+            if task.kind == "builtin":
+                out |= _builtin_metrics(task.name, manager)
+    return out
+

@@ -1,0 +1,40 @@
+"""Built-in lm-eval task names: checked against lm-eval's own index (seconds to build)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from llm_gitops.config.schema import EvalSection
+from llm_gitops.errors import EvalError
+from llm_gitops.evaluation.runner import run_eval
+from llm_gitops.evaluation.tasks import expected_metrics
+from llm_gitops.models.resolved import ResolvedModel
+from tests.evaluation.conftest import write_suite
+
+pytestmark = pytest.mark.slow  # the index of ~14k built-in tasks takes 7-20 s to build
+
+
+def test_unknown_builtin_name_has_a_did_you_mean(tmp_path: Path):
+    with pytest.raises(EvalError) as err:
+        expected_metrics(EvalSection(tasks=[{"name": "arc_easyy"}]), base_dir=tmp_path)
+    msg = str(err.value)
+    assert "eval.tasks[0] (arc_easyy): unknown lm-eval task 'arc_easyy'" in msg
+    assert "did you mean 'arc_easy'" in msg
+
+
+def test_builtin_metrics_from_the_index_without_a_dataset(tmp_path: Path):
+    root = write_suite(tmp_path / "repo")
+    got = expected_metrics(EvalSection(tasks=["tasks/add_em.yaml", {"name": "arc_easy"}]), base_dir=root)
+    assert got == {"add_em/exact_match", "arc_easy/acc", "arc_easy/acc_norm"}
+    tag = expected_metrics(EvalSection(tasks=[{"name": "ai2_arc"}]), base_dir=root)
+    assert {"arc_easy/acc", "arc_challenge/acc_norm"} <= tag
+
+
+def test_run_eval_rejects_unknown_name_before_loading_a_model(tmp_path: Path):
+    root = write_suite(tmp_path / "repo")
+    bogus = ResolvedModel(tmp_path / "no-such-model", "sha256:00", "nowhere", "local")
+    settings = EvalSection(tasks=["tasks/add_em.yaml", {"name": "hellaswagg"}])
+    with pytest.raises(EvalError, match="did you mean 'hellaswag'"):
+        run_eval(bogus, settings, base_dir=root, cache_root=tmp_path / "cache")
