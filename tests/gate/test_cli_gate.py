@@ -268,6 +268,43 @@ def test_tracking_gets_the_report_and_artifacts(repo, fakes, monkeypatch, capsys
     assert "logged MLflow run run123" in capsys.readouterr().err
 
 
+def test_a_rerun_on_the_same_inputs_reuses_the_decision_and_its_mlflow_run(repo, fakes, monkeypatch, capsys):
+    write_config(repo, tracking="true")
+    runs = []
+
+    def log_gate_run(config, *, report, artifacts, candidate, git_sha):
+        runs.append(git_sha)
+        (repo / ".llm-gitops" / "mlflow.db").touch()  # as the real sqlite store would be
+        return types.SimpleNamespace(run_id=f"run{len(runs)}", model_version=None)
+
+    monkeypatch.setattr("llm_gitops.tracking.mlflow_tracking.log_gate_run", log_gate_run)
+    monkeypatch.setattr("llm_gitops.commands.gate.git_sha", lambda d: "abc123")
+    assert gate("--candidate", "./bad", "--baseline", "./good") == 1
+    first = (repo / ".llm-gitops" / "reports" / "report.json").read_text()
+    assert "reusing its decision" not in capsys.readouterr().err
+    decide_calls = []
+    import llm_gitops.gate.policy as policy
+
+    real_decide = policy.decide
+    monkeypatch.setattr(policy, "decide", lambda *a, **k: decide_calls.append(1) or real_decide(*a, **k))
+    assert gate("--candidate", "./bad", "--baseline", "./good") == 1
+    err = capsys.readouterr().err
+    assert "reusing its decision" in err and "already logged as MLflow run run1" in err
+    assert decide_calls == [] and runs == ["abc123"]
+    assert (repo / ".llm-gitops" / "reports" / "report.json").read_text() == first
+    # A new commit with the same model is a new MLflow run of the same decision.
+    monkeypatch.setattr("llm_gitops.commands.gate.git_sha", lambda d: "def456")
+    assert gate("--candidate", "./bad", "--baseline", "./good") == 1
+    assert runs == ["abc123", "def456"] and decide_calls == []
+    # A changed threshold is a new decision.
+    write_config(repo, tracking="true", gate="  alpha: 0.01")
+    assert gate("--candidate", "./bad", "--baseline", "./good") == 1
+    assert decide_calls == [1]
+    # --no-cache decides afresh.
+    assert gate("--candidate", "./bad", "--baseline", "./good", "--no-cache") == 1
+    assert decide_calls == [1, 1]
+
+
 def test_gate_posts_one_sticky_comment_and_a_status_per_run(repo, fakes, monkeypatch, capsys, tmp_path):
     """gate -> publish -> real PyGithub -> the GitHub stand-in: a fail, then a pass on a new head."""
     from tests.forges.conftest import GITHUB_TOKEN, REPO

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import subprocess
 import time
@@ -13,7 +15,7 @@ from pathlib import Path
 import click
 
 from llm_gitops import __version__
-from llm_gitops.cache import write_atomic
+from llm_gitops.cache import ResultCache, content_key, write_atomic
 from llm_gitops.commands.eval import progress_printer, resolve_command_model
 from llm_gitops.config import load_config
 from llm_gitops.config.schema import Config, Threshold
@@ -101,28 +103,63 @@ def _append(path: str | Path, text: str) -> None:
         fh.write(text)
 
 
-def write_reports(outcome, output_dir: Path) -> tuple[Path, Path, Path | None, str, str]:
-    """Render everything first, then write each file atomically.
+@dataclass(frozen=True)
+class RenderedGate:
+    """A decided gate, rendered: what is written, printed, tracked and posted.
 
-    Returns the paths written (the chart's is None when there is nothing to draw), the
-    report's markdown and the comment's markdown.
+    Rendering (matplotlib) and deciding (scipy) are the slow imports of a gate run whose
+    evals are cached, so a decision already made on the same inputs is reused whole.
     """
-    from llm_gitops.report.chart import render_chart
-    from llm_gitops.report.json_report import render_json
-    from llm_gitops.report.markdown import render_markdown
 
-    markdown = render_markdown(outcome)
-    comment = render_markdown(outcome, for_comment=True)
-    data = render_json(outcome)
-    png = render_chart(outcome)
+    verdict: str
+    exit_code: int
+    summary: str
+    markdown: str  # report.md and $GITHUB_STEP_SUMMARY
+    comment: str  # the PR/MR comment (adds Mermaid charts)
+    text: str  # the terminal table
+    json: str  # report.json
+    png: bytes | None  # chart.png, None when there is nothing to draw
+    decision_key: str | None = None  # key in the gate decision cache, None when not cacheable
+    tracked: tuple[tuple[str, str], ...] = ()  # (git sha, MLflow run id) already logged for it
+
+    @classmethod
+    def from_outcome(cls, outcome, decision_key: str | None = None) -> "RenderedGate":
+        from llm_gitops.report.chart import render_chart
+        from llm_gitops.report.json_report import render_json
+        from llm_gitops.report.markdown import render_markdown
+        from llm_gitops.report.text import render_text
+
+        return cls(
+            verdict=outcome.verdict, exit_code=outcome.exit_code, summary=outcome.summary,
+            markdown=render_markdown(outcome), comment=render_markdown(outcome, for_comment=True),
+            text=render_text(outcome), json=render_json(outcome), png=render_chart(outcome),
+            decision_key=decision_key,
+        )
+
+    def to_cache(self) -> dict:
+        data = {k: getattr(self, k) for k in ("verdict", "exit_code", "summary", "markdown", "comment", "text", "json")}
+        data["png_b64"] = base64.b64encode(self.png).decode() if self.png is not None else None
+        data["tracked"] = [list(pair) for pair in self.tracked]
+        return data
+
+    @classmethod
+    def from_cache(cls, data: dict, decision_key: str) -> "RenderedGate":
+        png = base64.b64decode(data["png_b64"]) if data.get("png_b64") else None
+        return cls(verdict=data["verdict"], exit_code=int(data["exit_code"]), summary=data["summary"],
+                   markdown=data["markdown"], comment=data["comment"], text=data["text"], json=data["json"], png=png,
+                   decision_key=decision_key, tracked=tuple(tuple(pair) for pair in data.get("tracked", ())))
+
+
+def write_reports(rendered: RenderedGate, output_dir: Path) -> tuple[Path, Path, Path | None]:
+    """Write each report file atomically; returns the paths (the chart's is None when absent)."""
     md_path, json_path, png_path = output_dir / REPORT_MD, output_dir / REPORT_JSON, output_dir / CHART_PNG
-    if png is not None:
-        write_atomic(png_path, png)
+    if rendered.png is not None:
+        write_atomic(png_path, rendered.png)
     else:
         png_path.unlink(missing_ok=True)  # a chart from an earlier run would mislead
-    write_atomic(md_path, markdown)
-    write_atomic(json_path, data)
-    return md_path, json_path, png_path if png is not None else None, markdown, comment
+    write_atomic(md_path, rendered.markdown)
+    write_atomic(json_path, rendered.json)
+    return md_path, json_path, png_path if rendered.png is not None else None
 
 
 @click.command("gate")
@@ -196,34 +233,54 @@ def command(config_path: Path | None, candidate_src: str | None, baseline_src: s
     if baseline is not None:
         say(f"gate: baseline {baseline.source} ({baseline.short_digest})")
 
-    outcome = _measure_and_decide(plan, candidate, baseline, no_cache=no_cache, say=say, started=started)
-    md_path, json_path, png_path, markdown, comment = write_reports(outcome, out_dir)
+    decisions = None if no_cache else ResultCache(cache_dir(config.base_dir), "gate")
+    rendered = _measure_and_decide(plan, candidate, baseline, no_cache=no_cache, say=say, started=started,
+                                   decisions=decisions)
+    md_path, json_path, png_path = write_reports(rendered, out_dir)
     say(f"gate: wrote {md_path}, {json_path}" + (f", {png_path}" if png_path else ""))
 
-    from llm_gitops.report.text import render_text
-
     if os.environ.get("GITHUB_STEP_SUMMARY"):
-        _append(os.environ["GITHUB_STEP_SUMMARY"], markdown + "\n")
+        _append(os.environ["GITHUB_STEP_SUMMARY"], rendered.markdown + "\n")
     if os.environ.get("GITHUB_OUTPUT"):
-        _append(os.environ["GITHUB_OUTPUT"], f"verdict={outcome.verdict}\nreport-path={md_path}\nreport-json={json_path}\n")
+        _append(os.environ["GITHUB_OUTPUT"], f"verdict={rendered.verdict}\nreport-path={md_path}\nreport-json={json_path}\n")
     if output_env is not None:
-        _append(output_env, f"LLM_GITOPS_VERDICT={outcome.verdict}\nLLM_GITOPS_REPORT={md_path}\nLLM_GITOPS_REPORT_JSON={json_path}\n")
+        _append(output_env, f"LLM_GITOPS_VERDICT={rendered.verdict}\nLLM_GITOPS_REPORT={md_path}\nLLM_GITOPS_REPORT_JSON={json_path}\n")
 
-    if outcome.verdict != "error" and config.tracking.mlflow.enabled:
-        _track(config, outcome, [md_path, json_path] + ([png_path] if png_path else []), candidate, say)
-    code = outcome.exit_code
+    # Post first: the reviewer's comment should not wait for MLflow's slow import.
+    code = rendered.exit_code
     if target != "none":
-        code = _publish(config, outcome, comment, target, code, say)
+        code = _publish(config, rendered, target, code, say)
+    if rendered.verdict != "error" and config.tracking.mlflow.enabled:
+        _track(config, rendered, [md_path, json_path] + ([png_path] if png_path else []), candidate, say,
+               decisions=decisions)
 
-    click.echo(render_text(outcome), nl=False)
+    click.echo(rendered.text, nl=False)
     if code:
         # SystemExit, not click's Exit: the entry point runs click with
         # standalone_mode=False, where click turns Exit into a discarded return value.
         raise SystemExit(code)
 
 
+def _decision_key(plan: _Plan, candidate: ResolvedModel, baseline: ResolvedModel | None,
+                  results: dict[str, object]) -> str | None:
+    """What decides the verdict: every measurement's cache key, the checks and the policy."""
+    keys = {name: getattr(result, "cache_key", "") for name, result in results.items()}
+    if not keys or not all(keys.values()):
+        return None  # something was measured without a cache key: decide afresh
+    config = plan.config
+    return content_key({
+        "llm_gitops": __version__,
+        "measurements": keys,
+        "thresholds": [t.model_dump(mode="json") for t in plan.thresholds],
+        "gate": config.gate.model_dump(mode="json"),
+        "notes": list(plan.notes),
+        "candidate": [candidate.source, candidate.digest],
+        "baseline": [baseline.source, baseline.digest] if baseline is not None else None,
+    })
+
+
 def _measure_and_decide(plan: _Plan, candidate: ResolvedModel, baseline: ResolvedModel | None, *, no_cache: bool,
-                        say, started: float):
+                        say, started: float, decisions: ResultCache | None) -> RenderedGate:
     from llm_gitops.gate.policy import Measurements, decide, error_outcome
 
     config = plan.config
@@ -271,16 +328,22 @@ def _measure_and_decide(plan: _Plan, candidate: ResolvedModel, baseline: Resolve
             click.echo(redact(traceback.format_exc()), err=True)
             timings[f"{role}_{kind}_s"] = time.perf_counter() - t0
             timings["total_s"] = time.perf_counter() - started
-            return error_outcome(
+            return RenderedGate.from_outcome(error_outcome(
                 f"the {role}'s {'evaluation' if kind == 'eval' else 'benchmark'} failed: {type(exc).__name__}: {first}",
                 candidate_info=_model_info(candidate, results.get("candidate_eval"), results.get("candidate_perf")),
                 baseline_info=_model_info(baseline, results.get("baseline_eval"), results.get("baseline_perf")),
                 timings=timings, notes=tuple(notes), **common,
-            )
+            ))
         timings[f"{role}_{kind}_s"] = time.perf_counter() - t0
     timings["total_s"] = time.perf_counter() - started
+    key = _decision_key(plan, candidate, baseline, results) if decisions is not None else None
+    if key is not None:
+        cached = decisions.get(key)
+        if cached is not None:
+            say("gate: same measurements, thresholds and policy as an earlier run: reusing its decision")
+            return RenderedGate.from_cache(cached, key)
     say("gate: deciding")
-    return decide(
+    outcome = decide(
         plan.thresholds,
         candidate=Measurements(eval=results.get("candidate_eval"), perf=results.get("candidate_perf")),
         baseline=None if baseline is None else Measurements(eval=results.get("baseline_eval"), perf=results.get("baseline_perf")),
@@ -288,37 +351,54 @@ def _measure_and_decide(plan: _Plan, candidate: ResolvedModel, baseline: Resolve
         baseline_info=_model_info(baseline, results.get("baseline_eval"), results.get("baseline_perf")),
         timings=timings, notes=tuple(notes), **common,
     )
+    rendered = RenderedGate.from_outcome(outcome, key)
+    if key is not None:
+        decisions.put(key, rendered.to_cache())
+    return rendered
 
 
-def _track(config: Config, outcome, artifacts: list[Path], candidate: ResolvedModel, say) -> None:
+def _track(config: Config, rendered: RenderedGate, artifacts: list[Path], candidate: ResolvedModel, say, *,
+           decisions: ResultCache | None) -> None:
     """Log the run to MLflow. A tracking failure is a warning: the verdict stands."""
     try:
-        from llm_gitops.tracking.mlflow_tracking import log_gate_run
+        from llm_gitops.tracking.mlflow_tracking import log_gate_run, resolve_tracking_uri, sqlite_path
     except ModuleNotFoundError as exc:
         if exc.name and exc.name.startswith("llm_gitops.tracking"):
             say("gate: tracking skipped (this build has no MLflow tracking module)")
             return
         raise
+    sha = git_sha(config.base_dir) or ""
+    tracking_uri = resolve_tracking_uri(config)
+    already = dict(rendered.tracked).get(f"{tracking_uri} {sha}")
+    store = sqlite_path(tracking_uri)
+    if already and (store is None or store.is_file()):
+        # The same decision at the same commit is one run, however often CI re-runs it.
+        say(f"gate: already logged as MLflow run {already}")
+        return
     try:
-        record = log_gate_run(config, report=outcome.to_json(), artifacts=artifacts, candidate=candidate,
-                              git_sha=git_sha(config.base_dir))
+        record = log_gate_run(config, report=json.loads(rendered.json), artifacts=artifacts, candidate=candidate,
+                              git_sha=sha or None)
     except LlmGitopsError as exc:
         click.echo(f"warning: the gate run was not logged to MLflow: {redact(str(exc))}", err=True)
         return
     registered = f", registered version {record.model_version}" if getattr(record, "model_version", None) else ""
     say(f"gate: logged MLflow run {record.run_id}{registered}")
+    if decisions is not None and rendered.decision_key is not None:
+        entry = decisions.get(rendered.decision_key)
+        if entry is not None:
+            entry["tracked"] = [*entry.get("tracked", []), [f"{tracking_uri} {sha}", record.run_id]]
+            decisions.put(rendered.decision_key, entry)
 
 
-def _publish(config: Config, outcome, comment: str, target: str, code: int, say) -> int:
+def _publish(config: Config, rendered: RenderedGate, target: str, code: int, say) -> int:
     """Post the report; returns the exit code (a failed explicit post turns a pass into 2)."""
     from llm_gitops.forges.publish import publish_gate_report
 
     # The raw verdict goes to the forge: publish maps 'inconclusive' to a commit state
     # through the same gate.on_inconclusive policy that decided the exit code.
-    verdict = outcome.verdict
     try:
-        result = publish_gate_report(markdown=comment, verdict=verdict, summary=outcome.summary, target=target,
-                                     config=config)
+        result = publish_gate_report(markdown=rendered.comment, verdict=rendered.verdict, summary=rendered.summary,
+                                     target=target, config=config)
     except LlmGitopsError as exc:
         click.echo(f"error: the report was not posted ({target}): {redact(str(exc))}", err=True)
         # An explicitly requested post that fails is a misconfiguration (exit 2), but it
