@@ -87,5 +87,6 @@ print(json.dumps({{"cached": res.cached, "s": time.perf_counter() - t,
                   "lm_eval": "lm_eval" in sys.modules, "torch": "torch" in sys.modules}}))
 """
     out = json.loads(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
-    assert out["cached"] and not out["lm_eval"] and not out["torch"]
-    assert out["s"] < max(1.0, cold_s / 5), (out, cold_s)
+    # How fast a hit is, is benchmarks/gate_overhead.py's business (timings don't belong in
+    # tests); what a hit must never do is import the heavy stack or load the model.
+    assert out["cached"] and not out["lm_eval"] and not out["torch"], (out, cold_s)

@@ -1,6 +1,6 @@
 """A recording stand-in for the Python interpreter that the install step drives.
 
-The install script (actions/setup/install.sh, shipped to Jenkins as a library resource)
+The install script (jenkins/resources/org/llmgitops/install.sh, which the actions run too)
 only runs `python -m venv`, `python -m pip install ...` and two `python -c` probes; this
 records the pip calls to $FAKE_PYTHON_LOG instead of downloading torch, so the tests can
 check which pins the glue asks for. Invoked as `fake_python.py SELF ARGS...` by a wrapper.

@@ -23,13 +23,14 @@ TOKEN = "ghs_glue_token_for_tests_0123456789"
 
 
 def consumer_repo(root: Path, files: dict[str, str] | None = None, models: Path | None = None) -> Path:
-    """A repository that uses the actions: actions/ from this checkout plus the test workflows
-    (and, given `models`, a tiny real gate setup)."""
+    """A repository that uses the actions: actions/ (and the install script they run) from this
+    checkout plus the test workflows (and, given `models`, a tiny real gate setup)."""
     repo = root / "consumer"
     (repo / ".github" / "workflows").mkdir(parents=True)
     if models is not None:
         write_gate_project(repo, models)
     shutil.copytree(REPO_ROOT / "actions", repo / "actions")
+    shutil.copytree(REPO_ROOT / "jenkins" / "resources", repo / "jenkins" / "resources")
     for workflow in WORKFLOWS.glob("*.yml"):
         shutil.copy(workflow, repo / ".github" / "workflows" / workflow.name)
     for name, text in (files or {}).items():

@@ -19,8 +19,7 @@ EXAMPLE_WORKFLOW = REPO_ROOT / "examples" / "repo-template" / ".github" / "workf
 TEST_WORKFLOWS = sorted((Path(__file__).parent / "workflows").glob("*.yml"))
 GITLAB_TEMPLATES = sorted((REPO_ROOT / "gitlab-templates" / "templates").glob("*.yml"))
 GITLAB_CLASSIC = REPO_ROOT / "gitlab-templates" / "classic" / "llm-gitops.gitlab-ci.yml"
-INSTALL_SCRIPT = REPO_ROOT / "actions" / "setup" / "install.sh"
-JENKINS_INSTALL_SCRIPT = REPO_ROOT / "jenkins" / "resources" / "org" / "llmgitops" / "install.sh"
+INSTALL_SCRIPT = REPO_ROOT / "jenkins" / "resources" / "org" / "llmgitops" / "install.sh"
 PINNED = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40} # v\d+(\.\d+)*\b")
 
 
@@ -169,6 +168,13 @@ def test_shellcheck_passes_on_the_install_script_and_the_gitlab_scripts(tmp_path
                 run([tool("shellcheck"), "-s", "sh", str(script_file)], env=clean_env(tmp_path / "home"), cwd=tmp_path)
 
 
-def test_jenkins_ships_the_same_install_script_as_the_actions():
-    # One script, two distributions: a Jenkins library can only read its own resources/.
-    assert JENKINS_INSTALL_SCRIPT.read_bytes() == INSTALL_SCRIPT.read_bytes()
+def test_every_action_runs_the_one_install_script_the_jenkins_library_ships():
+    # One script: a Jenkins library can only read its own resources/, so it lives there and
+    # the actions run it from their checkout of the repository.
+    runs = {path.parent.name: step["run"] for path in ACTIONS
+            for step in yaml.safe_load(path.read_text())["runs"]["steps"] if "install.sh" in step.get("run", "")}
+    assert sorted(runs) == ["build", "gate", "setup"]
+    for action, command in runs.items():
+        relative = command.strip('"').removeprefix("$GITHUB_ACTION_PATH/")
+        assert (REPO_ROOT / "actions" / action / relative).resolve() == INSTALL_SCRIPT, command
+    assert list((REPO_ROOT / "actions").rglob("install.sh")) == []  # no second copy to drift

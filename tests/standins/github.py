@@ -13,6 +13,7 @@ import hashlib
 import time
 
 from tests.standins.http import HttpError, Request, Standin, now_iso, paginate
+from tests.standins.repos import GitRepos, commit, encoded, fake_sha
 
 DOCS = "https://docs.github.com/rest"
 # GitHub's role names, weakest first; "permission" is the legacy coarse value.
@@ -20,11 +21,7 @@ ROLE_TO_PERMISSION = {"none": "none", "read": "read", "triage": "read", "write":
 REACTIONS = {"+1", "-1", "laugh", "confused", "heart", "hooray", "rocket", "eyes"}
 
 
-def fake_sha(*parts: object) -> str:
-    return hashlib.sha1("\0".join(map(str, parts)).encode()).hexdigest()
-
-
-class GitHubStandin(Standin):
+class GitHubStandin(GitRepos, Standin):
     kind = "github"
 
     def __init__(self, *, token: str = "ghs_standin_token_0123456789", user: str = "llm-gitops-bot", state_file=None):
@@ -58,32 +55,8 @@ class GitHubStandin(Standin):
                 "reactions": [], "collaborators": {owner: "admin"}, "next_number": 1,
             }
             self.state.setdefault("repos", {})[full_name] = repo
-            sha = self._commit(repo, None, {k: _b64(v) for k, v in (files or {}).items()}, "initial commit")
+            sha = commit(repo, None, encoded(files), "initial commit")
             repo["branches"][default_branch] = sha
-        self.dump_state()
-        return sha
-
-    def add_branch(self, repo_name: str, branch: str, *, from_ref: str | None = None,
-                   files: dict[str, str | bytes] | None = None, message: str = "change") -> str:
-        """Create ``branch`` from ``from_ref`` (default branch), optionally committing ``files``; returns its sha."""
-        with self.lock:
-            repo = self._repo(repo_name)
-            base = self._resolve(repo, from_ref or repo["default_branch"])
-            sha = self._commit(repo, base, {k: _b64(v) for k, v in (files or {}).items()}, message) if files else base
-            repo["branches"][branch] = sha
-        self.dump_state()
-        return sha
-
-    def push(self, repo_name: str, branch: str, files: dict[str, str | bytes] | None = None, message: str = "push") -> str:
-        """A new commit on ``branch`` (and on the open PRs whose head it is); returns the new sha."""
-        with self.lock:
-            repo = self._repo(repo_name)
-            sha = self._commit(repo, repo["branches"][branch], {k: _b64(v) for k, v in (files or {}).items()},
-                               f"{message} {time.time_ns()}")
-            repo["branches"][branch] = sha
-            for pr in repo["pulls"].values():
-                if pr["head_ref"] == branch and pr["head_repo"] == repo_name and pr["state"] == "open":
-                    pr["head_sha"] = sha
         self.dump_state()
         return sha
 
@@ -122,24 +95,9 @@ class GitHubStandin(Standin):
         with self.lock:
             return [dict(c) for c in self._repo(repo_name)["comments"].values() if c["issue_number"] == number]
 
-    def statuses(self, repo_name: str, sha: str | None = None) -> list[dict]:
-        with self.lock:
-            return [dict(s) for s in self._repo(repo_name)["statuses"] if sha is None or s["sha"] == sha]
-
     def check_runs(self, repo_name: str, sha: str | None = None) -> list[dict]:
         with self.lock:
             return [dict(c) for c in self._repo(repo_name)["check_runs"] if sha is None or c["head_sha"] == sha]
-
-    def branches(self, repo_name: str) -> dict[str, str]:
-        with self.lock:
-            return dict(self._repo(repo_name)["branches"])
-
-    def file(self, repo_name: str, path: str, ref: str | None = None) -> bytes | None:
-        with self.lock:
-            repo = self._repo(repo_name)
-            sha = self._resolve(repo, ref or repo["default_branch"])
-            content = repo["commits"][sha]["tree"].get(path)
-        return None if content is None else base64.b64decode(content)
 
     def pulls(self, repo_name: str) -> list[dict]:
         with self.lock:
@@ -165,6 +123,14 @@ class GitHubStandin(Standin):
             raise HttpError(404, {"message": "Not Found", "documentation_url": f"{DOCS}/repos/repos#get-a-repository",
                                   "status": "404"}) from None
 
+    def _repository(self, name: str) -> dict:
+        return self._repo(name)
+
+    def _branch_moved(self, repo: dict, branch: str, sha: str) -> None:
+        for pr in repo["pulls"].values():
+            if pr["head_ref"] == branch and pr["head_repo"] == repo["full_name"] and pr["state"] == "open":
+                pr["head_sha"] = sha
+
     def _resolve(self, repo: dict, ref: str) -> str:
         ref = ref.removeprefix("refs/heads/").removeprefix("heads/")
         if ref in repo["branches"]:
@@ -173,18 +139,6 @@ class GitHubStandin(Standin):
             return ref
         raise HttpError(404, {"message": f"No commit found for the ref {ref}", "documentation_url": f"{DOCS}/repos/contents",
                               "status": "404"})
-
-    def _commit(self, repo: dict, parent: str | None, changes: dict[str, str | None], message: str) -> str:
-        tree = dict(repo["commits"][parent]["tree"]) if parent else {}
-        for path, content in changes.items():
-            if content is None:
-                tree.pop(path, None)
-            else:
-                tree[path] = content
-        sha = fake_sha(parent, sorted(tree.items()), message, time.time_ns())
-        repo["commits"][sha] = {"tree": tree, "parents": [parent] if parent else [], "message": message,
-                                "date": now_iso()}
-        return sha
 
     def _open_pull(self, repo: dict, *, head: str, base: str, title: str, body: str, author: str, head_repo: str,
                    draft: bool = False) -> int:
@@ -525,10 +479,7 @@ class GitHubStandin(Standin):
                                   "documentation_url": DOCS, "status": "409"})
         head_tree = repo["commits"][repo["branches"].get(pr["head_ref"], pr["head_sha"])]["tree"] \
             if pr["head_repo"] == repo["full_name"] else {}
-        base_sha = repo["branches"][pr["base_ref"]]
-        changes = {k: v for k, v in head_tree.items() if repo["commits"][base_sha]["tree"].get(k) != v}
-        sha = self._commit(repo, base_sha, changes, body.get("commit_title") or f"Merge pull request #{pr['number']}")
-        repo["branches"][pr["base_ref"]] = sha
+        sha = self._merge(repo, head_tree, pr["base_ref"], body.get("commit_title") or f"Merge pull request #{pr['number']}")
         pr.update(state="closed", merged=True, merge_commit_sha=sha, updated_at=now_iso())
         return 200, {"sha": sha, "merged": True, "message": "Pull Request successfully merged"}, {}
 
@@ -784,11 +735,7 @@ class GitHubStandin(Standin):
             base64.b64decode(body["content"], validate=True)
         except ValueError:
             raise HttpError(422, {"message": "content is not valid Base64", "documentation_url": DOCS, "status": "422"}) from None
-        sha = self._commit(repo, head, {path: body["content"]}, body["message"])
-        repo["branches"][branch] = sha
-        for pr in repo["pulls"].values():
-            if pr["head_ref"] == branch and pr["head_repo"] == repo["full_name"] and pr["state"] == "open":
-                pr["head_sha"] = sha
+        sha = self._commit_on(repo, branch, {path: body["content"]}, body["message"])
         commit = self._commit_json(req.base_url, repo, sha)
         return (200 if existing is not None else 201), {
             "content": self._content_json(req.base_url, repo, path, body["content"], branch),
@@ -804,7 +751,3 @@ class GitHubStandin(Standin):
             raise HttpError(404, {"message": f"{login} is not a user", "documentation_url": DOCS, "status": "404"})
         role = repo["collaborators"].get(login, "none")
         return 200, {"permission": ROLE_TO_PERMISSION[role], "role_name": role, "user": self._user(req.base_url, login)}, {}
-
-
-def _b64(value: str | bytes) -> str:
-    return base64.b64encode(value.encode() if isinstance(value, str) else value).decode()

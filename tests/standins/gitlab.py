@@ -13,15 +13,15 @@ import hashlib
 import time
 import urllib.parse
 
-from tests.standins.github import fake_sha
 from tests.standins.http import HttpError, Request, Standin, now_iso, paginate
+from tests.standins.repos import GitRepos, b64, commit, encoded, fake_sha
 
 API = "/api/v4"
 ACCESS = {"guest": 10, "planner": 15, "reporter": 20, "developer": 30, "maintainer": 40, "owner": 50}
 STATUS_STATES = {"pending", "running", "success", "failed", "canceled", "skipped"}
 
 
-class GitLabStandin(Standin):
+class GitLabStandin(GitRepos, Standin):
     kind = "gitlab"
 
     def __init__(self, *, token: str = "glpat-standin-token-0123456789", user: str = "llm-gitops-bot", state_file=None):
@@ -53,32 +53,10 @@ class GitLabStandin(Standin):
                        "mrs": {}, "notes": {}, "statuses": [], "awards": [], "members": {owner: ACCESS["owner"]},
                        "next_iid": 1}
             self.state.setdefault("projects", {})[str(pid)] = project
-            sha = self._commit(project, None, {k: _b64(v) for k, v in (files or {}).items()}, "initial commit")
+            sha = commit(project, None, encoded(files), "initial commit")
             project["branches"][default_branch] = sha
         self.dump_state()
         return pid
-
-    def add_branch(self, path: str, branch: str, *, from_ref: str | None = None,
-                   files: dict[str, str | bytes] | None = None, message: str = "change") -> str:
-        with self.lock:
-            p = self._project(path)
-            base = self._resolve(p, from_ref or p["default_branch"])
-            sha = self._commit(p, base, {k: _b64(v) for k, v in (files or {}).items()}, message) if files else base
-            p["branches"][branch] = sha
-        self.dump_state()
-        return sha
-
-    def push(self, path: str, branch: str, files: dict[str, str | bytes] | None = None, message: str = "push") -> str:
-        with self.lock:
-            p = self._project(path)
-            sha = self._commit(p, p["branches"][branch], {k: _b64(v) for k, v in (files or {}).items()},
-                               f"{message} {time.time_ns()}")
-            p["branches"][branch] = sha
-            for mr in p["mrs"].values():
-                if mr["source_branch"] == branch and mr["source_project_id"] == p["id"] and mr["state"] == "opened":
-                    mr["sha"] = sha
-        self.dump_state()
-        return sha
 
     def add_merge_request(self, path: str, *, source: str = "feature", target: str | None = None, title: str = "A change",
                           author: str = "contributor", source_project_id: int | None = None,
@@ -120,20 +98,6 @@ class GitLabStandin(Standin):
         with self.lock:
             return [dict(n) for n in self._project(path)["notes"].values() if n["iid"] == iid]
 
-    def statuses(self, path: str, sha: str | None = None) -> list[dict]:
-        with self.lock:
-            return [dict(s) for s in self._project(path)["statuses"] if sha is None or s["sha"] == sha]
-
-    def branches(self, path: str) -> dict[str, str]:
-        with self.lock:
-            return dict(self._project(path)["branches"])
-
-    def file(self, path: str, file_path: str, ref: str | None = None) -> bytes | None:
-        with self.lock:
-            p = self._project(path)
-            content = p["commits"][self._resolve(p, ref or p["default_branch"])]["tree"].get(file_path)
-        return None if content is None else base64.b64decode(content)
-
     def merge_requests(self, path: str) -> list[dict]:
         with self.lock:
             return [dict(m) for m in self._project(path)["mrs"].values()]
@@ -157,23 +121,20 @@ class GitLabStandin(Standin):
                 return p
         raise HttpError(404, {"message": "404 Project Not Found"})
 
+    def _repository(self, name: str) -> dict:
+        return self._project(name)
+
+    def _branch_moved(self, repo: dict, branch: str, sha: str) -> None:
+        for mr in repo["mrs"].values():
+            if mr["source_branch"] == branch and mr["source_project_id"] == repo["id"] and mr["state"] == "opened":
+                mr["sha"] = sha
+
     def _resolve(self, p: dict, ref: str) -> str:
         if ref in p["branches"]:
             return p["branches"][ref]
         if ref in p["commits"]:
             return ref
         raise HttpError(404, {"message": "404 Commit Not Found"})
-
-    def _commit(self, p: dict, parent: str | None, changes: dict, message: str) -> str:
-        tree = dict(p["commits"][parent]["tree"]) if parent else {}
-        for path, content in changes.items():
-            if content is None:
-                tree.pop(path, None)
-            else:
-                tree[path] = content
-        sha = fake_sha(parent, sorted(tree.items()), message, time.time_ns())
-        p["commits"][sha] = {"tree": tree, "parents": [parent] if parent else [], "message": message, "date": now_iso()}
-        return sha
 
     def _open_mr(self, p, *, source, target, title, description, author, source_project_id) -> int:
         iid = p["next_iid"]
@@ -384,10 +345,8 @@ class GitLabStandin(Standin):
         if body.get("sha") and body["sha"] != mr["sha"]:
             raise HttpError(409, {"message": "SHA does not match HEAD of source branch: " + mr["sha"]})
         head_tree = p["commits"][p["branches"].get(mr["source_branch"], mr["sha"])]["tree"]
-        base = p["branches"][mr["target_branch"]]
-        changes = {k: v for k, v in head_tree.items() if p["commits"][base]["tree"].get(k) != v}
-        sha = self._commit(p, base, changes, body.get("merge_commit_message") or f"Merge branch '{mr['source_branch']}'")
-        p["branches"][mr["target_branch"]] = sha
+        sha = self._merge(p, head_tree, mr["target_branch"],
+                          body.get("merge_commit_message") or f"Merge branch '{mr['source_branch']}'")
         mr.update(state="merged", merge_commit_sha=sha, updated_at=now_iso())
         return 200, self._mr_json(req.base_url, p, mr), {}
 
@@ -514,12 +473,10 @@ class GitLabStandin(Standin):
                 changes[path] = None
             else:
                 content = action.get("content") or ""
-                changes[path] = content if action.get("encoding") == "base64" else _b64(content)
-        sha = self._commit(p, parent, changes, body["commit_message"])
-        p["branches"][branch] = sha
-        for mr in p["mrs"].values():
-            if mr["source_branch"] == branch and mr["state"] == "opened":
-                mr["sha"] = sha
+                changes[path] = content if action.get("encoding") == "base64" else b64(content)
+        sha = commit(p, parent, changes, body["commit_message"])
+        p["branches"][branch] = sha  # a new branch when it started from start_branch
+        self._branch_moved(p, branch, sha)
         return 201, self._commit_json(req.base_url, p, sha), {}
 
     def h_get_branch(self, req):
@@ -586,7 +543,3 @@ class GitLabStandin(Standin):
 
     def h_member(self, req):
         return self._member(req, False)
-
-
-def _b64(value: str | bytes) -> str:
-    return base64.b64encode(value.encode() if isinstance(value, str) else value).decode()

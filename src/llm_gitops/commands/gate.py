@@ -9,7 +9,6 @@ import subprocess
 import time
 import traceback
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 
 import click
@@ -22,6 +21,7 @@ from llm_gitops.config.schema import Config, Threshold
 from llm_gitops.errors import ConfigError, LlmGitopsError
 from llm_gitops.logsafe import redact
 from llm_gitops.models.resolved import ResolvedModel
+from llm_gitops.timestamps import utc_timestamp
 from llm_gitops.workspace import cache_dir
 
 REPORT_MD, REPORT_JSON, CHART_PNG = "report.md", "report.json", "chart.png"
@@ -302,7 +302,7 @@ def _measure_and_decide(plan: _Plan, candidate: ResolvedModel, baseline: Resolve
         "cache": not no_cache,
     }
     common = dict(gate=config.gate, seed=config.eval.seed, settings=settings, version=__version__,
-                  created_at=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))
+                  created_at=utc_timestamp())
     steps = []
     if plan.needs_eval:
         from llm_gitops.evaluation.runner import run_eval

@@ -13,7 +13,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from llm_gitops.config.schema import FUTURE_SECTIONS, Config
-from llm_gitops.errors import ConfigError
+from llm_gitops.errors import ConfigError, LlmGitopsError
 
 CONFIG_FILENAME = ".llm-gitops.yaml"
 
@@ -165,21 +165,32 @@ def _collect_lines(data: Any, prefix: tuple = ()) -> dict[tuple, int]:
     return lines
 
 
-def parse_config(text: str, path: str | Path = CONFIG_FILENAME) -> Config:
-    """Validate YAML text into a ``Config``; raise ``ConfigError`` with file and line."""
-    path = str(path)
+def load_yaml_document(text: str, loader_class: type[yaml.SafeLoader], *, where: str, what: str,
+                       error: type[LlmGitopsError], **attributes: Any) -> Any:
+    """The one document in ``text``, read by a ``loader_class`` given ``attributes`` (a file name, a base dir).
+
+    A syntax error becomes ``error("<where>:<line>: malformed <what>: <problem>")``, one
+    line (the config and the eval task files report theirs alike).
+    """
     try:
-        loader = _LineLoader(text)
-        loader.name = path
+        loader = loader_class(text)  # the reader already rejects non-printable characters
+        for name, value in attributes.items():
+            setattr(loader, name, value)
         try:
-            data = loader.get_single_data()
+            return loader.get_single_data()
         finally:
             loader.dispose()
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f":{mark.line + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(f"{path}{line}: malformed YAML: {problem}", hint="fix the syntax at that line") from None
+        problem = getattr(exc, "problem", None) or " ".join(str(exc).split())
+        raise error(f"{where}{line}: malformed {what}: {problem}", hint="fix the syntax at that line") from None
+
+
+def parse_config(text: str, path: str | Path = CONFIG_FILENAME) -> Config:
+    """Validate YAML text into a ``Config``; raise ``ConfigError`` with file and line."""
+    path = str(path)
+    data = load_yaml_document(text, _LineLoader, where=path, what="YAML", error=ConfigError, name=path)
     if data is None:
         raise ConfigError(f"{path}: the file is empty", hint="run 'llm-gitops init' to write a starter config")
     if not isinstance(data, dict):

@@ -19,7 +19,6 @@ import random
 import tempfile
 import time
 from dataclasses import replace
-from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -37,6 +36,7 @@ from llm_gitops.evaluation.tasks import (
     resolve_tasks,
 )
 from llm_gitops.models.resolved import ResolvedModel
+from llm_gitops.timestamps import utc_timestamp
 
 log = logging.getLogger(__name__)
 
@@ -269,7 +269,7 @@ def run_eval(
         task_config_hash=suite.config_hash,
         settings=recorded,
         metrics=metrics,
-        created_at=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        created_at=utc_timestamp(),
         duration_s=duration,
         cache_key=key,
     )

@@ -36,6 +36,7 @@ from typing import Any, Literal
 import yaml
 
 from llm_gitops.cache import content_key
+from llm_gitops.config.load import load_yaml_document
 from llm_gitops.config.schema import EvalSection, TaskSpec
 from llm_gitops.errors import EvalError
 
@@ -150,19 +151,11 @@ def _read_yaml(path: Path, where: str, seen: tuple[Path, ...] = ()) -> dict[str,
     if not path.is_file():
         raise EvalError(f"{where}: task YAML {path} not found", hint="fix the path (relative to the file that names it)")
     try:
-        loader = _TaskYamlLoader(path.read_text(encoding="utf-8"))
-        loader.base_dir = path.parent
-        try:
-            data = loader.get_single_data()
-        finally:
-            loader.dispose()
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise EvalError(f"{where}: {path}{line}: malformed task YAML: {problem}", hint="fix the syntax at that line") from None
+        text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise EvalError(f"{where}: cannot read task YAML {path}: {exc}") from None
+    data = load_yaml_document(text, _TaskYamlLoader, where=f"{where}: {path}", what="task YAML", error=EvalError,
+                              base_dir=path.parent)
     if not isinstance(data, dict):
         raise EvalError(
             f"{where}: {path}: a task YAML must be a mapping (task:, dataset_path:, ...), got {type(data).__name__}",

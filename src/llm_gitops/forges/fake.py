@@ -21,10 +21,8 @@ from llm_gitops.forges.base import (
     ReactionTarget,
     StatusState,
     StickyResult,
-    has_marker,
-    sticky_marker,
-    with_marker,
 )
+from llm_gitops.forges.sticky import sticky_text, upsert_sticky
 
 
 @dataclass
@@ -74,18 +72,19 @@ class FakeForge:
 
     def upsert_sticky_comment(self, pr: PullRequestRef, body: str, key: tuple[str, str | None]) -> StickyResult:
         self._pull(pr)
-        marker = sticky_marker(*key)
-        text = with_marker(marker, body)
+        marker, text = sticky_text(key, body)
         thread = self.comments.setdefault(pr, [])
-        for i, c in enumerate(thread):
-            if has_marker(c.body, marker):
-                if c.body == text:
-                    return StickyResult(c, "unchanged")
-                thread[i] = Comment(c.id, text, c.author, c.url)
-                return StickyResult(thread[i], "updated")
-        c = Comment(self._id(), text, self.user, f"fake://{pr.repo}/pull/{pr.number}#comment-{self._next_id}")
-        thread.append(c)
-        return StickyResult(c, "created")
+
+        def edit(c: Comment) -> Comment:
+            thread[thread.index(c)] = updated = Comment(c.id, text, c.author, c.url)
+            return updated
+
+        def create() -> Comment:
+            c = Comment(self._id(), text, self.user, f"fake://{pr.repo}/pull/{pr.number}#comment-{self._next_id}")
+            thread.append(c)
+            return c
+
+        return upsert_sticky(list(thread), marker, text, view=lambda c: c, edit=edit, create=create)
 
     def set_commit_status(self, repo: str, sha: str, state: StatusState, context: str, description: str,
                           target_url: str | None = None, summary: str | None = None) -> None:

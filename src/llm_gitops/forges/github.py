@@ -25,12 +25,11 @@ from llm_gitops.forges.base import (
     ReactionTarget,
     StatusState,
     StickyResult,
-    has_marker,
-    sticky_marker,
     truncate_body,
-    with_marker,
 )
-from llm_gitops.forges.retry import DEFAULT_POLICY, RetryPolicy, Transient, retry_after_from_headers, with_retries
+from llm_gitops.forges.client import LibraryForge, NotFound
+from llm_gitops.forges.retry import DEFAULT_POLICY, RetryPolicy, Transient, retry_after_from_headers
+from llm_gitops.forges.sticky import sticky_text, upsert_sticky
 from llm_gitops.logsafe import redact, register_secret
 
 log = logging.getLogger(__name__)
@@ -43,12 +42,13 @@ _STATUS = {"pending": "pending", "success": "success", "failure": "failure", "er
 _CONCLUSION = {"success": "success", "failure": "failure", "error": "failure", "neutral": "neutral"}
 
 
-class _NotFound(Exception):
-    """A 404 inside an operation; the caller works out what was missing."""
-
-
-class GitHubForge:
+class GitHubForge(LibraryForge):
     name = "github"
+    label = "GitHub"
+    repo_noun = "repository"
+    repo_hint = "check the repository name, and that the token can see it"
+    pr_prefix = "pull request #"
+    pr_hint = "check the PR number the CI passed"
 
     def __init__(
         self,
@@ -72,31 +72,15 @@ class GitHubForge:
         self._repos: dict = {}
 
     # ------------------------------------------------------------------ plumbing
-    @property
-    def where(self) -> str:
-        return f"GitHub at {self.api_url}" if self.api_url else "GitHub"
-
     def _repo(self, repo: str):
         if repo not in self._repos:
             self._repos[repo] = self._gh.get_repo(repo)  # lazy: no request
         return self._repos[repo]
 
-    def _run(self, what: str, fn: Callable[[], T], *, repo: str | None = None, pr: PullRequestRef | None = None,
-             not_found: Callable[[], T] | None = None) -> T:
-        """Run ``fn`` with retries; turn library errors into one-line ExternalServiceErrors."""
-
-        def attempt() -> T:
-            try:
-                return self._translate(what, fn)
-            except _NotFound:
-                if not_found is not None and self._repo_exists(repo):
-                    return not_found()
-                raise self._missing(what, repo=repo, pr=pr) from None
-
-        return with_retries(attempt, describe=f"{what} on {self.where}", policy=self._policy)
+    def _read_repo(self, repo: str) -> object:
+        return self._gh.get_repo(repo).id
 
     def _translate(self, what: str, fn: Callable[[], T]) -> T:
-        import requests
         from github import GithubException, RateLimitExceededException
 
         try:
@@ -116,40 +100,10 @@ class GitHubForge:
                     hint="give the token pull-requests, statuses and checks write access (a fork PR's CI token is read-only)",
                 ) from None
             if exc.status == 404:
-                raise _NotFound() from None
+                raise NotFound() from None
             if exc.status >= 500 or exc.status in (408, 0):
                 raise Transient(f"{exc.status} server error") from None
             raise ExternalServiceError(f"{self.where} rejected {what} ({exc.status} {message})") from None
-        except (requests.ConnectionError, requests.Timeout) as exc:
-            raise Transient(f"cannot connect ({type(exc).__name__})") from None
-        except (TypeError, KeyError, ValueError, AttributeError) as exc:
-            # PyGithub hands a non-JSON body on as a string; reading it fails like this.
-            log.debug("unexpected response while %s: %s", what, redact(repr(exc)))
-            raise Transient("the answer was not valid JSON") from None
-
-    def _repo_exists(self, repo: str | None) -> bool:
-        if repo is None:
-            return False
-        from github import GithubException
-
-        try:
-            self._translate("reading the repository", lambda: self._gh.get_repo(repo).id)
-            return True
-        except _NotFound:
-            return False
-        except GithubException:  # pragma: no cover - _translate converts every one
-            return False
-
-    def _missing(self, what: str, *, repo: str | None, pr: PullRequestRef | None) -> ExternalServiceError:
-        if repo is not None and not self._repo_exists(repo):
-            return ExternalServiceError(
-                f"repository {repo} not found on {self.where} while {what}",
-                hint="check the repository name, and that the token can see it",
-            )
-        if pr is not None:
-            return ExternalServiceError(f"pull request #{pr.number} not found in {pr.repo} on {self.where}",
-                                        hint="check the PR number the CI passed")
-        return ExternalServiceError(f"not found on {self.where} while {what}")
 
     # ------------------------------------------------------------------ reading
     def get_pull_request(self, pr: PullRequestRef) -> PullRequest:
@@ -182,28 +136,20 @@ class GitHubForge:
 
     # ------------------------------------------------------------------ comments
     def upsert_sticky_comment(self, pr: PullRequestRef, body: str, key: tuple[str, str | None]) -> StickyResult:
-        marker = sticky_marker(*key)
-        text = truncate_body(with_marker(marker, body), COMMENT_LIMIT)
+        marker, text = sticky_text(key, body, COMMENT_LIMIT)
 
         def upsert() -> StickyResult:
             # Looked up on every attempt: a retried create whose first response was lost
             # finds the comment it made and edits it instead of adding a second one.
             issue = self._repo(pr.repo).get_issue(pr.number)
-            existing = next((c for c in issue.get_comments() if has_marker(c.body, marker)), None)
-            if existing is not None and existing.body == text:
-                return StickyResult(_comment(existing), "unchanged")
-            if existing is not None:
-                try:
-                    existing.edit(text)
-                    return StickyResult(_comment(existing, text), "updated")
-                except Exception as exc:  # noqa: BLE001 - only "not ours" falls through
-                    if getattr(exc, "status", None) not in (403, 404):
-                        raise
-                    log.warning("cannot edit comment %s (%s); posting a new one", existing.id, getattr(exc, "status", ""))
-            created = issue.create_comment(text)
-            if not isinstance(created.id, int):
-                raise ValueError("comment without id")
-            return StickyResult(_comment(created, text), "created")
+
+            def edit(comment) -> Comment:
+                comment.edit(text)
+                return _comment(comment, text)
+
+            return upsert_sticky(issue.get_comments(), marker, text, view=_comment, edit=edit,
+                                 create=lambda: _comment(issue.create_comment(text), text),
+                                 edit_refused=lambda exc: getattr(exc, "status", None) in (403, 404))
 
         return self._run(f"updating the llm-gitops comment on #{pr.number}", upsert, repo=pr.repo, pr=pr)
 

@@ -10,7 +10,6 @@ headers).
 from __future__ import annotations
 
 import base64
-import logging
 import threading
 from collections.abc import Callable
 from typing import TypeVar
@@ -26,15 +25,12 @@ from llm_gitops.forges.base import (
     ReactionTarget,
     StatusState,
     StickyResult,
-    has_marker,
-    sticky_marker,
-    truncate_body,
-    with_marker,
 )
-from llm_gitops.forges.retry import DEFAULT_POLICY, RetryPolicy, Transient, retry_after_from_headers, with_retries
+from llm_gitops.forges.client import LibraryForge, NotFound
+from llm_gitops.forges.retry import DEFAULT_POLICY, RetryPolicy, Transient, retry_after_from_headers
+from llm_gitops.forges.sticky import sticky_text, upsert_sticky
 from llm_gitops.logsafe import redact, register_secret
 
-log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 NOTE_LIMIT = 1_000_000  # characters GitLab accepts in a note
@@ -66,12 +62,13 @@ def permission_from_access_level(level: int | None) -> Permission:
     return "none"
 
 
-class _NotFound(Exception):
-    pass
-
-
-class GitLabForge:
+class GitLabForge(LibraryForge):
     name = "gitlab"
+    label = "GitLab"
+    repo_noun = "project"
+    repo_hint = "check the project path, and that the token can see it"
+    pr_prefix = "merge request !"
+    pr_hint = "check the MR iid the CI passed"
 
     def __init__(self, *, token: str, api_url: str | None = None, job_token: bool = False,
                  policy: RetryPolicy = DEFAULT_POLICY, timeout: float = 15):
@@ -101,29 +98,15 @@ class GitLabForge:
         self._last.headers = dict(response.headers)
         return response
 
-    @property
-    def where(self) -> str:
-        return f"GitLab at {self.api_url}" if self.api_url else "GitLab"
-
     def _project(self, repo: str):
         if repo not in self._projects:
             self._projects[repo] = self._gl.projects.get(repo, lazy=True)
         return self._projects[repo]
 
-    def _run(self, what: str, fn: Callable[[], T], *, repo: str | None = None, pr: PullRequestRef | None = None,
-             not_found: Callable[[], T] | None = None) -> T:
-        def attempt() -> T:
-            try:
-                return self._translate(what, fn)
-            except _NotFound:
-                if not_found is not None and self._project_exists(repo):
-                    return not_found()
-                raise self._missing(what, repo=repo, pr=pr) from None
-
-        return with_retries(attempt, describe=f"{what} on {self.where}", policy=self._policy)
+    def _read_repo(self, repo: str) -> object:
+        return self._gl.projects.get(repo).id
 
     def _translate(self, what: str, fn: Callable[[], T]) -> T:
-        import requests
         from gitlab import exceptions as glexc
 
         self._last.headers = {}
@@ -146,33 +129,10 @@ class GitLabForge:
                     hint="use a token with the api scope and at least Developer access (a CI job token cannot write notes)",
                 ) from None
             if code == 404:
-                raise _NotFound() from None
+                raise NotFound() from None
             if code >= 500 or code == 0:
                 raise Transient(f"{code or 'no'} server answer") from None
             raise ExternalServiceError(f"{self.where} rejected {what} ({code} {message})") from None
-        except (requests.ConnectionError, requests.Timeout) as exc:
-            raise Transient(f"cannot connect ({type(exc).__name__})") from None
-        except (TypeError, KeyError, ValueError, AttributeError) as exc:
-            log.debug("unexpected response while %s: %s", what, redact(repr(exc)))
-            raise Transient("the answer was not valid JSON") from None
-
-    def _project_exists(self, repo: str | None) -> bool:
-        if repo is None:
-            return False
-        try:
-            self._translate("reading the project", lambda: self._gl.projects.get(repo).id)
-            return True
-        except _NotFound:
-            return False
-
-    def _missing(self, what: str, *, repo: str | None, pr: PullRequestRef | None) -> ExternalServiceError:
-        if repo is not None and not self._project_exists(repo):
-            return ExternalServiceError(f"project {repo} not found on {self.where} while {what}",
-                                        hint="check the project path, and that the token can see it")
-        if pr is not None:
-            return ExternalServiceError(f"merge request !{pr.number} not found in {pr.repo} on {self.where}",
-                                        hint="check the MR iid the CI passed")
-        return ExternalServiceError(f"not found on {self.where} while {what}")
 
     # ------------------------------------------------------------------ reading
     def get_pull_request(self, pr: PullRequestRef) -> PullRequest:
@@ -192,7 +152,7 @@ class GitLabForge:
                 member = self._project(repo).members_all.get(users[0].id)
             except Exception as exc:  # noqa: BLE001 - a non-member is a 404
                 if getattr(exc, "response_code", None) == 404:
-                    raise _NotFound() from None
+                    raise NotFound() from None
                 raise
             return permission_from_access_level(member.access_level)
 
@@ -201,33 +161,24 @@ class GitLabForge:
 
     # ------------------------------------------------------------------ notes
     def upsert_sticky_comment(self, pr: PullRequestRef, body: str, key: tuple[str, str | None]) -> StickyResult:
-        marker = sticky_marker(*key)
-        text = truncate_body(with_marker(marker, body), NOTE_LIMIT)
+        marker, text = sticky_text(key, body, NOTE_LIMIT)
         # The MR's web page, built rather than fetched (one request less per run).
         mr_url = f"{self.api_url or ''}/{pr.repo}/-/merge_requests/{pr.number}"
 
         def upsert() -> StickyResult:
             mr = self._project(pr.repo).mergerequests.get(pr.number, lazy=True)
-            existing = None
-            for note in mr.notes.list(iterator=True, sort="asc", order_by="created_at"):
-                if not getattr(note, "system", False) and has_marker(note.body, marker):
-                    existing = note
-                    break
-            if existing is not None and existing.body == text:
-                return StickyResult(_note(existing, mr_url), "unchanged")
-            if existing is not None:
-                try:
-                    existing.body = text
-                    existing.save()
-                    return StickyResult(_note(existing, mr_url, text), "updated")
-                except Exception as exc:  # noqa: BLE001 - only "not ours" falls through
-                    if getattr(exc, "response_code", None) not in (403, 404):
-                        raise
-                    log.warning("cannot edit note %s; posting a new one", existing.id)
-            created = mr.notes.create({"body": text})
-            if not isinstance(getattr(created, "id", None), int):
-                raise ValueError("note without id")
-            return StickyResult(_note(created, mr_url, text), "created")
+            notes = mr.notes.list(iterator=True, sort="asc", order_by="created_at")
+
+            def edit(note) -> Comment:
+                note.body = text
+                note.save()
+                return _note(note, mr_url, text)
+
+            # System notes ("added 1 commit") are GitLab's own, never ours.
+            return upsert_sticky((n for n in notes if not getattr(n, "system", False)), marker, text,
+                                 view=lambda note: _note(note, mr_url), edit=edit,
+                                 create=lambda: _note(mr.notes.create({"body": text}), mr_url, text),
+                                 edit_refused=lambda exc: getattr(exc, "response_code", None) in (403, 404))
 
         return self._run(f"updating the llm-gitops note on !{pr.number}", upsert, repo=pr.repo, pr=pr)
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Mapping, TypedDict, Unpack
 
 import numpy as np
 
@@ -319,6 +319,18 @@ def _own_n(observed: _Observed) -> int | None:
 
 
 # --------------------------------------------------------------------------- the gate
+class RunContext(TypedDict, total=False):
+    """What an outcome records besides the verdict, for the report; none of it is decided on."""
+
+    candidate_info: ModelInfo | None
+    baseline_info: ModelInfo | None
+    settings: Mapping[str, Any] | None  # recorded next to the gate's own settings
+    timings: Mapping[str, float] | None
+    notes: tuple[str, ...]
+    created_at: str
+    version: str
+
+
 def decide(
     thresholds: list[Threshold] | tuple[Threshold, ...],
     *,
@@ -326,35 +338,20 @@ def decide(
     baseline: Measurements | None,
     gate: GateSection,
     seed: int = 0,
-    candidate_info: ModelInfo | None = None,
-    baseline_info: ModelInfo | None = None,
-    settings: Mapping[str, Any] | None = None,
-    timings: Mapping[str, float] | None = None,
-    notes: tuple[str, ...] = (),
-    created_at: str = "",
-    version: str = "",
+    **context: Unpack[RunContext],
 ) -> GateOutcome:
     """Check every threshold and combine the verdicts into a ``GateOutcome``."""
     checks = []
-    all_notes = list(notes)
+    notes = list(context.get("notes", ()))
     for threshold in thresholds:
         check, note = evaluate_threshold(
             threshold, candidate, baseline, alpha=gate.alpha, n_resamples=gate.bootstrap_samples, seed=seed
         )
         checks.append(check)
-        if note and note not in all_notes:
-            all_notes.append(note)
-    return GateOutcome(
-        verdict=worst(c.verdict for c in checks),
-        checks=tuple(checks),
-        candidate=candidate_info,
-        baseline=baseline_info,
-        settings=gate_settings(gate, seed=seed, extra=settings),
-        timings=dict(timings or {}),
-        notes=tuple(all_notes),
-        created_at=created_at,
-        version=version,
-    )
+        if note and note not in notes:
+            notes.append(note)
+    return _outcome(worst(c.verdict for c in checks), tuple(checks), gate=gate, seed=seed,
+                    context={**context, "notes": tuple(notes)})
 
 
 def gate_settings(gate: GateSection, *, seed: int, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -369,29 +366,25 @@ def gate_settings(gate: GateSection, *, seed: int, extra: Mapping[str, Any] | No
     return out
 
 
-def error_outcome(
-    message: str,
-    *,
-    gate: GateSection,
-    seed: int = 0,
-    candidate_info: ModelInfo | None = None,
-    baseline_info: ModelInfo | None = None,
-    settings: Mapping[str, Any] | None = None,
-    timings: Mapping[str, float] | None = None,
-    notes: tuple[str, ...] = (),
-    created_at: str = "",
-    version: str = "",
-) -> GateOutcome:
+def error_outcome(message: str, *, gate: GateSection, seed: int = 0, **context: Unpack[RunContext]) -> GateOutcome:
     """An outcome for a gate that could not measure: verdict ``error`` (exit 3)."""
+    return _outcome("error", (), gate=gate, seed=seed, context=context, error=message)
+
+
+def _outcome(verdict: str, checks: tuple[CheckResult, ...], *, gate: GateSection, seed: int, context: RunContext,
+             error: str | None = None) -> GateOutcome:
+    unknown = context.keys() - RunContext.__annotations__.keys()
+    if unknown:  # **context takes any name at run time: a misspelt one must fail, not vanish
+        raise TypeError(f"unexpected keyword argument(s): {', '.join(sorted(unknown))}")
     return GateOutcome(
-        verdict="error",
-        checks=(),
-        candidate=candidate_info,
-        baseline=baseline_info,
-        settings=gate_settings(gate, seed=seed, extra=settings),
-        timings=dict(timings or {}),
-        notes=notes,
-        error=message,
-        created_at=created_at,
-        version=version,
+        verdict=verdict,
+        checks=checks,
+        candidate=context.get("candidate_info"),
+        baseline=context.get("baseline_info"),
+        settings=gate_settings(gate, seed=seed, extra=context.get("settings")),
+        timings=dict(context.get("timings") or {}),
+        notes=tuple(context.get("notes", ())),
+        error=error,
+        created_at=context.get("created_at", ""),
+        version=context.get("version", ""),
     )

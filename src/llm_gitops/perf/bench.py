@@ -16,7 +16,6 @@ import subprocess
 import sys
 import time
 from dataclasses import replace
-from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 from typing import Any, Callable
@@ -27,6 +26,7 @@ from llm_gitops.errors import ModelSourceError
 from llm_gitops.models.digest import digest_files, is_weight_file
 from llm_gitops.models.resolved import ResolvedModel
 from llm_gitops.perf.results import PERF_SCHEMA, PerfMetric, PerfResults
+from llm_gitops.timestamps import utc_timestamp
 
 CACHE_NAMESPACE = "perf"
 # Bump when a change here alters measurements for the same inputs.
@@ -164,7 +164,7 @@ def run_bench(
         settings=recorded,
         machine=machine,
         metrics=summarize(raw, size_on_disk_mb(model.path)),
-        created_at=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        created_at=utc_timestamp(),
         duration_s=duration,
         cache_key=key,
     )

@@ -37,7 +37,6 @@ import shutil
 import tempfile
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +45,7 @@ from llm_gitops.models.digest import digest_files, model_digest
 from llm_gitops.models.loader import ARTIFACT_MANIFEST, LoadedModel
 from llm_gitops.models.resolved import ResolvedModel
 from llm_gitops.quantize.base import Progress, QuantizeParams, no_progress
+from llm_gitops.timestamps import utc_timestamp
 
 ARTIFACT_SCHEMA = "llm-gitops/artifact/v1"
 
@@ -200,7 +200,7 @@ def write_artifact(
             "size_ratio": round(artifact_size / source_size, 4) if source_size else None,
         },
         "versions": _versions(),
-        "created_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "created_at": utc_timestamp(),
     }
     (out_dir / ARTIFACT_MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     return Artifact(path=out_dir, manifest=manifest)

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs a pinned llm-gitops into $LLM_GITOPS_PYTHON (or into a virtual environment
 # made at $LLM_GITOPS_VENV with it) and, on GitHub, puts its scripts directory on the
-# job's PATH. Used by actions/setup, actions/gate and actions/build (a composite action
-# cannot `uses:` a sibling by a relative path once consumed from another repository),
-# and, as the same file, by the Jenkins library (jenkins/resources/org/llmgitops/).
+# job's PATH. The one copy: the Jenkins library loads it with libraryResource (which reads
+# only its own resources/, hence its place here), and actions/setup, actions/gate and
+# actions/build run it from the same checkout of this repository (a composite action
+# cannot `uses:` a sibling by a relative path once consumed from another repository).
 # Every value arrives through the environment, never spliced into this script.
 #
 #   LLM_GITOPS_PYTHON          interpreter (default python3)
