@@ -30,6 +30,8 @@ WORK="${LLM_GITOPS_DEMO_DIR:-${TMPDIR:-/tmp}/llm-gitops-demo}"
 rm -rf "$WORK" && mkdir -p "$WORK"
 cp -r "$ROOT/examples/repo-template/." "$WORK/"
 cd "$WORK"
+# A model repo is a git repository: the gate records its commit in MLflow.
+git init -q && git add -A && git -c user.name=demo -c user.email=demo@localhost commit -qm "example model repo"
 
 say "llm-gitops validate-config"
 llm-gitops validate-config || exit 2

@@ -85,6 +85,9 @@ def cli(verbose: int) -> None:
         # transformers imports torchao on every model load, and torchao warns about CUDA
         # libraries a CPU machine doesn't have: noise that hides our own progress lines.
         logging.getLogger("torchao").setLevel(logging.ERROR)
+        # torchao registers enums that torch.compile now handles natively: a deprecation
+        # warning per process, about code that is not ours.
+        logging.getLogger("torch.utils._pytree").setLevel(logging.ERROR)
     from llm_gitops.logsafe import install_redaction
 
     install_redaction()
