@@ -1,10 +1,11 @@
 """Throughput and tail latency of ``/v1/completions``: fp32 vs an int8-dynamic artifact.
 
-Each model is served by a real uvicorn server on loopback (in this process, one at a
-time); 8 client threads with keep-alive connections send "A+B=" prompts (greedy,
-max_tokens 4, stop "\\n") until ``--requests`` are answered or ``--seconds`` pass.
-Printed per variant: requests/s, p50/p95 latency, errors; the model is the example
-repo's trained adder (built once into the test cache).
+Each model is served by ``llm-gitops serve`` in its own process on loopback (one at a
+time, as deployed: the clients must not share the server's interpreter lock); 8 client
+threads with keep-alive connections send "A+B=" prompts (greedy, max_tokens 4, stop
+"\\n") until ``--requests`` are answered or ``--seconds`` pass. Printed per variant:
+requests/s, p50/p95 latency, errors and wrong sums; the model is the example repo's
+trained adder (built once into the test cache).
 
     .venv/bin/python benchmarks/serve.py [--clients 8] [--requests 400] [--seconds 30]
 """
@@ -13,8 +14,10 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import socket
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -34,27 +37,56 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def measure(model_dir: Path, *, clients: int, requests: int, seconds: float) -> dict:
+def _start_server(model_dir: Path, port: int, log: Path) -> subprocess.Popen:
+    """``llm-gitops serve`` in a child process, stopped by pid in ``_stop_server``."""
     import httpx
-    import uvicorn
 
-    from llm_gitops.serve.app import create_app
-
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(model_dir), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{port}"
+    with log.open("w") as out:  # a file, not a pipe: a full pipe would stall the server
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "llm_gitops", "serve", "--model", str(model_dir), "--host", "127.0.0.1",
+             "--port", str(port), "--drain-seconds", "0"],
+            stdout=out, stderr=subprocess.STDOUT,
+        )
+    deadline = time.monotonic() + 180
     while True:
+        if proc.poll() is not None:
+            raise SystemExit(f"server exited with {proc.returncode}: {log.read_text()[-1500:]}")
         try:
-            if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                break
+            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
+                return proc
         except httpx.TransportError:
             pass
-        time.sleep(0.1)
+        if time.monotonic() > deadline:
+            _stop_server(proc)
+            raise SystemExit("server did not become ready within 180 s")
+        time.sleep(0.2)
+
+
+def _stop_server(proc: subprocess.Popen) -> None:
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def measure(model_dir: Path, *, clients: int, requests: int, seconds: float, log: Path) -> dict:
+    port = _free_port()
+    server = _start_server(model_dir, port, log)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        return _load(base, clients=clients, requests=requests, seconds=seconds)
+    finally:
+        _stop_server(server)
+
+
+def _load(base: str, *, clients: int, requests: int, seconds: float) -> dict:
+    import httpx
 
     latencies: list[float] = []
     errors = [0]
+    wrong = [0]
     lock = threading.Lock()
     issued = [0]
     deadline = time.monotonic() + seconds
@@ -76,6 +108,7 @@ def measure(model_dir: Path, *, clients: int, requests: int, seconds: float) -> 
                 with lock:
                     if r.status_code == 200:
                         latencies.append(took)
+                        wrong[0] += r.json()["choices"][0]["text"].strip() != f"{a + b:03d}"
                     else:
                         errors[0] += 1
 
@@ -86,12 +119,11 @@ def measure(model_dir: Path, *, clients: int, requests: int, seconds: float) -> 
     for t in threads:
         t.join()
     wall = time.perf_counter() - started
-    server.should_exit = True
-    thread.join(timeout=30)
     latencies.sort()
     return {
         "requests": len(latencies),
         "errors": errors[0],
+        "wrong": wrong[0],
         "rps": len(latencies) / wall,
         "p50_ms": 1000 * statistics.median(latencies),
         "p95_ms": 1000 * latencies[min(len(latencies) - 1, int(0.95 * len(latencies)))],
@@ -114,10 +146,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         artifact = build_artifact(resolve_model(str(good), base_dir=Path.cwd()), Path(tmp) / "int8", "int8-dynamic",
                                   QuantizeParams())
-        print(f"{'variant':<14}{'requests':>9}{'errors':>7}{'req/s':>8}{'p50 ms':>9}{'p95 ms':>9}")
+        print(f"{'variant':<14}{'requests':>9}{'errors':>7}{'wrong':>6}{'req/s':>8}{'p50 ms':>9}{'p95 ms':>9}")
         for name, path in (("fp32", good), ("int8-dynamic", artifact.path)):
-            r = measure(path, clients=args.clients, requests=args.requests, seconds=args.seconds)
-            print(f"{name:<14}{r['requests']:>9}{r['errors']:>7}{r['rps']:>8.1f}{r['p50_ms']:>9.1f}{r['p95_ms']:>9.1f}")
+            r = measure(path, clients=args.clients, requests=args.requests, seconds=args.seconds,
+                        log=Path(tmp) / f"serve-{name}.log")
+            print(f"{name:<14}{r['requests']:>9}{r['errors']:>7}{r['wrong']:>6}{r['rps']:>8.1f}{r['p50_ms']:>9.1f}"
+                  f"{r['p95_ms']:>9.1f}", flush=True)
 
 
 if __name__ == "__main__":

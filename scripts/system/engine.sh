@@ -2,11 +2,13 @@
 # Installs the container engine the build/deploy tests drive through the Docker API:
 # podman (its `system service` speaks the Docker API), runc (crun fails on hybrid
 # cgroups), Debian's docker-registry (a local registry to push to) and mmdebstrap
-# (builds the Python base image offline-capable, since no image can be pulled).
+# (builds the Python base image offline-capable, since no image can be pulled) and
+# catatonit (the init podman runs as PID 1 for `--init` / the SDK's init=True, so a
+# SIGTERM reaches the server; it is only a Recommends of podman).
 # Idempotent: installs only what is missing; `apt-get update` only then.
 set -euo pipefail
 
-packages=(podman runc docker-registry mmdebstrap uidmap)
+packages=(podman runc catatonit docker-registry mmdebstrap uidmap)
 missing=()
 for pkg in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then

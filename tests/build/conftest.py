@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,9 +61,50 @@ def engine(tmp_path_factory) -> Engine:
         subprocess.run([str(SCRIPTS / "stop.sh"), str(state), "--purge"], capture_output=True, timeout=120)
 
 
-@pytest.fixture(scope="session")
-def wheelhouse() -> Path:
-    """Wheels for the image (torch from this machine), downloaded once into the test cache."""
-    from llm_gitops.build.context import image_requirements, prepare_wheelhouse
+@dataclass(frozen=True)
+class FrozenInputs:
+    wheel: Path
+    requirements: tuple[str, ...]
 
-    return prepare_wheelhouse(test_cache_root() / "wheelhouse", image_requirements())
+
+@contextmanager
+def frozen_package_inputs(workdir: Path) -> Iterator[FrozenInputs]:
+    """Build the llm-gitops wheel once (into ``workdir``) and give every ``build_image``
+    inside the block that same wheel and the same image requirements.
+
+    ``build_image`` makes both from the checkout on every call (a wheel per source
+    digest, requirements from pyproject.toml), which is right for users: a changed
+    source must reach the image. But the checkout may change under a several-minute
+    build (an editor saving, a parallel job), and then two builds would differ in their
+    wheel layer too, not only in the model. The wheel is made by the real
+    ``package_wheel``; nothing else about the build is replaced.
+    """
+    from llm_gitops.build import context as ctx
+
+    requirements = tuple(ctx.image_requirements())
+    built = ctx.package_wheel(workdir / "wheel-cache")
+    (workdir / "package").mkdir(parents=True, exist_ok=True)
+    wheel = Path(shutil.copy2(built, workdir / "package" / built.name))
+    patch = pytest.MonkeyPatch()
+    patch.setattr(ctx, "package_wheel", lambda _cache: wheel)
+    patch.setattr(ctx, "image_requirements", lambda: list(requirements))
+    try:
+        yield FrozenInputs(wheel=wheel, requirements=requirements)
+    finally:
+        patch.undo()
+
+
+@pytest.fixture(scope="session")
+def frozen_build_inputs(tmp_path_factory) -> Iterator[FrozenInputs]:
+    """The session's one llm-gitops wheel and requirements (see ``frozen_package_inputs``)."""
+    with frozen_package_inputs(tmp_path_factory.mktemp("frozen-inputs")) as inputs:
+        yield inputs
+
+
+@pytest.fixture(scope="session")
+def wheelhouse(frozen_build_inputs) -> Path:
+    """Wheels for the image (torch from this machine), downloaded once into the test cache
+    and kept across sessions (re-downloaded only when the requirements change)."""
+    from llm_gitops.build.context import prepare_wheelhouse
+
+    return prepare_wheelhouse(test_cache_root() / "wheelhouse", list(frozen_build_inputs.requirements))

@@ -109,6 +109,26 @@ def test_stage_context_lays_out_model_package_and_dockerfile(tmp_path):
     assert (built.path / "Dockerfile").read_text() == built.dockerfile
 
 
+def test_owner_only_model_files_become_readable_for_the_server_user(tmp_path):
+    # save_pretrained writes model.safetensors as 0600; COPY keeps modes and the
+    # server runs as a non-root user, which then could not read its own weights.
+    model = tmp_path / "model"
+    (model / "sub").mkdir(parents=True)
+    (model / "model.safetensors").write_bytes(b"weights")
+    (model / "model.safetensors").chmod(0o600)
+    (model / "sub").chmod(0o700)
+    (model / "config.json").write_text("{}")
+    wheel = tmp_path / "llm_gitops-0.1.0-py3-none-any.whl"
+    wheel.write_bytes(b"wheel")
+    spec = DockerfileSpec(base_image="b", package_wheel=wheel.name)
+    built = ctx.stage_context(tmp_path / "ctx", model_dir=model, spec=spec, wheel=wheel, requirements=[])
+    staged = built.path / "model"
+    assert (staged / "model.safetensors").stat().st_mode & 0o777 == 0o644
+    assert (staged / "model.safetensors").read_bytes() == b"weights"
+    assert staged.stat().st_mode & 0o777 == 0o755 and (staged / "sub").stat().st_mode & 0o777 == 0o755
+    assert (model / "model.safetensors").stat().st_mode & 0o777 == 0o600  # the source is left alone
+
+
 def test_an_empty_wheelhouse_is_a_config_error(tmp_path):
     spec = DockerfileSpec(base_image="b", package_wheel="w.whl", wheelhouse=True)
     (tmp_path / "empty").mkdir()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import stat
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -164,7 +165,15 @@ def prepare_wheelhouse(directory: Path, requirements: list[str]) -> Path:
 
 def _link_tree(src: Path, dst: Path) -> None:
     """Hard-link ``src`` into ``dst`` (copy across filesystems); no symlinks - a build
-    context tar would carry the link, not the file."""
+    context tar would carry the link, not the file.
+
+    COPY keeps file modes, and the server runs as a non-root user: a file only its
+    owner may read (``save_pretrained`` writes safetensors as 0600) would be unreadable
+    in the image. Such files are copied and made world-readable in the context; the
+    source keeps its mode (a hard link would share it).
+    """
+    dst.mkdir(parents=True, exist_ok=True)
+    os.chmod(dst, 0o755)  # not the umask's: a 0700 directory would hide the model too
     for path in sorted(src.rglob("*")):
         rel = path.relative_to(src)
         if any(part.startswith(".") for part in rel.parts):
@@ -172,12 +181,18 @@ def _link_tree(src: Path, dst: Path) -> None:
         target = dst / rel
         if path.is_dir():
             target.mkdir(parents=True, exist_ok=True)
+            os.chmod(target, 0o755)
             continue
         target.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            os.link(path.resolve(), target)
-        except OSError:
-            shutil.copy2(path, target)
+        mode = stat.S_IMODE(path.stat().st_mode)
+        if mode & 0o444 == 0o444:
+            try:
+                os.link(path.resolve(), target)
+                continue
+            except OSError:
+                pass
+        shutil.copy2(path, target)
+        os.chmod(target, mode | 0o444)
 
 
 @dataclass(frozen=True)
