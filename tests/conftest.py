@@ -27,6 +27,9 @@ def test_cache_root() -> Path:
 
 test_cache_root.__test__ = False  # not a test
 
+# The per-user cache (e.g. the empty MLflow store template) lives with the test cache.
+os.environ.setdefault("LLM_GITOPS_CACHE_DIR", str(test_cache_root() / "user-cache"))
+
 
 @pytest.fixture(scope="session")
 def example_models():

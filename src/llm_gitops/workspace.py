@@ -18,3 +18,12 @@ def state_dir(base_dir: Path) -> Path:
 
 def cache_dir(base_dir: Path) -> Path:
     return state_dir(base_dir) / "cache"
+
+
+def user_cache_dir() -> Path:
+    """Per-user cache shared by every repo (``LLM_GITOPS_CACHE_DIR``, else XDG's cache dir)."""
+    override = os.environ.get("LLM_GITOPS_CACHE_DIR")
+    if override:
+        return Path(override).resolve()
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".cache") / "llm-gitops"

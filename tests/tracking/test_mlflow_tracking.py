@@ -208,3 +208,22 @@ def test_unreachable_server_is_an_external_service_error(tmp_path):
 def test_display_uri_drops_credentials():
     assert display_uri("https://user:pw-123456@mlflow.example:8443/path") == "https://mlflow.example:8443/path"
     assert display_uri("sqlite:////tmp/x/mlflow.db") == "sqlite:////tmp/x/mlflow.db"
+
+
+def test_a_new_sqlite_store_is_seeded_from_a_migrated_template(tmp_path, monkeypatch):
+    from llm_gitops.tracking.mlflow_tracking import open_client, seed_sqlite_store
+
+    monkeypatch.setenv("LLM_GITOPS_CACHE_DIR", str(tmp_path / "user-cache"))
+    db = tmp_path / "repo" / ".llm-gitops" / "mlflow.db"
+    seed_sqlite_store(db)
+    templates = list((tmp_path / "user-cache").glob("mlflow-empty-*.db"))
+    assert len(templates) == 1 and db.read_bytes() == templates[0].read_bytes()
+    client = open_client(f"sqlite:///{db}")
+    experiment = client.create_experiment("gate", artifact_location=(tmp_path / "art").as_uri())
+    assert client.get_experiment(experiment).name == "gate"
+    before = db.read_bytes()
+    seed_sqlite_store(db)  # an existing store is never replaced
+    assert db.read_bytes() == before
+    other = tmp_path / "other" / "mlflow.db"
+    seed_sqlite_store(other)
+    assert other.read_bytes() == templates[0].read_bytes()

@@ -28,6 +28,8 @@ import hashlib
 import logging
 import os
 import re
+import shutil
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,7 +41,7 @@ from llm_gitops.config.schema import Config
 from llm_gitops.errors import ExternalServiceError
 from llm_gitops.logsafe import redact
 from llm_gitops.models.resolved import ResolvedModel
-from llm_gitops.workspace import state_dir
+from llm_gitops.workspace import state_dir, user_cache_dir
 
 DEFAULT_EXPERIMENT = "llm-gitops"
 MODEL_ARTIFACT_PATH = "model"
@@ -125,10 +127,47 @@ def open_client(uri: str):
 
     db = sqlite_path(uri)
     if db is not None:
-        db.parent.mkdir(parents=True, exist_ok=True)
+        seed_sqlite_store(db)
     elif uri.startswith(("http://", "https://")):
         _probe(uri)
     return MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+
+def seed_sqlite_store(db: Path) -> None:
+    """Make ``db`` an empty, migrated MLflow store unless it exists.
+
+    A new sqlite store runs MLflow's schema migrations, seconds of CPU on every fresh
+    checkout; a copy of an already-migrated empty database (kept per MLflow version in
+    the user cache) is the same store in milliseconds.
+    """
+    db = Path(db)
+    db.parent.mkdir(parents=True, exist_ok=True)
+    if db.exists():
+        return
+    import mlflow
+    from mlflow import MlflowClient
+
+    template = user_cache_dir() / f"mlflow-empty-{mlflow.__version__}.db"
+    if not template.is_file():
+        template.parent.mkdir(parents=True, exist_ok=True)
+        fd, fresh = tempfile.mkstemp(dir=template.parent, prefix=".mlflow-empty-", suffix=".db")
+        os.close(fd)
+        os.unlink(fresh)  # MLflow must create (and migrate) the file itself
+        try:
+            MlflowClient(tracking_uri=f"sqlite:///{fresh}").search_experiments()
+            os.replace(fresh, template)
+        finally:
+            Path(fresh).unlink(missing_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=db.parent, prefix=f".{db.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        shutil.copyfile(template, tmp)
+        try:
+            os.link(tmp, db)  # never replaces a store another process created meanwhile
+        except FileExistsError:
+            pass
+    finally:
+        Path(tmp).unlink(missing_ok=True)
 
 
 def _probe(uri: str) -> None:
