@@ -41,7 +41,7 @@ def test_regressed_candidate_fails(example_models, tmp_path, monkeypatch, state_
     data = json.loads((out / "report.json").read_text())
     assert data["verdict"] == "fail"
     checks = {c["metric"]: c for c in data["checks"]}
-    assert set(checks) == {"add_em/exact_match", "add_mc/acc", "perf/latency_p95_ms"}
+    assert set(checks) == {"add_em/exact_match", "add_mc/acc", "perf/latency_p95_ms", "perf/size_on_disk_mb"}
     em = checks["add_em/exact_match"]
     assert em["verdict"] == "fail" and em["n"] == 200 and em["delta"] < -0.02
     assert checks["perf/latency_p95_ms"]["candidate"] > 0
