@@ -32,8 +32,11 @@ os.environ.setdefault("LLM_GITOPS_CACHE_DIR", str(test_cache_root() / "user-cach
 
 
 @pytest.fixture(scope="session")
-def example_models():
+def example_models(request):
     """The example repo's trained models (good and regressed), built once and cached."""
     from tests.support.example_models import ensure_example_models
 
-    return ensure_example_models()
+    # A first build trains for minutes: let its progress lines reach the CI log.
+    capture = request.config.pluginmanager.getplugin("capturemanager")
+    with capture.global_and_fixture_disabled():
+        return ensure_example_models()
