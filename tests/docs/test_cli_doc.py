@@ -16,6 +16,9 @@ COMMANDS_DIR = REPO_ROOT / "src" / "llm_gitops" / "commands"
 # Step-output keys as the commands write them: "key={...}" after a quote or a "\n".
 GITHUB_OUTPUT_KEY = re.compile(r'(?:"|\\n)([a-z][a-z-]*)=\{')
 DOTENV_KEY = re.compile(r"(?<![A-Z_])(LLM_GITOPS_[A-Z_]+)=")
+# ... or as "key": value in the dicts handed to write_step_outputs(github, dotenv, output_env).
+STEP_OUTPUTS_CALL = re.compile(r"write_step_outputs\((.*?)\boutput_env\b", re.S)
+DICT_KEY = re.compile(r'"([A-Za-z][A-Za-z_-]*)": ')
 
 
 def cli_doc() -> str:
@@ -48,6 +51,8 @@ def test_every_step_output_key_the_commands_write_is_documented():
         if "GITHUB_OUTPUT" in source:
             found |= {f"`{key}`" for key in GITHUB_OUTPUT_KEY.findall(source)}
         found |= {f"`{key}`" for key in DOTENV_KEY.findall(source)}
+        for call in STEP_OUTPUTS_CALL.findall(source):
+            found |= {f"`{key}`" for key in DICT_KEY.findall(call)}
     assert {"`verdict`", "`LLM_GITOPS_VERDICT`"} <= found  # the scan itself works
     missing = sorted(key for key in found if key not in doc)
     assert not missing, f"docs/cli.md does not mention {missing}"

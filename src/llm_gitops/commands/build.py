@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import click
 
-
-def _append(path: Path, lines: list[str]) -> None:
-    with path.open("a", encoding="utf-8") as fh:
-        fh.write("".join(f"{line}\n" for line in lines))
+from llm_gitops.commands.step_outputs import write_step_outputs
 
 
 @click.command("build")
@@ -84,8 +80,6 @@ def command(config_path: Path | None, model_source: str | None, repository: str 
         click.echo(f"{where}; {result.size / 1e6:.0f} MB, {result.cached_steps}/{result.steps} steps cached", err=True)
     click.echo(digest)
     if result.digest:
-        github_output = os.environ.get("GITHUB_OUTPUT")
-        if github_output:
-            _append(Path(github_output), [f"image={result.image}:{result.tag}", f"digest={result.digest}"])
-        if output_env is not None:
-            _append(output_env, [f"LLM_GITOPS_IMAGE={result.image}:{result.tag}", f"LLM_GITOPS_IMAGE_DIGEST={result.digest}"])
+        image = f"{result.image}:{result.tag}"
+        write_step_outputs({"image": image, "digest": result.digest},
+                           {"LLM_GITOPS_IMAGE": image, "LLM_GITOPS_IMAGE_DIGEST": result.digest}, output_env)

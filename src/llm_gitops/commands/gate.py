@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import subprocess
 import time
 import traceback
@@ -16,6 +15,7 @@ import click
 from llm_gitops import __version__
 from llm_gitops.cache import ResultCache, content_key, write_atomic
 from llm_gitops.commands.eval import progress_printer, resolve_command_model
+from llm_gitops.commands.step_outputs import append_step_summary, write_step_outputs
 from llm_gitops.config import load_config
 from llm_gitops.config.schema import Config, Threshold
 from llm_gitops.errors import ConfigError, LlmGitopsError
@@ -96,11 +96,6 @@ def _model_info(model: ResolvedModel | None, eval_results, perf_results):
         eval_cache_key=eval_results.cache_key if eval_results is not None else None,
         harness_version=eval_results.harness_version if eval_results is not None else None,
     )
-
-
-def _append(path: str | Path, text: str) -> None:
-    with open(path, "a", encoding="utf-8") as fh:
-        fh.write(text)
 
 
 @dataclass(frozen=True)
@@ -239,12 +234,12 @@ def command(config_path: Path | None, candidate_src: str | None, baseline_src: s
     md_path, json_path, png_path = write_reports(rendered, out_dir)
     say(f"gate: wrote {md_path}, {json_path}" + (f", {png_path}" if png_path else ""))
 
-    if os.environ.get("GITHUB_STEP_SUMMARY"):
-        _append(os.environ["GITHUB_STEP_SUMMARY"], rendered.markdown + "\n")
-    if os.environ.get("GITHUB_OUTPUT"):
-        _append(os.environ["GITHUB_OUTPUT"], f"verdict={rendered.verdict}\nreport-path={md_path}\nreport-json={json_path}\n")
-    if output_env is not None:
-        _append(output_env, f"LLM_GITOPS_VERDICT={rendered.verdict}\nLLM_GITOPS_REPORT={md_path}\nLLM_GITOPS_REPORT_JSON={json_path}\n")
+    append_step_summary(rendered.markdown)
+    write_step_outputs(
+        {"verdict": rendered.verdict, "report-path": str(md_path), "report-json": str(json_path)},
+        {"LLM_GITOPS_VERDICT": rendered.verdict, "LLM_GITOPS_REPORT": str(md_path), "LLM_GITOPS_REPORT_JSON": str(json_path)},
+        output_env,
+    )
 
     # Post first: the reviewer's comment should not wait for MLflow's slow import.
     code = rendered.exit_code
