@@ -1,4 +1,4 @@
-from llm_gitops.cli import main
+from llm_gitops.cli import run
 
 if __name__ == "__main__":
-    main()
+    run()
