@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import functools
+import importlib
 import json
 import subprocess
 import time
@@ -21,6 +23,7 @@ from llm_gitops.config.schema import Config, Threshold
 from llm_gitops.errors import ConfigError, LlmGitopsError
 from llm_gitops.logsafe import redact
 from llm_gitops.models.resolved import ResolvedModel
+from llm_gitops.sidecar import Sidecar
 from llm_gitops.timestamps import utc_timestamp
 from llm_gitops.workspace import cache_dir
 
@@ -118,7 +121,8 @@ class RenderedGate:
     tracked: tuple[tuple[str, str], ...] = ()  # (git sha, MLflow run id) already logged for it
 
     @classmethod
-    def from_outcome(cls, outcome, decision_key: str | None = None) -> "RenderedGate":
+    def from_outcome(cls, sidecar: Sidecar, outcome, decision_key: str | None = None) -> "RenderedGate":
+        """Render ``outcome``; the chart is drawn by ``sidecar`` (where matplotlib is warm)."""
         from llm_gitops.report.chart import render_chart
         from llm_gitops.report.json_report import render_json
         from llm_gitops.report.markdown import render_markdown
@@ -127,7 +131,7 @@ class RenderedGate:
         return cls(
             verdict=outcome.verdict, exit_code=outcome.exit_code, summary=outcome.summary,
             markdown=render_markdown(outcome), comment=render_markdown(outcome, for_comment=True),
-            text=render_text(outcome), json=render_json(outcome), png=render_chart(outcome),
+            text=render_text(outcome), json=render_json(outcome), png=sidecar.call(render_chart, outcome),
             decision_key=decision_key,
         )
 
@@ -229,8 +233,33 @@ def command(config_path: Path | None, candidate_src: str | None, baseline_src: s
         say(f"gate: baseline {baseline.source} ({baseline.short_digest})")
 
     decisions = None if no_cache else ResultCache(cache_dir(config.base_dir), "gate")
-    rendered = _measure_and_decide(plan, candidate, baseline, no_cache=no_cache, say=say, started=started,
-                                   decisions=decisions)
+    with Sidecar(_sidecar_warmups(config)) as sidecar:
+        rendered = _measure_and_decide(plan, candidate, baseline, no_cache=no_cache, say=say, started=started,
+                                       decisions=decisions, sidecar=sidecar)
+        code = _write_publish_track(config, rendered, out_dir, output_env, target, candidate, say,
+                                    decisions=decisions, sidecar=sidecar)
+    click.echo(rendered.text, nl=False)
+    if code:
+        # SystemExit, not click's Exit: the entry point runs click with
+        # standalone_mode=False, where click turns Exit into a discarded return value.
+        raise SystemExit(code)
+
+
+def _sidecar_warmups(config: Config) -> list:
+    """What the helper process gets ready while the models are measured: the chart's
+    matplotlib and, when tracking is on, MLflow with its store opened."""
+    warmups = [functools.partial(importlib.import_module, name)
+               for name in ("matplotlib.backends.backend_agg", "matplotlib.figure")]
+    if config.tracking.mlflow.enabled:
+        from llm_gitops.tracking.mlflow_tracking import open_client, resolve_tracking_uri
+
+        warmups.append(functools.partial(open_client, resolve_tracking_uri(config)))
+    return warmups
+
+
+def _write_publish_track(config: Config, rendered: RenderedGate, out_dir: Path, output_env: Path | None, target: str,
+                         candidate: ResolvedModel, say, *, decisions: ResultCache | None, sidecar: Sidecar) -> int:
+    """Write the reports and step outputs, post, log to MLflow; returns the exit code."""
     md_path, json_path, png_path = write_reports(rendered, out_dir)
     say(f"gate: wrote {md_path}, {json_path}" + (f", {png_path}" if png_path else ""))
 
@@ -247,13 +276,8 @@ def command(config_path: Path | None, candidate_src: str | None, baseline_src: s
         code = _publish(config, rendered, target, code, say)
     if rendered.verdict != "error" and config.tracking.mlflow.enabled:
         _track(config, rendered, [md_path, json_path] + ([png_path] if png_path else []), candidate, say,
-               decisions=decisions)
-
-    click.echo(rendered.text, nl=False)
-    if code:
-        # SystemExit, not click's Exit: the entry point runs click with
-        # standalone_mode=False, where click turns Exit into a discarded return value.
-        raise SystemExit(code)
+               decisions=decisions, sidecar=sidecar)
+    return code
 
 
 def _decision_key(plan: _Plan, candidate: ResolvedModel, baseline: ResolvedModel | None,
@@ -275,9 +299,8 @@ def _decision_key(plan: _Plan, candidate: ResolvedModel, baseline: ResolvedModel
 
 
 def _measure_and_decide(plan: _Plan, candidate: ResolvedModel, baseline: ResolvedModel | None, *, no_cache: bool,
-                        say, started: float, decisions: ResultCache | None) -> RenderedGate:
-    from llm_gitops.gate.policy import Measurements, decide, error_outcome
-
+                        say, started: float, decisions: ResultCache | None, sidecar: Sidecar) -> RenderedGate:
+    # gate.policy (numpy, scipy) is imported only to decide: a reused decision needs neither.
     config = plan.config
     cache_root = None if no_cache else cache_dir(config.base_dir)
     timings: dict[str, float] = {}
@@ -305,13 +328,17 @@ def _measure_and_decide(plan: _Plan, candidate: ResolvedModel, baseline: Resolve
         for role, model in (("candidate", candidate), ("baseline", baseline)):
             if model is not None:
                 steps.append((role, "eval", lambda m=model: run_eval(m, config.eval, base_dir=config.base_dir,
-                                                                      cache_root=cache_root, progress=say)))
+                                                                      cache_root=cache_root, progress=say,
+                                                                      on_miss=sidecar.start)))
     if plan.needs_perf:
         from llm_gitops.perf.bench import run_bench
 
+        # A benchmark is timed: the helper is not started for it, and one warming up
+        # since an eval is waited for, so that it takes no CPU from the measurement.
         for role, model in (("candidate", candidate), ("baseline", baseline)):
             if model is not None:
-                steps.append((role, "perf", lambda m=model: run_bench(m, config.perf, cache_root=cache_root, progress=say)))
+                steps.append((role, "perf", lambda m=model: run_bench(m, config.perf, cache_root=cache_root, progress=say,
+                                                                        on_miss=sidecar.wait_ready)))
     for role, kind, step in steps:
         t0 = time.perf_counter()
         try:
@@ -323,7 +350,9 @@ def _measure_and_decide(plan: _Plan, candidate: ResolvedModel, baseline: Resolve
             click.echo(redact(traceback.format_exc()), err=True)
             timings[f"{role}_{kind}_s"] = time.perf_counter() - t0
             timings["total_s"] = time.perf_counter() - started
-            return RenderedGate.from_outcome(error_outcome(
+            from llm_gitops.gate.policy import error_outcome
+
+            return RenderedGate.from_outcome(sidecar, error_outcome(
                 f"the {role}'s {'evaluation' if kind == 'eval' else 'benchmark'} failed: {type(exc).__name__}: {first}",
                 candidate_info=_model_info(candidate, results.get("candidate_eval"), results.get("candidate_perf")),
                 baseline_info=_model_info(baseline, results.get("baseline_eval"), results.get("baseline_perf")),
@@ -338,6 +367,8 @@ def _measure_and_decide(plan: _Plan, candidate: ResolvedModel, baseline: Resolve
             say("gate: same measurements, thresholds and policy as an earlier run: reusing its decision")
             return RenderedGate.from_cache(cached, key)
     say("gate: deciding")
+    from llm_gitops.gate.policy import Measurements, decide
+
     outcome = decide(
         plan.thresholds,
         candidate=Measurements(eval=results.get("candidate_eval"), perf=results.get("candidate_perf")),
@@ -346,14 +377,14 @@ def _measure_and_decide(plan: _Plan, candidate: ResolvedModel, baseline: Resolve
         baseline_info=_model_info(baseline, results.get("baseline_eval"), results.get("baseline_perf")),
         timings=timings, notes=tuple(notes), **common,
     )
-    rendered = RenderedGate.from_outcome(outcome, key)
+    rendered = RenderedGate.from_outcome(sidecar, outcome, key)
     if key is not None:
         decisions.put(key, rendered.to_cache())
     return rendered
 
 
 def _track(config: Config, rendered: RenderedGate, artifacts: list[Path], candidate: ResolvedModel, say, *,
-           decisions: ResultCache | None) -> None:
+           decisions: ResultCache | None, sidecar: Sidecar) -> None:
     """Log the run to MLflow. A tracking failure is a warning: the verdict stands."""
     try:
         from llm_gitops.tracking.mlflow_tracking import log_gate_run, resolve_tracking_uri, sqlite_path
@@ -371,8 +402,8 @@ def _track(config: Config, rendered: RenderedGate, artifacts: list[Path], candid
         say(f"gate: already logged as MLflow run {already}")
         return
     try:
-        record = log_gate_run(config, report=json.loads(rendered.json), artifacts=artifacts, candidate=candidate,
-                              git_sha=sha or None)
+        record = sidecar.call(log_gate_run, config, report=json.loads(rendered.json), artifacts=artifacts,
+                              candidate=candidate, git_sha=sha or None)
     except LlmGitopsError as exc:
         click.echo(f"warning: the gate run was not logged to MLflow: {redact(str(exc))}", err=True)
         return
