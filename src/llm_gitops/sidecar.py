@@ -38,7 +38,7 @@ def _serve(conn, warmups: Sequence[Callable[[], Any]]) -> None:
         # Lowest priority: the warm-ups are to use the CPU the measuring leaves idle,
         # not take it from the measuring. (The main process waits while calls run.)
         os.nice(19)
-    except OSError:
+    except (OSError, AttributeError):  # AttributeError: no os.nice on Windows
         pass
     try:
         _answer(conn, warmups)
