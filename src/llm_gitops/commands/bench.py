@@ -9,14 +9,14 @@ import click
 
 from llm_gitops.cache import write_atomic
 from llm_gitops.commands.eval import default_output, progress_printer, resolve_command_model
+from llm_gitops.commands.options import config_option
 from llm_gitops.config import load_config
 from llm_gitops.perf.results import PERF_METRICS
 from llm_gitops.workspace import cache_dir
 
 
 @click.command("bench")
-@click.option("--config", "config_path", type=click.Path(path_type=Path, dir_okay=False), default=None,
-              help="Config file (default: the nearest .llm-gitops.yaml).")
+@config_option()
 @click.option("--model", "model_source", default=None, metavar="SRC",
               help="Model to measure: a directory, models:/NAME/VERSION, models:/NAME@ALIAS or dvc:PATH "
                    "(default: models.candidate).")

@@ -6,12 +6,12 @@ from pathlib import Path
 
 import click
 
+from llm_gitops.commands.options import config_option
 from llm_gitops.commands.step_outputs import write_step_outputs
 
 
 @click.command("build")
-@click.option("--config", "config_path", type=click.Path(path_type=Path, dir_okay=False), default=None,
-              help="Config file (default: the nearest .llm-gitops.yaml); its image section sets the defaults.")
+@config_option("Config file (default: the nearest .llm-gitops.yaml); its image section sets the defaults.")
 @click.option("--model", "model_source", default=None, metavar="SRC",
               help="Model to package: a directory (plain or a quantize artifact), models:/NAME/VERSION, "
                    "models:/NAME@ALIAS or dvc:PATH (default: models.candidate).")

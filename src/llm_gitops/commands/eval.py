@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from llm_gitops.cache import write_atomic
+from llm_gitops.commands.options import config_option
 from llm_gitops.config import load_config
 from llm_gitops.config.schema import Config
 from llm_gitops.errors import ConfigError
@@ -47,8 +48,7 @@ def _fmt(value: float | None, digits: int = 4) -> str:
 
 
 @click.command("eval")
-@click.option("--config", "config_path", type=click.Path(path_type=Path, dir_okay=False), default=None,
-              help="Config file (default: the nearest .llm-gitops.yaml).")
+@config_option()
 @click.option("--model", "model_source", default=None, metavar="SRC",
               help="Model to evaluate: a directory, models:/NAME/VERSION, models:/NAME@ALIAS or dvc:PATH "
                    "(default: models.candidate).")

@@ -17,6 +17,7 @@ import click
 from llm_gitops import __version__
 from llm_gitops.cache import ResultCache, content_key, write_atomic
 from llm_gitops.commands.eval import progress_printer, resolve_command_model
+from llm_gitops.commands.options import config_option
 from llm_gitops.commands.step_outputs import append_step_summary, write_step_outputs
 from llm_gitops.config import load_config
 from llm_gitops.config.schema import Config, Threshold
@@ -162,8 +163,7 @@ def write_reports(rendered: RenderedGate, output_dir: Path) -> tuple[Path, Path,
 
 
 @click.command("gate")
-@click.option("--config", "config_path", type=click.Path(path_type=Path, dir_okay=False), default=None,
-              help="Config file (default: the nearest .llm-gitops.yaml).")
+@config_option()
 @click.option("--candidate", "candidate_src", default=None, metavar="SRC",
               help="Model under test: DIR (relative to the config file), models:/NAME/VERSION, models:/NAME@ALIAS "
                    "or dvc:PATH (default: models.candidate).")

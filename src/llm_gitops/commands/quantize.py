@@ -9,6 +9,7 @@ import click
 from pydantic import ValidationError
 
 from llm_gitops.commands.eval import progress_printer, resolve_command_model
+from llm_gitops.commands.options import config_option
 from llm_gitops.config.load import find_config, load_config
 from llm_gitops.config.schema import Config, QuantizeSection
 from llm_gitops.errors import ConfigError
@@ -67,8 +68,7 @@ Examples:
 
 
 @click.command("quantize", help=HELP)
-@click.option("--config", "config_path", type=click.Path(path_type=Path, dir_okay=False), default=None,
-              help="Config file (default: the nearest .llm-gitops.yaml; none is needed without --budget).")
+@config_option("Config file (default: the nearest .llm-gitops.yaml; none is needed without --budget).")
 @click.option("--model", "model_source", default=None, metavar="SRC",
               help="Source model: a directory, models:/NAME/VERSION, models:/NAME@ALIAS or dvc:PATH "
                    "(default: models.candidate).")

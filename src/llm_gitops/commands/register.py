@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from llm_gitops.commands.options import config_option
 from llm_gitops.config import load_config
 
 # The registry's own rules, checked before anything is uploaded: a bad alias found only
@@ -37,9 +38,8 @@ def _check_alias(ctx: click.Context, param: click.Parameter, value: str | None) 
 
 
 @click.command("register")
-@click.option("--config", "config_path", type=click.Path(path_type=Path, dir_okay=False), default=None,
-              help="Config file; its tracking.mlflow settings pick the store and experiment "
-                   "(default: the nearest .llm-gitops.yaml).")
+@config_option("Config file; its tracking.mlflow settings pick the store and experiment "
+               "(default: the nearest .llm-gitops.yaml).")
 @click.option("--model", "model_source", required=True, metavar="SRC",
               help="Model to publish: a directory (relative to the config file), models:/NAME/VERSION, "
                    "models:/NAME@ALIAS or dvc:PATH.")

@@ -6,13 +6,14 @@ from pathlib import Path
 
 import click
 
+from llm_gitops.commands.options import config_option
+
 
 @click.command("serve")
 @click.option("--model", "model_source", required=True, metavar="SRC",
               help="Model to serve: a directory (plain or a quantize artifact), models:/NAME/VERSION, "
                    "models:/NAME@ALIAS or dvc:PATH.")
-@click.option("--config", "config_path", type=click.Path(path_type=Path, dir_okay=False), default=None,
-              help="Config file whose MLflow store resolves models:/ sources (default: none; the local store).")
+@config_option("Config file whose MLflow store resolves models:/ sources (default: none; the local store).")
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to bind. Use 0.0.0.0 inside a container so a published port reaches it.")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import click
 
+from llm_gitops.commands.options import config_option
 from llm_gitops.config import load_config
 
 
 @click.command("validate-config")
-@click.option("--config", "config_path", type=click.Path(path_type=Path), default=None,
-              help="Config file (default: the nearest .llm-gitops.yaml).")
+@config_option(dir_okay=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the resolved config as JSON.")
 @click.option("--check-tasks/--no-check-tasks", default=True, show_default=True,
               help="Also check eval tasks and that every threshold names a metric a task produces.")
