@@ -17,14 +17,21 @@ def paired_scores(n: int, p_base: float, p_cand: float, seed: int = 0) -> tuple[
     rng = np.random.default_rng(seed)
     base = np.zeros(n)
     base[rng.choice(n, int(round(p_base * n)), replace=False)] = 1.0
+    cand = flip_to(base, p_base, p_cand, rng)
+    return cand.tolist(), base.tolist()
+
+
+def flip_to(base: np.ndarray, p_base: float, p_cand: float, rng: np.random.Generator) -> np.ndarray:
+    """A copy of the 0/1 ``base`` with just enough answers flipped to move its accuracy to ``p_cand``."""
     cand = base.copy()
+    n = len(base)
     shift = int(round((p_base - p_cand) * n))
     ones, zeros = np.flatnonzero(base == 1), np.flatnonzero(base == 0)
     if shift > 0:
         cand[rng.choice(ones, shift, replace=False)] = 0.0
     elif shift < 0:
         cand[rng.choice(zeros, -shift, replace=False)] = 1.0
-    return cand.tolist(), base.tolist()
+    return cand
 
 
 def metric(key: str, scores, doc_ids=None, *, higher_is_better: bool = True) -> MetricResult:

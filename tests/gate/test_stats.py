@@ -9,21 +9,14 @@ import pytest
 from scipy import stats as sps
 
 from llm_gitops.gate import stats
+from tests.gate.factories import flip_to
 
 
 def paired(n: int, p_base: float, p_cand: float, seed: int = 0):
     """Correlated binary scores: the candidate keeps most of the baseline's answers."""
     rng = np.random.default_rng(seed)
     base = (rng.random(n) < p_base).astype(float)
-    cand = base.copy()
-    # Flip just enough answers to move the candidate's accuracy to p_cand.
-    shift = int(round((p_base - p_cand) * n))
-    ones, zeros = np.flatnonzero(base == 1), np.flatnonzero(base == 0)
-    if shift > 0:
-        cand[rng.choice(ones, shift, replace=False)] = 0.0
-    elif shift < 0:
-        cand[rng.choice(zeros, -shift, replace=False)] = 1.0
-    return cand, base
+    return flip_to(base, p_base, p_cand, rng), base
 
 
 class TestMcNemar:
