@@ -16,14 +16,7 @@ def call(Map config = [:]) {
         push         : true,
         outputEnv    : 'llm-gitops-build.env',  // dotenv lines the CLI appends (image, digest)
         install      : true,
-        version      : '0.1.0',
-        spec         : '',
-        extras       : 'quantize,build',
-        torchVersion : '2.13.0',
-        torchIndexUrl: '',
-        python       : 'python3',
-        venv         : '.llm-gitops/venv',
-    ]
+    ] + Options.installDefaults('quantize,build')
     String problem = Options.unknownKeys('llmGitopsBuild', defaultConfig, config)
     if (problem) {
         error(problem)
@@ -40,8 +33,7 @@ def call(Map config = [:]) {
 
     List<String> pathEntry = []
     if (config.install) {
-        String bin = llmGitopsSetup(Options.pick(config,
-            ['version', 'spec', 'extras', 'torchVersion', 'torchIndexUrl', 'python', 'venv']))
+        String bin = llmGitopsSetup(Options.installOptions(config))
         pathEntry = ["PATH+LLMGITOPS=${bin}"]
     }
 

@@ -19,14 +19,7 @@ def call(Map config = [:]) {
         failBuild    : true,                 // error() when the gate fails (exit 1) as well as on errors
         archive      : true,                 // archiveArtifacts the report directory
         install      : true,                 // false: use the llm-gitops already on PATH
-        version      : '0.1.0',
-        spec         : '',
-        extras       : 'eval,forge,tracking',
-        torchVersion : '2.13.0',
-        torchIndexUrl: '',
-        python       : 'python3',
-        venv         : '.llm-gitops/venv',
-    ]
+    ] + Options.installDefaults('eval,forge,tracking')
     String problem = Options.unknownKeys('llmGitopsGate', defaultConfig, config)
     if (problem) {
         error(problem)
@@ -41,8 +34,7 @@ def call(Map config = [:]) {
 
     List<String> pathEntry = []
     if (config.install) {
-        String bin = llmGitopsSetup(Options.pick(config,
-            ['version', 'spec', 'extras', 'torchVersion', 'torchIndexUrl', 'python', 'venv']))
+        String bin = llmGitopsSetup(Options.installOptions(config))
         pathEntry = ["PATH+LLMGITOPS=${bin}"]
     }
 

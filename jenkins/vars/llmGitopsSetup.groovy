@@ -6,15 +6,7 @@ import org.llmgitops.Options
  * See llmGitopsSetup.txt for the options.
  */
 def call(Map config = [:]) {
-    Map defaultConfig = [
-        version      : '0.1.0',              // llm-gitops release; pin it
-        spec         : '',                   // pip requirement instead of the release (extras included)
-        extras       : 'eval,forge,tracking',
-        torchVersion : '2.13.0',             // unpinned torch resolves to a multi-GB GPU build
-        torchIndexUrl: '',                   // package index for torch only
-        python       : 'python3',            // interpreter that creates the venv
-        venv         : '.llm-gitops/venv',   // relative to the workspace
-    ]
+    Map defaultConfig = Options.installDefaults('eval,forge,tracking')
     String problem = Options.unknownKeys('llmGitopsSetup', defaultConfig, config)
     if (problem) {
         error(problem)

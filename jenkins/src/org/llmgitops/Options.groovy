@@ -25,6 +25,31 @@ class Options implements Serializable {
         return null
     }
 
+    /**
+     * llmGitopsSetup's options with their defaults. The steps that install the CLI first
+     * accept the same options (added to their own defaults), each with its own extras.
+     */
+    static Map installDefaults(String extras) {
+        return [
+            version      : '0.1.0',              // llm-gitops release; pin it
+            spec         : '',                   // pip requirement instead of the release (extras included)
+            extras       : extras,
+            torchVersion : '2.13.0',             // unpinned torch resolves to a multi-GB GPU build
+            torchIndexUrl: '',                   // package index for torch only
+            python       : 'python3',            // interpreter that creates the venv
+            venv         : '.llm-gitops/venv',   // relative to the workspace
+        ]
+    }
+
+    /** The llmGitopsSetup options in a step's `config`. */
+    static Map installOptions(Map config) {
+        List<String> keys = []
+        for (Object key : installDefaults('').keySet()) {
+            keys << key.toString()
+        }
+        return pick(config, keys)
+    }
+
     /** The subset of `config` whose keys are in `keys` (to hand one step's options to another). */
     static Map pick(Map config, List<String> keys) {
         Map out = [:]
