@@ -386,13 +386,8 @@ def _measure_and_decide(plan: _Plan, candidate: ResolvedModel, baseline: Resolve
 def _track(config: Config, rendered: RenderedGate, artifacts: list[Path], candidate: ResolvedModel, say, *,
            decisions: ResultCache | None, sidecar: Sidecar) -> None:
     """Log the run to MLflow. A tracking failure is a warning: the verdict stands."""
-    try:
-        from llm_gitops.tracking.mlflow_tracking import log_gate_run, resolve_tracking_uri, sqlite_path
-    except ModuleNotFoundError as exc:
-        if exc.name and exc.name.startswith("llm_gitops.tracking"):
-            say("gate: tracking skipped (this build has no MLflow tracking module)")
-            return
-        raise
+    from llm_gitops.tracking.mlflow_tracking import log_gate_run, resolve_tracking_uri, sqlite_path
+
     sha = git_sha(config.base_dir) or ""
     tracking_uri = resolve_tracking_uri(config)
     already = dict(rendered.tracked).get(f"{tracking_uri} {sha}")
