@@ -81,9 +81,7 @@ def fakes(monkeypatch):
             raise ModelSourceError(f"{name}: model directory not found", hint="check the path")
         return ResolvedModel(path=Path("/models") / name, digest="sha256:" + name.ljust(64, "0"), source=name, kind="local")
 
-    def run_eval(model, settings, *, base_dir, cache_root, progress=None, on_miss=None):
-        # on_miss (which starts the gate's helper process) is not called: the fakes measure
-        # nothing, and calls stay in this process where tests can replace them.
+    def run_eval(model, settings, *, base_dir, cache_root, progress=None):
         calls.append(("eval", model.source))
         if model.source == "crash":
             raise RuntimeError("CUDA out of memory\nmore lines")
@@ -96,7 +94,7 @@ def fakes(monkeypatch):
         return eval_results(metric("add_em/exact_match", em_c), metric("add_mc/acc", mc_c),
                             digest=model.digest, source=model.source, cached=model.source == "good")
 
-    def run_bench(model, settings, *, cache_root, progress=None, on_miss=None):
+    def run_bench(model, settings, *, cache_root, progress=None):
         calls.append(("perf", model.source))
         rng = np.random.default_rng(len(model.source))
         slow = 20.0 if model.source == "bad" else 10.0
@@ -364,71 +362,3 @@ def test_help_explains_exit_codes_and_examples():
     assert result.exit_code == 0
     for text in ("Examples:", "--baseline models:/adder@production", "Exit codes", "on_inconclusive"):
         assert text in result.output
-
-
-def test_a_measuring_gate_draws_and_tracks_in_its_helper_process(repo, fakes, monkeypatch, capsys):
-    """A cache miss starts the helper; the chart and the MLflow run (a real sqlite store) come from it."""
-    import llm_gitops.evaluation.runner as runner
-    from llm_gitops.sidecar import Sidecar
-
-    fake_eval = runner.run_eval
-
-    def measuring_eval(model, settings, *, on_miss=None, **kwargs):
-        if model.source == "bad":
-            on_miss()  # what the real run_eval does before loading a model it has no results for
-        return fake_eval(model, settings, **kwargs)
-
-    monkeypatch.setattr(runner, "run_eval", measuring_eval)
-    calls = []
-    real_call = Sidecar.call
-
-    def spy(self, fn, /, *args, **kwargs):
-        calls.append((fn.__name__, self.started))
-        return real_call(self, fn, *args, **kwargs)
-
-    monkeypatch.setattr(Sidecar, "call", spy)
-    monkeypatch.setattr("llm_gitops.commands.gate.git_sha", lambda d: "abc123")
-    write_config(repo, tracking="true")
-    assert gate("--candidate", "./bad", "--baseline", "./good") == 1
-    err = capsys.readouterr().err
-    assert calls == [("render_chart", True), ("log_gate_run", True)]
-    assert (repo / ".llm-gitops" / "reports" / "chart.png").read_bytes()[:4] == b"\x89PNG"
-    run_id = re.search(r"logged MLflow run (\w+)", err).group(1)
-
-    from mlflow import MlflowClient
-
-    run = MlflowClient(tracking_uri=f"sqlite:///{repo / '.llm-gitops' / 'mlflow.db'}").get_run(run_id)
-    assert run.data.tags["verdict"] == "fail" and run.data.tags["git_sha"] == "abc123"
-    assert run.data.metrics["candidate/add_em/exact_match"] < run.data.metrics["baseline/add_em/exact_match"]
-
-
-def test_a_benchmark_waits_for_a_warming_helper_and_never_starts_one(repo, fakes, monkeypatch):
-    """The helper's warm-ups must not take CPU from a timed run."""
-    import llm_gitops.evaluation.runner as runner
-    import llm_gitops.perf.bench as bench
-    from llm_gitops.sidecar import Sidecar
-
-    fake_eval, fake_bench = runner.run_eval, bench.run_bench
-    seen = []
-
-    def measuring_eval(model, settings, *, on_miss=None, **kwargs):
-        on_miss()
-        return fake_eval(model, settings, **kwargs)
-
-    def measuring_bench(model, settings, *, on_miss=None, **kwargs):
-        sidecar = on_miss.__self__
-        on_miss()
-        seen.append((on_miss.__func__ is Sidecar.wait_ready, sidecar.started, sidecar._ready))
-        return fake_bench(model, settings, **kwargs)
-
-    monkeypatch.setattr(runner, "run_eval", measuring_eval)
-    monkeypatch.setattr(bench, "run_bench", measuring_bench)
-    write_config(repo, extra="  - metric: perf/latency_p95_ms\n    max_drop: 10%")
-    assert gate("--candidate", "./good", "--baseline", "./good2") == 0
-    # The eval started the helper; each bench found it started and done warming up.
-    assert seen == [(True, True, True), (True, True, True)]
-    # Without an eval miss, a bench does not start it.
-    seen.clear()
-    monkeypatch.setattr(runner, "run_eval", fake_eval)
-    assert gate("--candidate", "./good", "--baseline", "./good2", "--no-cache") == 0
-    assert seen == [(True, False, False), (True, False, False)]

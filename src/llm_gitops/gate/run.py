@@ -1,0 +1,263 @@
+"""The gate's core: plan a run, measure candidate and baseline, decide, render.
+
+``run_gate(request, progress=...)`` is what ``llm-gitops gate`` calls, and what deploy
+analysis and chat-ops call: every input is explicit in the frozen :class:`GateRequest`
+(no click, no environment). It returns a :class:`GateRun`: the :class:`GateOutcome` and
+its rendered reports. Writing files and step outputs, posting and tracking are the
+caller's; so is resolving model sources (``models.sources``), which happens before, so
+that a bad source is an error before anything is measured.
+
+Decisions are cached by content (``gate.decisions``): a re-run whose measurements,
+thresholds and policy are unchanged reuses the rendered reports without importing
+numpy/scipy (to decide) or matplotlib (to draw).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from llm_gitops import __version__
+from llm_gitops.cache import content_key
+from llm_gitops.config.schema import Config, Threshold
+from llm_gitops.errors import ConfigError, LlmGitopsError
+from llm_gitops.gate.decisions import DecisionCache
+from llm_gitops.gate.outcome import GateOutcome, ModelInfo
+from llm_gitops.logsafe import redact
+from llm_gitops.models.resolved import ResolvedModel
+from llm_gitops.report.rendered import RenderedGate
+from llm_gitops.timestamps import utc_timestamp
+
+PERF_PREFIX = "perf/"
+Progress = Callable[[str], None]
+
+
+def _quiet(_msg: str) -> None:
+    pass
+
+
+def _relative(threshold: Threshold) -> bool:
+    return threshold.max_drop is not None or threshold.hard_max_drop is not None
+
+
+@dataclass(frozen=True)
+class GatePlan:
+    """What the gate will do, settled before any model is touched."""
+
+    config: Config  # with the request's overrides (limit) applied
+    thresholds: tuple[Threshold, ...]  # those that will be checked
+    needs_eval: bool
+    needs_perf: bool
+    notes: tuple[str, ...]
+
+
+def with_limit(config: Config, limit: int | None) -> Config:
+    """``config`` with ``eval.limit`` overridden (None: unchanged)."""
+    if limit is None:
+        return config
+    return config.model_copy(update={"eval": config.eval.model_copy(update={"limit": limit})})
+
+
+def plan_gate(config: Config, *, no_perf: bool = False, limit: int | None = None) -> GatePlan:
+    """Validate the config for a gate run (no model is loaded); raise ConfigError."""
+    from llm_gitops.gate.metrics import check_threshold_metrics
+
+    config = with_limit(config, limit)
+    if not config.thresholds:
+        raise ConfigError(
+            f"{config.where('thresholds')}: thresholds: none configured, so the gate has nothing to decide",
+            hint="add e.g. '- {metric: TASK/METRIC, max_drop: 2pt}' under thresholds (see 'llm-gitops init')",
+        )
+    check_threshold_metrics(config)
+    perf = [t for t in config.thresholds if t.metric.startswith(PERF_PREFIX)]
+    notes = []
+    thresholds = list(config.thresholds)
+    perf_off = no_perf or not config.gate.perf
+    if perf and perf_off:
+        why = "--no-perf" if no_perf else "gate.perf is false"
+        notes.append(f"perf thresholds not checked ({why}): {', '.join(t.metric for t in perf)}")
+        thresholds = [t for t in thresholds if not t.metric.startswith(PERF_PREFIX)]
+    return GatePlan(
+        config=config,
+        thresholds=tuple(thresholds),
+        needs_eval=any(not t.metric.startswith(PERF_PREFIX) for t in thresholds),
+        needs_perf=bool(perf) and not perf_off,
+        notes=tuple(notes),
+    )
+
+
+@dataclass(frozen=True)
+class GateRequest:
+    """Everything one gate run depends on."""
+
+    config: Config
+    candidate: ResolvedModel
+    baseline: ResolvedModel | None = None
+    limit: int | None = None  # samples per task; overrides eval.limit
+    no_perf: bool = False  # skip the benchmark; perf thresholds are reported as not checked
+    # Where eval/bench results and decisions are cached; None: nothing is read or written.
+    cache_root: Path | None = None
+    chart: bool = False  # draw chart.png (imports matplotlib)
+
+
+@dataclass(frozen=True)
+class GateRun:
+    """A gate's result: the decision, its renderings, and how it was reached."""
+
+    outcome: GateOutcome
+    rendered: RenderedGate
+    decision_key: str | None = None  # key in the decision cache; None when not cacheable
+    reused: bool = False  # the decision came from the cache
+    # A failed measurement (verdict 'error'): its redacted traceback, for a log.
+    failure_detail: str | None = None
+
+    @property
+    def verdict(self) -> str:
+        return self.rendered.verdict
+
+    @property
+    def exit_code(self) -> int:
+        return self.rendered.exit_code
+
+
+def run_gate(request: GateRequest, *, progress: Progress = _quiet, plan: GatePlan | None = None) -> GateRun:
+    """Measure both models (cached by content), decide and render.
+
+    ``plan`` is the request's ``plan_gate`` when the caller already made it (to fail
+    early on a bad config). Raises ``LlmGitopsError`` for a configuration-class problem
+    (an unknown task, an unusable model); any other failure of a measurement is the
+    verdict ``error``, with the traceback in ``GateRun.failure_detail``.
+    """
+    started = time.perf_counter()
+    plan = plan or plan_gate(request.config, no_perf=request.no_perf, limit=request.limit)
+    decisions = DecisionCache(request.cache_root) if request.cache_root is not None else None
+    config = plan.config
+    candidate, baseline = request.candidate, request.baseline
+    notes = list(plan.notes)
+    if baseline is None and any(_relative(t) for t in plan.thresholds):
+        notes.append("no baseline (models.baseline or --baseline): max_drop/hard_max_drop are not checked, "
+                     "so those checks are inconclusive")
+    if baseline is not None and baseline.digest == candidate.digest:
+        notes.append(f"candidate and baseline are the same model ({candidate.short_digest})")
+    settings = {
+        "eval_tasks": [t.label for t in config.eval.tasks],
+        "eval_limit": config.eval.limit,
+        "eval_sampling": config.eval.sampling,
+        "num_fewshot": config.eval.num_fewshot,
+        "perf": plan.needs_perf,
+        "cache": request.cache_root is not None,
+    }
+    common = dict(gate=config.gate, seed=config.eval.seed, settings=settings, version=__version__,
+                  created_at=utc_timestamp())
+    timings: dict[str, float] = {}
+    results: dict[str, object] = {}
+
+    def infos() -> dict:
+        return dict(candidate_info=_model_info(candidate, results.get("candidate_eval"), results.get("candidate_perf")),
+                    baseline_info=_model_info(baseline, results.get("baseline_eval"), results.get("baseline_perf")))
+
+    for role, kind, step in _steps(plan, candidate, baseline, request.cache_root, progress):
+        t0 = time.perf_counter()
+        try:
+            results[f"{role}_{kind}"] = step()
+        except LlmGitopsError:
+            raise  # a config-class problem (unknown task, unusable model): exit 2, nothing written
+        except Exception as exc:  # noqa: BLE001 - a failed measurement is the verdict 'error'
+            text = str(exc).strip()
+            first = redact(text.splitlines()[0] if text else "")
+            timings[f"{role}_{kind}_s"] = time.perf_counter() - t0
+            timings["total_s"] = time.perf_counter() - started
+            from llm_gitops.gate.policy import error_outcome
+
+            what = "evaluation" if kind == "eval" else "benchmark"
+            outcome = error_outcome(f"the {role}'s {what} failed: {type(exc).__name__}: {first}",
+                                    timings=timings, notes=tuple(notes), **infos(), **common)
+            return GateRun(outcome, RenderedGate.from_outcome(outcome, chart=request.chart),
+                           failure_detail=redact(traceback.format_exc()))
+        timings[f"{role}_{kind}_s"] = time.perf_counter() - t0
+    timings["total_s"] = time.perf_counter() - started
+
+    key = decision_key(plan, candidate, baseline, results) if decisions is not None else None
+    if key is not None:
+        cached = decisions.get(key)
+        if cached is not None:
+            progress("gate: same measurements, thresholds and policy as an earlier run: reusing its decision")
+            outcome = GateOutcome.from_json(json.loads(cached.json))
+            if not request.chart:
+                cached = replace(cached, png=None)
+            elif cached.png is None:
+                cached = cached.with_chart(outcome)
+                decisions.put(key, cached)
+            return GateRun(outcome, cached, decision_key=key, reused=True)
+
+    progress("gate: deciding")
+    # gate.policy (numpy, scipy) is imported only to decide: a reused decision needs neither.
+    from llm_gitops.gate.policy import Measurements, decide
+
+    outcome = decide(
+        plan.thresholds,
+        candidate=Measurements(eval=results.get("candidate_eval"), perf=results.get("candidate_perf")),
+        baseline=None if baseline is None else Measurements(eval=results.get("baseline_eval"),
+                                                             perf=results.get("baseline_perf")),
+        timings=timings, notes=tuple(notes), **infos(), **common,
+    )
+    rendered = RenderedGate.from_outcome(outcome, chart=request.chart)
+    if key is not None:
+        decisions.put(key, rendered)
+    return GateRun(outcome, rendered, decision_key=key)
+
+
+def _steps(plan: GatePlan, candidate: ResolvedModel, baseline: ResolvedModel | None, cache_root: Path | None,
+           progress: Progress) -> list[tuple[str, str, Callable[[], object]]]:
+    """(role, kind, measure) for each measurement the plan needs, evals first."""
+    config = plan.config
+    models = [(role, m) for role, m in (("candidate", candidate), ("baseline", baseline)) if m is not None]
+    steps: list[tuple[str, str, Callable[[], object]]] = []
+    if plan.needs_eval:
+        from llm_gitops.evaluation import runner
+
+        steps += [(role, "eval", lambda m=m: runner.run_eval(m, config.eval, base_dir=config.base_dir,
+                                                             cache_root=cache_root, progress=progress))
+                  for role, m in models]
+    if plan.needs_perf:
+        from llm_gitops.perf import bench
+
+        steps += [(role, "perf", lambda m=m: bench.run_bench(m, config.perf, cache_root=cache_root, progress=progress))
+                  for role, m in models]
+    return steps
+
+
+def _model_info(model: ResolvedModel | None, eval_results, perf_results) -> ModelInfo | None:
+    if model is None:
+        return None
+    return ModelInfo(
+        source=model.source,
+        digest=model.digest,
+        kind=model.kind,
+        eval_cached=eval_results.cached if eval_results is not None else None,
+        perf_cached=perf_results.cached if perf_results is not None else None,
+        eval_cache_key=eval_results.cache_key if eval_results is not None else None,
+        harness_version=eval_results.harness_version if eval_results is not None else None,
+    )
+
+
+def decision_key(plan: GatePlan, candidate: ResolvedModel, baseline: ResolvedModel | None,
+                 results: dict[str, object]) -> str | None:
+    """What decides the verdict: every measurement's cache key, the checks and the policy."""
+    keys = {name: getattr(result, "cache_key", "") for name, result in results.items()}
+    if not keys or not all(keys.values()):
+        return None  # something was measured without a cache key: decide afresh
+    config = plan.config
+    return content_key({
+        "llm_gitops": __version__,
+        "measurements": keys,
+        "thresholds": [t.model_dump(mode="json") for t in plan.thresholds],
+        "gate": config.gate.model_dump(mode="json"),
+        "notes": list(plan.notes),
+        "candidate": [candidate.source, candidate.digest],
+        "baseline": [baseline.source, baseline.digest] if baseline is not None else None,
+    })

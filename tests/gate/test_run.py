@@ -1,0 +1,88 @@
+"""``gate.run.run_gate``, the gate's core, called as deploy analysis and chat-ops call it:
+a frozen request in, a decision out, no click and no environment."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from llm_gitops.config import load_config
+from llm_gitops.errors import ConfigError
+from llm_gitops.gate.run import GateRequest, plan_gate, run_gate
+from llm_gitops.models.resolved import ResolvedModel
+from tests.gate.factories import eval_results, metric, paired_scores
+
+REPO_TEMPLATE = Path(__file__).resolve().parents[2] / "examples" / "repo-template"
+CONFIG = """\
+version: 1
+eval:
+  tasks: [tasks/add_em.yaml]
+  limit: 100
+thresholds:
+  - metric: add_em/exact_match
+    max_drop: 2pt
+"""
+
+
+def model(name: str) -> ResolvedModel:
+    return ResolvedModel(path=Path("/models") / name, digest="sha256:" + name.ljust(64, "0"), source=name, kind="local")
+
+
+@pytest.fixture()
+def config(tmp_path):
+    shutil.copytree(REPO_TEMPLATE / "tasks", tmp_path / "tasks")
+    shutil.copytree(REPO_TEMPLATE / "data" / "eval", tmp_path / "data" / "eval")
+    (tmp_path / ".llm-gitops.yaml").write_text(CONFIG)
+    return load_config(tmp_path / ".llm-gitops.yaml")
+
+
+@pytest.fixture()
+def measured(monkeypatch):
+    """A fake eval: 'bad' is 20 points worse than 'good'; records (source, limit)."""
+    calls = []
+
+    def run_eval(model, settings, *, base_dir, cache_root, progress=None):
+        calls.append((model.source, settings.limit))
+        scores, _ = paired_scores(settings.limit, 0.80, 0.60 if model.source == "bad" else 0.80, seed=0)
+        return eval_results(metric("add_em/exact_match", scores), digest=model.digest, source=model.source)
+
+    monkeypatch.setattr("llm_gitops.evaluation.runner.run_eval", run_eval)
+    return calls
+
+
+def test_a_regression_fails_and_the_outcome_is_the_rendered_one(config, measured):
+    lines = []
+    run = run_gate(GateRequest(config=config, candidate=model("bad"), baseline=model("good"), limit=50),
+                   progress=lines.append)
+    assert run.verdict == "fail" and run.exit_code == 1 and run.outcome.verdict == "fail"
+    assert run.outcome.checks[0].n == 50 and measured == [("bad", 50), ("good", 50)]
+    assert run.rendered.png is None and run.decision_key is None and not run.reused  # no cache, no chart asked
+    assert "gate: deciding" in lines
+
+
+def test_the_decision_cache_reuses_a_decision_and_draws_the_chart_only_when_asked(config, measured, tmp_path):
+    request = GateRequest(config=config, candidate=model("good"), baseline=model("good2"), cache_root=tmp_path / "c")
+    first = run_gate(request)
+    assert first.verdict == "pass" and first.decision_key and not first.reused
+    again = run_gate(request)
+    assert again.reused and again.rendered.json == first.rendered.json and again.outcome.checks == first.outcome.checks
+    charted = run_gate(GateRequest(**{**request.__dict__, "chart": True}))
+    assert charted.reused and charted.rendered.png[:4] == b"\x89PNG"
+
+
+def test_a_crashing_measurement_is_the_verdict_error_with_its_traceback(config, monkeypatch):
+    def crash(*args, **kwargs):
+        raise RuntimeError("out of memory\nmore")
+
+    monkeypatch.setattr("llm_gitops.evaluation.runner.run_eval", crash)
+    run = run_gate(GateRequest(config=config, candidate=model("good")))
+    assert run.verdict == "error" and run.outcome.error == "the candidate's evaluation failed: RuntimeError: out of memory"
+    assert "Traceback" in run.failure_detail
+
+
+def test_the_plan_checks_the_config_before_any_model(config, measured):
+    with pytest.raises(ConfigError, match="thresholds: none configured"):
+        plan_gate(config.model_copy(update={"thresholds": []}))
+    assert measured == []
