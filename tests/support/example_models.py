@@ -4,7 +4,7 @@
 ``train.py`` (as a team's CI would) and returns where the results are:
 
 * ``good``: ``train.py`` at the default ``params.yaml`` (~100% held-out exact match);
-* ``regressed``: the same recipe stopped early (40% of the steps), a realistic
+* ``regressed``: the same recipe stopped early (a quarter of the steps), a realistic
   "this PR made the model worse" candidate: clearly worse, far from useless.
 
 Builds land in ``${LLM_GITOPS_TEST_CACHE:-~/.cache/llm-gitops-tests}/example-models/<key>/``
@@ -39,7 +39,7 @@ EXAMPLE_REPO = REPO_ROOT / "examples" / "repo-template"
 
 # The regressed candidate: the default recipe with fewer steps (and its own, shorter
 # schedule), which lands mid-way on the learning curve.
-REGRESSED_STEPS = 400
+REGRESSED_STEPS = 250
 # Bumped when the build's layout changes, so old caches are not reused.
 LAYOUT_VERSION = 2
 _DONE = "BUILD-OK.json"
