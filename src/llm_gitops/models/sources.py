@@ -71,8 +71,10 @@ def resolve_model(spec: ModelSourceSpec | str, *, base_dir: Path, tracking_uri: 
             raise ModelSourceError(
                 f"{source}: 'rev' applies only to dvc: sources", hint=f"use source: dvc:{source} to fetch it with DVC"
             )
-        path, kind, label = (base_dir / Path(source).expanduser()).resolve(), "local", source
-        validate_model_dir(path)
+        # Validated before resolve(): a symlink loop or a dangling link is named as written.
+        given = base_dir / Path(source).expanduser()
+        validate_model_dir(given)
+        path, kind, label = given.resolve(), "local", source
     return ResolvedModel(path=path, digest=model_digest(path), source=label, kind=kind)
 
 
