@@ -2,8 +2,7 @@
 
 After a run that imported torch, transformers, lm-eval or MLflow, a normal exit spends
 one to two seconds freeing modules and objects that the operating system would drop
-anyway. Both the CLI and the gate's helper process end with :func:`quick_exit` once
-their work is done and saved.
+anyway. The CLI ends with :func:`quick_exit` once its work is done and saved.
 """
 
 from __future__ import annotations

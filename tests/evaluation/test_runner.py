@@ -126,7 +126,7 @@ def tiny_run(tmp_path_factory, tiny_model_dir: Path):
     settings = EvalSection(tasks=TASKS, limit=12, sampling="random", batch_size=8, seed=7)
     lines: list[str] = []
     results = run_eval(resolved(tiny_model_dir), settings, base_dir=root, cache_root=cache,
-                       progress=lines.append, on_miss=lambda: lines.append("on_miss"))
+                       progress=lines.append)
     return root, cache, settings, results, lines
 
 
@@ -141,19 +141,15 @@ def test_real_eval_reports_both_tasks_with_paired_samples(tiny_run):
         assert set(metric.scores) <= {0.0, 1.0}
         assert metric.value == pytest.approx(sum(metric.scores) / len(metric.scores))
     assert any("loading model" in line for line in lines) and any("done in" in line for line in lines)
-    # The miss hook ran once, before the model was loaded.
-    assert lines.count("on_miss") == 1
-    assert lines.index("on_miss") < next(i for i, line in enumerate(lines) if "loading model" in line)
     EvalResults.from_json(json.loads(json.dumps(results.to_json())))  # round-trips
 
 
 def test_second_run_is_a_cache_hit(tiny_run, tiny_model_dir: Path):
     root, cache, settings, first, _ = tiny_run
-    misses: list[int] = []
-    again = run_eval(resolved(tiny_model_dir), settings, base_dir=root, cache_root=cache,
-                     on_miss=lambda: misses.append(1))
+    lines: list[str] = []
+    again = run_eval(resolved(tiny_model_dir), settings, base_dir=root, cache_root=cache, progress=lines.append)
     assert again.cached and again == first
-    assert misses == []
+    assert not any("loading model" in line for line in lines)
 
 
 def test_cache_hit_imports_neither_torch_nor_lm_eval(tiny_run, tiny_model_dir: Path):

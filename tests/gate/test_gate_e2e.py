@@ -31,7 +31,7 @@ def test_regressed_candidate_fails(example_models, tmp_path, monkeypatch, state_
     out = tmp_path / "report"
     code = gate(
         ["--config", str(example_models.config), "--candidate", str(example_models.regressed),
-         "--baseline", str(example_models.good), "--output-dir", str(out), "--report-to", "none"],
+         "--baseline", str(example_models.good), "--output-dir", str(out), "--report-to", "none", "--chart"],
         monkeypatch, state_dir,
     )
     stdout, stderr = capsys.readouterr()
@@ -63,7 +63,7 @@ def test_good_against_itself_passes(example_models, tmp_path, monkeypatch, state
     assert all(c["delta"] == 0 for c in data["checks"])
     assert any("same model" in note for note in data["notes"])
     assert any("perf thresholds not checked (--no-perf)" in note for note in data["notes"])
-    assert {p.name for p in out.iterdir()} == {"report.md", "report.json", "chart.png"}
+    assert {p.name for p in out.iterdir()} == {"report.md", "report.json"}  # no --chart
 
 
 def test_threshold_on_a_metric_no_task_produces_is_exit_2(example_models, tmp_path, monkeypatch, state_dir, capsys):

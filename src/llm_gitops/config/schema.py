@@ -266,6 +266,9 @@ class ReportSection(_Section):
     output_dir: str = ".llm-gitops/reports"
     # Where to post the report: auto (detect the CI and forge), github, gitlab, none.
     to: Literal["auto", "github", "gitlab", "none"] = "auto"
+    # Also draw chart.png (matplotlib). Off by default: the report and the comment already
+    # carry the same chart as Mermaid; ``gate --chart`` turns it on for one run.
+    chart: bool = False
 
 
 # --------------------------------------------------------------------------- quantize

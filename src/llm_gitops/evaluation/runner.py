@@ -234,13 +234,10 @@ def run_eval(
     base_dir: Path,
     cache_root: Path | None,
     progress: Progress | None = None,
-    on_miss: Callable[[], None] | None = None,
 ) -> EvalResults:
     """Evaluate ``model`` on the suite in ``settings`` (or answer from the cache).
 
-    ``cache_root`` None disables the cache (no read, no write). ``on_miss`` is called
-    once the cache has no answer, just before the model is loaded (the gate starts
-    its helper process there).
+    ``cache_root`` None disables the cache (no read, no write).
     """
     say = progress or (lambda _msg: None)
     suite = resolve_tasks(settings, base_dir=base_dir)
@@ -259,8 +256,6 @@ def run_eval(
                 say(f"eval: cache hit for {model.short_digest} ({', '.join(suite.names)})")
                 return replace(results, model_source=model.source)
 
-    if on_miss is not None:
-        on_miss()
     started = time.perf_counter()
     quiet = logging.getLogger().getEffectiveLevel() > logging.INFO
     with _quiet_logs(quiet), _quiet_progress(quiet), tempfile.TemporaryDirectory(prefix="llm-gitops-tasks-") as tmp:

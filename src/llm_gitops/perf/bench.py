@@ -134,12 +134,8 @@ def run_bench(
     *,
     cache_root: Path | None,
     progress: Callable[[str], None] | None = None,
-    on_miss: Callable[[], None] | None = None,
 ) -> PerfResults:
-    """Measure ``model`` (or answer from the cache; ``cache_root`` None disables it).
-
-    ``on_miss`` is called once the cache has no answer, before measuring starts.
-    """
+    """Measure ``model`` (or answer from the cache; ``cache_root`` None disables it)."""
     say = progress or (lambda _msg: None)
     recorded = perf_settings(settings)
     machine = machine_info(settings)
@@ -154,8 +150,6 @@ def run_bench(
             say(f"bench: cache hit for {model.short_digest}")
             return replace(results, model_source=model.source)
 
-    if on_miss is not None:
-        on_miss()
     say(
         f"bench: measuring {model.source} ({model.short_digest}): {settings.warmup} warm-up + "
         f"{settings.repeats} repeats x {len(settings.prompts)} prompts x {settings.max_new_tokens} tokens"
