@@ -10,19 +10,30 @@ never depends on the CI it runs in.
 Overrides that work under every CI (and locally): ``LLM_GITOPS_GITHUB_API_URL`` and
 ``LLM_GITOPS_GITLAB_URL`` point at another API endpoint (GitHub Enterprise, a self-hosted
 GitLab, a test stand-in).
+
+The files the CI reads step outputs from (``$GITHUB_OUTPUT``, ``$GITHUB_STEP_SUMMARY``)
+are read here too and handed to ``commands.step_outputs`` on the context.
+
+Everything read is validated: a CI variable or event payload that is not what the CI
+writes (a non-numeric merge request iid, an event whose ``pull_request.head`` is a
+string, a URL without a host) is a ConfigError naming the variable, file and field,
+raised before anything is measured. Values quoted in messages are escaped to one line.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
+import stat
 import urllib.parse
 from collections.abc import Mapping
+import dataclasses
 from dataclasses import dataclass
 from typing import Literal
 
 from llm_gitops.errors import ConfigError
-from llm_gitops.logsafe import register_secret
+from llm_gitops.logsafe import register_secret, strip_userinfo
 
 System = Literal["github-actions", "gitlab-ci", "jenkins", "local"]
 ForgeName = Literal["github", "gitlab"]
@@ -49,6 +60,8 @@ class CiContext:
     is_fork: bool
     api_url: str | None  # None = the forge client's default public endpoint
     run_url: str | None  # a link to this CI run, for statuses
+    github_output: str | None = None  # $GITHUB_OUTPUT: the step outputs file
+    step_summary: str | None = None  # $GITHUB_STEP_SUMMARY: the job summary file
 
 
 @dataclass(frozen=True)
@@ -64,15 +77,19 @@ class ForgeToken:
 
 
 def detect(env: Mapping[str, str] | None = None) -> CiContext:
-    """Read the CI context from ``env`` (default: the process environment)."""
+    """Read the CI context from ``env`` (default: the process environment); ConfigError if it is malformed."""
     env = os.environ if env is None else env
     if _truthy(env.get("GITHUB_ACTIONS")):
-        return _github_actions(env)
-    if _truthy(env.get("GITLAB_CI")) or env.get("CI_PROJECT_PATH"):
-        return _gitlab_ci(env)
-    if env.get("JENKINS_URL") or env.get("BUILD_URL") and env.get("JOB_NAME"):
-        return _jenkins(env)
-    return CiContext("local", None, None, None, None, None, None, False, None, None)
+        ctx = _github_actions(env)
+    elif _truthy(env.get("GITLAB_CI")) or env.get("CI_PROJECT_PATH"):
+        ctx = _gitlab_ci(env)
+    elif env.get("JENKINS_URL") or env.get("BUILD_URL") and env.get("JOB_NAME"):
+        ctx = _jenkins(env)
+    else:
+        ctx = CiContext("local", None, None, None, None, None, None, False, None, None)
+    # act, a self-hosted runner or a developer may set these outside GitHub Actions too.
+    return dataclasses.replace(ctx, github_output=env.get("GITHUB_OUTPUT") or None,
+                               step_summary=env.get("GITHUB_STEP_SUMMARY") or None)
 
 
 def forge_token(env: Mapping[str, str] | None, forge: str) -> ForgeToken | None:
@@ -86,63 +103,214 @@ def forge_token(env: Mapping[str, str] | None, forge: str) -> ForgeToken | None:
     return None
 
 
+# ----------------------------------------------------------------------------- checks
+_REPO = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
+_PROJECT = re.compile(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)+$")
+_SHA = re.compile(r"^[0-9a-fA-F]{7,64}$")
+_REF = re.compile(r"^[^\x00-\x1f\x7f]{1,255}$")
+# GitHub caps a webhook payload at 25 MB; an event file larger than that is not one.
+MAX_EVENT_BYTES = 25 * 1024 * 1024
+PR_EVENTS = ("pull_request", "pull_request_target", "pull_request_review", "pull_request_review_comment")
+
+
+def shown(value: object, limit: int = 120) -> str:
+    """``value`` for a one-line message: control characters escaped, long text cut."""
+    text = str(value)
+    if not text.isprintable():
+        text = repr(text)[1:-1]
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _bad_var(name: str, value: str, problem: str, hint: str) -> ConfigError:
+    return ConfigError(f"{name}={shown(value)}: {problem}", hint=hint)
+
+
+def _env_int(env: Mapping[str, str], name: str) -> int | None:
+    """A positive integer variable (a PR number, an iid, a project id); unset or empty is None."""
+    value = (env.get(name) or "").strip()
+    if not value:
+        return None
+    if not value.isdigit() or not value.isascii() or int(value) < 1 or len(value) > 18:
+        raise _bad_var(name, value, "not a positive whole number", f"unset {name} or set it to the number the CI gives")
+    return int(value)
+
+
+def _env_match(env: Mapping[str, str], name: str, pattern: re.Pattern, what: str) -> str | None:
+    value = env.get(name) or ""
+    if not value:
+        return None
+    if not pattern.match(value):
+        raise _bad_var(name, value, f"not {what}", f"unset {name} or set it to {what}")
+    return value
+
+
+def _env_url(env: Mapping[str, str], *names: str) -> str | None:
+    """The first set URL among ``names``, checked to be http(s)://HOST[...]."""
+    for name in names:
+        value = env.get(name) or ""
+        if value:
+            return _checked_url(name, value)
+    return None
+
+
+def _checked_url(name: str, value: str) -> str:
+    problem = None
+    if not value.isprintable() or any(c.isspace() for c in value):
+        problem = "holds spaces or control characters"
+    else:
+        try:
+            parts = urllib.parse.urlsplit(value)
+            parts.port  # noqa: B018 - raises ValueError for a bad port
+        except ValueError as exc:
+            problem = f"not a URL ({exc})"
+        else:
+            if parts.scheme not in ("http", "https"):
+                problem = "not an http(s) URL"
+            elif not parts.hostname:
+                problem = "has no host"
+    if problem:
+        raise _bad_var(name, strip_userinfo(value), problem, f"unset {name} or set it to e.g. https://HOST/...")
+    return value
+
+
 # ----------------------------------------------------------------------------- GitHub
 def _github_actions(env: Mapping[str, str]) -> CiContext:
-    repo = env.get("GITHUB_REPOSITORY") or None
-    payload = _event_payload(env.get("GITHUB_EVENT_PATH"))
+    repo = _env_match(env, "GITHUB_REPOSITORY", _REPO, "OWNER/REPO")
     event = env.get("GITHUB_EVENT_NAME", "")
+    payload = _Event(env.get("GITHUB_EVENT_PATH"))
     pr_number = head_sha = base_ref = None
     is_fork = False
-    pull = payload.get("pull_request") if isinstance(payload.get("pull_request"), dict) else None
+    pull = payload.obj("pull_request", optional=event not in PR_EVENTS)
     if pull is not None:
-        pr_number = _int(pull.get("number"))
-        head, base = pull.get("head") or {}, pull.get("base") or {}
-        head_sha = head.get("sha")
-        base_ref = base.get("ref")
-        head_repo = head.get("repo") or {}
-        base_repo = (base.get("repo") or {}).get("full_name") or repo
+        pr_number = payload.number(pull, "pull_request.number")
+        head, base = payload.obj("pull_request.head", pull), payload.obj("pull_request.base", pull)
+        head_sha = payload.text(head, "pull_request.head.sha", _SHA, "a commit sha")
+        base_ref = payload.text(base, "pull_request.base.ref", _REF, "a branch name")
+        head_repo = payload.obj("pull_request.head.repo", head, optional=True, null=True) or {}
+        base_repo_obj = payload.obj("pull_request.base.repo", base, optional=True, null=True) or {}
+        head_name = payload.text(head_repo, "pull_request.head.repo.full_name", _REPO, "OWNER/REPO", optional=True)
+        base_repo = payload.text(base_repo_obj, "pull_request.base.repo.full_name", _REPO, "OWNER/REPO",
+                                 optional=True) or repo
+        fork_flag = payload.flag(head_repo, "pull_request.head.repo.fork")
         # A deleted fork has head.repo null: treat it as a fork (no trust).
-        is_fork = bool(head_repo.get("fork")) or not head_repo or (
-            bool(head_repo.get("full_name")) and head_repo.get("full_name") != base_repo
-        )
-    elif event == "issue_comment" and isinstance(payload.get("issue"), dict) and payload["issue"].get("pull_request"):
-        # A comment on a PR: the head sha is not in the payload; the forge is asked later.
-        pr_number = _int(payload["issue"].get("number"))
+        is_fork = fork_flag or not head_repo or (bool(head_name) and head_name != base_repo)
+    elif event == "issue_comment":
+        issue = payload.obj("issue", optional=True)
+        if issue is not None and payload.obj("issue.pull_request", issue, optional=True, null=True):
+            # A comment on a PR: the head sha is not in the payload; the forge is asked later.
+            pr_number = payload.number(issue, "issue.number")
     if pr_number is None:
         # On issue_comment GITHUB_SHA is the default branch's tip, not the PR's head.
-        head_sha = env.get("GITHUB_SHA") or None
-    server = (env.get("GITHUB_SERVER_URL") or "").rstrip("/")
-    run_id = env.get("GITHUB_RUN_ID")
+        head_sha = _env_match(env, "GITHUB_SHA", _SHA, "a commit sha")
+    server = (_env_url(env, "GITHUB_SERVER_URL") or "").rstrip("/")
+    run_id = _env_int(env, "GITHUB_RUN_ID")
     run_url = f"{server}/{repo}/actions/runs/{run_id}" if server and repo and run_id else None
-    api_url = env.get("LLM_GITOPS_GITHUB_API_URL") or env.get("GITHUB_API_URL") or None
+    api_url = _env_url(env, "LLM_GITOPS_GITHUB_API_URL", "GITHUB_API_URL")
+    actor = env.get("GITHUB_ACTOR") or None
     return CiContext("github-actions", "github", repo, pr_number, head_sha, base_ref,
-                     env.get("GITHUB_ACTOR") or None, is_fork, api_url, run_url)
+                     shown(actor) if actor else None, is_fork, api_url, run_url)
 
 
-def _event_payload(path: str | None) -> dict:
-    if not path:
-        return {}
-    try:
-        with open(path, encoding="utf-8") as fh:
-            data = json.load(fh)
-    except FileNotFoundError:
-        raise ConfigError(f"GITHUB_EVENT_PATH={path} does not exist", hint="unset it or point it at the event JSON") from None
-    except ValueError as exc:
-        raise ConfigError(f"GITHUB_EVENT_PATH={path} is not JSON ({exc})", hint="point it at the event payload file") from None
-    return data if isinstance(data, dict) else {}
+class _Event:
+    """The GitHub event payload at ``GITHUB_EVENT_PATH``, read once and checked field by field."""
+
+    def __init__(self, path: str | None):
+        self.path = path
+        self.data: dict = self._load(path) if path else {}
+
+    def _error(self, problem: str, hint: str = "point GITHUB_EVENT_PATH at the event payload the runner wrote") -> ConfigError:
+        return ConfigError(f"GITHUB_EVENT_PATH={shown(self.path)}: {problem}", hint=hint)
+
+    def _load(self, path: str) -> dict:
+        try:
+            info = os.stat(path)
+            size = info.st_size
+            if stat.S_ISDIR(info.st_mode):
+                raise self._error("is a directory, not the event JSON file")
+            if not stat.S_ISREG(info.st_mode):  # a FIFO would block the read forever
+                raise self._error("is not a regular file")
+            if size > MAX_EVENT_BYTES:
+                raise self._error(f"is {size / 1e6:.0f} MB, larger than any event GitHub sends (25 MB)")
+            with open(path, "rb") as fh:
+                raw = fh.read(MAX_EVENT_BYTES + 1)
+        except FileNotFoundError:
+            raise self._error("does not exist", "unset it or point it at the event JSON") from None
+        except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
+            raise self._error(f"cannot be read ({getattr(exc, 'strerror', None) or exc})") from None
+        try:
+            data = json.loads(raw.decode("utf-8"))
+        except UnicodeDecodeError:
+            raise self._error("is not UTF-8 text") from None
+        except RecursionError:
+            raise self._error("is nested too deeply to be an event") from None
+        except ValueError as exc:
+            raise self._error(f"is not JSON ({shown(exc, 80)})") from None
+        if not isinstance(data, dict):
+            raise self._error(f"holds a JSON {_kind(data)}, not an object")
+        return data
+
+    def obj(self, field: str, parent: dict | None = None, *, optional: bool = False, null: bool = False) -> dict | None:
+        """The object at ``field`` (a dotted path; ``parent`` holds its last part); None when
+        it is absent or null and ``optional``/``null`` allow that."""
+        where = self.data if parent is None else parent
+        key = field.rsplit(".", 1)[-1]
+        value = where.get(key)
+        if value is None and (optional or null):
+            return None
+        if not isinstance(value, dict):
+            raise self._error(f"{field} is {_described(value, key in where)}, expected an object")
+        return value
+
+    def number(self, parent: dict, field: str) -> int:
+        value = parent.get(field.rsplit(".", 1)[-1])
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 2**53:
+            raise self._error(f"{field} is {_described(value, field.rsplit('.', 1)[-1] in parent)}, "
+                              "expected a positive whole number")
+        return value
+
+    def text(self, parent: dict, field: str, pattern: re.Pattern, what: str, *, optional: bool = False) -> str | None:
+        key = field.rsplit(".", 1)[-1]
+        value = parent.get(key)
+        if value is None and optional:
+            return None
+        if not isinstance(value, str):
+            raise self._error(f"{field} is {_described(value, key in parent)}, expected {what}")
+        if not pattern.match(value):
+            raise self._error(f"{field} is {shown(value, 60)!r}, not {what}")
+        return value
+
+    def flag(self, parent: dict, field: str) -> bool:
+        value = parent.get(field.rsplit(".", 1)[-1], False)
+        if value is None:
+            return False
+        if not isinstance(value, bool):
+            raise self._error(f"{field} is {_described(value, True)}, expected true or false")
+        return value
+
+
+def _kind(value: object) -> str:
+    return {dict: "object", list: "list", str: "string", bool: "boolean", int: "number", float: "number",
+            type(None): "null"}.get(type(value), type(value).__name__)
+
+
+def _described(value: object, present: bool) -> str:
+    return f"a {_kind(value)}" if present else "missing"
 
 
 # ----------------------------------------------------------------------------- GitLab
 def _gitlab_ci(env: Mapping[str, str]) -> CiContext:
-    iid = _int(env.get("CI_MERGE_REQUEST_IID"))
-    repo = env.get("CI_MERGE_REQUEST_PROJECT_PATH") or env.get("CI_PROJECT_PATH") or None
-    source, target = env.get("CI_MERGE_REQUEST_SOURCE_PROJECT_ID"), env.get("CI_MERGE_REQUEST_PROJECT_ID")
+    iid = _env_int(env, "CI_MERGE_REQUEST_IID")
+    repo = (_env_match(env, "CI_MERGE_REQUEST_PROJECT_PATH", _PROJECT, "a GROUP/PROJECT path")
+            or _env_match(env, "CI_PROJECT_PATH", _PROJECT, "a GROUP/PROJECT path"))
+    source = _env_int(env, "CI_MERGE_REQUEST_SOURCE_PROJECT_ID")
+    target = _env_int(env, "CI_MERGE_REQUEST_PROJECT_ID")
     is_fork = bool(iid and source and target and source != target)
-    api = env.get("LLM_GITOPS_GITLAB_URL") or env.get("CI_API_V4_URL") or env.get("CI_SERVER_URL") or None
+    api = _env_url(env, "LLM_GITOPS_GITLAB_URL", "CI_API_V4_URL", "CI_SERVER_URL")
+    actor = env.get("GITLAB_USER_LOGIN") or None
     return CiContext(
-        "gitlab-ci", "gitlab", repo, iid, env.get("CI_COMMIT_SHA") or None,
-        env.get("CI_MERGE_REQUEST_TARGET_BRANCH_NAME") or None, env.get("GITLAB_USER_LOGIN") or None, is_fork,
-        _gitlab_base(api), env.get("CI_PIPELINE_URL") or env.get("CI_JOB_URL") or None,
+        "gitlab-ci", "gitlab", repo, iid, _env_match(env, "CI_COMMIT_SHA", _SHA, "a commit sha"),
+        _env_match(env, "CI_MERGE_REQUEST_TARGET_BRANCH_NAME", _REF, "a branch name"),
+        shown(actor) if actor else None, is_fork, _gitlab_base(api), _env_url(env, "CI_PIPELINE_URL", "CI_JOB_URL"),
     )
 
 
@@ -156,17 +324,18 @@ def _gitlab_base(url: str | None) -> str | None:
 
 # ----------------------------------------------------------------------------- Jenkins
 def _jenkins(env: Mapping[str, str]) -> CiContext:
-    change_url = env.get("CHANGE_URL") or ""
+    change_url = _env_url(env, "CHANGE_URL") or ""
     forge, repo, api_url = _forge_from_change_url(change_url)
     if forge == "github":
-        api_url = env.get("LLM_GITOPS_GITHUB_API_URL") or api_url
+        api_url = _env_url(env, "LLM_GITOPS_GITHUB_API_URL") or api_url
     elif forge == "gitlab":
-        api_url = _gitlab_base(env.get("LLM_GITOPS_GITLAB_URL")) or api_url
+        api_url = _gitlab_base(_env_url(env, "LLM_GITOPS_GITLAB_URL")) or api_url
+    author = env.get("CHANGE_AUTHOR") or None
     return CiContext(
-        "jenkins", forge, repo, _int(env.get("CHANGE_ID")), env.get("GIT_COMMIT") or None,
-        env.get("CHANGE_TARGET") or None, env.get("CHANGE_AUTHOR") or None,
+        "jenkins", forge, repo, _env_int(env, "CHANGE_ID"), _env_match(env, "GIT_COMMIT", _SHA, "a commit sha"),
+        _env_match(env, "CHANGE_TARGET", _REF, "a branch name"), shown(author) if author else None,
         # The branch-source plugins set CHANGE_FORK to the fork's owner for fork PRs.
-        bool(env.get("CHANGE_FORK")), api_url, env.get("BUILD_URL") or env.get("JOB_URL") or None,
+        bool(env.get("CHANGE_FORK")), api_url, _env_url(env, "BUILD_URL", "JOB_URL"),
     )
 
 
@@ -186,13 +355,6 @@ def _forge_from_change_url(url: str) -> tuple[ForgeName | None, str | None, str 
         api = None if parts.netloc.lower() in ("github.com", "www.github.com") else f"{server}/api/v3"
         return "github", repo, api
     return None, None, None
-
-
-def _int(value) -> int | None:
-    try:
-        return int(value) if value not in (None, "") else None
-    except (TypeError, ValueError):
-        return None
 
 
 def _truthy(value: str | None) -> bool:

@@ -2,7 +2,11 @@
 
 Tokens are registered as they are read (``register_secret``) and every value of an
 environment variable whose name looks secret is registered on first use. ``redact``
-replaces them with ``***``; ``install_redaction`` applies it to every log record.
+replaces them with ``***`` and the credentials of every URL in the text
+(``scheme://user:password@host`` -> ``scheme://***@host``); ``install_redaction``
+applies it to every log record. The CLI's error line, the crash log,
+report and comment text go through ``redact`` too, so this is the one place that
+decides what is hidden.
 """
 
 from __future__ import annotations
@@ -14,6 +18,9 @@ import re
 _SECRETS: set[str] = set()
 _SECRET_ENV = re.compile(r"(TOKEN|SECRET|PASSWORD|API_KEY|PRIVATE_KEY|CREDENTIAL)", re.I)
 # Well-known token shapes, redacted even when nobody registered them.
+# The userinfo of a URL: after "scheme://", up to the last "@" before the path. Greedy, so
+# a password holding an unencoded "@" is hidden whole.
+_URL_USERINFO = re.compile(r"\b([A-Za-z][A-Za-z0-9+.\-]*://)[^/?#\s@]*(?:@[^/?#\s@]*)*@")
 _TOKEN_SHAPES = re.compile(r"\b(gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}|glpat-[A-Za-z0-9_\-]{20,})\b")
 
 
@@ -29,9 +36,15 @@ def _register_env_secrets() -> None:
             register_secret(value)
 
 
+def strip_userinfo(text: str) -> str:
+    """``text`` with the credentials of every URL in it replaced: ``http://***@host/...``."""
+    return _URL_USERINFO.sub(r"\1***@", text)
+
+
 def redact(text: str) -> str:
-    """Return ``text`` with every known secret replaced by ``***``."""
+    """Return ``text`` with every known secret and every URL's credentials replaced by ``***``."""
     _register_env_secrets()
+    text = strip_userinfo(text)
     for secret in sorted(_SECRETS, key=len, reverse=True):
         text = text.replace(secret, "***")
     return _TOKEN_SHAPES.sub("***", text)
@@ -43,6 +56,10 @@ class _RedactingFilter(logging.Filter):
         clean = redact(message)
         if clean != message:
             record.msg, record.args = clean, None
+        if record.exc_info and record.exc_info[1] is not None:
+            # A logged traceback quotes the exception's text: format it now, redacted.
+            record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
+            record.exc_info = None
         return True
 
 

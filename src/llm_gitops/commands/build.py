@@ -6,8 +6,9 @@ from pathlib import Path
 
 import click
 
+from llm_gitops import ci_context
 from llm_gitops.commands.options import config_option
-from llm_gitops.commands.step_outputs import write_step_outputs
+from llm_gitops.commands.step_outputs import check_step_outputs, write_step_outputs
 
 
 @click.command("build")
@@ -64,6 +65,8 @@ def command(config_path: Path | None, model_source: str | None, repository: str 
     from llm_gitops.config import load_config
 
     config = load_config(config_path)
+    ctx = ci_context.detect()
+    check_step_outputs(ctx, output_env)  # before the (long) build, not after it
     model = resolve_command_model(config, model_source)
 
     def progress(line: str) -> None:
@@ -81,5 +84,5 @@ def command(config_path: Path | None, model_source: str | None, repository: str 
     click.echo(digest)
     if result.digest:
         image = f"{result.image}:{result.tag}"
-        write_step_outputs({"image": image, "digest": result.digest},
+        write_step_outputs(ctx, {"image": image, "digest": result.digest},
                            {"LLM_GITOPS_IMAGE": image, "LLM_GITOPS_IMAGE_DIGEST": result.digest}, output_env)

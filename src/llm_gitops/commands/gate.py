@@ -13,7 +13,8 @@ import click
 from llm_gitops.cache import write_atomic
 from llm_gitops.commands.eval import progress_printer, resolve_command_model
 from llm_gitops.commands.options import config_option
-from llm_gitops.commands.step_outputs import append_step_summary, write_step_outputs
+from llm_gitops import ci_context
+from llm_gitops.commands.step_outputs import append_step_summary, check_step_outputs, write_step_outputs
 from llm_gitops.config import load_config
 from llm_gitops.config.schema import Config
 from llm_gitops.errors import ConfigError, LlmGitopsError
@@ -111,6 +112,11 @@ def command(config_path: Path | None, candidate_src: str | None, baseline_src: s
     baseline_spec = baseline_src or config.models.baseline
     out_dir = output_dir.resolve() if output_dir is not None else config.resolve_path(config.report.output_dir)
     target = report_to or config.report.to
+    # The CI context (event payload, variables) and every step-output file are checked
+    # before anything is measured or written.
+    ctx = ci_context.detect()
+    check_step_outputs(ctx, output_env, {"LLM_GITOPS_REPORT": str(out_dir / REPORT_MD),
+                                         "LLM_GITOPS_REPORT_JSON": str(out_dir / REPORT_JSON)})
 
     # Bad sources are exit 2 before anything is measured or written.
     candidate = resolve_command_model(config, candidate_spec)
@@ -125,7 +131,7 @@ def command(config_path: Path | None, candidate_src: str | None, baseline_src: s
     result = run_gate(request, progress=say, plan=plan)
     if result.failure_detail:
         click.echo(result.failure_detail, err=True)
-    code = _write_publish_track(config, result, out_dir, output_env, target, candidate, say,
+    code = _write_publish_track(config, result, out_dir, output_env, target, candidate, say, ctx=ctx,
                                 decisions=DecisionCache(cache_root) if cache_root is not None else None)
     click.echo(result.rendered.text, nl=False)
     if code:
@@ -135,14 +141,16 @@ def command(config_path: Path | None, candidate_src: str | None, baseline_src: s
 
 
 def _write_publish_track(config: Config, result: GateRun, out_dir: Path, output_env: Path | None, target: str,
-                         candidate: ResolvedModel, say, *, decisions: DecisionCache | None) -> int:
+                         candidate: ResolvedModel, say, *, ctx: ci_context.CiContext,
+                         decisions: DecisionCache | None) -> int:
     """Write the reports and step outputs, post, log to MLflow; returns the exit code."""
     rendered = result.rendered
     md_path, json_path, png_path = write_reports(rendered, out_dir)
     say(f"gate: wrote {md_path}, {json_path}" + (f", {png_path}" if png_path else ""))
 
-    append_step_summary(rendered.markdown)
+    append_step_summary(ctx, rendered.markdown)
     write_step_outputs(
+        ctx,
         {"verdict": rendered.verdict, "report-path": str(md_path), "report-json": str(json_path)},
         {"LLM_GITOPS_VERDICT": rendered.verdict, "LLM_GITOPS_REPORT": str(md_path), "LLM_GITOPS_REPORT_JSON": str(json_path)},
         output_env,
