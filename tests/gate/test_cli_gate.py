@@ -124,8 +124,7 @@ def test_good_vs_good_passes_and_writes_every_file(repo, fakes, capsys):
     assert "add_em/exact_match" in out and "delta (95% CI)" in out
     assert "gate: candidate good" in err and "gate: wrote" in err
     reports = repo / ".llm-gitops" / "reports"
-    assert {p.name for p in reports.iterdir()} == {"report.md", "report.json", "chart.png"}
-    assert (reports / "chart.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert {p.name for p in reports.iterdir()} == {"report.md", "report.json"}  # the chart is opt-in
     data = report(repo)
     assert data["verdict"] == "pass" and data["exit_code"] == 0
     assert data["models"]["candidate"]["eval_cached"] is True
@@ -264,7 +263,7 @@ def test_tracking_gets_the_report_and_artifacts(repo, fakes, monkeypatch, capsys
     monkeypatch.setattr("llm_gitops.commands.gate.git_sha", lambda d: "abc123")
     assert gate("--baseline", "./good2") == 0
     assert seen["report"]["schema"] == "llm-gitops/gate-report/v1" and seen["report"]["verdict"] == "pass"
-    assert [p.name for p in seen["artifacts"]] == ["report.md", "report.json", "chart.png"]
+    assert [p.name for p in seen["artifacts"]] == ["report.md", "report.json"]
     assert seen["candidate"].source == "good" and seen["git_sha"] == "abc123"
     assert "logged MLflow run run123" in capsys.readouterr().err
 
@@ -362,3 +361,15 @@ def test_help_explains_exit_codes_and_examples():
     assert result.exit_code == 0
     for text in ("Examples:", "--baseline models:/adder@production", "Exit codes", "on_inconclusive"):
         assert text in result.output
+
+
+@pytest.mark.parametrize("how", ["flag", "config"])
+def test_the_chart_is_drawn_when_asked_and_an_old_one_is_removed_when_not(repo, fakes, how):
+    path = write_config(repo)
+    if how == "config":
+        path.write_text(path.read_text().replace("report:\n  to: none", "report:\n  to: none\n  chart: true"))
+    assert gate("--baseline", "./good2", *(["--chart"] if how == "flag" else [])) == 0
+    chart = repo / ".llm-gitops" / "reports" / "chart.png"
+    assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert gate("--baseline", "./good2", "--no-chart") == 0
+    assert not chart.exists()

@@ -66,11 +66,14 @@ def write_reports(rendered: RenderedGate, output_dir: Path) -> tuple[Path, Path,
               help="Directory for report.md, report.json and chart.png (default: report.output_dir).")
 @click.option("--output-env", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help="Append LLM_GITOPS_VERDICT=.. and LLM_GITOPS_REPORT=.. to this dotenv file (GitLab, Jenkins).")
+@click.option("--chart/--no-chart", default=None,
+              help="Also write chart.png (matplotlib; default: report.chart, off: the report has a Mermaid chart).")
 @click.option("--no-cache", is_flag=True, help="Ignore and don't update the eval/bench result cache.")
 @click.option("--no-perf", is_flag=True, help="Skip the benchmark; perf/* thresholds are reported as not checked.")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Samples per task (overrides eval.limit).")
 def command(config_path: Path | None, candidate_src: str | None, baseline_src: str | None, report_to: str | None,
-            output_dir: Path | None, output_env: Path | None, no_cache: bool, no_perf: bool, limit: int | None) -> None:
+            output_dir: Path | None, output_env: Path | None, chart: bool | None, no_cache: bool, no_perf: bool,
+            limit: int | None) -> None:
     """Compare a candidate with thresholds and a baseline: pass, fail or inconclusive.
 
     Both models run the eval suite (cached by content) and, when perf thresholds exist,
@@ -80,7 +83,8 @@ def command(config_path: Path | None, candidate_src: str | None, baseline_src: s
     inconclusive, which never passes silently: gate.on_inconclusive decides its exit code.
 
     \b
-    Writes report.md, report.json (schema llm-gitops/gate-report/v1) and chart.png,
+    Writes report.md, report.json (schema llm-gitops/gate-report/v1) and, with --chart
+    or report.chart, chart.png;
     appends the report to $GITHUB_STEP_SUMMARY and verdict/report-path to $GITHUB_OUTPUT
     when those are set, logs the run to MLflow (tracking.mlflow) and posts the report
     as a pull/merge request comment (--report-to).
@@ -90,7 +94,7 @@ def command(config_path: Path | None, candidate_src: str | None, baseline_src: s
       llm-gitops gate
       llm-gitops gate --candidate ./model --baseline models:/adder@production
       llm-gitops gate --baseline dvc:model --limit 200 --report-to none
-      llm-gitops gate --no-perf --output-dir out/ --output-env gate.env
+      llm-gitops gate --no-perf --output-dir out/ --output-env gate.env --chart
 
     \b
     Exit codes: 0 pass (or inconclusive with on_inconclusive pass/neutral),
@@ -127,7 +131,7 @@ def command(config_path: Path | None, candidate_src: str | None, baseline_src: s
 
     cache_root = None if no_cache else cache_dir(config.base_dir)
     request = GateRequest(config=config, candidate=candidate, baseline=baseline, limit=limit, no_perf=no_perf,
-                          cache_root=cache_root, chart=True)
+                          cache_root=cache_root, chart=config.report.chart if chart is None else chart)
     result = run_gate(request, progress=say, plan=plan)
     if result.failure_detail:
         click.echo(result.failure_detail, err=True)
