@@ -1,0 +1,699 @@
+"""lm-eval's own output as gate input: ``results_*.json`` + ``samples_<task>_*.jsonl``.
+
+``lm_eval --output_path OUT --log_samples`` (or any runner that writes the same format,
+e.g. lm-eval with vLLM on a GPU cluster) leaves, through lm-eval's ``EvaluationTracker``::
+
+    OUT/<sanitized model name>/results_<date_id>.json
+    OUT/<sanitized model name>/samples_<task>_<date_id>.jsonl     one per task, one line per (doc, filter)
+
+(``--output_path FILE.json`` writes ``FILE_<date_id>.json`` with the samples beside it.)
+:func:`read_lm_eval_output` turns one such run into the same :class:`EvalResults` the
+gate computes itself, per-sample scores keyed by doc id, so the verdict, report,
+comment, status and tracking are made the same way without loading a model.
+
+Reading is strict and bounded: sizes are checked before reading, lines are read with a
+length cap, JSON is checked field by field, and the samples must agree with the
+results file (counts and means). Anything else is an :class:`EvalError` (exit 2) whose
+one line names the file and the fix. The checks against the gate config and between
+the two sides of a gate are :func:`check_against_config` and :func:`check_pair`; two
+sides whose documents only partly overlap are restricted to the common documents by
+:func:`restrict_to_common_docs`, which says so in a note.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import re
+import stat
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+
+from llm_gitops.config.schema import EvalSection
+from llm_gitops.errors import EvalError
+from llm_gitops.evaluation.results import EvalResults, MetricResult
+from llm_gitops.evaluation.tasks import FunctionRef, TaskSuite, metric_key, resolve_tasks
+from llm_gitops.models.resolved import ResolvedModel
+
+RESULTS_KIND = "lm-eval-results"
+# A results file holds aggregates and task configs: a few MB even for large suites.
+MAX_RESULTS_BYTES = 64 << 20
+# A samples file holds every prompt and response: large, but not unbounded.
+MAX_SAMPLES_BYTES = 4 << 30
+MAX_LINE_BYTES = 64 << 20
+_DATE_ID = re.compile(r"_(\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}(?:\.\d+)?)$")
+# Keys of lm-eval's task config that name where the data lies on the machine that ran
+# it, not what it is: the documents themselves are compared instead (doc hashes).
+_MACHINE_KEYS = ("metadata",)
+# Task YAML keys not compared with lm-eval's recorded config: the name (matched
+# already), lm-eval's bookkeeping, and what the gate overrides (num_fewshot is checked
+# against eval.num_fewshot through ``n-shot``).
+_UNCOMPARED_YAML_KEYS = {"task", "include", "metadata", "num_fewshot", "dataset_kwargs", "dataset_path", "tag", "group"}
+_FIX_RERUN = "re-run lm-eval with --output_path DIR --log_samples and pass DIR or its results_*.json"
+
+
+class ResultsFileError(EvalError):
+    """An lm-eval results or samples file cannot be used for the gate."""
+
+
+@dataclass(frozen=True)
+class LmEvalRun:
+    """One lm-eval run read from disk, checked, and turned into EvalResults."""
+
+    label: str  # the flag it came from, e.g. --candidate-results
+    results_path: Path
+    samples_paths: Mapping[str, Path]  # leaf task -> its samples file
+    harness_version: str
+    model_name: str
+    tasks: tuple[str, ...]  # leaf tasks (lm-eval's ``configs``)
+    n_shot: Mapping[str, int]
+    results: EvalResults
+    # task -> comparable config (machine paths dropped); task -> doc_id -> sample hash
+    task_configs: Mapping[str, Any] = field(compare=False, repr=False)
+    sample_hashes: Mapping[str, Mapping[int, str]] = field(compare=False, repr=False)
+    docs: Mapping[str, Mapping[int, Any]] = field(compare=False, repr=False)
+    group_subtasks: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def where(self, task: str | None = None) -> str:
+        path = self.samples_paths.get(task) if task else None
+        return f"{self.label} {path or self.results_path}"
+
+
+# --------------------------------------------------------------------------- locating
+def _fail(label: str, path: Path | str, problem: str, fix: str) -> ResultsFileError:
+    return ResultsFileError(f"{label} {path}: {problem}", hint=fix)
+
+
+def _stat_regular(path: Path, label: str, what: str, limit: int) -> os.stat_result:
+    """stat ``path`` (following links) and require a regular file within ``limit`` bytes."""
+    try:
+        info = path.stat()
+    except OSError as exc:
+        problem = "is a symlink loop" if exc.errno == 40 else f"cannot be read ({exc.strerror or exc})"
+        raise _fail(label, path, problem, f"pass an existing {what}") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise _fail(label, path, "is not a regular file", f"pass lm-eval's {what}")
+    if info.st_size > limit:
+        raise _fail(label, path, f"is {info.st_size / 2**20:.0f} MiB, over the {limit / 2**20:.0f} MiB limit for a {what}",
+                    "pass the file lm-eval wrote, not another one")
+    return info
+
+
+def _results_files(directory: Path) -> list[Path]:
+    found = sorted(p for p in directory.glob("results_*.json"))
+    if not found:  # OUT/<model name>/results_*.json: one level down
+        found = sorted(p for p in directory.glob("*/results_*.json"))
+    return found
+
+
+def locate_results_file(path: Path, label: str) -> Path:
+    """The results file of ``path``: the file itself, or the one results_*.json in the directory."""
+    try:
+        is_dir = path.is_dir()
+        exists = is_dir or path.exists() or path.is_symlink()
+    except OSError as exc:
+        raise _fail(label, path, f"cannot be read ({exc.strerror or exc})", "pass lm-eval's output directory") from None
+    if not exists:
+        raise _fail(label, path, "does not exist", "pass lm-eval's --output_path directory or a results_*.json in it")
+    if not is_dir:
+        return path
+    try:
+        found = _results_files(path)
+    except OSError as exc:
+        raise _fail(label, path, f"cannot be listed ({exc.strerror or exc})", "pass a readable directory") from None
+    if not found:
+        raise _fail(label, path, "holds no results_*.json (nor does any directory in it)",
+                    "pass the --output_path directory lm-eval wrote, or a results file")
+    if len(found) > 1:
+        names = ", ".join(str(p.relative_to(path)) for p in found[:4]) + (", ..." if len(found) > 4 else "")
+        raise _fail(label, path, f"holds {len(found)} lm-eval runs ({names})", "pass the results_*.json of the run to gate on")
+    return found[0]
+
+
+# --------------------------------------------------------------------------- strict JSON
+def _reject_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise ValueError(f"duplicate key {key!r}")
+        out[key] = value
+    return out
+
+
+def _loads(text: str) -> Any:
+    # NaN/Infinity would slip into scores; duplicate keys would silently drop one value.
+    return json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_no_duplicates)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _expect(value: Any, kind: type | tuple[type, ...], label: str, path: Path, where: str) -> Any:
+    if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
+        names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+        shown = "missing" if value is None else f"a {type(value).__name__}"
+        raise _fail(label, path, f"{where} is {shown}, expected {'an' if names[0] in 'aeiou' else 'a'} {names}",
+                    "pass a file lm-eval wrote, unedited")
+    return value
+
+
+# --------------------------------------------------------------------------- reading
+def _read_results_json(path: Path, label: str) -> tuple[bytes, dict[str, Any]]:
+    _stat_regular(path, label, "lm-eval results_*.json", MAX_RESULTS_BYTES)
+    try:
+        with path.open("rb") as fh:
+            raw = fh.read(MAX_RESULTS_BYTES + 1)
+    except OSError as exc:
+        raise _fail(label, path, f"cannot be read ({exc.strerror or exc})", "pass a readable file") from None
+    if len(raw) > MAX_RESULTS_BYTES:
+        raise _fail(label, path, "grew past the size limit while being read", "pass a finished results file")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise _fail(label, path, "is not UTF-8 text (a binary file?)", "pass the results_*.json lm-eval wrote") from None
+    try:
+        data = _loads(text)
+    except ValueError as exc:
+        problem = f"is not valid JSON ({exc})" if not isinstance(exc, json.JSONDecodeError) else \
+            f"is not valid JSON (line {exc.lineno}: {exc.msg})"
+        raise _fail(label, path, problem, "pass the results_*.json lm-eval wrote (a truncated copy?)") from None
+    if not isinstance(data, dict):
+        raise _fail(label, path, f"holds a JSON {type(data).__name__}, not lm-eval's results object",
+                    "pass the results_*.json lm-eval wrote")
+    return raw, data
+
+
+def _samples_lines(path: Path, label: str) -> Iterator[tuple[int, str, bytes]]:
+    """(line number, text, raw bytes) of each line, each at most MAX_LINE_BYTES."""
+    try:
+        fh = path.open("rb")
+    except OSError as exc:
+        raise _fail(label, path, f"cannot be read ({exc.strerror or exc})", "pass a readable file") from None
+    with fh:
+        number = 0
+        while True:
+            raw = fh.readline(MAX_LINE_BYTES + 1)
+            if not raw:
+                return
+            number += 1
+            if len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n"):
+                raise _fail(label, path, f"line {number} is longer than {MAX_LINE_BYTES >> 20} MiB",
+                            "pass the samples file lm-eval wrote")
+            if not raw.endswith(b"\n"):
+                raise _fail(label, path, f"is truncated mid-line at line {number} (no newline at the end)",
+                            "the run that wrote it was interrupted; " + _FIX_RERUN)
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                raise _fail(label, path, f"line {number} is not UTF-8 text (a binary file?)",
+                            "pass the samples file lm-eval wrote") from None
+            yield number, text, raw
+
+
+@dataclass
+class _TaskSamples:
+    # (filter, metric) -> {doc_id: score}; a metric without per-sample scores maps to None
+    scores: dict[tuple[str, str], dict[int, float] | None] = field(default_factory=dict)
+    per_filter: dict[str, set[int]] = field(default_factory=dict)
+    hashes: dict[int, str] = field(default_factory=dict)
+    docs: dict[int, Any] = field(default_factory=dict)
+
+
+def _read_samples(path: Path, label: str, task: str, digest: "hashlib._Hash") -> _TaskSamples:
+    _stat_regular(path, label, f"lm-eval samples file of task {task!r}", MAX_SAMPLES_BYTES)
+    out = _TaskSamples()
+    for number, text, raw in _samples_lines(path, label):
+        digest.update(raw)
+        if not text.strip():
+            raise _fail(label, path, f"line {number} is empty", "pass the samples file lm-eval wrote, unedited")
+        try:
+            rec = _loads(text)
+        except ValueError as exc:
+            raise _fail(label, path, f"line {number} is not valid JSON ({exc})",
+                        "pass the samples file lm-eval wrote (a truncated or edited copy?)") from None
+        where = f"line {number}"
+        if not isinstance(rec, dict):
+            raise _fail(label, path, f"{where} is a JSON {type(rec).__name__}, not a sample record",
+                        "pass the samples file lm-eval wrote")
+        doc_id = rec.get("doc_id")
+        if not isinstance(doc_id, int) or isinstance(doc_id, bool) or doc_id < 0:
+            raise _fail(label, path, f"{where}: doc_id is {doc_id!r}, expected a document index (an integer >= 0)",
+                        "pass the samples file lm-eval wrote, unedited")
+        filter_name = _expect(rec.get("filter"), str, label, path, f"{where}: filter")
+        metrics = _expect(rec.get("metrics"), list, label, path, f"{where}: metrics")
+        hashes = [_expect(rec.get(k), str, label, path, f"{where}: {k}") for k in ("doc_hash", "prompt_hash", "target_hash")]
+        seen = out.per_filter.setdefault(filter_name, set())
+        if doc_id in seen:
+            raise _fail(label, path, f"{where}: doc_id {doc_id} appears twice for filter {filter_name!r}",
+                        "the file holds more than one run's samples; " + _FIX_RERUN)
+        seen.add(doc_id)
+        previous = out.hashes.setdefault(doc_id, "".join(hashes))
+        if previous != "".join(hashes):
+            raise _fail(label, path, f"{where}: doc_id {doc_id} has two different documents",
+                        "the file mixes runs; " + _FIX_RERUN)
+        out.docs.setdefault(doc_id, rec.get("doc"))
+        for metric in metrics:
+            if not isinstance(metric, str):
+                raise _fail(label, path, f"{where}: metrics holds {metric!r}, expected metric names",
+                            "pass the samples file lm-eval wrote")
+            if metric not in rec:
+                raise _fail(label, path, f"{where}: no value for metric {metric!r} that the record lists",
+                            "pass the samples file lm-eval wrote, unedited")
+            value = rec[metric]
+            bucket = out.scores.setdefault((filter_name, metric), {})
+            if isinstance(value, (list, dict)):
+                out.scores[(filter_name, metric)] = None  # corpus-level metric (bleu, f1): no per-sample score
+                continue
+            if isinstance(value, bool):
+                value = float(value)
+            if not _is_number(value):
+                raise _fail(label, path, f"{where}: {metric} is {value!r}, expected a finite number",
+                            "pass the samples file lm-eval wrote, unedited")
+            if bucket is not None:
+                bucket[doc_id] = float(value)
+    return out
+
+
+def _samples_path(results_path: Path, task: str, date_id: str) -> Path:
+    return results_path.parent / f"samples_{task}_{date_id}.jsonl"
+
+
+def _comparable(value: Any) -> Any:
+    """A task config with what only describes the machine that ran it dropped."""
+    if not isinstance(value, dict):
+        return value
+    out = {k: v for k, v in value.items() if k not in _MACHINE_KEYS}
+    kwargs = out.get("dataset_kwargs")
+    if isinstance(kwargs, dict) and "data_files" in kwargs:
+        out["dataset_kwargs"] = {k: v for k, v in kwargs.items() if k != "data_files"}
+    path = out.get("dataset_path")
+    if isinstance(path, str) and path.startswith(("/", ".", "~")):
+        out.pop("dataset_path")
+    return out
+
+
+def _timestamp(value: Any) -> str:
+    if _is_number(value):
+        return datetime.fromtimestamp(float(value), timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return ""
+
+
+def _aggregations(config: dict[str, Any]) -> dict[str, Any]:
+    """metric -> its aggregation name per the task config (None when not a plain string)."""
+    out = {}
+    for item in config.get("metric_list") or []:
+        if isinstance(item, dict) and isinstance(item.get("metric"), str):
+            agg = item.get("aggregation", "mean")
+            out[item["metric"]] = agg if isinstance(agg, str) else None
+    return out
+
+
+def read_lm_eval_output(path: Path, *, label: str) -> LmEvalRun:
+    """Read one lm-eval run (a directory or its results file) into EvalResults; raise ResultsFileError."""
+    results_path = locate_results_file(Path(path), label)
+    raw, data = _read_results_json(results_path, label)
+    version = data.get("lm_eval_version")
+    if not isinstance(version, str) or not version.strip():
+        raise _fail(label, results_path, "has no lm_eval_version, so the harness that made it is unknown",
+                    "pass a results file written by lm-eval 0.4.3 or newer")
+    for key in ("results", "configs"):
+        if key not in data:
+            raise _fail(label, results_path, f"has no {key!r}: not an lm-eval results file",
+                        "pass the results_*.json lm-eval wrote")
+        _expect(data[key], dict, label, results_path, key)
+    configs: dict[str, Any] = data["configs"]
+    if not configs:
+        raise _fail(label, results_path, "names no task (its 'configs' is empty)", "pass a run that evaluated tasks")
+    sections = {}
+    for key in ("versions", "n-shot", "higher_is_better", "n-samples"):
+        sections[key] = _expect(data.get(key, {}), dict, label, results_path, key)
+    date_match = _DATE_ID.search(results_path.stem)
+    if date_match is None:
+        raise _fail(label, results_path, "is not named like lm-eval's results (results_<date>.json), so its samples "
+                    "files cannot be found", "keep the names lm-eval gave its files")
+    date_id = date_match.group(1)
+
+    digest = hashlib.sha256(raw)
+    metrics: dict[str, MetricResult] = {}
+    samples_paths: dict[str, Path] = {}
+    hashes: dict[str, dict[int, str]] = {}
+    docs: dict[str, dict[int, Any]] = {}
+    n_shot: dict[str, int] = {}
+    for task in sorted(configs):
+        config = _expect(configs[task], dict, label, results_path, f"configs.{task}")
+        values = data["results"].get(task)
+        if values is None:
+            raise _fail(label, results_path, f"has a config but no results for task {task!r}",
+                        "pass the results_*.json lm-eval wrote, unedited")
+        _expect(values, dict, label, results_path, f"results.{task}")
+        shots = sections["n-shot"].get(task, 0)
+        n_shot[task] = _expect(shots, int, label, results_path, f"n-shot.{task}")
+        n_info = _expect(sections["n-samples"].get(task), dict, label, results_path, f"n-samples.{task}")
+        effective = _expect(n_info.get("effective"), int, label, results_path, f"n-samples.{task}.effective")
+        higher = _expect(sections["higher_is_better"].get(task, {}), dict, label, results_path, f"higher_is_better.{task}")
+
+        sample_file = _samples_path(results_path, task, date_id)
+        if not sample_file.exists() and not sample_file.is_symlink():
+            raise _fail(label, results_path, f"has no samples file for task {task!r} ({sample_file.name}): lm-eval was "
+                        "run without --log_samples, and the gate needs per-sample scores to pair the models",
+                        "re-run lm-eval with --log_samples")
+        samples = _read_samples(sample_file, label, task, digest)
+        samples_paths[task] = sample_file
+        hashes[task] = samples.hashes
+        docs[task] = samples.docs
+        for filter_name, ids in samples.per_filter.items():
+            if len(ids) != effective:
+                raise _fail(label, sample_file, f"has {len(ids)} samples for filter {filter_name!r}, but the results "
+                            f"file reports {effective}: the file is incomplete or from another run", _FIX_RERUN)
+        aggregations = _aggregations(config)
+        for key, raw in values.items():
+            if "," not in key:
+                continue  # alias, name, sample_len
+            metric, filter_name = key.split(",", 1)
+            if metric.endswith("_stderr"):
+                if raw != "N/A" and raw is not None and not _is_number(raw):
+                    raise _fail(label, results_path, f"results.{task}.{key} is {raw!r}, expected a number or \"N/A\"",
+                                "pass the results_*.json lm-eval wrote, unedited")
+                continue
+            if not _is_number(raw):
+                raise _fail(label, results_path, f"results.{task}.{key} is {raw!r}, expected a finite number",
+                            "pass the results_*.json lm-eval wrote, unedited")
+            stderr = values.get(f"{metric}_stderr,{filter_name}")
+            if effective and (filter_name, metric) not in samples.scores:
+                raise _fail(label, sample_file, f"has no per-sample {metric!r} for filter {filter_name!r}",
+                            "the samples file is from another run; " + _FIX_RERUN)
+            per_doc = samples.scores.get((filter_name, metric))
+            pairs = sorted(per_doc.items()) if per_doc else []
+            if pairs and aggregations.get(metric, "mean") == "mean":
+                mean = math.fsum(s for _, s in pairs) / len(pairs)
+                if abs(mean - float(raw)) > 1e-6 * max(1.0, abs(float(raw))):
+                    raise _fail(label, sample_file, f"averages {metric} = {mean:.6g}, but the results file reports "
+                                f"{float(raw):.6g}: the files are from different runs", _FIX_RERUN)
+            hib = higher.get(metric, True)
+            metrics[metric_key(task, metric, filter_name)] = MetricResult(
+                task=task,
+                metric=metric,
+                value=float(raw),
+                stderr=float(stderr) if _is_number(stderr) else None,
+                n=len(pairs) or effective,
+                higher_is_better=bool(hib),
+                doc_ids=tuple(d for d, _ in pairs),
+                scores=tuple(s for _, s in pairs),
+            )
+
+    task_configs = {t: _comparable(c) for t, c in configs.items()}
+    content = f"sha256:{digest.hexdigest()}"
+    config_hash = "sha256:" + hashlib.sha256(
+        json.dumps({"configs": task_configs, "versions": sections["versions"], "n-shot": n_shot},
+                   sort_keys=True, default=str).encode()).hexdigest()
+    run_config = data.get("config") if isinstance(data.get("config"), dict) else {}
+    model_name = data.get("model_name") if isinstance(data.get("model_name"), str) else ""
+    elapsed = data.get("total_evaluation_time_seconds")
+    try:
+        duration = float(elapsed) if elapsed is not None else 0.0
+    except (TypeError, ValueError):
+        duration = 0.0
+    results = EvalResults(
+        model_digest=content,
+        model_source=str(results_path),
+        harness_version=version.strip(),
+        task_config_hash=config_hash,
+        settings={
+            "source": RESULTS_KIND,
+            "tasks": sorted(configs),
+            "model": model_name,
+            "limit": run_config.get("limit"),
+            "num_fewshot": n_shot,
+        },
+        metrics=metrics,
+        created_at=_timestamp(data.get("date")),
+        duration_s=duration if math.isfinite(duration) else 0.0,
+        # The content decides everything, so it keys the gate's decision cache too.
+        cache_key=f"{RESULTS_KIND}:{digest.hexdigest()}",
+    )
+    return LmEvalRun(
+        label=label, results_path=results_path, samples_paths=samples_paths, harness_version=version.strip(),
+        model_name=model_name, tasks=tuple(sorted(configs)), n_shot=n_shot, results=results,
+        task_configs=task_configs, sample_hashes=hashes, docs=docs,
+        group_subtasks=data["group_subtasks"] if isinstance(data.get("group_subtasks"), dict) else {},
+    )
+
+
+# --------------------------------------------------------------------------- checks
+def _json_form(value: Any) -> Any:
+    """YAML values as lm-eval records them in JSON (tuples become lists, ...)."""
+    return json.loads(json.dumps(value, default=str))
+
+
+def _has_function(value: Any) -> bool:
+    if isinstance(value, FunctionRef):
+        return True
+    if isinstance(value, dict):
+        return any(_has_function(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return any(_has_function(v) for v in value)
+    return False
+
+
+def _leaf_names(name: str, group_subtasks: Mapping[str, Any], seen: frozenset[str] = frozenset()) -> set[str]:
+    children = group_subtasks.get(name)
+    if not isinstance(children, list) or name in seen:
+        return {name}
+    out: set[str] = set()
+    for child in children:
+        if isinstance(child, str):
+            out |= _leaf_names(child, group_subtasks, seen | {name})
+    return out
+
+
+def check_against_config(run: LmEvalRun, suite: TaskSuite, settings: EvalSection, required_metrics: set[str]) -> None:
+    """The run must be of the config's tasks, as the config defines them, with the metrics thresholds name.
+
+    A built-in group the config names matches its subtasks (lm-eval's ``group_subtasks``).
+    Local tasks are compared key by key with their YAML (data paths aside: the documents
+    of a JSON-lines task are compared with the config's data file instead); built-in
+    tasks are pinned by the harness version.
+    """
+    groups = run.group_subtasks
+    named: dict[str, str] = {}
+    for task in suite.tasks:
+        leaves = _leaf_names(task.name, groups) & set(run.tasks) if task.name in groups else {task.name} & set(run.tasks)
+        if not leaves:
+            raise _fail(run.label, run.results_path, f"has no results for task {task.name!r} that "
+                        f"eval.tasks[{task.index}] names (it has {', '.join(run.tasks)})",
+                        "evaluate the tasks of the gate config, or gate with the config they were run for")
+        for leaf in leaves:
+            named[leaf] = task.name
+    extra = [t for t in run.tasks if t not in named]
+    if extra:
+        raise _fail(run.label, run.results_path, f"has results of task {extra[0]!r}, which eval.tasks does not name",
+                    "add the task to eval.tasks, or pass a run of the config's tasks only")
+    for task in suite.tasks:
+        if task.name not in run.tasks:
+            continue
+        shots = run.n_shot.get(task.name, 0)
+        if shots != settings.num_fewshot:
+            raise _fail(run.label, run.results_path, f"task {task.name!r} ran with {shots}-shot prompts, but "
+                        f"eval.num_fewshot is {settings.num_fewshot}",
+                        f"re-run lm-eval with --num_fewshot {settings.num_fewshot}, or set eval.num_fewshot: {shots}")
+        if task.kind == "local" and task.config is not None:
+            _compare_local_config(run, task.name, task.config, settings)
+    for key in sorted(required_metrics):
+        task, _, _ = key.partition("/")
+        if task in run.tasks and key not in run.results.metrics:
+            have = ", ".join(sorted(k for k in run.results.metrics if k.startswith(f"{task}/"))) or "none"
+            raise _fail(run.label, run.results_path, f"has no metric {key!r} that a threshold checks (it has {have})",
+                        "check the task's metric_list, or the threshold's metric name")
+
+
+def _compare_local_config(run: LmEvalRun, task: str, yaml_config: dict[str, Any], settings: EvalSection) -> None:
+    recorded = run.task_configs.get(task) or {}
+    expected = {k: v for k, v in yaml_config.items() if k not in _UNCOMPARED_YAML_KEYS and not _has_function(v)}
+    if settings.max_gen_toks and isinstance(expected.get("generation_kwargs"), dict):
+        expected["generation_kwargs"] = {**expected["generation_kwargs"], "max_gen_toks": settings.max_gen_toks}
+    kwargs = yaml_config.get("dataset_kwargs")
+    if isinstance(kwargs, dict):
+        expected["dataset_kwargs"] = {k: v for k, v in kwargs.items() if k != "data_files"}
+    dataset_path = yaml_config.get("dataset_path")
+    if isinstance(dataset_path, str) and not dataset_path.startswith(("/", ".", "~")):
+        expected["dataset_path"] = dataset_path
+    for key, value in expected.items():
+        have = recorded.get(key)
+        if key == "dataset_kwargs" and not value and have in (None, {}):
+            continue
+        if _json_form(value) != have:
+            raise _fail(run.label, run.results_path, f"task {task!r} was run with {key} = {json.dumps(have)}, but its "
+                        f"YAML in eval.tasks says {json.dumps(_json_form(value))}",
+                        "gate with the task config the results were made with, or re-run lm-eval with the config's task")
+    _compare_docs_with_data(run, task, yaml_config)
+
+
+def _compare_docs_with_data(run: LmEvalRun, task: str, yaml_config: dict[str, Any]) -> None:
+    """Documents of a local JSON-lines task must be the rows of the config's data file."""
+    kwargs = yaml_config.get("dataset_kwargs")
+    split = yaml_config.get("test_split")
+    if yaml_config.get("dataset_path") != "json" or "process_docs" in yaml_config or not isinstance(kwargs, dict):
+        return
+    files = kwargs.get("data_files")
+    data_file = files.get(split) if isinstance(files, dict) else files
+    if not isinstance(data_file, str) or not data_file.endswith(".jsonl") or not Path(data_file).is_file():
+        return
+    wanted = run.docs.get(task) or {}
+    if not wanted:
+        return
+    last = max(wanted)
+    rows: dict[int, Any] = {}
+    with Path(data_file).open("rb") as fh:
+        index = 0
+        while index <= last:
+            line = fh.readline(MAX_LINE_BYTES + 1)
+            if not line:
+                break
+            if not line.strip():
+                continue
+            if index in wanted:
+                try:
+                    rows[index] = json.loads(line)
+                except ValueError:
+                    return  # the task check reports a broken data file; this is not the place
+            index += 1
+    for doc_id, doc in sorted(wanted.items()):
+        row = rows.get(doc_id)
+        if row is None:
+            raise _fail(run.label, run.samples_paths[task], f"has doc_id {doc_id}, but {data_file} has only {index} "
+                        "documents: the results were made from other data",
+                        "gate with the data the results were made with, or re-run lm-eval on the config's data")
+        if isinstance(doc, dict) and isinstance(row, dict) and any(row.get(k) != v for k, v in doc.items()):
+            raise _fail(run.label, run.samples_paths[task], f"doc_id {doc_id} is {json.dumps(doc)[:80]}, but row "
+                        f"{doc_id} of {data_file} differs: the results were made from other data",
+                        "gate with the data the results were made with, or re-run lm-eval on the config's data")
+
+
+def check_harness(run: LmEvalRun, other_label: str, other_version: str) -> None:
+    if run.harness_version != other_version:
+        raise _fail(run.label, run.results_path, f"was made by lm-eval {run.harness_version}, the {other_label} by "
+                    f"lm-eval {other_version}: scores from different harness versions are not comparable",
+                    f"evaluate both sides with one lm-eval version (e.g. pip install lm-eval=={other_version})")
+
+
+def check_pair(candidate: LmEvalRun, baseline: LmEvalRun) -> None:
+    """Two runs the gate may compare: one harness, one task config, the same documents under each doc id."""
+    check_harness(baseline, f"candidate ({candidate.results_path})", candidate.harness_version)
+    for task in sorted(set(candidate.tasks) | set(baseline.tasks)):
+        if task not in candidate.tasks or task not in baseline.tasks:
+            side = baseline if task not in candidate.tasks else candidate
+            raise _fail(side.label, side.results_path, f"has task {task!r}, which the other side lacks",
+                        "evaluate both models on the same tasks")
+        a, b = candidate.task_configs.get(task), baseline.task_configs.get(task)
+        if a != b:
+            keys = sorted(k for k in set(a or {}) | set(b or {}) if (a or {}).get(k) != (b or {}).get(k))
+            raise _fail(baseline.label, baseline.results_path, f"task {task!r} differs from the candidate's in "
+                        f"{', '.join(keys[:3])}: the models were evaluated on different task configs",
+                        "evaluate both models with the same task YAML")
+        ha, hb = candidate.sample_hashes.get(task, {}), baseline.sample_hashes.get(task, {})
+        for doc_id in sorted(set(ha) & set(hb)):
+            if ha[doc_id] != hb[doc_id]:
+                raise _fail(baseline.label, baseline.samples_paths[task], f"doc_id {doc_id} is another document (or "
+                            "prompt) than the candidate's: the models were evaluated on different data",
+                            "evaluate both models on the same dataset version")
+
+
+def _mean_stderr(scores: tuple[float, ...]) -> float | None:
+    n = len(scores)
+    if n < 2:
+        return None
+    mean = math.fsum(scores) / n
+    return math.sqrt(math.fsum((s - mean) ** 2 for s in scores) / (n - 1) / n)
+
+
+def restrict_to_common_docs(candidate: EvalResults, baseline: EvalResults, *, candidate_label: str,
+                            baseline_label: str) -> tuple[EvalResults, EvalResults, tuple[str, ...]]:
+    """Both sides on the documents they share, per metric; a note says what was dropped.
+
+    Disjoint documents are an error: nothing could be paired. A metric whose value is
+    not the mean of its per-sample scores cannot be recomputed on a subset: an error too.
+    """
+    notes: list[str] = []
+    new_c, new_b = dict(candidate.metrics), dict(baseline.metrics)
+    for key in sorted(set(candidate.metrics) & set(baseline.metrics)):
+        c, b = candidate.metrics[key], baseline.metrics[key]
+        if not c.doc_ids or not b.doc_ids or set(c.doc_ids) == set(b.doc_ids):
+            continue
+        common = sorted(set(c.doc_ids) & set(b.doc_ids))
+        if not common:
+            raise ResultsFileError(
+                f"{candidate_label} and {baseline_label}: {key} was evaluated on disjoint documents "
+                f"(candidate {len(c.doc_ids)}, baseline {len(b.doc_ids)}, none in common)",
+                hint="evaluate both models on the same documents (same limit/samples)")
+        restricted = []
+        for side, label in ((c, candidate_label), (b, baseline_label)):
+            mean = math.fsum(side.scores) / len(side.scores)
+            if abs(mean - side.value) > 1e-6 * max(1.0, abs(side.value)):
+                raise ResultsFileError(
+                    f"{label}: {key} covers other documents than the other side, and its value is not a per-sample "
+                    "mean that could be recomputed on the common ones", hint="evaluate both models on the same documents")
+            scores = dict(zip(side.doc_ids, side.scores))
+            kept = tuple(scores[d] for d in common)
+            restricted.append(replace(side, value=math.fsum(kept) / len(kept), stderr=_mean_stderr(kept), n=len(kept),
+                                      doc_ids=tuple(common), scores=kept))
+        new_c[key], new_b[key] = restricted
+        notes.append(f"{key}: decided on the {len(common)} documents both sides evaluated (candidate had "
+                     f"{len(c.doc_ids)}, baseline {len(b.doc_ids)})")
+    if not notes:
+        return candidate, baseline, ()
+    return replace(candidate, metrics=new_c), replace(baseline, metrics=new_b), tuple(notes)
+
+
+# --------------------------------------------------------------------------- the gate's use
+def results_side(path: Path, *, label: str, settings: EvalSection, base_dir: Path,
+                 required_metrics: set[str]) -> tuple[ResolvedModel, LmEvalRun]:
+    """One side of a gate given as lm-eval output: read, checked against the config.
+
+    The returned ResolvedModel stands for the results (kind ``lm-eval-results``, digest
+    over the files' content), so reports, the decision cache and tracking name it like a model.
+    """
+    run = read_lm_eval_output(path, label=label)
+    check_against_config(run, resolve_tasks(settings, base_dir=base_dir), settings, required_metrics)
+    model = ResolvedModel(path=run.results_path, digest=run.results.model_digest, source=str(run.results_path),
+                          kind=RESULTS_KIND)
+    return model, run
+
+
+def check_sides(candidate: LmEvalRun | None, baseline: LmEvalRun | None, *, installed_harness: str,
+                baseline_is_model: bool) -> None:
+    """Before anything is measured: results on both sides must pair; results against a
+    model evaluated here must come from the lm-eval installed here."""
+    if candidate is not None and baseline is not None:
+        check_pair(candidate, baseline)
+        return
+    if candidate is not None and baseline_is_model:
+        check_harness(candidate, "baseline (evaluated here)", installed_harness)
+    if baseline is not None:
+        check_harness(baseline, "candidate (evaluated here)", installed_harness)
+
+
+__all__ = [
+    "LmEvalRun",
+    "MAX_LINE_BYTES",
+    "MAX_RESULTS_BYTES",
+    "MAX_SAMPLES_BYTES",
+    "RESULTS_KIND",
+    "ResultsFileError",
+    "check_against_config",
+    "check_harness",
+    "check_pair",
+    "check_sides",
+    "locate_results_file",
+    "read_lm_eval_output",
+    "restrict_to_common_docs",
+    "results_side",
+]
