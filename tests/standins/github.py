@@ -3,7 +3,9 @@
 Shapes follow GitHub's OpenAPI description (npm ``@octokit/openapi``); every URL in a
 response points back at the stand-in (PyGithub follows them). Auth is a token in
 ``Authorization: token X`` / ``Bearer X``; a missing or wrong one gets GitHub's own
-401 body.
+401 body. Everything a token writes is attributed to its account, as GitHub does; a
+GitHub App's bot account (a login ending in ``[bot]``, e.g. ``github-actions[bot]`` for
+Actions' token) may not read ``GET /user``, as on GitHub.
 """
 
 from __future__ import annotations
@@ -36,7 +38,8 @@ class GitHubStandin(GitRepos, Standin):
         """A user; ``token`` authenticates as them, ``read_only`` makes it a token that may
         not write at all (as the Actions token of a fork PR)."""
         with self.lock:
-            self.state["users"].setdefault(login, {"id": self.new_id(), "type": "User"})
+            self.state["users"].setdefault(login, {"id": self.new_id(),
+                                                   "type": "Bot" if login.endswith("[bot]") else "User"})
             if token:
                 self.state["tokens"][token] = login
                 if read_only:
@@ -422,6 +425,9 @@ class GitHubStandin(GitRepos, Standin):
         return body
 
     def h_user(self, req):
+        if req.user.endswith("[bot]"):
+            raise HttpError(403, {"message": "Resource not accessible by integration",
+                                  "documentation_url": f"{DOCS}/users/users#get-the-authenticated-user", "status": "403"})
         return 200, self._user(req.base_url, req.user), {}
 
     def h_rate_limit(self, req):

@@ -3,7 +3,9 @@
 Served under ``/api/v4`` as GitLab is. Projects are addressed by numeric id or by the
 URL-encoded path (``group%2Fproject``). Tokens come in ``PRIVATE-TOKEN``,
 ``JOB-TOKEN`` or ``Authorization: Bearer``; a missing or wrong one gets GitLab's
-``{"message": "401 Unauthorized"}``.
+``{"message": "401 Unauthorized"}``. Everything is attributed to the token's user, as
+GitLab does. A CI job token (``JOB-TOKEN``) may, as on GitLab, neither read ``/user``
+nor write merge request notes.
 """
 
 from __future__ import annotations
@@ -161,7 +163,14 @@ class GitLabStandin(GitRepos, Standin):
         user = self.state["tokens"].get(token or "")
         if user is None:
             raise HttpError(401, {"message": "401 Unauthorized"})
+        req.extra["job_token"] = bool(req.headers.get("JOB-TOKEN")) and not req.headers.get("PRIVATE-TOKEN")
         return user
+
+    @staticmethod
+    def _no_job_token(req: Request) -> None:
+        # Not on the job token's allow list: GitLab answers 403 (401 for /user).
+        if req.extra.get("job_token"):
+            raise HttpError(403, {"message": "403 Forbidden"})
 
     def not_found(self, req: Request) -> HttpError:
         return HttpError(404, {"error": "404 Not Found"})
@@ -297,6 +306,8 @@ class GitLabStandin(GitRepos, Standin):
         return body
 
     def h_user(self, req):
+        if req.extra.get("job_token"):
+            raise HttpError(401, {"message": "401 Unauthorized"})
         return 200, self._user(req.base_url, req.user), {}
 
     def h_users(self, req):
@@ -362,6 +373,7 @@ class GitLabStandin(GitRepos, Standin):
     def h_create_note(self, req):
         p = self._p(req)
         mr = self._mr(p, req)
+        self._no_job_token(req)
         body = self._body(req, "body")
         if len(body["body"]) > 1_000_000:
             raise HttpError(400, {"message": {"note": ["is too long (maximum is 1000000 characters)"]}})
@@ -381,6 +393,7 @@ class GitLabStandin(GitRepos, Standin):
     def h_edit_note(self, req):
         p = self._p(req)
         n = self._note(p, req)
+        self._no_job_token(req)
         body = self._body(req, "body")
         if n["author"] != req.user:
             raise HttpError(403, {"message": "403 Forbidden"})

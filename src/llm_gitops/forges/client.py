@@ -15,7 +15,7 @@ from typing import ClassVar, TypeVar
 from llm_gitops.errors import ExternalServiceError
 from llm_gitops.forges.base import PullRequestRef
 from llm_gitops.forges.retry import RetryPolicy, Transient, with_retries
-from llm_gitops.logsafe import redact
+from llm_gitops.logsafe import redact, strip_userinfo
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -38,7 +38,8 @@ class LibraryForge:
 
     @property
     def where(self) -> str:
-        return f"{self.label} at {self.api_url}" if self.api_url else self.label
+        # A URL may carry credentials (http://user:pass@host): never in a message.
+        return f"{self.label} at {strip_userinfo(self.api_url)}" if self.api_url else self.label
 
     # ------------------------------------------------------------------ per forge
     def _translate(self, what: str, fn: Callable[[], T]) -> T:

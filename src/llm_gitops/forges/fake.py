@@ -84,7 +84,7 @@ class FakeForge:
             thread.append(c)
             return c
 
-        return upsert_sticky(list(thread), marker, text, view=lambda c: c, edit=edit, create=create)
+        return upsert_sticky(list(thread), marker, text, owner=self.user, view=lambda c: c, edit=edit, create=create)
 
     def set_commit_status(self, repo: str, sha: str, state: StatusState, context: str, description: str,
                           target_url: str | None = None, summary: str | None = None) -> None:

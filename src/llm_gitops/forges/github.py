@@ -5,6 +5,13 @@ cost nothing until data is read; a sticky-comment update is one paginated list p
 write. PyGithub's own retry and pauses between writes are off; ``forges.retry`` retries
 instead, identically for every forge. A run makes at most three writes (comment, status,
 check run), far below GitHub's secondary limits, and a 403/429 with Retry-After is honoured.
+
+Sticky comments count only when written by the token's own account. A user or OAuth
+token learns it from ``GET /user``. A GitHub App installation token, which is what
+Actions' ``GITHUB_TOKEN`` is, may not call ``GET /user`` (403 "Resource not accessible
+by integration"), and nothing it may call names its bot account; its comments are
+written as ``github-actions[bot]`` for the Actions token, so that is the fallback.
+Another App's token passes its bot login (``SLUG[bot]``) as ``login``.
 """
 
 from __future__ import annotations
@@ -38,6 +45,7 @@ T = TypeVar("T")
 COMMENT_LIMIT = 65536  # characters GitHub accepts in an issue comment
 DESCRIPTION_LIMIT = 140  # characters of a commit status description
 TOKEN_HINT = "set GITHUB_TOKEN (or LLM_GITOPS_GITHUB_TOKEN) to a valid token"
+ACTIONS_BOT = "github-actions[bot]"  # the author of everything the Actions GITHUB_TOKEN writes
 _STATUS = {"pending": "pending", "success": "success", "failure": "failure", "error": "error", "neutral": "success"}
 _CONCLUSION = {"success": "success", "failure": "failure", "error": "failure", "neutral": "neutral"}
 
@@ -58,6 +66,7 @@ class GitHubForge(LibraryForge):
         policy: RetryPolicy = DEFAULT_POLICY,
         timeout: float = 15,
         seconds_between_writes: float = 0.0,
+        login: str | None = None,
     ):
         from github import Auth, Github
 
@@ -70,6 +79,27 @@ class GitHubForge(LibraryForge):
         )
         self._policy = policy
         self._repos: dict = {}
+        self._login = login
+
+    def login(self) -> str:
+        """The account the token writes as (asked once, on first need)."""
+        if self._login is None:
+            self._login = self._run("reading the token's user", self._whoami)
+        return self._login
+
+    def _whoami(self) -> str:
+        from github import GithubException
+
+        try:
+            login = self._gh.get_user().login
+        except GithubException as exc:
+            # An installation token (Actions' GITHUB_TOKEN) may not read /user: see the module doc.
+            if exc.status == 403 and "rate limit" not in _message(exc.data).lower():
+                return ACTIONS_BOT
+            raise
+        if not isinstance(login, str) or not login:
+            raise ValueError("no login in the answer")  # a garbled answer: retried
+        return login
 
     # ------------------------------------------------------------------ plumbing
     def _repo(self, repo: str):
@@ -137,6 +167,7 @@ class GitHubForge(LibraryForge):
     # ------------------------------------------------------------------ comments
     def upsert_sticky_comment(self, pr: PullRequestRef, body: str, key: tuple[str, str | None]) -> StickyResult:
         marker, text = sticky_text(key, body, COMMENT_LIMIT)
+        me = self.login()
 
         def upsert() -> StickyResult:
             # Looked up on every attempt: a retried create whose first response was lost
@@ -147,7 +178,7 @@ class GitHubForge(LibraryForge):
                 comment.edit(text)
                 return _comment(comment, text)
 
-            return upsert_sticky(issue.get_comments(), marker, text, view=_comment, edit=edit,
+            return upsert_sticky(issue.get_comments(), marker, text, owner=me, view=_comment, edit=edit,
                                  create=lambda: _comment(issue.create_comment(text), text),
                                  edit_refused=lambda exc: getattr(exc, "status", None) in (403, 404))
 

@@ -5,6 +5,11 @@ update is one paginated list plus one write. python-gitlab's own waiting on 429 
 retrying of 5xx are off; ``forges.retry`` does it, as for every forge. Retry-After is
 read from the last response through a session hook (python-gitlab's exceptions carry no
 headers).
+
+Sticky notes count only when written by the token's own user (``GET /user``). A CI job
+token can neither read ``/user`` nor write merge request notes (neither endpoint is on
+the job token's allow list), so with one no note is attempted: it is reported as the
+403 GitLab would give, which ``publish`` treats like any refused write.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ from llm_gitops.forges.base import (
 from llm_gitops.forges.client import LibraryForge, NotFound
 from llm_gitops.forges.retry import DEFAULT_POLICY, RetryPolicy, Transient, retry_after_from_headers
 from llm_gitops.forges.sticky import sticky_text, upsert_sticky
-from llm_gitops.logsafe import redact, register_secret
+from llm_gitops.logsafe import redact, register_secret, strip_userinfo
 
 T = TypeVar("T")
 
@@ -89,10 +94,27 @@ class GitLabForge(LibraryForge):
                 kwargs["retry_transient_errors"] = False
                 return super().http_request(*args, **kwargs)
 
+        self._job_token = job_token
+        self._username: str | None = None
         auth = {"job_token": token} if job_token else {"private_token": token}
         self._gl = _NoRetryGitlab(self.api_url, session=session, timeout=timeout, per_page=100, **auth)
         self._policy = policy
         self._projects: dict = {}
+
+    def login(self) -> str:
+        """The username the token writes as (asked once, on first need)."""
+        if self._job_token:
+            raise ExternalServiceError(f"{self.where} refused writing a merge request note (403 a CI job token "
+                                       "may not write notes)", hint=TOKEN_HINT)
+        if self._username is None:
+            self._username = self._run("reading the token's user", self._whoami)
+        return self._username
+
+    def _whoami(self) -> str:
+        username = self._gl.http_get("/user")["username"]  # a garbled answer raises: retried
+        if not isinstance(username, str) or not username:
+            raise ValueError("no username in the answer")
+        return username
 
     def _remember(self, response, *args, **kwargs):
         self._last.headers = dict(response.headers)
@@ -163,7 +185,8 @@ class GitLabForge(LibraryForge):
     def upsert_sticky_comment(self, pr: PullRequestRef, body: str, key: tuple[str, str | None]) -> StickyResult:
         marker, text = sticky_text(key, body, NOTE_LIMIT)
         # The MR's web page, built rather than fetched (one request less per run).
-        mr_url = f"{self.api_url or ''}/{pr.repo}/-/merge_requests/{pr.number}"
+        mr_url = f"{strip_userinfo(self.api_url or '')}/{pr.repo}/-/merge_requests/{pr.number}"
+        me = self.login()
 
         def upsert() -> StickyResult:
             mr = self._project(pr.repo).mergerequests.get(pr.number, lazy=True)
@@ -175,7 +198,7 @@ class GitLabForge(LibraryForge):
                 return _note(note, mr_url, text)
 
             # System notes ("added 1 commit") are GitLab's own, never ours.
-            return upsert_sticky((n for n in notes if not getattr(n, "system", False)), marker, text,
+            return upsert_sticky((n for n in notes if not getattr(n, "system", False)), marker, text, owner=me,
                                  view=lambda note: _note(note, mr_url), edit=edit,
                                  create=lambda: _note(mr.notes.create({"body": text}), mr_url, text),
                                  edit_refused=lambda exc: getattr(exc, "response_code", None) in (403, 404))

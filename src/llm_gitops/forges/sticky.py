@@ -1,10 +1,12 @@
 """The sticky-comment rule, written once so GitHub, GitLab and the fake forge agree on it.
 
 One comment per (command, environment) key: the first comment that opens with the key's
-marker is ours. Leave it alone when its text is already right (no write), edit it when
-not, and post a new one when there is none or the forge will not let us edit it (a
-comment someone else wrote, e.g. under a previous bot account). Each forge only says how
-its comments are listed, viewed, edited and posted.
+marker AND was written by the authenticated account (``owner``) is ours. Anyone who may
+comment can paste the marker; such a comment is ignored, never edited (it would be
+text we do not own, and the forge refuses the edit anyway). Leave ours alone when its
+text is already right (no write), edit it when not, and post a new one when there is
+none or the forge will not let us edit it. Each forge says who it is authenticated as
+and how its comments are listed, viewed, edited and posted.
 """
 
 from __future__ import annotations
@@ -39,18 +41,21 @@ def upsert_sticky(
     marker: str,
     text: str,
     *,
+    owner: str,
     view: Callable[[N], Comment],
     edit: Callable[[N], Comment],
     create: Callable[[], Comment],
     edit_refused: Callable[[Exception], bool] = lambda exc: False,
 ) -> StickyResult:
-    """Make ``text`` the one comment with ``marker`` in ``thread`` (the PR's comments, oldest first).
+    """Make ``text`` the one comment of ``owner`` with ``marker`` in ``thread`` (the PR's comments, oldest first).
 
-    ``view`` turns a forge comment into a :class:`Comment`; ``edit`` writes ``text`` into one
+    ``owner`` is the login the forge client is authenticated as (compared without case,
+    as GitHub and GitLab logins are). ``view`` turns a forge comment into a :class:`Comment`; ``edit`` writes ``text`` into one
     and ``create`` posts ``text`` as a new one, each returning the comment written. An edit
     error for which ``edit_refused`` is true falls through to posting a new comment.
     """
-    existing = next((c for c in thread if has_marker(c.body, marker)), None)
+    me = owner.casefold()
+    existing = next((c for c in thread if has_marker(c.body, marker) and view(c).author.casefold() == me), None)
     if existing is not None:
         if existing.body == text:
             return StickyResult(view(existing), "unchanged")
