@@ -67,11 +67,40 @@ def test_config_objects_are_immutable():
         ("version: 2\n", "cfg.yaml:1: version: unsupported config version 2"),
         ("models: {}\n", "cfg.yaml:1: version: required field is missing"),
         ("", "cfg.yaml: the file is empty"),
-        ("- a\n- b\n", "cfg.yaml:1: expected a mapping of sections"),
+        ("- a\n- b\n", "cfg.yaml:1: the file must be a mapping (key: value) of sections (version:, models:, eval:, ...), got a list"),
         ("version: 1\nversion: 1\n", "cfg.yaml:2: duplicate key 'version'"),
         ("version: 1\nmodels:\n  candidate: '  '\n", "cfg.yaml:3: models.candidate.source: must not be empty"),
         ("version: 1\neval:\n  tasks:\n    - {name: a, path: b.yaml}\n", "cfg.yaml:4: eval.tasks[0]: give exactly one of"),
         ("version: 1\ngate:\n  on_inconclusive: maybe\n", "cfg.yaml:3: gate.on_inconclusive:"),
+        # Non-finite numbers would switch a check off (every comparison with NaN is false).
+        ("version: 1\nthresholds:\n  - metric: a/b\n    min: .nan\n", "cfg.yaml:4: thresholds[0].min: Input should be a finite number"),
+        ("version: 1\nthresholds:\n  - metric: a/b\n    max: .inf\n", "cfg.yaml:4: thresholds[0].max: Input should be a finite number"),
+        ("version: 1\nthresholds:\n  - metric: a/b\n    max_drop: -.inf\n", "cfg.yaml:4: thresholds[0].max_drop: must be a finite number"),
+        ("version: 1\nthresholds:\n  - metric: a/b\n    hard_max_drop: .NaN\n", "cfg.yaml:4: thresholds[0].hard_max_drop: must be a finite number"),
+        ("version: 1\nthresholds:\n  - metric: a/b\n    max_drop: 1e999\n", "cfg.yaml:4: thresholds[0].max_drop:"),
+        ("version: 1\nthresholds:\n  - metric: a/b\n    max_drop: '" + "9" * 400 + "%'\n", "cfg.yaml:4: thresholds[0].max_drop:"),
+        ("version: 1\ngate:\n  alpha: .nan\n", "cfg.yaml:3: gate.alpha: Input should be a finite number"),
+        ("version: 1\nquantize:\n  budget: .inf\n", "cfg.yaml:3: quantize.budget: must be a finite number"),
+        ("version: 1\nquantize:\n  sparsity: .nan\n", "cfg.yaml:3: quantize.sparsity: Input should be a finite number"),
+        ("version: 1\nthresholds:\n  - metric: a/b\n    min: 0.9\n    max: 0.1\n", "cfg.yaml:3: thresholds[0]: min (0.9) is above max (0.1)"),
+        ("version: 1\nthresholds:\n  - metric: a/b\n    max_drop: 5pt\n    hard_max_drop: 2pt\n", "cfg.yaml:3: thresholds[0]: hard_max_drop (2pt) is below max_drop (5pt)"),
+        # A bool is not a number, a number is not text: strict types.
+        ("version: true\n", "cfg.yaml:1: version: must be the number 1, got true (a boolean)"),
+        ("version: 1.0\n", "cfg.yaml:1: version: must be the number 1, got the number 1.0"),
+        ("version: '1'\n", "cfg.yaml:1: version: must be the number 1, got the text '1'"),
+        ("version: 1\neval:\n  limit: true\n", "cfg.yaml:3: eval.limit: Input should be a valid integer (got true); true/false is not a number"),
+        ("version: 1\neval:\n  batch_size: '8'\n", "cfg.yaml:3: eval.batch_size: Input should be a valid integer (got '8')"),
+        ("version: 1\neval:\n  seed: 99999999999999999999999\n", "cfg.yaml:3: eval.seed: Input should be less than 4294967296"),
+        ("version: 1\ngate:\n  perf: 1\n", "cfg.yaml:3: gate.perf: Input should be a valid boolean (got 1)"),
+        ("version: 1\nmodels:\n  candidate: {source: x, rev: 1234}\n", "cfg.yaml:3: models.candidate.rev: Input should be a valid string (got 1234); put it in quotes"),
+        # Empty text where a path or name is expected.
+        ("version: 1\nmodels:\n  candidate: ''\n", "cfg.yaml:3: models.candidate.source: must not be empty"),
+        ("version: 1\nreport:\n  output_dir: ''\n", "cfg.yaml:3: report.output_dir: must not be empty"),
+        ("version: 1\neval:\n  tasks: [{path: ' '}]\n", "cfg.yaml:3: eval.tasks[0].path: must not be empty"),
+        ("version: 1\nperf:\n  prompts: ['']\n", "cfg.yaml:3: perf.prompts: items must not be empty"),
+        # Keys and merge keys.
+        ("version: 1\n[a]: 1\n", "cfg.yaml:2: a key must be a plain name, got a list"),
+        ("version: 1\nmodels:\n  <<: 5\n", "cfg.yaml:3: malformed YAML: expected a mapping or list of mappings for merging"),
     ],
 )
 def test_bad_config_names_file_line_and_field(text, expected):
@@ -80,6 +109,26 @@ def test_bad_config_names_file_line_and_field(text, expected):
     message = str(excinfo.value)
     assert message.startswith(expected), message
     assert "\n" not in message
+
+
+def test_merge_keys_are_supported_and_own_keys_win():
+    text = """\
+version: 1
+thresholds:
+  - &base
+    metric: add_em/exact_match
+    min: 0.5
+  - <<: *base
+    metric: add_mc/acc
+"""
+    config = parse_config(text, "cfg.yaml")
+    assert [(t.metric, t.min) for t in config.thresholds] == [("add_em/exact_match", 0.5), ("add_mc/acc", 0.5)]
+    assert config.where("thresholds", 1, "metric").endswith(":7")
+
+
+def test_aliases_of_small_values_still_work():
+    config = parse_config("version: 1\nthresholds:\n  - {metric: a/b, min: &m 0.5}\n  - {metric: a/c, min: *m}\n")
+    assert [t.min for t in config.thresholds] == [0.5, 0.5]
 
 
 def test_load_config_reports_missing_file(tmp_path):

@@ -6,14 +6,18 @@ Every error is one line: ``FILE:LINE: FIELD: what is wrong (got VALUE); the fix`
 from __future__ import annotations
 
 import difflib
+import os
+from collections.abc import Hashable
 from pathlib import Path
 from typing import Any
 
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from llm_gitops import input_files
+from llm_gitops.config.safe_yaml import MERGE_TAG, BoundedLoader, load_yaml_document
 from llm_gitops.config.schema import FUTURE_SECTIONS, Config
-from llm_gitops.errors import ConfigError, LlmGitopsError
+from llm_gitops.errors import ConfigError
 
 CONFIG_FILENAME = ".llm-gitops.yaml"
 
@@ -23,7 +27,9 @@ def find_config(start: Path | None = None) -> Path | None:
     here = (start or Path.cwd()).resolve()
     for directory in (here, *here.parents):
         candidate = directory / CONFIG_FILENAME
-        if candidate.is_file():
+        # Anything by that name (even a broken link or a directory) is the config the user
+        # meant: load_config says what is wrong with it rather than looking further up.
+        if os.path.lexists(candidate):
             # Shown in error messages: keep it short when it is below the cwd.
             try:
                 return candidate.relative_to(Path.cwd().resolve())
@@ -32,23 +38,56 @@ def find_config(start: Path | None = None) -> Path | None:
     return None
 
 
-class _LineLoader(yaml.SafeLoader):
-    """A safe loader that remembers the line of every mapping key and value."""
+class _LineLoader(BoundedLoader):
+    """A bounded safe loader that remembers the line of every mapping key and value."""
 
 
 def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode, deep: bool = False):
+    # Merge keys (``<<: *defaults``) are supported: merged pairs come first, and the
+    # mapping's own keys override them; a key repeated among its own keys is an error.
+    own_count = sum(1 for key_node, _ in node.value if key_node.tag != MERGE_TAG)
+    loader.flatten_mapping(node)
+    merged_count = len(node.value) - own_count
     mapping = {}
     lines = {}
-    for key_node, value_node in node.value:
+    own_keys = set()
+    for index, (key_node, value_node) in enumerate(node.value):
         key = loader.construct_object(key_node, deep=deep)
-        if key in mapping:
-            raise ConfigError(
-                f"{loader.name}:{key_node.start_mark.line + 1}: duplicate key {key!r}",
-                hint="each key may appear once per section",
-            )
+        where = f"{loader.name}:{key_node.start_mark.line + 1}"
+        if not isinstance(key, Hashable) or isinstance(key, float) and key != key:
+            raise ConfigError(f"{where}: a key must be a plain name, got {_describe(key)}",
+                              hint="write 'name: value'")
+        if index < merged_count:
+            if key in mapping:  # an earlier merged mapping wins, as YAML specifies
+                continue
+        elif key in own_keys:
+            raise ConfigError(f"{where}: duplicate key {key!r}", hint="each key may appear once per section")
+        else:
+            own_keys.add(key)
         mapping[key] = loader.construct_object(value_node, deep=deep)
         lines[key] = value_node.start_mark.line + 1
     return _Mapping(mapping, lines, node.start_mark.line + 1)
+
+
+def _describe(value: Any) -> str:
+    """What a YAML value is, in the words of the file (not Python's class names)."""
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, (list, set)):
+        return "a list"
+    if isinstance(value, bool):
+        return f"{str(value).lower()} (a boolean)"
+    if isinstance(value, (int, float)):
+        return f"the number {value!r}"
+    if isinstance(value, str):
+        return f"the text {_short(value)}"
+    return f"{_short(value)} (a {type(value).__name__})"
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    """``value`` as the file spells it (``true``, not ``True``), cut to ``limit`` characters."""
+    text = str(value).lower() if isinstance(value, bool) else "null" if value is None else repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 class _Mapping(dict):
@@ -131,6 +170,8 @@ def _format_error(path: str, data: Any, err: dict) -> str:
     loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith(("function-", "literal["))))
     # Pydantic puts union branch names in loc; keep only the path through the data.
     field = "".join(f"[{p}]" if isinstance(p, int) else (f".{p}" if i else str(p)) for i, p in enumerate(loc)) or "(top level)"
+    if len(field) > 120:  # a pasted blob as a key must not flood the one error line
+        field = field[:117] + "..."
     line = _line_of(data, loc)
     where = f"{path}:{line}" if line else path
     kind = err["type"]
@@ -141,15 +182,22 @@ def _format_error(path: str, data: Any, err: dict) -> str:
             return f"{where}: section {key!r} is not supported by this version of llm-gitops; remove it or upgrade"
         close = difflib.get_close_matches(str(key), allowed, n=1)
         hint = f"did you mean {close[0]!r}?" if close else f"allowed keys: {', '.join(allowed)}"
-        return f"{where}: {field}: unknown key {key!r}; {hint}"
+        return f"{where}: {field}: unknown key {_short(key)}; {hint}"
     if kind == "missing":
         return f"{where}: {field}: required field is missing"
     msg = err["msg"]
     if msg.startswith("Value error, "):
         msg = msg[len("Value error, ") :]
     got = err.get("input")
-    got_text = "" if isinstance(got, (dict, list)) or got is None else f" (got {got!r})"
-    return f"{where}: {field}: {msg}{got_text}"
+    got_text = "" if isinstance(got, (dict, list)) or got is None else f" (got {_short(got)})"
+    fix = ""
+    if kind == "string_type" and isinstance(got, (bool, int, float)):
+        fix = "; put it in quotes if it is meant as text"
+    elif kind == "finite_number":
+        fix = "; .nan and .inf are not allowed"
+    elif kind in ("int_type", "float_type") and isinstance(got, bool):
+        fix = "; true/false is not a number"
+    return f"{where}: {field}: {msg}{got_text}{fix}"
 
 
 def _collect_lines(data: Any, prefix: tuple = ()) -> dict[tuple, int]:
@@ -165,28 +213,6 @@ def _collect_lines(data: Any, prefix: tuple = ()) -> dict[tuple, int]:
     return lines
 
 
-def load_yaml_document(text: str, loader_class: type[yaml.SafeLoader], *, where: str, what: str,
-                       error: type[LlmGitopsError], **attributes: Any) -> Any:
-    """The one document in ``text``, read by a ``loader_class`` given ``attributes`` (a file name, a base dir).
-
-    A syntax error becomes ``error("<where>:<line>: malformed <what>: <problem>")``, one
-    line (the config and the eval task files report theirs alike).
-    """
-    try:
-        loader = loader_class(text)  # the reader already rejects non-printable characters
-        for name, value in attributes.items():
-            setattr(loader, name, value)
-        try:
-            return loader.get_single_data()
-        finally:
-            loader.dispose()
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or " ".join(str(exc).split())
-        raise error(f"{where}{line}: malformed {what}: {problem}", hint="fix the syntax at that line") from None
-
-
 def parse_config(text: str, path: str | Path = CONFIG_FILENAME) -> Config:
     """Validate YAML text into a ``Config``; raise ``ConfigError`` with file and line."""
     path = str(path)
@@ -194,14 +220,17 @@ def parse_config(text: str, path: str | Path = CONFIG_FILENAME) -> Config:
     if data is None:
         raise ConfigError(f"{path}: the file is empty", hint="run 'llm-gitops init' to write a starter config")
     if not isinstance(data, dict):
-        raise ConfigError(f"{path}:1: expected a mapping of sections (version:, models:, eval:, ...), got {type(data).__name__}")
+        raise ConfigError(f"{path}:1: the file must be a mapping (key: value) of sections (version:, models:, eval:, ...), "
+                          f"got {_describe(data)}", hint="start it with 'version: 1'")
     if "version" not in data:
         raise ConfigError(f"{path}:1: version: required field is missing", hint="add 'version: 1' at the top")
-    if data.get("version") != 1:
-        raise ConfigError(
-            f"{path}:{data.lines.get('version', 1)}: version: unsupported config version {data.get('version')!r}",
-            hint="this llm-gitops reads 'version: 1'",
-        )
+    version = data["version"]
+    # ``type(...) is int``: YAML's ``true`` is a bool, and a bool is not the number 1.
+    if type(version) is not int or version != 1:
+        problem = f"unsupported config version {version}" if type(version) is int else \
+            f"must be the number 1, got {_describe(version)}"
+        raise ConfigError(f"{path}:{data.lines.get('version', 1)}: version: {problem}",
+                          hint="this llm-gitops reads 'version: 1'")
     try:
         config = Config.model_validate(_plain(data))
     except ValidationError as exc:
@@ -211,6 +240,20 @@ def parse_config(text: str, path: str | Path = CONFIG_FILENAME) -> Config:
         raise ConfigError(first + more) from None
     config._lines = _collect_lines(data)
     return config
+
+
+def _unusable_hint(reason: str, path: Path) -> str | None:
+    if reason == "not found":
+        return "pass --config PATH or run 'llm-gitops init'"
+    if reason.startswith("is a directory"):
+        return f"pass the file itself, e.g. --config {path / CONFIG_FILENAME}"
+    if "symlink" in reason:
+        return "fix or remove the link"
+    if "limit" in reason:
+        return "a config is a few KiB: is this the right file?"
+    if "UTF-8" in reason:
+        return None  # the reason says the fix
+    return "pass --config PATH of a regular YAML file"
 
 
 def load_config(path: str | Path | None = None) -> Config:
@@ -224,12 +267,11 @@ def load_config(path: str | Path | None = None) -> Config:
             )
         path = found
     path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"{path}: config file not found", hint="pass --config PATH or run 'llm-gitops init'")
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read the config file: {exc}") from None
+        text = input_files.read_text(path, limit=input_files.MAX_YAML_BYTES, what="a config file")
+    except input_files.UnusableFile as exc:
+        hint = _unusable_hint(exc.reason, path)
+        raise ConfigError(f"{path}: config file {exc.reason}", hint=hint) from None
     config = parse_config(text, path)
     config._path = path
     return config

@@ -7,6 +7,7 @@ section is an error with a "did you mean", so a typo never silently disables a g
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 from typing import Literal
@@ -14,9 +15,26 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 
+# The largest count any integer field takes (a 32-bit int): a bigger one is a typo, and
+# would overflow in torch or numpy long after the config was accepted.
+MAX_COUNT = 2**31 - 1
+
+
 class _Section(BaseModel):
     # Unknown keys are errors (typos must not pass silently); objects are immutable.
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # strict: YAML's ``true`` is not the number 1, ``"5"`` is not 5 and ``5`` is not text;
+    # allow_inf_nan=False: ``.nan`` would switch a threshold off (every comparison false).
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_blank_text(cls, v):
+        # An empty path, name or URI is never meant: "" as a directory would be the cwd.
+        if isinstance(v, str) and not v.strip():
+            raise ValueError("must not be empty; give a value or remove the key")
+        if isinstance(v, list) and any(isinstance(item, str) and not item.strip() for item in v):
+            raise ValueError("items must not be empty")
+        return v
 
 
 # --------------------------------------------------------------------------- models
@@ -98,17 +116,18 @@ class EvalSection(_Section):
                                   "``{name: ...}``.")
     # Samples per task. None = the whole test split. An int caps the count; CI jobs use a
     # sample to stay fast, and the gate's statistics account for the smaller n.
-    limit: int | None = Field(default=None, gt=0)
+    limit: int | None = Field(default=None, gt=0, le=MAX_COUNT)
     # How the ``limit`` samples are chosen: "first" (lm-eval's own) or "random" (a seeded
     # sample over the whole split, so a subset is representative).
     sampling: Literal["first", "random"] = "random"
-    num_fewshot: int = Field(default=0, ge=0, description="Few-shot examples put before each prompt (lm-eval's "
+    num_fewshot: int = Field(default=0, ge=0, le=MAX_COUNT, description="Few-shot examples put before each prompt (lm-eval's "
                              "num_fewshot); 0 suits a model trained on the task's own format.")
-    batch_size: int = Field(default=16, gt=0, description="Requests per lm-eval batch: trades speed for memory.")
+    batch_size: int = Field(default=16, gt=0, le=MAX_COUNT, description="Requests per lm-eval batch: trades speed for memory.")
     # Seeds every random choice (sampling, few-shot, torch): same inputs, same results.
-    seed: int = 1234
+    # numpy takes seeds below 2**32.
+    seed: int = Field(default=1234, ge=0, lt=2**32)
     # Tokens generated for generate_until tasks; small keeps CPU evals fast.
-    max_gen_toks: int | None = Field(default=None, gt=0)
+    max_gen_toks: int | None = Field(default=None, gt=0, le=MAX_COUNT)
 
     @field_validator("tasks", mode="before")
     @classmethod
@@ -131,12 +150,12 @@ class PerfSection(_Section):
 
     prompts: list[str] = Field(default_factory=lambda: ["12+34="], description="Prompts the benchmark generates "
                                "from; the default suits the example adder model: use prompts like your traffic.")
-    max_new_tokens: int = Field(default=16, gt=0, description="Tokens generated per measured call.")
+    max_new_tokens: int = Field(default=16, gt=0, le=MAX_COUNT, description="Tokens generated per measured call.")
     # Warm-up generations are not measured (first calls pay for lazy initialisation).
-    warmup: int = Field(default=2, ge=0)
+    warmup: int = Field(default=2, ge=0, le=MAX_COUNT)
     # Measured generations per prompt; more repeats, tighter latency estimates.
-    repeats: int = Field(default=5, gt=0)
-    threads: int | None = Field(default=None, gt=0, description="torch CPU threads while measuring; None = "
+    repeats: int = Field(default=5, gt=0, le=MAX_COUNT)
+    threads: int | None = Field(default=None, gt=0, le=4096, description="torch CPU threads while measuring; None = "
                                 "torch's default. Part of the bench cache key, since timings depend on it.")
 
 
@@ -169,14 +188,19 @@ def _parse_drop(v):
     if isinstance(v, bool):
         raise ValueError("expected a number (0.02), points ('2pt') or a percentage ('5%')")
     if isinstance(v, (int, float)):
+        if not math.isfinite(v):
+            raise ValueError("must be a finite number; .nan and .inf are not allowed")
         if v < 0:
             raise ValueError("must be >= 0")
         return Drop(value=float(v), unit="abs")
     if isinstance(v, str):
         m = _DROP.match(v)
         if m:
+            value = float(m.group("num"))
+            if not math.isfinite(value):  # hundreds of digits overflow to inf
+                raise ValueError(f"{v[:40]!r} is too large for a drop")
             unit = m.group("unit") or ""
-            return Drop(value=float(m.group("num")), unit="pct" if unit == "%" else ("pt" if unit else "abs"))
+            return Drop(value=value, unit="pct" if unit == "%" else ("pt" if unit else "abs"))
     raise ValueError(f"{v!r} is not a drop; expected a number (0.02), points ('2pt') or a percentage ('5%')")
 
 
@@ -218,6 +242,12 @@ class Threshold(_Section):
     def _some_bound(self):
         if self.min is None and self.max is None and self.max_drop is None and self.hard_max_drop is None:
             raise ValueError("a threshold needs at least one of min, max, max_drop, hard_max_drop")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min ({self.min:g}) is above max ({self.max:g}): no value could pass; swap them")
+        soft, hard = self.max_drop, self.hard_max_drop
+        if soft is not None and hard is not None and soft.unit == hard.unit and hard.value < soft.value:
+            raise ValueError(f"hard_max_drop ({hard}) is below max_drop ({soft}): a tolerated drop would fail; "
+                             "make hard_max_drop the larger")
         return self
 
 
@@ -231,7 +261,7 @@ class GateSection(_Section):
     # (exit 0, but the status says inconclusive).
     on_inconclusive: Literal["fail", "pass", "neutral"] = "fail"
     # Resamples of the paired bootstrap behind confidence intervals.
-    bootstrap_samples: int = Field(default=2000, ge=100)
+    bootstrap_samples: int = Field(default=2000, ge=100, le=1_000_000)
     # Measure performance in the gate as well as accuracy.
     perf: bool = True
 
@@ -290,9 +320,9 @@ class QuantizeSection(_Section):
     # relative to the config file; e.g. the example repo's data/train.jsonl). Required
     # only when distill is used.
     distill_dataset: str | None = None
-    distill_steps: int = Field(default=300, gt=0, description="distill: training steps of the student.")
-    distill_hidden_size: int = Field(default=64, gt=0, description="distill: the student's hidden size.")
-    distill_layers: int = Field(default=2, gt=0, description="distill: the student's number of layers.")
+    distill_steps: int = Field(default=300, gt=0, le=MAX_COUNT, description="distill: training steps of the student.")
+    distill_hidden_size: int = Field(default=64, gt=0, le=MAX_COUNT, description="distill: the student's hidden size.")
+    distill_layers: int = Field(default=2, gt=0, le=MAX_COUNT, description="distill: the student's number of layers.")
 
     _parse = field_validator("budget", mode="before")(classmethod(lambda cls, v: _parse_drop(v)))
 
