@@ -108,10 +108,11 @@ def test_context_length_is_enforced(tiny_model):
         assert _complete(client, prompt="1" * 70, max_tokens=1).json()["error"]["param"] == "prompt"
 
 
-def test_malformed_bodies_are_400_not_500(client):
-    for content, ctype in [(b"{not json", "application/json"), (b"[1, 2]", "application/json"), (b"prompt=1", "text/plain")]:
+def test_malformed_bodies_are_4xx_not_500(client):
+    for content, ctype, status in [(b"{not json", "application/json", 400), (b"[1, 2]", "application/json", 400),
+                                   (b"prompt=1", "text/plain", 415)]:
         response = client.post("/v1/completions", content=content, headers={"content-type": ctype})
-        assert response.status_code == 400, (content, response.text)
+        assert response.status_code == status, (content, response.text)
         assert response.json()["error"]["param"] is None
 
 

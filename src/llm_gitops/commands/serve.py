@@ -30,13 +30,19 @@ from llm_gitops.commands.options import config_option
               help="Largest max_tokens a request may ask for.")
 @click.option("--max-prompt-chars", default=8192, show_default=True, type=click.IntRange(1),
               help="Longest prompt accepted, in characters.")
+@click.option("--max-queue", default=16, show_default=True, type=click.IntRange(0, 10_000),
+              help="Completions that may wait for the model (one runs at a time); more are refused at once with "
+                   "429 and Retry-After instead of timing out in a long queue.")
+@click.option("--request-timeout", default=60.0, show_default=True, type=click.FloatRange(0, min_open=True),
+              help="Seconds a completion may take, queueing included; then its generation stops and it gets 504.")
 @click.option("--drain-seconds", default=5.0, show_default=True, type=click.FloatRange(0),
               help="After SIGTERM, answer /readyz 503 this long (still serving) before closing.")
 @click.option("--graceful-timeout", default=30.0, show_default=True, type=click.FloatRange(0),
               help="After draining, wait this long for in-flight requests before cancelling them.")
 def command(model_source: str, config_path: Path | None, host: str, port: int, color: str | None,
             model_version: str | None, model_name: str | None, workers: int, max_tokens: int,
-            max_prompt_chars: int, drain_seconds: float, graceful_timeout: float) -> None:
+            max_prompt_chars: int, max_queue: int, request_timeout: float, drain_seconds: float,
+            graceful_timeout: float) -> None:
     """Serve a model over an OpenAI-compatible HTTP API.
 
     \b
@@ -48,7 +54,12 @@ def command(model_source: str, config_path: Path | None, host: str, port: int, c
       GET  /metrics         Prometheus: llm_gitops_requests_total{route,method,status},
                             llm_gitops_request_duration_seconds, llm_gitops_generated_tokens_total,
                             llm_gitops_model_info{digest,version,color,method}
-    Temperature 0 is greedy decoding. Bad requests get OpenAI-shaped 4xx errors.
+    Temperature 0 is greedy decoding; echo and logprobs give token log-probabilities
+    (lm-eval's local-completions model can score loglikelihood tasks against it). Bad
+    requests get OpenAI-shaped 4xx errors naming the field. Load is bounded: 429 with
+    Retry-After when --max-queue requests already wait, 504 after --request-timeout, and
+    a client that disconnects stops its generation (counted in
+    llm_gitops_requests_rejected_total and llm_gitops_requests_cancelled_total).
 
     \b
     Shutdown: on SIGTERM /readyz turns 503 for --drain-seconds while requests are
@@ -77,6 +88,6 @@ def command(model_source: str, config_path: Path | None, host: str, port: int, c
     options = ServeOptions(
         model_dir=str(model.path), digest=model.digest, color=color, model_name=model_name,
         model_version=model_version, max_prompt_chars=max_prompt_chars, max_tokens=max_tokens,
-        drain_seconds=drain_seconds,
+        max_queue=max_queue, request_timeout=request_timeout, drain_seconds=drain_seconds,
     )
     serve(options, host=host, port=port, workers=workers, graceful_timeout=graceful_timeout)

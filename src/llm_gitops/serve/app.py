@@ -1,7 +1,8 @@
 """The HTTP app: OpenAI-compatible completions, health and readiness probes, metrics.
 
 Routes:
-  POST /v1/completions  OpenAI text completions (one prompt, n=1, no streaming)
+  POST /v1/completions  OpenAI text completions (one prompt, n=1, no streaming; echo and
+                        logprobs for lm-eval's loglikelihood requests)
   GET  /v1/models       the one model served
   GET  /healthz         liveness: 200 while the process works (500 if the model failed to load)
   GET  /readyz          readiness: 200 once the model is loaded and warmed up by one
@@ -10,6 +11,9 @@ Routes:
 
 The model loads in a background thread after startup, so /healthz answers at once and
 an orchestrator can tell "still loading" (ready 503) from "dead" (no answer).
+
+Completions go through a bounded queue (``scheduler.py``): 429 with Retry-After when it is
+full, 504 after ``request_timeout``, and generation stops when the client disconnects.
 """
 
 from __future__ import annotations
@@ -20,18 +24,18 @@ import time
 import uuid
 from collections.abc import Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
-from llm_gitops.serve.generation import Generator, ModelInfo, quantization_method
+from llm_gitops.serve.generation import GenerationCancelled, Generator, ModelInfo, quantization_method
 from llm_gitops.serve.metrics import ServeMetrics
-from llm_gitops.serve.protocol import ApiError, CompletionRequest, Limits, validation_error
+from llm_gitops.serve.protocol import ApiError, Limits, parse_request
+from llm_gitops.serve.scheduler import ModelQueue, QueueFull, RequestAbandoned
 
 log = logging.getLogger(__name__)
 
@@ -133,6 +137,8 @@ def create_app(
     model_version: str | None = None,
     digest: str | None = None,
     limits: Limits = Limits(),
+    max_queue: int = 16,
+    request_timeout: float = 60.0,
     warmup_prompt: str = "Hello",
     generator: Generator | None = None,
     on_load_error: Callable[[BaseException], None] | None = None,
@@ -141,7 +147,8 @@ def create_app(
 
     ``color`` (blue/green) and ``model_version`` only label the metrics; ``digest``
     defaults to the directory's content digest. ``generator`` skips loading (an already
-    loaded model, e.g. shared by benchmarks); it is still warmed up.
+    loaded model, e.g. shared by benchmarks); it is still warmed up. At most ``max_queue``
+    completions wait for the model; each gets ``request_timeout`` seconds, queueing included.
     """
     metrics = ServeMetrics()
     state = ServeState(model_dir=Path(model_dir), color=color or "none", version=model_version or "unversioned",
@@ -161,20 +168,18 @@ def create_app(
     app.state.serve = state
     app.add_middleware(_RequestMetrics, metrics=metrics)
 
+    queue = ModelQueue(max_queue, metrics)
+
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError):
-        return JSONResponse(exc.body(), status_code=exc.status)
-
-    @app.exception_handler(RequestValidationError)
-    async def _invalid(request: Request, exc: RequestValidationError):
-        err = validation_error(list(exc.errors()))
-        return JSONResponse(err.body(), status_code=err.status)
+        return JSONResponse(exc.body(), status_code=exc.status, headers=exc.headers)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException):
         kind = "not_found_error" if exc.status_code == 404 else "invalid_request_error"
-        err = ApiError(exc.status_code, f"{request.method} {request.url.path}: {exc.detail}", type=kind)
-        return JSONResponse(err.body(), status_code=exc.status_code)
+        path = request.url.path if len(request.url.path) <= 100 else request.url.path[:100] + "..."
+        err = ApiError(exc.status_code, f"{request.method} {path}: {exc.detail}", type=kind)
+        return JSONResponse(err.body(), status_code=exc.status_code, headers=exc.headers)
 
     @app.exception_handler(Exception)
     async def _internal(request: Request, exc: Exception):
@@ -209,19 +214,18 @@ def create_app(
         return {"object": "list", "data": [{"id": state.info.name, "object": "model", "owned_by": "llm-gitops"}]}
 
     @app.post("/v1/completions")
-    async def completions(req: CompletionRequest):
+    async def completions(request: Request):
         gen = state.generator
         if gen is None or state.info is None:
             detail = f"the model failed to load ({state.error})" if state.status == "failed" else "the model is still loading"
             raise ApiError(503, f"{detail}; retry when /readyz answers 200", type="service_unavailable",
                            code="model_not_ready")
+        try:
+            body = await _read_body(request, limits.max_body_bytes)
+        except ClientDisconnect:
+            return Response(status_code=CLIENT_GONE)
+        req = parse_request(body, request.headers.get("content-type"), limits)
         prompt: str = req.prompt  # a one-element list was unwrapped by validation
-        if len(prompt) > limits.max_prompt_chars:
-            raise ApiError(400, f"prompt is {len(prompt)} characters; this server accepts at most "
-                                f"{limits.max_prompt_chars}", param="prompt")
-        if req.max_tokens > limits.max_tokens:
-            raise ApiError(400, f"max_tokens is {req.max_tokens}; this server allows at most {limits.max_tokens}",
-                           param="max_tokens")
         context = state.info.context_length
         if context is not None:
             prompt_tokens = gen.count_tokens(prompt)
@@ -231,10 +235,29 @@ def create_app(
                          f"and max_tokens asks for {req.max_tokens} more; shorten the prompt or lower max_tokens",
                     param="max_tokens" if prompt_tokens < context else "prompt", code="context_length_exceeded",
                 )
-        result = await run_in_threadpool(
-            gen.complete, prompt, max_tokens=req.max_tokens, temperature=req.temperature, top_p=req.top_p,
-            stop=req.stop, seed=req.seed,
-        )
+
+        def work(should_stop: Callable[[], bool]):
+            try:
+                return gen.complete(
+                    prompt, max_tokens=req.max_tokens, temperature=req.temperature, top_p=req.top_p, stop=req.stop,
+                    seed=req.seed, logprobs=req.logprobs, echo=req.echo, should_stop=should_stop,
+                )
+            except GenerationCancelled as exc:
+                metrics.cancelled_tokens.inc(exc.tokens)
+                raise
+
+        try:
+            result = await queue.run(work, disconnected=lambda: _disconnected(request), timeout=request_timeout)
+        except QueueFull as exc:
+            raise ApiError(429, f"the server is busy ({queue.max_queue} requests already wait for the model); "
+                                f"retry after {exc.retry_after}s", type="overloaded_error", code="queue_full",
+                           headers={"Retry-After": str(exc.retry_after)}) from None
+        except RequestAbandoned as exc:
+            if exc.reason == "timeout":
+                raise ApiError(504, f"the completion did not finish within {request_timeout:g}s (queueing "
+                                    "included); lower max_tokens or retry later", type="timeout_error",
+                               code="request_timeout") from None
+            return Response(status_code=CLIENT_GONE)  # nobody reads it; the status keeps it out of the successes
         metrics.prompt_tokens.inc(result.prompt_tokens)
         metrics.generated_tokens.inc(result.completion_tokens)
         return {
@@ -242,7 +265,12 @@ def create_app(
             "object": "text_completion",
             "created": int(time.time()),
             "model": state.info.name,
-            "choices": [{"text": result.text, "index": 0, "logprobs": None, "finish_reason": result.finish_reason}],
+            "choices": [{
+                "text": prompt + result.text if req.echo else result.text,
+                "index": 0,
+                "logprobs": None if result.logprobs is None else asdict(result.logprobs),
+                "finish_reason": result.finish_reason,
+            }],
             "usage": {
                 "prompt_tokens": result.prompt_tokens,
                 "completion_tokens": result.completion_tokens,
@@ -251,3 +279,32 @@ def create_app(
         }
 
     return app
+
+
+# nginx's "client closed request": a request whose client left is never counted as answered.
+CLIENT_GONE = 499
+
+
+async def _read_body(request: Request, max_bytes: int) -> bytes:
+    """The request body, refused (413) as soon as it is known to exceed ``max_bytes``."""
+    too_large = ApiError(413, f"the request body is larger than this server accepts ({max_bytes} bytes); "
+                              "shorten the prompt", code="request_too_large")
+    length = request.headers.get("content-length", "")
+    if length.isdigit() and int(length) > max_bytes:
+        raise too_large
+    encoding = request.headers.get("content-encoding", "identity").strip().lower()
+    if encoding != "identity":
+        raise ApiError(415, "Content-Encoding is not supported; send the body uncompressed",
+                       code="unsupported_media_type")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > max_bytes:
+            raise too_large
+    return bytes(body)
+
+
+async def _disconnected(request: Request) -> None:
+    """Returns once the client has gone (the body is already read, so only a disconnect comes)."""
+    while (await request.receive())["type"] != "http.disconnect":
+        pass

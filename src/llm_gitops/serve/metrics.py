@@ -47,6 +47,25 @@ class ServeMetrics:
         self.generated_tokens = Counter(
             "llm_gitops_generated_tokens", "Tokens generated for answered completions.", registry=self.registry,
         )
+        self.rejected = Counter(
+            "llm_gitops_requests_rejected", "Requests refused before any work, by reason (queue_full: answered 429).",
+            ["reason"], registry=self.registry,
+        )
+        self.cancelled = Counter(
+            "llm_gitops_requests_cancelled",
+            "Admitted requests given up, by reason (client_gone: the client disconnected; timeout: answered 504).",
+            ["reason"], registry=self.registry,
+        )
+        self.cancelled_tokens = Counter(
+            "llm_gitops_cancelled_generated_tokens",
+            "Tokens generated for requests that were then given up: work nobody received.", registry=self.registry,
+        )
+        self.queue_depth = Gauge(
+            "llm_gitops_queue_depth", "Requests admitted and waiting for the model.", registry=self.registry,
+        )
+        self.generating = Gauge(
+            "llm_gitops_generation_active", "1 while the model is working on a request.", registry=self.registry,
+        )
         self.ready = Gauge(
             "llm_gitops_ready", "1 when the model is loaded and warmed up and the server is not draining.",
             registry=self.registry,

@@ -37,6 +37,8 @@ class ServeOptions:
     model_version: str | None = None
     max_prompt_chars: int = 8192
     max_tokens: int = 256
+    max_queue: int = 16
+    request_timeout: float = 60.0
     drain_seconds: float = 5.0
     # A single process stops when its model fails to load (the caller reports why);
     # a worker keeps answering /healthz 500 so its supervisor does not restart it in a loop.
@@ -63,7 +65,7 @@ def app_from_env():
     app = create_app(
         Path(opts.model_dir), color=opts.color, model_name=opts.model_name, model_version=opts.model_version,
         digest=opts.digest, limits=Limits(max_prompt_chars=opts.max_prompt_chars, max_tokens=opts.max_tokens),
-        on_load_error=on_load_error,
+        max_queue=opts.max_queue, request_timeout=opts.request_timeout, on_load_error=on_load_error,
     )
     install_drain_handler(app.state.serve, opts.drain_seconds)
     return app
