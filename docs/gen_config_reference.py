@@ -109,7 +109,9 @@ def section_model(annotation) -> type[BaseModel] | None:
     inner, _ = _unwrap(annotation)
     if typing.get_origin(inner) is list:
         inner = typing.get_args(inner)[0]
-    if isinstance(inner, type) and issubclass(inner, schema._Section):
+    elif typing.get_origin(inner) is dict:
+        inner = typing.get_args(inner)[1]
+    if isinstance(inner, type) and issubclass(inner, BaseModel) and inner is not schema.Drop:
         return inner
     return None
 
@@ -121,6 +123,8 @@ def type_name(annotation) -> str:
         text = " \\| ".join(f"`{json.dumps(v)}`" for v in typing.get_args(inner))
     elif origin is list:
         text = f"list of {type_name(typing.get_args(inner)[0])}"
+    elif origin is dict:
+        text = f"mapping of name to {type_name(typing.get_args(inner)[1])}"
     elif inner is schema.Drop:
         text = "drop: number, `\"Npt\"` or `\"N%\"`"
     elif isinstance(inner, type) and issubclass(inner, BaseModel):
@@ -162,7 +166,8 @@ def _table(cls: type[BaseModel], prefix: str) -> list[str]:
         nested = section_model(field.annotation)
         text = describe(cls, name)
         if nested is not None:
-            text += f" See [`{prefix}{name}`](#{_anchor(prefix + name)})."
+            path = prefix + name + (".<name>" if typing.get_origin(_unwrap(field.annotation)[0]) is dict else "")
+            text += f" See [`{path}`](#{_anchor(path)})."
         rows.append(f"| `{name}` | {kind} | {default_text(field)} | {_cell(text)} |")
     return rows
 
@@ -182,8 +187,9 @@ def _sections(cls: type[BaseModel], prefix: str, level: int, seen: dict[type, st
         nested = section_model(field.annotation)
         if nested is None:
             continue
-        is_list = typing.get_origin(_unwrap(field.annotation)[0]) is list
-        path = f"{prefix}{name}"
+        origin = typing.get_origin(_unwrap(field.annotation)[0])
+        is_list, is_dict = origin is list, origin is dict
+        path = f"{prefix}{name}" + (".<name>" if is_dict else "")
         out += ["", f"{'#' * level} {path}", ""]
         if nested in seen:
             # One table per shape (models.candidate and models.baseline share theirs).
@@ -192,6 +198,8 @@ def _sections(cls: type[BaseModel], prefix: str, level: int, seen: dict[type, st
         seen[nested] = path
         if is_list:
             out += [f"A list. {describe(cls, name)} Each item is a mapping:", ""]
+        elif is_dict:
+            out += [f"A mapping of names to sections. {describe(cls, name)} Each value:", ""]
         text = _doc(nested)
         if text:
             out += [text, ""]

@@ -14,6 +14,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
+from llm_gitops.config.environments import EnvironmentSpec, check_environments
+
 
 # The largest count any integer field takes (a 32-bit int): a bigger one is a typo, and
 # would overflow in torch or numpy long after the config was accepted.
@@ -365,6 +367,11 @@ class Config(_Section):
     report: ReportSection = Field(default_factory=ReportSection)
     quantize: QuantizeSection = Field(default_factory=QuantizeSection)
     image: ImageSection = Field(default_factory=ImageSection)
+    environments: dict[str, EnvironmentSpec] = Field(default_factory=dict, description="Deploy environments by "
+                                                     "name (``staging``, ``prod``); ``deploy/<name>.yaml`` in the repo "
+                                                     "says which release each one runs.")
+
+    _environments = field_validator("environments")(classmethod(lambda cls, v: check_environments(v)))
 
     # Where the file was read from; relative paths in it resolve against its directory.
     _path: Path | None = PrivateAttr(default=None)
@@ -396,5 +403,5 @@ class Config(_Section):
 
 
 # Sections later releases add; naming one today gets a clear "not yet" error.
-FUTURE_SECTIONS = {"environments", "alerts", "chatops", "deploy", "governance", "drift"}
+FUTURE_SECTIONS = {"alerts", "chatops", "deploy", "governance", "drift"}
 

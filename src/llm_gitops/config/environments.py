@@ -1,0 +1,128 @@
+"""The ``environments:`` section of ``.llm-gitops.yaml``: where releases run, and how they move.
+
+Each environment names a deploy target and its settings; ``deploy/<env>.yaml`` in the repo
+says which release it should run (see ``deploy/desired.py``). Field names follow Argo
+Rollouts' blue/green vocabulary (``auto_promote`` = ``autoPromotionEnabled``,
+``scale_down_delay`` = ``scaleDownDelaySeconds``) and Flagger's analysis
+(``interval``, ``iterations``, ``threshold``).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h)$")
+_SCALE = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+ENV_NAME = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
+
+
+def parse_duration(value) -> float:
+    """Seconds from ``30``, ``30s``, ``500ms``, ``5m`` or ``1h``."""
+    if isinstance(value, bool):
+        raise ValueError("a duration is a number of seconds or text like 30s, 5m")
+    if isinstance(value, (int, float)):
+        seconds = float(value)
+    elif isinstance(value, str) and (match := _DURATION.match(value.strip())):
+        seconds = float(match.group(1)) * _SCALE[match.group(2)]
+    else:
+        raise ValueError(f"{value!r} is not a duration; use seconds or text like 30s, 500ms, 5m, 1h")
+    if not 0 <= seconds <= 7 * 24 * 3600:
+        raise ValueError(f"{value!r} is out of range (0 s to 7 days)")
+    return seconds
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
+
+
+class MetricCheck(_Strict):
+    """One metric the analysis reads from the colour's ``/metrics`` (or Prometheus) each interval."""
+
+    metric: Literal["error_rate", "latency_p95_ms"] = Field(description="``error_rate``: share of completions "
+                                                            "answered 5xx; ``latency_p95_ms``: p95 of completion latency.")
+    max: float = Field(ge=0, description="Highest acceptable value; above it the iteration fails.")
+
+
+class AnalysisSection(_Strict):
+    """How a colour is judged before (pre-promotion) and after (post-promotion) the switch.
+
+    Each iteration runs every check; ``threshold`` failed iterations abort (the live colour
+    keeps or gets back all traffic). An iteration with no data (no requests yet) is
+    inconclusive: it never counts as a pass, and an analysis that ends with no passing
+    iteration does not promote.
+    """
+
+    smoke_requests: int = Field(default=3, ge=0, le=1000, description="Completions sent to the colour directly "
+                                "before anything else; any non-200 answer fails the analysis at once.")
+    smoke_eval: bool = Field(default=False, description="Run the gate's eval suite (``eval.limit`` samples) against "
+                             "the colour's endpoint and decide with the gate's thresholds vs the release's recorded "
+                             "metrics (pre-promotion only).")
+    metrics: list[MetricCheck] = Field(default_factory=list, description="Checks read from the colour's metrics "
+                                       "each interval.")
+    interval: float = Field(default=5.0, description="Time between iterations (seconds or 5s, 1m).")
+    iterations: int = Field(default=3, ge=1, le=1000, description="Iterations of the metric checks.")
+    threshold: int = Field(default=1, ge=1, le=1000, description="Failed iterations that abort.")
+
+    _durations = field_validator("interval", mode="before")(classmethod(lambda cls, v: parse_duration(v)))
+
+
+class DockerTarget(_Strict):
+    """A single host running containers through the Docker API, with haproxy in front."""
+
+    engine: str | None = Field(default=None, description="Docker API URL (unix:///run/podman/podman.sock, "
+                               "tcp://...); None = image.engine, then DOCKER_HOST, then the default socket.")
+    listen: str = Field(default="127.0.0.1:8080", description="HOST:PORT where haproxy serves the live colour.")
+    run_dir: str = Field(default=".llm-gitops/front", description="Where haproxy's config, admin socket and pid "
+                         "file live (relative to the config file); one directory per environment is made below it.")
+    bind_host: str = Field(default="127.0.0.1", description="Host address the colour containers publish on.")
+
+    @field_validator("listen")
+    @classmethod
+    def _host_port(cls, v: str) -> str:
+        host, sep, port = v.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"{v!r} is not HOST:PORT (e.g. 127.0.0.1:8080)")
+        return v
+
+
+class EnvironmentSpec(_Strict):
+    """One environment (``staging``, ``prod``, ...)."""
+
+    target: Literal["docker"] = Field(description="Where it runs: ``docker`` (one host, Docker Engine or Podman, "
+                                      "haproxy in front).")
+    docker: DockerTarget = Field(default_factory=DockerTarget, description="Settings of the docker target.")
+    requires: str | None = Field(default=None, description="The upstream environment a release must be verified in "
+                                 "before ``promote`` moves it here (e.g. prod requires staging).")
+    auto_promote: bool = Field(default=True, description="Switch traffic as soon as pre-promotion analysis passes; "
+                               "false leaves the preview colour running for a manual ``deploy --promote``.")
+    scale_down_delay: float = Field(default=30.0, description="How long the previous colour stays warm after a "
+                                    "switch, for an instant rollback (seconds or 30s, 5m).")
+    readiness_timeout: float = Field(default=180.0, description="How long a new colour may take to pass its "
+                                     "readiness checks before the deploy gives up and removes it.")
+    post_promotion_window: float = Field(default=0.0, description="How long post-promotion analysis watches the new "
+                                         "live colour; a failure switches back. 0 = none.")
+    require_gate: bool = Field(default=True, description="Refuse a release whose gate verdict is not pass.")
+    analysis: AnalysisSection = Field(default_factory=AnalysisSection, description="Pre- and post-promotion analysis.")
+
+    _durations = field_validator("scale_down_delay", "readiness_timeout", "post_promotion_window",
+                                 mode="before")(classmethod(lambda cls, v: parse_duration(v)))
+
+
+def check_environments(environments: dict[str, EnvironmentSpec]) -> dict[str, EnvironmentSpec]:
+    """Names are DNS-like; ``requires`` names another environment; no cycles."""
+    for name, spec in environments.items():
+        if not ENV_NAME.match(name):
+            raise ValueError(f"environment name {name!r}: use lowercase letters, digits and '-' (e.g. staging, prod)")
+        if spec.requires is not None and spec.requires not in environments:
+            raise ValueError(f"{name}.requires: no environment {spec.requires!r} (have: {', '.join(environments)})")
+    for name in environments:
+        seen, here = {name}, environments[name].requires
+        while here is not None:
+            if here in seen:
+                raise ValueError(f"{name}.requires: the chain of requires loops back to {here!r}")
+            seen.add(here)
+            here = environments[here].requires
+    return environments
