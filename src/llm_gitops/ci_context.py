@@ -104,10 +104,12 @@ def forge_token(env: Mapping[str, str] | None, forge: str) -> ForgeToken | None:
 
 
 # ----------------------------------------------------------------------------- checks
-_REPO = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
-_PROJECT = re.compile(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)+$")
-_SHA = re.compile(r"^[0-9a-fA-F]{7,64}$")
-_REF = re.compile(r"^[^\x00-\x1f\x7f]{1,255}$")
+# Patterns are applied with fullmatch (a "$" would let a trailing newline through).
+_SEGMENT = r"(?!\.\.?(?:/|$))[A-Za-z0-9_.-]+"  # a path segment, never "." or ".."
+_REPO = re.compile(rf"{_SEGMENT}/{_SEGMENT}")
+_PROJECT = re.compile(rf"{_SEGMENT}(?:/{_SEGMENT})+")
+_SHA = re.compile(r"[0-9a-fA-F]{7,64}")
+_REF = re.compile(r"[^\x00-\x1f\x7f]{1,255}")
 # GitHub caps a webhook payload at 25 MB; an event file larger than that is not one.
 MAX_EVENT_BYTES = 25 * 1024 * 1024
 PR_EVENTS = ("pull_request", "pull_request_target", "pull_request_review", "pull_request_review_comment")
@@ -139,7 +141,7 @@ def _env_match(env: Mapping[str, str], name: str, pattern: re.Pattern, what: str
     value = env.get(name) or ""
     if not value:
         return None
-    if not pattern.match(value):
+    if not pattern.fullmatch(value):
         raise _bad_var(name, value, f"not {what}", f"unset {name} or set it to {what}")
     return value
 
@@ -169,8 +171,17 @@ def _checked_url(name: str, value: str) -> str:
             elif not parts.hostname:
                 problem = "has no host"
     if problem:
-        raise _bad_var(name, strip_userinfo(value), problem, f"unset {name} or set it to e.g. https://HOST/...")
+        raise _bad_var(name, _without_credentials(value), problem, f"unset {name} or set it to e.g. https://HOST/...")
     return value
+
+
+def _without_credentials(value: str) -> str:
+    """A malformed URL for a message: everything between "://" and the last "@" hidden,
+    even where it is too broken for ``strip_userinfo`` to see a URL."""
+    scheme, sep, rest = value.partition("://")
+    if sep and "@" in rest:
+        return f"{scheme}://***@{rest.rsplit('@', 1)[1]}"
+    return strip_userinfo(value)
 
 
 # ----------------------------------------------------------------------------- GitHub
@@ -196,7 +207,7 @@ def _github_actions(env: Mapping[str, str]) -> CiContext:
         is_fork = fork_flag or not head_repo or (bool(head_name) and head_name != base_repo)
     elif event == "issue_comment":
         issue = payload.obj("issue", optional=True)
-        if issue is not None and payload.obj("issue.pull_request", issue, optional=True, null=True):
+        if issue is not None and payload.obj("issue.pull_request", issue, optional=True, null=True) is not None:
             # A comment on a PR: the head sha is not in the payload; the forge is asked later.
             pr_number = payload.number(issue, "issue.number")
     if pr_number is None:
@@ -275,7 +286,7 @@ class _Event:
             return None
         if not isinstance(value, str):
             raise self._error(f"{field} is {_described(value, key in parent)}, expected {what}")
-        if not pattern.match(value):
+        if not pattern.fullmatch(value):
             raise self._error(f"{field} is {shown(value, 60)!r}, not {what}")
         return value
 
