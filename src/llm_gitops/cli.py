@@ -105,10 +105,26 @@ def _write_crash_log() -> str:
     return path
 
 
+def _invoke(argv: list[str] | None) -> None:
+    """Run the CLI; an import of an optional module the install lacks is a usage error."""
+    try:
+        cli.main(args=argv, prog_name="llm-gitops", standalone_mode=False)
+    except (ImportError, LlmGitopsError) as exc:
+        # A command may have wrapped the ImportError in its own error ("cannot load the
+        # model"): the missing extra is still the cause to name.
+        from llm_gitops.extras import missing_extra
+
+        args = sys.argv[1:] if argv is None else argv
+        missing = missing_extra(exc, next((a for a in args if a in COMMANDS), None))
+        if missing is None:
+            raise
+        raise missing from None
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: run the CLI and turn errors into exit codes."""
     try:
-        cli.main(args=argv, prog_name="llm-gitops", standalone_mode=False)
+        _invoke(argv)
     except LlmGitopsError as exc:
         from llm_gitops.logsafe import redact
 

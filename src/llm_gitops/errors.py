@@ -51,6 +51,15 @@ class ExternalServiceError(LlmGitopsError):
     exit_code = EXIT_USAGE
 
 
+class MissingExtra(LlmGitopsError):
+    """An optional dependency is not installed: the message says what to install."""
+
+    def __init__(self, module: str, install: str, command: str | None = None):
+        self.module, self.install = module, install
+        who = f"'llm-gitops {command}'" if command else "this command"
+        super().__init__(f"{who} needs the Python package {module!r}, which this install lacks", hint=install)
+
+
 class GateFailed(LlmGitopsError):
     """Raised by commands whose failure is a verdict, not a misuse (exit 1)."""
 

@@ -102,7 +102,9 @@ def main() -> int:
         result = measure(Path(request["model_dir"]), request["settings"])
     except Exception as exc:  # noqa: BLE001 - reported to the parent, which decides the exit code
         from llm_gitops.errors import LlmGitopsError
+        from llm_gitops.extras import missing_extra
 
+        exc = missing_extra(exc, "bench") or exc  # no torch here: name the extra to install
         json.dump({"error": str(exc), "type": type(exc).__name__, "usage": isinstance(exc, LlmGitopsError)}, sys.stdout)
         return 1
     json.dump(result, sys.stdout)
