@@ -68,12 +68,17 @@ def _open_failure(path: Path, exc: OSError) -> UnusableFile:
     return UnusableFile(path, f"cannot be opened ({exc.strerror or exc})")
 
 
+_NUL = "is not a usable path (it contains a NUL character)"
+
+
 def kind_of(path: Path) -> str:
     """What ``path`` is: "file", "directory", or raise UnusableFile (missing, loop, device, ...)."""
     try:
         mode = os.stat(path).st_mode
     except OSError as exc:
         raise _open_failure(Path(path), exc) from None
+    except ValueError:
+        raise UnusableFile(path, _NUL) from None
     if stat.S_ISREG(mode):
         return "file"
     if stat.S_ISDIR(mode):
@@ -89,6 +94,8 @@ def resolve(path: Path) -> Path:
         raise UnusableFile(path, "is a symlink loop (a link that leads back to itself)") from None
     except OSError as exc:
         raise _open_failure(Path(path), exc) from None
+    except ValueError:
+        raise UnusableFile(path, _NUL) from None
 
 
 class _Regular:
@@ -101,6 +108,8 @@ class _Regular:
             self.fd = os.open(self.path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
         except OSError as exc:
             raise _open_failure(self.path, exc) from None
+        except ValueError:
+            raise UnusableFile(self.path, _NUL) from None
         st = os.fstat(self.fd)
         if not stat.S_ISREG(st.st_mode):
             os.close(self.fd)
@@ -158,7 +167,10 @@ def files_under(directory: Path, *, max_files: int = MAX_DATA_FILES) -> list[Pat
     stack: list[tuple[Path, frozenset]] = [(directory, frozenset())]
     while stack:
         current, above = stack.pop()
-        st = os.stat(current)
+        try:
+            st = os.stat(current)
+        except OSError as exc:
+            raise _open_failure(current, exc) from None
         here = (st.st_dev, st.st_ino)
         if here in above:
             raise UnusableFile(current, "is a symlink loop (a link to a directory that contains it)")

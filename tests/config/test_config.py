@@ -63,7 +63,7 @@ def test_config_objects_are_immutable():
         ("version: 1\nthresholds:\n  - metric: a/b\n    max_drop: lots\n", "cfg.yaml:4: thresholds[0].max_drop: 'lots' is not a drop"),
         ("version: 1\nthresholds:\n  - metric: a/b\n", "cfg.yaml:3: thresholds[0]: a threshold needs at least one of"),
         ("version: 1\n x: [", "cfg.yaml:2: malformed YAML"),
-        ("version: 1\nenvironments: {}\n", "cfg.yaml:2: section 'environments' is not supported by this version"),
+        ("version: 1\nalerts: {}\n", "cfg.yaml:2: section 'alerts' is not supported by this version"),
         ("version: 2\n", "cfg.yaml:1: version: unsupported config version 2"),
         ("models: {}\n", "cfg.yaml:1: version: required field is missing"),
         ("", "cfg.yaml: the file is empty"),

@@ -6,6 +6,7 @@ No lm-eval import and no model: these checks run before anything heavy.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -205,3 +206,149 @@ def test_local_resolution_does_not_import_lm_eval_or_torch(suite_dir: Path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split("\n")
     assert out[0] == "['add_mc/acc']"
     assert out[1] == "False False"
+
+
+# --------------------------------------------------------------------------- hostile paths and files (issue 8)
+def _em_with(suite_dir: Path, **replace: str) -> None:
+    """Rewrite tasks/add_em.yaml with some top-level keys set to (YAML) values."""
+    path = suite_dir / "tasks/add_em.yaml"
+    data = yaml.safe_load(path.read_text())
+    data.update({key: yaml.safe_load(value) for key, value in replace.items()})
+    path.write_text(yaml.safe_dump(data))
+
+
+def _error(suite_dir: Path, task: str = "tasks/add_em.yaml") -> str:
+    with pytest.raises(EvalError) as err:
+        resolve_tasks(settings(task), base_dir=suite_dir)
+    message = str(err.value)
+    assert "\n" not in message
+    return message
+
+
+def test_dataset_path_that_is_a_device_is_refused_not_read(suite_dir: Path):
+    _em_with(suite_dir, dataset_path="/dev/zero")
+    msg = _error(suite_dir)
+    assert "eval.tasks[0]" in msg and "add_em.yaml" in msg and "dataset_path" in msg
+    assert "/dev/zero is a character device, not a regular file" in msg
+
+
+def test_data_file_that_is_a_fifo_is_refused_not_opened_for_ever(suite_dir: Path):
+    os.mkfifo(suite_dir / "tasks/data/pipe.jsonl")
+    (suite_dir / "tasks/add_em.yaml").write_text(
+        (suite_dir / "tasks/add_em.yaml").read_text().replace("data/add_em.jsonl", "data/pipe.jsonl"))
+    msg = _error(suite_dir)
+    assert "dataset_kwargs.data_files.test" in msg and "is a FIFO (named pipe), not a regular file" in msg
+
+
+def test_data_file_that_is_a_directory(suite_dir: Path):
+    (suite_dir / "tasks/data/dir.jsonl").mkdir()
+    (suite_dir / "tasks/add_em.yaml").write_text(
+        (suite_dir / "tasks/add_em.yaml").read_text().replace("data/add_em.jsonl", "data/dir.jsonl"))
+    assert "is a directory, not a regular file" in _error(suite_dir)
+
+
+def test_data_file_over_the_size_cap_is_refused_without_reading(suite_dir: Path):
+    big = suite_dir / "tasks/data/add_em.jsonl"
+    with big.open("r+b") as fh:  # sparse: costs no disk and, if read, minutes
+        fh.truncate(3 << 30)
+    msg = _error(suite_dir)
+    assert "3072.0 MiB, over the 2048.0 MiB limit for task data" in msg and "data_files.test" in msg
+
+
+@pytest.mark.parametrize("where", ["task", "data", "dataset_dir"])
+def test_symlink_loops_are_named_as_such(suite_dir: Path, where: str):
+    tasks = suite_dir / "tasks"
+    if where == "task":
+        os.symlink("loop_b.yaml", tasks / "loop_a.yaml")
+        os.symlink("loop_a.yaml", tasks / "loop_b.yaml")
+        msg = _error(suite_dir, "tasks/loop_a.yaml")
+    elif where == "data":
+        os.symlink("x.jsonl", tasks / "data/x.jsonl")
+        (tasks / "add_em.yaml").write_text((tasks / "add_em.yaml").read_text().replace("data/add_em.jsonl", "data/x.jsonl"))
+        msg = _error(suite_dir)
+    else:
+        (tasks / "ds").mkdir()
+        (tasks / "ds/rows.jsonl").write_text("{}\n")
+        os.symlink("..", tasks / "ds/up")
+        _em_with(suite_dir, dataset_path="./ds")
+        msg = _error(suite_dir)
+    assert "symlink loop" in msg and "eval.tasks[0]" in msg
+
+
+def test_local_dataset_directory_hash_follows_its_files(suite_dir: Path):
+    (suite_dir / "tasks/ds").mkdir()
+    (suite_dir / "tasks/ds/rows.jsonl").write_text("{}\n")
+    _em_with(suite_dir, dataset_path="./ds")
+    before = resolve_tasks(settings("tasks/add_em.yaml"), base_dir=suite_dir).config_hash
+    (suite_dir / "tasks/ds/rows.jsonl").write_text("{}\n{}\n")
+    assert resolve_tasks(settings("tasks/add_em.yaml"), base_dir=suite_dir).config_hash != before
+    os.mkfifo(suite_dir / "tasks/ds/pipe")
+    assert "pipe is a FIFO (named pipe)" in _error(suite_dir)
+
+
+@pytest.mark.parametrize(("include", "expected"), [
+    ("5", "include: expected a YAML file path, got the number 5"),
+    ("[base.yaml, {a: 1}]", "include[1]: expected a YAML file path, got a mapping"),
+    ("''", "include: expected a YAML file path"),
+    ("/dev/null", "task YAML /dev/null is a character device"),
+    ("missing.yaml", "missing.yaml not found"),
+])
+def test_include_of_the_wrong_kind(suite_dir: Path, include: str, expected: str):
+    (suite_dir / "tasks/base.yaml").write_text("output_type: generate_until\n")
+    path = suite_dir / "tasks/add_em.yaml"
+    path.write_text(f"include: {include}\n" + path.read_text())
+    msg = _error(suite_dir)
+    assert expected in msg and "eval.tasks[0]" in msg
+
+
+def test_long_include_chain_is_bounded(suite_dir: Path):
+    tasks = suite_dir / "tasks"
+    for i in range(30):
+        (tasks / f"chain{i}.yaml").write_text(f"include: chain{i + 1}.yaml\n")
+    (tasks / "chain30.yaml").write_text("output_type: generate_until\n")
+    path = tasks / "add_em.yaml"
+    path.write_text("include: chain0.yaml\n" + path.read_text())
+    assert "more than 16 files included in a chain" in _error(suite_dir)
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("a: &a [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]\n" + "".join(
+        f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join([f'*{chr(97 + i)}'] * 10)}]\n" for i in range(6)),
+     "expands to more than 100000 values"),
+    ("task: x\nk: " + "[" * 3000 + "]" * 3000 + "\n", "nested deeper than 64 levels"),
+    ("task: x\nk: &r [*r]\n", "recursive alias"),
+    ("task: x\nk: \"\\0\"\n", None),  # a NUL inside quotes is text, not a problem for the reader
+    ("task: x\nk: !!python/object:os.system {}\n", "could not determine a constructor"),
+    ("task: x\nprocess_results: !function [a, b]\n", "expected a scalar node"),
+])
+def test_task_yaml_bounds_and_tags(suite_dir: Path, text: str, expected: str | None):
+    (suite_dir / "tasks/odd.yaml").write_text(text)
+    if expected is None:
+        resolve_tasks(settings("tasks/odd.yaml"), base_dir=suite_dir)
+        return
+    msg = _error(suite_dir, "tasks/odd.yaml")
+    assert "malformed task YAML" in msg and expected in msg and "odd.yaml:" in msg
+
+
+def test_task_yaml_over_the_size_cap(suite_dir: Path):
+    (suite_dir / "tasks/big.yaml").write_text("task: big\n" + "#" * (2 << 20))
+    assert "over the 1.0 MiB limit for a task YAML" in _error(suite_dir, "tasks/big.yaml")
+
+
+@pytest.mark.parametrize(("replace", "expected"), [
+    ({"output_type": "[a]"}, "output_type: expected one of loglikelihood"),
+    ({"output_type": "generate"}, "output_type: expected one of"),
+    ({"metric_list": "5"}, "metric_list: expected a list, got the number 5"),
+    ({"dataset_kwargs": "x"}, "dataset_kwargs: expected a mapping"),
+    ({"dataset_path": "[a]"}, "dataset_path: expected a dataset name or a local path, got a list"),
+    ({"dataset_path": "'~nosuchuser_h1/x'"}, "cannot expand the home directory"),
+])
+def test_task_fields_of_the_wrong_type(suite_dir: Path, replace: dict, expected: str):
+    _em_with(suite_dir, **replace)
+    assert expected in _error(suite_dir)
+
+
+def test_root_that_is_a_list_is_said_in_words(suite_dir: Path):
+    (suite_dir / "tasks/list.yaml").write_text("- a\n- b\n")
+    msg = _error(suite_dir, "tasks/list.yaml")
+    assert "must be a mapping (task:, dataset_path:, ...), got a list" in msg and "_Sequence" not in msg

@@ -9,15 +9,17 @@ import difflib
 import os
 from collections.abc import Hashable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, ValidationError
 
 from llm_gitops import input_files
-from llm_gitops.config.safe_yaml import MERGE_TAG, BoundedLoader, load_yaml_document
+from llm_gitops.config.safe_yaml import MERGE_TAG, BoundedLoader, describe, load_yaml_document, shown
 from llm_gitops.config.schema import FUTURE_SECTIONS, Config
-from llm_gitops.errors import ConfigError
+from llm_gitops.errors import ConfigError, LlmGitopsError
+
+M = TypeVar("M", bound=BaseModel)
 
 CONFIG_FILENAME = ".llm-gitops.yaml"
 
@@ -55,7 +57,7 @@ def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode, deep: bool =
         key = loader.construct_object(key_node, deep=deep)
         where = f"{loader.name}:{key_node.start_mark.line + 1}"
         if not isinstance(key, Hashable) or isinstance(key, float) and key != key:
-            raise ConfigError(f"{where}: a key must be a plain name, got {_describe(key)}",
+            raise ConfigError(f"{where}: a key must be a plain name, got {describe(key)}",
                               hint="write 'name: value'")
         if index < merged_count:
             if key in mapping:  # an earlier merged mapping wins, as YAML specifies
@@ -67,27 +69,6 @@ def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode, deep: bool =
         mapping[key] = loader.construct_object(value_node, deep=deep)
         lines[key] = value_node.start_mark.line + 1
     return _Mapping(mapping, lines, node.start_mark.line + 1)
-
-
-def _describe(value: Any) -> str:
-    """What a YAML value is, in the words of the file (not Python's class names)."""
-    if isinstance(value, dict):
-        return "a mapping"
-    if isinstance(value, (list, set)):
-        return "a list"
-    if isinstance(value, bool):
-        return f"{str(value).lower()} (a boolean)"
-    if isinstance(value, (int, float)):
-        return f"the number {value!r}"
-    if isinstance(value, str):
-        return f"the text {_short(value)}"
-    return f"{_short(value)} (a {type(value).__name__})"
-
-
-def _short(value: Any, limit: int = 60) -> str:
-    """``value`` as the file spells it (``true``, not ``True``), cut to ``limit`` characters."""
-    text = str(value).lower() if isinstance(value, bool) else "null" if value is None else repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 class _Mapping(dict):
@@ -139,9 +120,9 @@ def _line_of(data: Any, loc: tuple) -> int | None:
     return line
 
 
-def _allowed_keys(loc: tuple) -> list[str]:
+def _allowed_keys(loc: tuple, root: type[BaseModel] = Config) -> list[str]:
     """The keys the schema accepts in the mapping that holds ``loc[-1]``."""
-    model: Any = Config
+    model: Any = root
     for part in loc[:-1]:
         if isinstance(part, int):
             continue
@@ -166,7 +147,7 @@ def _model_in(annotation: Any):
     return None
 
 
-def _format_error(path: str, data: Any, err: dict) -> str:
+def _format_error(path: str, data: Any, err: dict, root: type[BaseModel] = Config) -> str:
     loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith(("function-", "literal["))))
     # Pydantic puts union branch names in loc; keep only the path through the data.
     field = "".join(f"[{p}]" if isinstance(p, int) else (f".{p}" if i else str(p)) for i, p in enumerate(loc)) or "(top level)"
@@ -177,19 +158,19 @@ def _format_error(path: str, data: Any, err: dict) -> str:
     kind = err["type"]
     if kind == "extra_forbidden":
         key = loc[-1]
-        allowed = _allowed_keys(loc)
-        if len(loc) == 1 and key in FUTURE_SECTIONS:
+        allowed = _allowed_keys(loc, root)
+        if root is Config and len(loc) == 1 and key in FUTURE_SECTIONS:
             return f"{where}: section {key!r} is not supported by this version of llm-gitops; remove it or upgrade"
         close = difflib.get_close_matches(str(key), allowed, n=1)
         hint = f"did you mean {close[0]!r}?" if close else f"allowed keys: {', '.join(allowed)}"
-        return f"{where}: {field}: unknown key {_short(key)}; {hint}"
+        return f"{where}: {field}: unknown key {shown(key)}; {hint}"
     if kind == "missing":
         return f"{where}: {field}: required field is missing"
     msg = err["msg"]
     if msg.startswith("Value error, "):
         msg = msg[len("Value error, ") :]
     got = err.get("input")
-    got_text = "" if isinstance(got, (dict, list)) or got is None else f" (got {_short(got)})"
+    got_text = "" if isinstance(got, (dict, list)) or got is None else f" (got {shown(got)})"
     fix = ""
     if kind == "string_type" and isinstance(got, (bool, int, float)):
         fix = "; put it in quotes if it is meant as text"
@@ -221,14 +202,14 @@ def parse_config(text: str, path: str | Path = CONFIG_FILENAME) -> Config:
         raise ConfigError(f"{path}: the file is empty", hint="run 'llm-gitops init' to write a starter config")
     if not isinstance(data, dict):
         raise ConfigError(f"{path}:1: the file must be a mapping (key: value) of sections (version:, models:, eval:, ...), "
-                          f"got {_describe(data)}", hint="start it with 'version: 1'")
+                          f"got {describe(data)}", hint="start it with 'version: 1'")
     if "version" not in data:
         raise ConfigError(f"{path}:1: version: required field is missing", hint="add 'version: 1' at the top")
     version = data["version"]
     # ``type(...) is int``: YAML's ``true`` is a bool, and a bool is not the number 1.
     if type(version) is not int or version != 1:
         problem = f"unsupported config version {version}" if type(version) is int else \
-            f"must be the number 1, got {_describe(version)}"
+            f"must be the number 1, got {describe(version)}"
         raise ConfigError(f"{path}:{data.lines.get('version', 1)}: version: {problem}",
                           hint="this llm-gitops reads 'version: 1'")
     try:
@@ -240,6 +221,23 @@ def parse_config(text: str, path: str | Path = CONFIG_FILENAME) -> Config:
         raise ConfigError(first + more) from None
     config._lines = _collect_lines(data)
     return config
+
+
+def parse_yaml_model(text: str, path: str, model: type[M], *, what: str, error: type[LlmGitopsError] = ConfigError) -> M:
+    """Validate one YAML mapping into ``model`` with the config's one-line, located errors.
+
+    For the repo's other YAML files (``deploy/<env>.yaml``): same bounds, same messages.
+    """
+    data = load_yaml_document(text, _LineLoader, where=path, what="YAML", error=error, name=path)
+    if not isinstance(data, dict):
+        raise error(f"{path}:1: {what} must be a mapping (key: value), got {describe(data)}",
+                    hint="see the example in the docs")
+    try:
+        return model.model_validate(_plain(data))
+    except ValidationError as exc:
+        errors = exc.errors()
+        more = f" (and {len(errors) - 1} more error{'s' if len(errors) > 2 else ''})" if len(errors) > 1 else ""
+        raise error(_format_error(path, data, errors[0], model) + more) from None
 
 
 def _unusable_hint(reason: str, path: Path) -> str | None:

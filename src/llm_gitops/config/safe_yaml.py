@@ -102,6 +102,27 @@ def _children(node: Node) -> list[Node]:
     return []
 
 
+def describe(value: Any) -> str:
+    """What a YAML value is, in the words of the file (not Python's class names)."""
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, (list, set)):
+        return "a list"
+    if isinstance(value, bool):
+        return f"{str(value).lower()} (a boolean)"
+    if isinstance(value, (int, float)):
+        return f"the number {value!r}"
+    if isinstance(value, str):
+        return f"the text {shown(value)}"
+    return f"{shown(value)} (a {type(value).__name__})"
+
+
+def shown(value: Any, limit: int = 60) -> str:
+    """``value`` as the file spells it (``true``, not ``True``), cut to ``limit`` characters."""
+    text = str(value).lower() if isinstance(value, bool) else "null" if value is None else repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def load_yaml_document(text: str, loader_class: type[yaml.SafeLoader], *, where: str, what: str,
                        error: type[LlmGitopsError], **attributes: Any) -> Any:
     """The one document in ``text``, read by a ``loader_class`` given ``attributes`` (a file name, a base dir).
@@ -130,5 +151,5 @@ def load_yaml_document(text: str, loader_class: type[yaml.SafeLoader], *, where:
         raise error(f"{where}{line}: malformed {what}: {' '.join(str(problem).split())}", hint=hint) from None
 
 
-__all__ = ["MAX_DEPTH", "MAX_NODES", "MERGE_TAG", "BoundedLoader", "BoundsError", "check_expansion",
-           "load_yaml_document"]
+__all__ = ["MAX_DEPTH", "MAX_NODES", "MERGE_TAG", "BoundedLoader", "BoundsError", "check_expansion", "describe",
+           "load_yaml_document", "shown"]

@@ -27,6 +27,7 @@ import difflib
 import functools
 import glob
 import hashlib
+import itertools
 import re
 import shutil
 from dataclasses import dataclass, field
@@ -35,10 +36,12 @@ from typing import Any, Literal
 
 import yaml
 
+from llm_gitops import input_files
 from llm_gitops.cache import content_key
-from llm_gitops.config.load import load_yaml_document
+from llm_gitops.config.safe_yaml import BoundedLoader, describe, load_yaml_document, shown
 from llm_gitops.config.schema import EvalSection, TaskSpec
 from llm_gitops.errors import EvalError
+from llm_gitops.input_files import UnusableFile
 
 # lm-eval's default metrics per output type, used when a task YAML has no metric_list
 # (lm_eval.api.registry.DEFAULT_METRIC_REGISTRY; copied so that no lm-eval import is needed).
@@ -50,6 +53,10 @@ DEFAULT_METRICS: dict[str, tuple[str, ...]] = {
 }
 DEFAULT_FILTER = "none"
 RESOLVED_YAML_NAME = "task.yaml"
+# Chained ``include:`` files (lm-eval's own tasks use one or two levels).
+MAX_INCLUDE_DEPTH = 16
+# Files one data_files glob may match.
+MAX_GLOB_MATCHES = input_files.MAX_DATA_FILES
 
 
 @dataclass(frozen=True)
@@ -109,8 +116,8 @@ class TaskSuite:
 
 
 # --------------------------------------------------------------------------- YAML
-class _TaskYamlLoader(yaml.SafeLoader):
-    """SafeLoader that keeps ``!function`` tags as FunctionRef (lm-eval imports them)."""
+class _TaskYamlLoader(BoundedLoader):
+    """Bounded safe loader that keeps ``!function`` tags as FunctionRef (lm-eval imports them)."""
 
     base_dir: Path = Path(".")
 
@@ -118,8 +125,17 @@ class _TaskYamlLoader(yaml.SafeLoader):
 def _function_ctor(loader: _TaskYamlLoader, node: yaml.Node) -> FunctionRef:
     spec = str(loader.construct_scalar(node))  # type: ignore[arg-type]
     module, _, _ = spec.rpartition(".")
-    candidate = (loader.base_dir / f"{module.replace('.', '/')}.py").resolve() if module else None
-    return FunctionRef(spec, candidate if candidate is not None and candidate.is_file() else None)
+    if not module:
+        return FunctionRef(spec, None)
+    try:
+        candidate = input_files.resolve(loader.base_dir / f"{module.replace('.', '/')}.py")
+        is_file = input_files.kind_of(candidate) == "file"
+    except UnusableFile as exc:
+        if exc.reason == "not found":  # an importable module, not one next to the YAML
+            return FunctionRef(spec, None)
+        raise yaml.constructor.ConstructorError(None, None, f"!function {spec}: {exc.path} {exc.reason}",
+                                                node.start_mark) from None
+    return FunctionRef(spec, candidate if is_file else None)
 
 
 _TaskYamlLoader.add_constructor("!function", _function_ctor)
@@ -144,29 +160,51 @@ def _where(task_index: int, label: str) -> str:
     return f"eval.tasks[{task_index}] ({label})"
 
 
+def _unusable(where: str, what: str, exc: UnusableFile, hint: str | None = None) -> EvalError:
+    """One located line for a path the task config names that cannot be used."""
+    if hint is None:
+        if "symlink" in exc.reason:
+            hint = "fix or remove the link"
+        elif exc.reason == "not found" or exc.reason.startswith("not found"):
+            hint = "paths are relative to the file that names them"
+        elif "limit" in exc.reason:
+            hint = "keep task files small; put big datasets on a dataset hub"
+        elif "UTF-8" not in exc.reason:
+            hint = "give the path of a regular file"
+    return EvalError(f"{where}: {what} {exc.path} {exc.reason}", hint=hint)
+
+
 def _read_yaml(path: Path, where: str, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     """Read a task YAML, merging ``include:`` files as lm-eval does."""
     if path in seen:
         raise EvalError(f"{where}: include cycle at {path}", hint="remove the circular 'include:'")
-    if not path.is_file():
-        raise EvalError(f"{where}: task YAML {path} not found", hint="fix the path (relative to the file that names it)")
+    if len(seen) >= MAX_INCLUDE_DEPTH:
+        raise EvalError(f"{where}: {seen[-1]}: include: more than {MAX_INCLUDE_DEPTH} files included in a chain",
+                        hint="include fewer levels")
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise EvalError(f"{where}: cannot read task YAML {path}: {exc}") from None
+        text = input_files.read_text(path, limit=input_files.MAX_YAML_BYTES, what="a task YAML")
+    except UnusableFile as exc:
+        raise _unusable(where, "task YAML", exc) from None
     data = load_yaml_document(text, _TaskYamlLoader, where=f"{where}: {path}", what="task YAML", error=EvalError,
                               base_dir=path.parent)
     if not isinstance(data, dict):
         raise EvalError(
-            f"{where}: {path}: a task YAML must be a mapping (task:, dataset_path:, ...), got {type(data).__name__}",
+            f"{where}: {path}: a task YAML must be a mapping (task:, dataset_path:, ...), got {describe(data)}",
             hint="see lm-eval's task guide for the format",
         )
     includes = data.pop("include", None)
     if includes is None:
         return data
     merged: dict[str, Any] = {}
-    for inc in includes if isinstance(includes, list) else [includes]:
-        inc_path = Path(inc) if Path(inc).is_absolute() else (path.parent / inc).resolve()
+    for index, inc in enumerate(includes if isinstance(includes, list) else [includes]):
+        field_name = f"include[{index}]" if isinstance(includes, list) else "include"
+        if not isinstance(inc, str) or not inc.strip():
+            raise EvalError(f"{where}: {path}: {field_name}: expected a YAML file path, got {describe(inc)}",
+                            hint="write 'include: other.yaml' (relative to this file)")
+        try:
+            inc_path = input_files.resolve(Path(inc) if Path(inc).is_absolute() else path.parent / inc)
+        except UnusableFile as exc:
+            raise _unusable(f"{where}: {path}: {field_name}", "included file", exc) from None
         inc_cfg = _read_yaml(inc_path, where, (*seen, path))
         inc_cfg.pop("task_list", None)
         merged.update(inc_cfg)
@@ -175,17 +213,14 @@ def _read_yaml(path: Path, where: str, seen: tuple[Path, ...] = ()) -> dict[str,
 
 
 # --------------------------------------------------------------------------- hashing
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return f"sha256:{digest.hexdigest()}"
+def file_sha256(path: Path, *, limit: int = input_files.MAX_DATA_BYTES) -> str:
+    """``sha256:HEX`` of a regular file (raises UnusableFile for anything else, or one over ``limit``)."""
+    return input_files.sha256_file(path, limit=limit)
 
 
 def _dir_sha256(path: Path) -> str:
     outer = hashlib.sha256()
-    for file in sorted(p for p in path.rglob("*") if p.is_file()):
+    for file in input_files.files_under(path):
         outer.update(f"{file.relative_to(path).as_posix()}\0{file_sha256(file)}\n".encode())
     return f"sha256:{outer.hexdigest()}"
 
@@ -193,7 +228,8 @@ def _dir_sha256(path: Path) -> str:
 def _hashable(value: Any) -> Any:
     """The config as JSON, with function refs replaced by their module's content hash."""
     if isinstance(value, FunctionRef):
-        return {"!function": value.spec, "module": file_sha256(value.module_file) if value.module_file else None}
+        module = file_sha256(value.module_file, limit=input_files.MAX_YAML_BYTES) if value.module_file else None
+        return {"!function": value.spec, "module": module}
     if isinstance(value, dict):
         return {str(k): _hashable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -215,34 +251,70 @@ def _function_modules(value: Any) -> list[Path]:
 _GLOB_CHARS = set("*?[")
 
 
+def _local_path(raw: str, base: Path, where: str) -> Path:
+    """``raw`` (``~`` expanded) made absolute against ``base``; a bad path is a located error."""
+    if "\0" in raw:
+        raise EvalError(f"{where}: {shown(raw)} contains a NUL character", hint="give a plain file path")
+    try:
+        path = Path(raw).expanduser()
+    except RuntimeError:  # "~user/..." for a user that does not exist
+        raise EvalError(f"{where}: cannot expand the home directory in {shown(raw)}",
+                        hint="give a path relative to the task YAML") from None
+    return path if path.is_absolute() else base / path
+
+
+def _hash_file(path: Path, where: str) -> str:
+    try:
+        return file_sha256(path)
+    except UnusableFile as exc:
+        raise _unusable(where, "data file", exc) from None
+
+
 def _resolve_data_path(raw: Any, yaml_dir: Path, where: str, yaml_path: Path, field_name: str) -> tuple[str, str]:
     """(absolute path or pattern, content hash) of one data_files entry."""
+    located = f"{where}: {yaml_path}: {field_name}"
     if not isinstance(raw, str) or not raw.strip():
-        raise EvalError(f"{where}: {yaml_path}: {field_name}: expected a file path, got {raw!r}")
+        raise EvalError(f"{located}: expected a file path, got {describe(raw)}")
     if "://" in raw:
         # A remote URL cannot be read offline and has no content to hash here.
         raise EvalError(
-            f"{where}: {yaml_path}: {field_name}: {raw!r} is a URL",
+            f"{located}: {shown(raw)} is a URL",
             hint="download the file next to the task YAML and give its relative path",
         )
-    path = Path(raw).expanduser()
-    absolute = path if path.is_absolute() else (yaml_dir / path)
+    absolute = _local_path(raw, yaml_dir, located)
     if _GLOB_CHARS & set(raw):
-        matches = sorted(Path(p) for p in glob.glob(str(absolute), recursive=True) if Path(p).is_file())
+        if "**" in raw:
+            # A recursive glob follows links: refuse a loop (or a huge tree) before globbing.
+            fixed = Path(*itertools.takewhile(lambda part: not (_GLOB_CHARS & set(part)), absolute.parts))
+            try:
+                if input_files.kind_of(fixed) == "directory":
+                    input_files.files_under(fixed)
+            except UnusableFile as exc:
+                raise _unusable(located, "data directory", exc) from None
+        matches = sorted(Path(p) for p in itertools.islice(glob.iglob(str(absolute), recursive=True),
+                                                             MAX_GLOB_MATCHES + 1))
+        if len(matches) > MAX_GLOB_MATCHES:
+            raise EvalError(f"{located}: {shown(raw)} matches more than {MAX_GLOB_MATCHES} paths",
+                            hint="narrow the pattern")
+        matches = [m for m in matches if not m.is_dir()]  # a pattern may match directories; their files are listed too
         if not matches:
             raise EvalError(
-                f"{where}: {yaml_path}: {field_name}: no file matches {raw!r} (looked for {absolute})",
+                f"{located}: no file matches {shown(raw)} (looked for {absolute})",
                 hint="data paths are relative to the task YAML's directory",
             )
-        combined = hashlib.sha256("".join(file_sha256(m) for m in matches).encode()).hexdigest()
+        combined = hashlib.sha256("".join(_hash_file(m, located) for m in matches).encode()).hexdigest()
         return str(absolute), f"sha256:{combined}"
-    absolute = absolute.resolve()
-    if not absolute.is_file():
-        raise EvalError(
-            f"{where}: {yaml_path}: {field_name}: data file {raw!r} not found (looked for {absolute})",
-            hint="data paths are relative to the task YAML's directory; fix the path or add the file",
-        )
-    return str(absolute), file_sha256(absolute)
+    try:
+        absolute = input_files.resolve(absolute)
+        input_files.kind_of(absolute)
+    except UnusableFile as exc:
+        if exc.reason == "not found":
+            raise EvalError(
+                f"{located}: data file {shown(raw)} not found (looked for {absolute})",
+                hint="data paths are relative to the task YAML's directory; fix the path or add the file",
+            ) from None
+        raise _unusable(located, "data file", exc) from None
+    return str(absolute), _hash_file(absolute, located)
 
 
 def _resolve_data_files(data_files: Any, yaml_dir: Path, where: str, yaml_path: Path) -> tuple[Any, Any]:
@@ -261,22 +333,49 @@ def _resolve_data_files(data_files: Any, yaml_dir: Path, where: str, yaml_path: 
     if isinstance(data_files, dict):
         resolved, hashed = {}, {}
         for split, raw in data_files.items():
+            if not isinstance(split, str):
+                raise EvalError(f"{where}: {yaml_path}: {field_name}: a split name must be text, got {describe(split)}",
+                                hint="write e.g. 'test: data/test.jsonl'")
             resolved[split], hashed[split] = many(raw, f"{field_name}.{split}")
         return resolved, hashed
     return many(data_files, field_name)
 
 
 # --------------------------------------------------------------------------- resolution
+def _check_shape(config: dict[str, Any], where: str) -> None:
+    """The keys this module reads have the types lm-eval expects (else a located error, not a crash later)."""
+    output_type = config.get("output_type", "generate_until")
+    if not isinstance(output_type, str) or output_type not in DEFAULT_METRICS:
+        raise EvalError(f"{where}: output_type: expected one of {', '.join(DEFAULT_METRICS)}, got {describe(output_type)}")
+    for key, what in (("dataset_kwargs", "a mapping"), ("metric_list", "a list"), ("filter_list", "a list")):
+        value = config.get(key)
+        if value is not None and not isinstance(value, dict if what == "a mapping" else list):
+            raise EvalError(f"{where}: {key}: expected {what}, got {describe(value)}",
+                            hint="see lm-eval's task guide for the format")
+    for key, item_key in (("metric_list", "metric"), ("filter_list", "name")):
+        for index, item in enumerate(config.get(key) or []):
+            if not isinstance(item, dict) or not isinstance(item.get(item_key), str):
+                raise EvalError(f"{where}: {key}[{index}]: expected a mapping with a '{item_key}:' name, "
+                                f"got {describe(item)}", hint="see lm-eval's task guide for the format")
+    dataset_path = config.get("dataset_path")
+    if dataset_path is not None and (not isinstance(dataset_path, str) or not dataset_path.strip()):
+        raise EvalError(f"{where}: dataset_path: expected a dataset name or a local path, got {describe(dataset_path)}")
+
+
 def _resolve_local(spec: TaskSpec, task_index: int, base_dir: Path) -> ResolvedTask:
     assert spec.path is not None
     where = _where(task_index, spec.label)
-    yaml_path = Path(spec.path).expanduser()
-    yaml_path = (yaml_path if yaml_path.is_absolute() else Path(base_dir) / yaml_path).resolve()
-    if not yaml_path.is_file():
-        raise EvalError(
-            f"{where}: task YAML not found: {yaml_path}",
-            hint="paths in eval.tasks are relative to the config file's directory; fix the path or use 'name:' for a built-in task",
-        )
+    try:
+        yaml_path = input_files.resolve(_local_path(spec.path, Path(base_dir), f"{where}: path"))
+        input_files.kind_of(yaml_path)
+    except UnusableFile as exc:
+        if exc.reason == "not found":
+            raise EvalError(
+                f"{where}: task YAML not found: {exc.path}",
+                hint="paths in eval.tasks are relative to the config file's directory; fix the path or use 'name:' "
+                     "for a built-in task",
+            ) from None
+        raise _unusable(where, "task YAML", exc) from None
     config = copy.deepcopy(_read_yaml(yaml_path, where))
     if ("group" in config and "task" not in config) or isinstance(config.get("task"), list):
         raise EvalError(
@@ -286,21 +385,31 @@ def _resolve_local(spec: TaskSpec, task_index: int, base_dir: Path) -> ResolvedT
     name = config.get("task")
     if not isinstance(name, str) or not name.strip():
         raise EvalError(f"{where}: {yaml_path}: missing 'task:' (the task's name)", hint="add e.g. 'task: my_task'")
-    hashed = _hashable(config)
+    _check_shape(config, f"{where}: {yaml_path}")
+    try:
+        hashed = _hashable(config)
+    except UnusableFile as exc:
+        raise _unusable(f"{where}: {yaml_path}", "!function module", exc) from None
     yaml_dir = yaml_path.parent
 
     dataset_path = config.get("dataset_path")
     if isinstance(dataset_path, str) and dataset_path.startswith((".", "/", "~")):
         # A local dataset directory or file (a Hugging Face hub id never starts like this).
-        local = Path(dataset_path).expanduser()
-        local = (local if local.is_absolute() else yaml_dir / local).resolve()
-        if not local.exists():
-            raise EvalError(
-                f"{where}: {yaml_path}: dataset_path {dataset_path!r} not found (looked for {local})",
-                hint="paths are relative to the task YAML's directory",
-            )
+        located = f"{where}: {yaml_path}: dataset_path"
+        local = None
+        try:
+            local = input_files.resolve(_local_path(dataset_path, yaml_dir, located))
+            kind = input_files.kind_of(local)
+            digest = _dir_sha256(local) if kind == "directory" else file_sha256(local)
+        except UnusableFile as exc:
+            if exc.reason == "not found" and exc.path == local:
+                raise EvalError(
+                    f"{located}: {shown(dataset_path)} not found (looked for {local})",
+                    hint="paths are relative to the task YAML's directory",
+                ) from None
+            raise _unusable(located, "dataset", exc) from None
         config["dataset_path"] = str(local)
-        hashed["dataset_path"] = _dir_sha256(local) if local.is_dir() else file_sha256(local)
+        hashed["dataset_path"] = digest
 
     kwargs = config.get("dataset_kwargs")
     if isinstance(kwargs, dict) and kwargs.get("data_files") is not None:
