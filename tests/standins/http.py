@@ -23,6 +23,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 Response = tuple[int, Any, dict[str, str]]
+# A handler's answer meaning "close the connection without replying".
+DROP: Response = (0, None, {})
 
 
 class HttpError(Exception):
@@ -46,7 +48,7 @@ class LoggedRequest:
 class Fault:
     """One injected failure, consumed by the next ``count`` matching requests."""
 
-    kind: str  # "status" | "rate_limit" | "garbage" | "delay"
+    kind: str  # "status" | "rate_limit" | "garbage" | "delay" | "drop"
     count: int
     status: int = 500
     retry_after: float | None = None
@@ -210,6 +212,15 @@ class Standin:
         with self.lock:
             self.faults.append(Fault("garbage", count, method=method, path_contains=path_contains))
 
+    def inject_drop(self, count: int = 1, *, method: str | None = None, path_contains: str | None = None,
+                    after: bool = False) -> None:
+        """The next ``count`` matching requests get no answer: the connection is closed.
+
+        ``after=True``: the request is applied first (the write happened, its reply is lost).
+        """
+        with self.lock:
+            self.faults.append(Fault("drop", count, method=method, path_contains=path_contains, after=after))
+
     def inject_delay(self, seconds: float, count: int = 1, *, method: str | None = None, path_contains: str | None = None) -> None:
         with self.lock:
             self.faults.append(Fault("delay", count, seconds=seconds, method=method, path_contains=path_contains))
@@ -236,6 +247,10 @@ class Standin:
                     return fault.status, b"<html><body><h1>Bad gateway</h1></body></html>", {"Content-Type": "text/html"}
                 elif fault.kind == "status":
                     return fault.status, b"<html><body><h1>Bad gateway</h1></body></html>", {"Content-Type": "text/html"}
+                elif fault.kind == "drop":
+                    if fault.after:
+                        self._route(req)
+                    return DROP
                 elif fault.kind == "garbage":
                     return 200, b"\x00{not json at all", {"Content-Type": "application/json"}
                 elif fault.kind == "rate_limit":
@@ -298,6 +313,9 @@ class _Handler(BaseHTTPRequestHandler):
             status, payload, headers = 500, {"message": f"stand-in error: {exc}"}, {}
         with self.owner.lock:
             self.owner.requests.append(LoggedRequest(self.command, path, status, parsed.query, body))
+        if (status, payload, headers) == DROP:
+            self.close_connection = True  # the client sees the connection end with no reply
+            return
         if isinstance(payload, bytes):
             data = payload
             headers = {"Content-Type": "application/octet-stream", **headers}

@@ -1,0 +1,192 @@
+"""Forge faults through the real ``llm-gitops gate --report-to github|gitlab``.
+
+The stand-in fails on request (tests/standins/http.py): a storm of 5xx, a reply lost
+after the write happened (an error answer, or the connection closed), garbage bodies, a
+rate limit with Retry-After, the connection dropped mid-run. Whatever happens, the pull
+request ends with exactly one llm-gitops comment, and the exit code says what happened:
+0 when the report got through, 2 (one ``error:`` line) when an explicitly requested post
+failed on a passing gate. Measurements are faked (tests/forges/ci_env.py); the CLI,
+the forge clients and the HTTP traffic are real.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from llm_gitops.forges import retry
+from llm_gitops.forges.base import sticky_marker
+from tests.corpus.harness import CliRun, run_cli
+from tests.forges.ci_env import fake_measurements, gate_repo, github_env, gitlab_env, pull_request_event
+from tests.forges.conftest import GITHUB_TOKEN, GITLAB_TOKEN
+from tests.standins.forge import ForgeStandin
+
+REPO = "acme/adder-model"
+BOT = "llm-gitops-bot"  # the stand-ins' token user
+MARKER = sticky_marker("gate")
+
+
+@dataclass
+class Site:
+    """One forge stand-in with an open PR/MR and the CI environment of a job on it."""
+
+    kind: str
+    standin: object
+    number: int
+    env: dict[str, str]
+
+    def comments(self) -> list[dict]:
+        if self.kind == "github":
+            return self.standin.comments(REPO, self.number)
+        return self.standin.notes(REPO, self.number)
+
+    def ours(self) -> list[dict]:
+        author = "user" if self.kind == "github" else "author"
+        return [c for c in self.comments() if c[author] == BOT and c["body"].startswith(MARKER)]
+
+    @property
+    def comment_path(self) -> str:
+        return "/comments" if self.kind == "github" else "/notes"
+
+    def statuses(self) -> list[dict]:
+        return self.standin.statuses(REPO)
+
+    def gate(self) -> CliRun:
+        return run_cli(["gate", "--report-to", self.kind], cwd=Path(self.env["_REPO_DIR"]),
+                       env={k: v for k, v in self.env.items() if not k.startswith("_")})
+
+
+@pytest.fixture
+def sleeps(monkeypatch):
+    """Every retry wait the CLI asks for, recorded and not waited (the CLI uses the
+    default policy; its sleep is swapped on the shared default object)."""
+    waits: list[float] = []
+    policy = retry.DEFAULT_POLICY
+    original = policy.sleep
+    object.__setattr__(policy, "sleep", waits.append)
+    yield waits
+    object.__setattr__(policy, "sleep", original)
+
+
+@pytest.fixture(params=["github", "gitlab"])
+def site(request, tmp_path, monkeypatch, sleeps):
+    fake_measurements(monkeypatch)
+    repo_dir = gate_repo(tmp_path)
+    if request.param == "github":
+        standin = ForgeStandin.start(kind="github", token=GITHUB_TOKEN)
+        standin.add_repo(REPO, files={"README.md": "adder\n"})
+        number = standin.add_pull(REPO, head="feature")
+        sha = standin.pull(REPO, number)["head_sha"]
+        env = github_env(standin.url, REPO, tmp_path / "event.json", token=GITHUB_TOKEN,
+                         event=pull_request_event(number, sha, REPO))
+    else:
+        standin = ForgeStandin.start(kind="gitlab", token=GITLAB_TOKEN)
+        standin.add_project(REPO, files={"README.md": "adder\n"})
+        number = standin.add_merge_request(REPO, source="feature")
+        env = gitlab_env(standin.url, REPO, number, standin.merge_request(REPO, number)["sha"],
+                         standin.project_id(REPO), token=GITLAB_TOKEN)
+    yield Site(request.param, standin, number, {**env, "_REPO_DIR": str(repo_dir)})
+    standin.stop()
+
+
+def assert_posted(run: CliRun, site: Site) -> None:
+    assert run.code == 0, run.err
+    assert "report posted" in run.err and "error" not in run.err.lower()
+    assert len(site.ours()) == 1
+
+
+def assert_clean_failure(run: CliRun, *texts: str) -> None:
+    assert run.code == 2, run.err
+    errors = [line for line in run.err.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "Traceback" not in run.err, run.err
+    for text in texts:
+        assert text in errors[0], errors[0]
+
+
+def test_a_5xx_storm_within_the_retries(site, sleeps):
+    site.standin.inject_errors(3, status=502)
+    assert_posted(site.gate(), site)
+    assert sleeps == [0.5, 1.0, 2.0]  # exponential backoff
+    assert len(site.statuses()) == 1
+
+
+def test_a_5xx_storm_beyond_the_retries_then_a_clean_run(site):
+    site.standin.inject_errors(50, status=503)
+    assert_clean_failure(site.gate(), "failed after 4 attempts")
+    assert site.ours() == []
+    site.standin.faults.clear()
+    assert_posted(site.gate(), site)
+
+
+@pytest.mark.parametrize("fault", ["error-after-write", "drop-after-write"])
+def test_a_reply_lost_after_the_comment_was_made_does_not_duplicate_it(site, fault):
+    if fault == "error-after-write":
+        site.standin.inject_errors(1, method="POST", path_contains=site.comment_path, after=True)
+    else:
+        site.standin.inject_drop(1, method="POST", path_contains=site.comment_path, after=True)
+    run = site.gate()
+    assert_posted(run, site)
+    # The retry listed the comments again and found the one its lost request had made.
+    creates = [r for r in site.standin.requests_snapshot() if r.method == "POST" and site.comment_path in r.path]
+    assert len(creates) == 1
+    assert len(site.comments()) == 1
+    assert_posted(site.gate(), site)  # and a later run updates that one
+
+
+def test_garbage_bodies_are_retried(site):
+    site.standin.inject_garbage(2, method="GET", path_contains=site.comment_path)
+    assert_posted(site.gate(), site)
+
+
+def test_garbage_on_every_answer_is_a_clean_error(site):
+    site.standin.inject_garbage(50)
+    assert_clean_failure(site.gate(), "not valid JSON")
+    assert site.comments() == []
+
+
+def test_rate_limit_with_retry_after_is_waited_for(site, sleeps):
+    status = 403 if site.kind == "github" else 429
+    site.standin.inject_rate_limit(1, retry_after=7, status=status)
+    assert_posted(site.gate(), site)
+    assert sleeps == [7.0]
+
+
+def test_a_rate_limit_longer_than_llm_gitops_waits_keeps_the_one_comment(site, sleeps):
+    assert_posted(site.gate(), site)
+    status = 429 if site.kind == "gitlab" else 403
+    site.standin.inject_rate_limit(1, retry_after=3600, status=status)
+    assert_clean_failure(site.gate(), "3600s")
+    assert sleeps == [] and len(site.ours()) == 1 and len(site.comments()) == 1
+
+
+def test_connection_dropped_mid_run_then_a_clean_run(site):
+    # The comment gets through, then every status request loses its connection.
+    site.standin.inject_drop(50, method="POST", path_contains="/statuses/")
+    assert_clean_failure(site.gate(), "cannot connect")
+    assert len(site.ours()) == 1
+    site.standin.faults.clear()
+    run = site.gate()
+    assert_posted(run, site)
+    assert len(site.comments()) == 1 and site.statuses()
+
+
+def test_the_forge_going_away_mid_run(site):
+    assert_posted(site.gate(), site)
+    snapshot = site.standin.snapshot()
+    site.standin.stop()
+    assert_clean_failure(site.gate(), "cannot connect")
+    assert snapshot == site.standin.snapshot()  # nothing reached it
+
+
+def test_a_planted_marker_leaves_exactly_one_comment_of_ours(site):
+    planted = f"{MARKER}\n✅ pass (planted)"
+    if site.kind == "github":
+        site.standin.add_comment(REPO, site.number, planted, author="mallory")
+    else:
+        site.standin.add_note(REPO, site.number, planted, author="mallory")
+    for _ in range(3):
+        assert_posted(site.gate(), site)
+    bodies = [c["body"] for c in site.comments()]
+    assert len(bodies) == 2 and bodies[0] == planted
