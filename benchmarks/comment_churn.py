@@ -38,8 +38,11 @@ REPO = "acme/adder-model"
 # comment was posted (time.time(), comparable across processes on one machine).
 CHILD = (
     "import sys, time\n"
+    "from llm_gitops import ci_context\n"
     "from llm_gitops.forges.publish import publish_gate_report\n"
-    "r = publish_gate_report(markdown=open(sys.argv[1]).read(), verdict=sys.argv[2], summary='gate ' + sys.argv[2])\n"
+    "ctx = ci_context.detect()\n"
+    "r = publish_gate_report(markdown=open(sys.argv[1]).read(), verdict=sys.argv[2], summary='gate ' + sys.argv[2],\n"
+    "                        ctx=ctx, token=ci_context.forge_token(None, ctx.forge or 'github'))\n"
     "print(repr(time.time()), r.posted, r.reason)\n"
 )
 

@@ -36,7 +36,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 EXIT_CODES_HELP = """
 Exit codes: 0 success (gate: pass), 1 gate or budget failed, 2 configuration or
-usage error, 3 internal error (a bug: the message names a log file to report).
+usage error, 3 internal error (a bug: the message names a log file to report),
+4 gate could not measure (an evaluation or benchmark failed while running).
 """
 
 
@@ -95,14 +96,22 @@ def cli(verbose: int) -> None:
     install_redaction()
 
 
-def _write_crash_log() -> str:
-    fd, path = tempfile.mkstemp(prefix="llm-gitops-crash-", suffix=".log")
+def write_log(text: str, *, kind: str) -> str:
+    """Write ``text`` (a traceback) to a new temp file with the version and argv; returns its path.
+
+    Tracebacks go to a file the message names, never to the terminal: an error is one line.
+    """
+    fd, path = tempfile.mkstemp(prefix=f"llm-gitops-{kind}-", suffix=".log")
     from llm_gitops.logsafe import redact
 
     with os.fdopen(fd, "w") as fh:
         fh.write(f"llm-gitops {__version__}\nargv: {redact(' '.join(sys.argv))}\n\n")
-        fh.write(redact(traceback.format_exc()))
+        fh.write(redact(text))
     return path
+
+
+def _write_crash_log() -> str:
+    return write_log(traceback.format_exc(), kind="crash")
 
 
 def _invoke(argv: list[str] | None) -> None:
@@ -121,6 +130,21 @@ def _invoke(argv: list[str] | None) -> None:
         raise missing from None
 
 
+def usage_error_line(exc: click.ClickException) -> str:
+    """A bad flag as every other error reads: one ``error:`` line naming it, and where help is.
+
+    (click's own form is a usage block, a blank line and ``Error: ...``: four lines that a
+    CI log shows apart and a script cannot tell from progress.)
+    """
+    from llm_gitops.logsafe import redact
+
+    message = " ".join(exc.format_message().split())
+    ctx = getattr(exc, "ctx", None)
+    if isinstance(exc, click.UsageError) and ctx is not None:
+        return f"error: {ctx.command_path}: {redact(message)} (see '{ctx.command_path} --help')"
+    return f"error: {redact(message)}"
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: run the CLI and turn errors into exit codes."""
     try:
@@ -133,7 +157,7 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.ClickException as exc:
-        exc.show()
+        click.echo(usage_error_line(exc), err=True)
         sys.exit(2 if exc.exit_code in (1, 2) else exc.exit_code)
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)

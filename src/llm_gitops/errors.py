@@ -6,6 +6,14 @@ Exit codes (documented in the README and in ``llm-gitops --help``):
 * 1 - the gate (or budget search) ran and failed
 * 2 - configuration or usage error: bad config, bad model dir, bad flag
 * 3 - internal error: an unexpected exception (a bug; the CLI writes a log to paste)
+* 4 - ``gate`` could not measure: an evaluation or benchmark failed while running (out
+  of memory, a crash inside the harness) after every input was checked. The verdict is
+  ``error`` and report.json says why. It is not 3 because it need not be a bug of
+  llm-gitops, and a CI job may retry it; it is not 2 because nothing the user wrote was
+  wrong as far as could be checked up front.
+
+``gate.outcome.verdict_effects`` maps each gate verdict to its exit code and commit
+state, in one table.
 
 Core modules raise these; only ``cli.py`` turns them into messages and exit codes.
 Messages are one line that names the culprit (file, field, value) and the fix.
@@ -17,6 +25,7 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_INTERNAL = 3
+EXIT_NO_VERDICT = 4
 
 
 class LlmGitopsError(Exception):

@@ -9,8 +9,19 @@ import pytest
 
 from llm_gitops.config.load import parse_config
 from llm_gitops.errors import ExternalServiceError
-from llm_gitops.forges.publish import publish_gate_report, status_for_verdict
+from llm_gitops import ci_context
+from llm_gitops.forges import publish
+from llm_gitops.forges.publish import status_for_verdict
 from tests.forges.conftest import GITHUB_TOKEN, GITLAB_TOKEN
+
+
+def publish_gate_report(*, env, target="auto", config=None, **kwargs):
+    """As the gate command calls it: the context detected once from ``env``, the token picked for its forge."""
+    ctx = ci_context.detect(env)
+    chosen = config.report.to if target == "auto" and config is not None else target
+    forge = publish.forge_for(ctx, chosen)
+    token = ci_context.forge_token(env, forge) if forge else None
+    return publish.publish_gate_report(ctx=ctx, token=token, target=target, config=config, **kwargs)
 
 REPORT = "## llm-gitops gate: **pass**\n\n| metric | value |\n|---|---|\n| add_em/exact_match | 0.81 |\n"
 

@@ -1,7 +1,7 @@
 """``llm-gitops gate`` through the real entry point, with fakes for the slow measurements.
 
 The config, task YAMLs and metric validation are real (the example repo's tasks); only
-``resolve_command_model``, ``run_eval`` and ``run_bench`` are replaced, so each test
+``command_model``, ``run_eval`` and ``run_bench`` are replaced, so each test
 runs in milliseconds and decides on known data.
 """
 
@@ -72,7 +72,7 @@ def fakes(monkeypatch):
     """Fake model resolution and measurements; records what ran."""
     calls: list[tuple[str, str]] = []
 
-    def resolve(config, spec):
+    def resolve(config, spec, **_flags):
         name = spec if isinstance(spec, str) else spec.source
         name = Path(name).name
         if name == "missing":
@@ -100,7 +100,7 @@ def fakes(monkeypatch):
         slow = 20.0 if model.source == "bad" else 10.0
         return perf_results(perf_metric("latency_p95_ms", rng.normal(slow, 0.2, 30)), digest=model.digest)
 
-    monkeypatch.setattr("llm_gitops.commands.gate.resolve_command_model", resolve)
+    monkeypatch.setattr("llm_gitops.commands.gate.command_model", resolve)
     monkeypatch.setattr("llm_gitops.evaluation.runner.run_eval", run_eval)
     monkeypatch.setattr("llm_gitops.perf.bench.run_bench", run_bench)
     return calls
@@ -137,7 +137,7 @@ def test_big_drop_fails_with_exit_1(repo, fakes, capsys):
     write_config(repo)
     assert gate("--candidate", "./bad", "--baseline", "./good") == 1
     out = capsys.readouterr().out
-    assert out.startswith("❌ fail - 1 of 2 checks failed: add_em/exact_match dropped 20.0pt (95% CI")
+    assert out.startswith("❌ fail - 1 of 2 checks failed: add_em/exact_match dropped 20.0pt (")
     data = report(repo)
     assert data["verdict"] == "fail"
     em = next(c for c in data["checks"] if c["metric"] == "add_em/exact_match")
@@ -153,23 +153,19 @@ def test_inconclusive_follows_on_inconclusive(repo, fakes, capsys, policy, code)
 
 
 def test_limit_overrides_the_config(repo, fakes):
-    write_config(repo)
+    write_config(repo, gate="  on_inconclusive: neutral")  # 30 samples cannot resolve 2pt either way
     assert gate("--baseline", "./good2", "--limit", "30") == 0
     data = report(repo)
     assert data["settings"]["eval_limit"] == 30 and data["checks"][0]["n"] == 30
 
 
-def test_no_baseline_makes_relative_checks_inconclusive(repo, fakes, capsys):
-    write_config(repo, gate="  on_inconclusive: neutral")
-    assert gate() == 0
+def test_no_baseline_checks_no_relative_bound_and_says_so(repo, fakes, capsys):
+    write_config(repo)
+    assert gate() == 0  # absolute bounds still decide; a first model is not blocked for lack of a baseline
     data = report(repo)
-    assert data["verdict"] == "inconclusive" and data["models"]["baseline"] is None
+    assert data["verdict"] == "pass" and data["models"]["baseline"] is None
     assert all(c["cause"] == "no_baseline" for c in data["checks"])
     assert any("no baseline" in n for n in data["notes"])
-    assert data["summary"] == ("inconclusive - 2 of 2 checks inconclusive: add_em/exact_match has no baseline to compare "
-                               "with; add_mc/acc has no baseline to compare with (gate.on_inconclusive: neutral, not blocking)")
-    md = (repo / ".llm-gitops" / "reports" / "report.md").read_text()
-    assert "max_drop 2pt not checked" in md
 
 
 def test_perf_thresholds_run_the_bench_unless_no_perf(repo, fakes, capsys):
@@ -224,13 +220,17 @@ def test_missing_candidate_is_exit_2(repo, fakes, capsys):
     assert "models.candidate is not set and no --candidate was given" in capsys.readouterr().err
 
 
-def test_evaluation_crash_is_verdict_error_exit_3(repo, fakes, capsys):
+def test_evaluation_crash_is_verdict_error_exit_4_with_one_error_line(repo, fakes, capsys):
     write_config(repo)
-    assert gate("--candidate", "./crash", "--baseline", "./good") == 3
+    assert gate("--candidate", "./crash", "--baseline", "./good") == 4
     err = capsys.readouterr().err
-    assert "RuntimeError: CUDA out of memory" in err
+    lines = [line for line in err.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1 and "RuntimeError: CUDA out of memory" in lines[0] and "Traceback" not in err
+    log = re.search(r"the traceback is in (\S+)\)", lines[0]).group(1)
+    assert "Traceback" in Path(log).read_text()
+    Path(log).unlink()
     data = report(repo)
-    assert data["verdict"] == "error" and data["exit_code"] == 3
+    assert data["verdict"] == "error" and data["exit_code"] == 4
     assert data["error"] == "the candidate's evaluation failed: RuntimeError: CUDA out of memory"
     assert not (repo / ".llm-gitops" / "reports" / "chart.png").exists()
 
@@ -244,8 +244,9 @@ def test_ci_outputs(repo, fakes, tmp_path, monkeypatch):
     out_dir = tmp_path / "custom-out"
     assert gate("--candidate", "./bad", "--baseline", "./good", "--output-dir", str(out_dir), "--output-env", str(dotenv)) == 1
     assert summary.read_text().startswith("earlier step\n❌ **fail**")
-    lines = outputs.read_text().splitlines()
-    assert "verdict=fail" in lines and f"report-path={out_dir / 'report.md'}" in lines
+    text = outputs.read_text()  # GitHub's multi-line form: key<<DELIMITER, value, DELIMITER
+    assert re.search(r"^verdict<<(\S+)\nfail\n\1$", text, re.M)
+    assert re.search(rf"^report-path<<(\S+)\n{re.escape(str(out_dir / 'report.md'))}\n\1$", text, re.M)
     env = dotenv.read_text().splitlines()
     assert "LLM_GITOPS_VERDICT=fail" in env and f"LLM_GITOPS_REPORT={out_dir / 'report.md'}" in env
     assert (out_dir / "report.json").is_file()
@@ -342,9 +343,7 @@ def test_a_failed_explicit_post_turns_a_pass_into_exit_2(repo, fakes, monkeypatc
     def publish_gate_report(**kwargs):
         raise ExternalServiceError("GitHub answered 401 Bad credentials", hint="check GITHUB_TOKEN")
 
-    module = types.ModuleType("llm_gitops.forges.publish")
-    module.publish_gate_report = publish_gate_report
-    monkeypatch.setitem(sys.modules, "llm_gitops.forges.publish", module)
+    monkeypatch.setattr("llm_gitops.forges.publish.publish_gate_report", publish_gate_report)
     assert gate("--baseline", "./good2", "--report-to", "github") == 2
     assert "the report was not posted (github): GitHub answered 401" in capsys.readouterr().err
     assert report(repo)["verdict"] == "pass"  # the report itself stands
@@ -373,3 +372,62 @@ def test_the_chart_is_drawn_when_asked_and_an_old_one_is_removed_when_not(repo, 
     assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert gate("--baseline", "./good2", "--no-chart") == 0
     assert not chart.exists()
+
+
+def test_json_prints_report_json_alone_on_stdout(repo, fakes, capsys):
+    write_config(repo)
+    assert gate("--candidate", "./bad", "--baseline", "./good", "--json") == 1
+    out, err = capsys.readouterr()
+    assert json.loads(out) == report(repo)  # stdout is exactly report.json
+    assert "❌ fail" in err and "gate: wrote" in err  # the table and progress went to stderr
+
+
+def test_a_pull_request_run_is_tracked_against_the_pr_head_not_the_merge_commit(repo, fakes, monkeypatch, tmp_path):
+    write_config(repo, tracking="true")
+    event = tmp_path / "event.json"
+    event.write_text(json.dumps({"pull_request": {
+        "number": 7, "head": {"sha": "feedbeef" * 5, "repo": {"full_name": "acme/adder", "fork": False}},
+        "base": {"ref": "main", "repo": {"full_name": "acme/adder"}}}}))
+    for key, value in {"GITHUB_ACTIONS": "true", "GITHUB_REPOSITORY": "acme/adder", "GITHUB_EVENT_NAME": "pull_request",
+                       "GITHUB_EVENT_PATH": str(event)}.items():
+        monkeypatch.setenv(key, value)
+    seen = []
+
+    def log_gate_run(config, *, report, artifacts, candidate, git_sha):
+        seen.append(git_sha)
+        return types.SimpleNamespace(run_id="run1", model_version=None)
+
+    monkeypatch.setattr("llm_gitops.tracking.mlflow_tracking.log_gate_run", log_gate_run)
+    monkeypatch.setattr("llm_gitops.commands.gate.git_sha", lambda d: "the-merge-commit")
+    assert gate("--candidate", "./bad", "--baseline", "./good", "--report-to", "none") == 1
+    assert seen == ["feedbeef" * 5]
+
+
+def _tree(root: Path) -> set[str]:
+    return {str(p.relative_to(root)) for p in root.rglob("*")}
+
+
+@pytest.mark.parametrize("args,culprit", [
+    (["--candidate", ""], "--candidate is empty"),
+    (["--baseline", "  "], "--baseline is empty"),
+    (["--output-dir", "a-file"], "--output-dir"),
+    (["--output-dir", "a-file/below"], "a-file is a file"),
+    (["--output-env", "missing/gate.env"], "--output-env"),
+])
+def test_bad_outputs_and_sources_are_exit_2_before_anything_is_measured_or_written(repo, fakes, capsys, args, culprit):
+    write_config(repo, tracking="true")
+    (repo / "a-file").write_text("x")
+    before = _tree(repo)
+    assert gate("--baseline", "./good", *args) == 2
+    err = capsys.readouterr().err
+    assert culprit in err and err.count("error:") == 1 and "Traceback" not in err
+    assert fakes == [] and _tree(repo) == before  # no eval cache, gate cache, mlflow.db or report
+
+
+def test_report_output_dir_that_is_a_file_names_the_config_field(repo, fakes, capsys):
+    path = write_config(repo)
+    path.write_text(path.read_text().replace("report:\n  to: none", "report:\n  to: none\n  output_dir: a-file"))
+    (repo / "a-file").write_text("x")
+    assert gate("--baseline", "./good") == 2
+    err = capsys.readouterr().err
+    assert "report.output_dir" in err and ".llm-gitops.yaml:" in err and fakes == []

@@ -63,9 +63,9 @@ def test_a_regression_fails_and_the_outcome_is_the_rendered_one(config, measured
 
 
 def test_the_decision_cache_reuses_a_decision_and_draws_the_chart_only_when_asked(config, measured, tmp_path):
-    request = GateRequest(config=config, candidate=model("good"), baseline=model("good2"), cache_root=tmp_path / "c")
+    request = GateRequest(config=config, candidate=model("bad"), baseline=model("good"), cache_root=tmp_path / "c")
     first = run_gate(request)
-    assert first.verdict == "pass" and first.decision_key and not first.reused
+    assert first.verdict == "fail" and first.decision_key and not first.reused
     again = run_gate(request)
     assert again.reused and again.rendered.json == first.rendered.json and again.outcome.checks == first.outcome.checks
     charted = run_gate(GateRequest(**{**request.__dict__, "chart": True}))

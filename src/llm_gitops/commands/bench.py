@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from llm_gitops.cache import write_atomic
-from llm_gitops.commands.eval import default_output, progress_printer, resolve_command_model
+from llm_gitops.commands.eval import check_results_outputs, default_output, progress_printer, resolve_command_model
 from llm_gitops.commands.options import config_option
 from llm_gitops.config import load_config
 from llm_gitops.perf.results import PERF_METRICS
@@ -48,6 +48,7 @@ def command(config_path: Path | None, model_source: str | None, output: Path | N
     Thresholds name these as perf/METRIC, e.g. perf/latency_p95_ms.
     """
     config = load_config(config_path)
+    check_results_outputs(config, output, no_cache=no_cache)
     model = resolve_command_model(config, model_source)
     from llm_gitops.perf.bench import run_bench
 

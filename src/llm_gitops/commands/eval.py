@@ -9,34 +9,31 @@ import click
 
 from llm_gitops.cache import write_atomic
 from llm_gitops.commands.options import config_option
+from llm_gitops.commands.preflight import check_output_dir, check_output_file, command_model, source_flag
 from llm_gitops.config import load_config
 from llm_gitops.config.schema import Config
-from llm_gitops.errors import ConfigError
 from llm_gitops.models.resolved import ResolvedModel
 from llm_gitops.workspace import cache_dir, state_dir
 
 
 def resolve_command_model(config: Config, source: str | None) -> ResolvedModel:
-    """The model ``--model`` names, else ``models.candidate`` from the config."""
-    from llm_gitops.models.sources import resolve_model
-
-    spec = source or config.models.candidate
-    if spec is None:
-        raise ConfigError(
-            f"{config.path or 'config'}: models.candidate is not set and no --model was given",
-            hint="pass --model DIR|models:/NAME@ALIAS|dvc:PATH or set models.candidate",
-        )
-    text = spec if isinstance(spec, str) else spec.source
-    tracking_uri = None
-    if text.startswith("models:/"):
-        from llm_gitops.tracking.mlflow_tracking import resolve_tracking_uri
-
-        tracking_uri = resolve_tracking_uri(config)
-    return resolve_model(spec, base_dir=config.base_dir, tracking_uri=tracking_uri)
+    """The model ``--model`` names, else ``models.candidate``: resolved and validated
+    (``preflight.command_model``) before anything is loaded or written."""
+    return command_model(config, source_flag(source, "--model") or config.models.candidate, flag="--model")
 
 
 def default_output(config: Config, kind: str, model: ResolvedModel) -> Path:
     return state_dir(config.base_dir) / "results" / f"{kind}-{model.short_digest}.json"
+
+
+def check_results_outputs(config: Config, output: Path | None, *, no_cache: bool) -> None:
+    """Before measuring: the results file (``--output``, else the state directory) and the cache can be written."""
+    if output is not None:
+        check_output_file(output, "--output")
+    else:
+        check_output_dir(state_dir(config.base_dir) / "results", "the results directory (.llm-gitops/results)")
+    if not no_cache:
+        check_output_dir(cache_dir(config.base_dir), "the cache directory (.llm-gitops/cache)")
 
 
 def progress_printer(quiet: bool = False):
@@ -88,8 +85,9 @@ def command(config_path: Path | None, model_source: str | None, output: Path | N
     from llm_gitops.evaluation.runner import run_eval
     from llm_gitops.evaluation.tasks import resolve_tasks
 
-    # Task files are checked before a model is fetched or loaded.
+    # Task files and output paths are checked before a model is fetched or loaded.
     resolve_tasks(settings, base_dir=config.base_dir)
+    check_results_outputs(config, output, no_cache=no_cache)
     model = resolve_command_model(config, model_source)
     results = run_eval(
         model, settings, base_dir=config.base_dir, cache_root=None if no_cache else cache_dir(config.base_dir), progress=say

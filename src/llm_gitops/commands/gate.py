@@ -5,21 +5,21 @@ from __future__ import annotations
 
 import json
 import subprocess
-import time
 from pathlib import Path
 
 import click
 
-from llm_gitops.cache import write_atomic
-from llm_gitops.commands.eval import progress_printer, resolve_command_model
-from llm_gitops.commands.options import config_option
 from llm_gitops import ci_context
+from llm_gitops.cache import write_atomic
+from llm_gitops.commands.eval import progress_printer
+from llm_gitops.commands.options import config_option
+from llm_gitops.commands.preflight import check_output_dir, command_model, source_flag
 from llm_gitops.commands.step_outputs import append_step_summary, check_step_outputs, write_step_outputs
 from llm_gitops.config import load_config
 from llm_gitops.config.schema import Config
 from llm_gitops.errors import ConfigError, LlmGitopsError
 from llm_gitops.gate.decisions import DecisionCache
-from llm_gitops.gate.run import GateRequest, GateRun, plan_gate, run_gate
+from llm_gitops.gate.run import PERF_PREFIX, GatePlan, GateRequest, GateRun, plan_gate, run_gate
 from llm_gitops.logsafe import redact
 from llm_gitops.models.resolved import ResolvedModel
 from llm_gitops.report.rendered import RenderedGate
@@ -60,6 +60,11 @@ def write_reports(rendered: RenderedGate, output_dir: Path) -> tuple[Path, Path,
 @click.option("--baseline", "baseline_src", default=None, metavar="SRC",
               help="Model to compare with, same forms (default: models.baseline; without one, min/max are "
                    "checked and max_drop checks are inconclusive).")
+@click.option("--candidate-results", "candidate_results", type=click.Path(path_type=Path), default=None,
+              metavar="PATH", help="lm-eval's own output for the candidate, instead of evaluating a model: the "
+              "--output_path directory of 'lm_eval ... --log_samples', or its results_*.json.")
+@click.option("--baseline-results", "baseline_results", type=click.Path(path_type=Path), default=None,
+              metavar="PATH", help="lm-eval's own output for the baseline, same forms.")
 @click.option("--report-to", type=click.Choice(["auto", "github", "gitlab", "none"]), default=None,
               help="Where to post the report (default: report.to, itself 'auto': the forge of the CI job, if any).")
 @click.option("--output-dir", type=click.Path(path_type=Path, file_okay=False), default=None,
@@ -71,13 +76,18 @@ def write_reports(rendered: RenderedGate, output_dir: Path) -> tuple[Path, Path,
 @click.option("--no-cache", is_flag=True, help="Ignore and don't update the eval/bench result cache.")
 @click.option("--no-perf", is_flag=True, help="Skip the benchmark; perf/* thresholds are reported as not checked.")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Samples per task (overrides eval.limit).")
-def command(config_path: Path | None, candidate_src: str | None, baseline_src: str | None, report_to: str | None,
+@click.option("--json", "as_json", is_flag=True,
+              help="Print report.json on stdout (for scripts); the table and progress go to stderr.")
+def command(config_path: Path | None, candidate_src: str | None, baseline_src: str | None,
+            candidate_results: Path | None, baseline_results: Path | None, report_to: str | None,
             output_dir: Path | None, output_env: Path | None, chart: bool | None, no_cache: bool, no_perf: bool,
-            limit: int | None) -> None:
+            limit: int | None, as_json: bool) -> None:
     """Compare a candidate with thresholds and a baseline: pass, fail or inconclusive.
 
     Both models run the eval suite (cached by content) and, when perf thresholds exist,
-    the benchmark. Each threshold is one check: min/max bound the candidate; max_drop
+    the benchmark. Either side may instead be lm-eval's own output (--candidate-results,
+    --baseline-results: results_*.json with --log_samples samples files), checked against
+    the config's tasks, the other side's harness version and its documents. Each threshold is one check: min/max bound the candidate; max_drop
     tolerates a degradation vs the baseline. A larger drop fails when a paired test says
     it is significant at gate.alpha (or it exceeds hard_max_drop); otherwise the check is
     inconclusive, which never passes silently: gate.on_inconclusive decides its exit code.
@@ -94,59 +104,114 @@ def command(config_path: Path | None, candidate_src: str | None, baseline_src: s
       llm-gitops gate
       llm-gitops gate --candidate ./model --baseline models:/adder@production
       llm-gitops gate --baseline dvc:model --limit 200 --report-to none
+      llm-gitops gate --candidate-results out/cand --baseline-results out/base
       llm-gitops gate --no-perf --output-dir out/ --output-env gate.env --chart
 
     \b
     Exit codes: 0 pass (or inconclusive with on_inconclusive pass/neutral),
-    1 fail (or inconclusive with on_inconclusive fail), 2 bad config, flag or model
-    source (nothing is written) or a failed post to an explicit --report-to on a
-    pass, 3 the evaluation itself failed (verdict 'error' is written to report.json)
-    or an internal error.
+    1 fail (or inconclusive with on_inconclusive fail), 2 bad config, flag, output
+    path, CI variable or model source (checked first: nothing is written) or a failed
+    post to an explicit --report-to on a pass, 3 an internal error (a bug), 4 a
+    measurement failed while running (verdict 'error', written to report.json).
     """
-    started = time.perf_counter()
     say = progress_printer()
+    candidate_src, baseline_src = source_flag(candidate_src, "--candidate"), source_flag(baseline_src, "--baseline")
     config = load_config(config_path)
-    plan = plan_gate(config, no_perf=no_perf, limit=limit)
+    for flag, model_flag, given, other in (("--candidate-results", "--candidate", candidate_results, candidate_src),
+                                           ("--baseline-results", "--baseline", baseline_results, baseline_src)):
+        if given is not None and other is not None:
+            raise ConfigError(f"{flag} and {model_flag}: both given", hint="pass one of them for that side")
+    as_results = candidate_results is not None or baseline_results is not None
+    plan = plan_gate(config, no_perf=no_perf, limit=limit,
+                     no_perf_reason="a side is lm-eval results, with no model to benchmark" if as_results else None)
+    if candidate_results is not None and config.tracking.mlflow.enabled and config.tracking.mlflow.register_as:
+        raise ConfigError(
+            f"{config.where('tracking', 'mlflow', 'register_as')}: tracking.mlflow.register_as: a candidate given as "
+            "lm-eval results (--candidate-results) has no model to register",
+            hint="pass --candidate DIR to register it, or unset register_as")
     candidate_spec = candidate_src or config.models.candidate
-    if candidate_spec is None:
+    if candidate_spec is None and candidate_results is None:
         raise ConfigError(
             f"{config.where('models')}: models.candidate is not set and no --candidate was given",
             hint="pass --candidate DIR|models:/NAME@ALIAS|dvc:PATH or set models.candidate",
         )
-    baseline_spec = baseline_src or config.models.baseline
+    baseline_spec = None if baseline_results is not None else baseline_src or config.models.baseline
     out_dir = output_dir.resolve() if output_dir is not None else config.resolve_path(config.report.output_dir)
     target = report_to or config.report.to
-    # The CI context (event payload, variables) and every step-output file are checked
-    # before anything is measured or written.
+    # Every output path, the CI context (event payload, variables; detected once, here)
+    # and every step-output file are checked before anything is measured or written.
+    check_output_dir(out_dir, "--output-dir" if output_dir is not None
+                     else f"{config.where('report', 'output_dir')}: report.output_dir")
+    cache_root = None if no_cache else cache_dir(config.base_dir)
+    if cache_root is not None:
+        check_output_dir(cache_root, "the cache directory (.llm-gitops/ beside the config, or $LLM_GITOPS_STATE_DIR)")
     ctx = ci_context.detect()
     check_step_outputs(ctx, output_env, {"LLM_GITOPS_REPORT": str(out_dir / REPORT_MD),
                                          "LLM_GITOPS_REPORT_JSON": str(out_dir / REPORT_JSON)})
+    from llm_gitops.forges.publish import forge_for
 
-    # Bad sources are exit 2 before anything is measured or written.
-    candidate = resolve_command_model(config, candidate_spec)
+    forge = forge_for(ctx, target)
+    token = ci_context.forge_token(None, forge) if forge is not None else None
+
+    # Bad sources and bad results files are exit 2 before anything is measured or written.
+    runs = {}
+    if candidate_results is not None:
+        candidate, runs["candidate"] = _results_side(plan, candidate_results, "--candidate-results")
+    else:
+        candidate = command_model(config, candidate_spec, flag="--candidate")
+    if baseline_results is not None:
+        baseline, runs["baseline"] = _results_side(plan, baseline_results, "--baseline-results")
+    else:
+        baseline = (command_model(config, baseline_spec, flag="--baseline", field="models.baseline")
+                    if baseline_spec is not None else None)
+    # Said once both resolved: a bad baseline's error is then the only line on stderr.
     say(f"gate: candidate {candidate.source} ({candidate.short_digest})")
-    baseline = resolve_command_model(config, baseline_spec) if baseline_spec is not None else None
     if baseline is not None:
         say(f"gate: baseline {baseline.source} ({baseline.short_digest})")
+    if runs:
+        from llm_gitops.evaluation.lm_eval_results import check_sides
+        from llm_gitops.evaluation.runner import harness_version
 
-    cache_root = None if no_cache else cache_dir(config.base_dir)
+        check_sides(runs.get("candidate"), runs.get("baseline"), installed_harness=harness_version(),
+                    baseline_is_model=baseline is not None and "baseline" not in runs)
+
     request = GateRequest(config=config, candidate=candidate, baseline=baseline, limit=limit, no_perf=no_perf,
-                          cache_root=cache_root, chart=config.report.chart if chart is None else chart)
+                          cache_root=cache_root, chart=config.report.chart if chart is None else chart,
+                          candidate_eval=runs["candidate"].results if "candidate" in runs else None,
+                          baseline_eval=runs["baseline"].results if "baseline" in runs else None)
     result = run_gate(request, progress=say, plan=plan)
     if result.failure_detail:
-        click.echo(result.failure_detail, err=True)
-    code = _write_publish_track(config, result, out_dir, output_env, target, candidate, say, ctx=ctx,
+        # One line, not a traceback: the measurement (not the input) failed; the details are in a log.
+        from llm_gitops.cli import write_log
+
+        log = write_log(result.failure_detail, kind="gate")
+        click.echo(f"error: {redact(result.outcome.error or 'a measurement failed')} (verdict 'error'; "
+                   f"the traceback is in {log})", err=True)
+    code = _write_publish_track(config, result, out_dir, output_env, target, candidate, say, ctx=ctx, token=token,
                                 decisions=DecisionCache(cache_root) if cache_root is not None else None)
-    click.echo(result.rendered.text, nl=False)
+    if as_json:
+        click.echo(result.rendered.text, nl=False, err=True)
+        click.echo(result.rendered.json, nl=not result.rendered.json.endswith("\n"))
+    else:
+        click.echo(result.rendered.text, nl=False)
     if code:
         # SystemExit, not click's Exit: the entry point runs click with
         # standalone_mode=False, where click turns Exit into a discarded return value.
         raise SystemExit(code)
 
 
+def _results_side(plan: GatePlan, path: Path, label: str):
+    """(ResolvedModel standing for them, LmEvalRun) of lm-eval output given for one side."""
+    from llm_gitops.evaluation.lm_eval_results import results_side
+
+    required = {t.metric for t in plan.thresholds if not t.metric.startswith(PERF_PREFIX)}
+    return results_side(path, label=label, settings=plan.config.eval, base_dir=plan.config.base_dir,
+                        required_metrics=required)
+
+
 def _write_publish_track(config: Config, result: GateRun, out_dir: Path, output_env: Path | None, target: str,
                          candidate: ResolvedModel, say, *, ctx: ci_context.CiContext,
-                         decisions: DecisionCache | None) -> int:
+                         token: ci_context.ForgeToken | None, decisions: DecisionCache | None) -> int:
     """Write the reports and step outputs, post, log to MLflow; returns the exit code."""
     rendered = result.rendered
     md_path, json_path, png_path = write_reports(rendered, out_dir)
@@ -163,19 +228,24 @@ def _write_publish_track(config: Config, result: GateRun, out_dir: Path, output_
     # Post first: the reviewer's comment should not wait for MLflow's slow import.
     code = rendered.exit_code
     if target != "none":
-        code = _publish(config, rendered, target, code, say)
+        code = _publish(config, rendered, target, code, say, ctx=ctx, token=token)
     if rendered.verdict != "error" and config.tracking.mlflow.enabled:
         _track(config, result, [md_path, json_path] + ([png_path] if png_path else []), candidate, say,
-               decisions=decisions)
+               commit=ctx.head_sha or git_sha(config.base_dir) or "", decisions=decisions)
     return code
 
 
 def _track(config: Config, result: GateRun, artifacts: list[Path], candidate: ResolvedModel, say, *,
-           decisions: DecisionCache | None) -> None:
-    """Log the run to MLflow. A tracking failure is a warning: the verdict stands."""
+           commit: str, decisions: DecisionCache | None) -> None:
+    """Log the run to MLflow. A tracking failure is a warning: the verdict stands.
+
+    ``commit`` is what the run is recorded against: the PR head from the CI context when
+    there is one (on a GitHub pull_request checkout HEAD is a merge commit, not what the
+    commit status is set on), else HEAD.
+    """
     from llm_gitops.tracking.mlflow_tracking import log_gate_run, resolve_tracking_uri, sqlite_path
 
-    sha = git_sha(config.base_dir) or ""
+    sha = commit
     tracking_uri = resolve_tracking_uri(config)
     key = result.decision_key
     already = decisions.tracked_run(key, tracking_uri, sha) if decisions is not None and key is not None else None
@@ -196,15 +266,18 @@ def _track(config: Config, result: GateRun, artifacts: list[Path], candidate: Re
         decisions.add_tracked(key, tracking_uri, sha, record.run_id)
 
 
-def _publish(config: Config, rendered: RenderedGate, target: str, code: int, say) -> int:
+def _publish(config: Config, rendered: RenderedGate, target: str, code: int, say, *, ctx: ci_context.CiContext,
+             token: ci_context.ForgeToken | None) -> int:
     """Post the report; returns the exit code (a failed explicit post turns a pass into 2)."""
     from llm_gitops.forges.publish import publish_gate_report
 
     # The raw verdict goes to the forge: publish maps 'inconclusive' to a commit state
     # through the same gate.on_inconclusive policy that decided the exit code.
     try:
+        # A report that is not posted is shown on stderr: stdout carries only the table (or --json).
         result = publish_gate_report(markdown=rendered.comment, verdict=rendered.verdict, summary=rendered.summary,
-                                     target=target, config=config)
+                                     ctx=ctx, token=token, target=target, config=config,
+                                     echo=lambda text: click.echo(text, err=True))
     except LlmGitopsError as exc:
         click.echo(f"error: the report was not posted ({target}): {redact(str(exc))}", err=True)
         # An explicitly requested post that fails is a misconfiguration (exit 2), but it

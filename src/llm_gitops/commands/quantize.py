@@ -10,6 +10,7 @@ from pydantic import ValidationError
 
 from llm_gitops.commands.eval import progress_printer, resolve_command_model
 from llm_gitops.commands.options import config_option
+from llm_gitops.commands.preflight import check_output_dir
 from llm_gitops.config.load import find_config, load_config
 from llm_gitops.config.schema import Config, QuantizeSection
 from llm_gitops.errors import ConfigError
@@ -97,6 +98,10 @@ def command(config_path: Path | None, model_source: str | None, output: Path, me
     say = progress_printer(quiet)
     if budget is not None and no_budget:
         raise ConfigError("--budget and --no-budget contradict each other", hint="give one of them")
+    # Where the artifact (and the artifacts not chosen) will go is checked before any work.
+    check_output_dir(output, "--output")
+    if keep_all is not None:
+        check_output_dir(keep_all, "--keep-all")
 
     if section.budget is None or no_budget:
         from llm_gitops.quantize.artifact import build_artifact

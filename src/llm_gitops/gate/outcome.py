@@ -16,15 +16,26 @@ The report JSON (``schema: llm-gitops/gate-report/v1``)::
          "candidate": 0.68, "baseline": 0.80, "delta": -0.12, "ci_low": -0.159, "ci_high": -0.081,
          "confidence": 0.95, "p_value": 0.0001, "test": "...", "n": 500, "allowed_drop": 0.02,
          "bound": "min 0.5, max_drop 2pt", "verdict": "fail", "reason": "...",
-         "candidate_err": 0.04, "baseline_err": 0.035}
+         "candidate_err": 0.04, "baseline_err": 0.035,
+         "bound_side": "lower", "bound_value": 0.081, "look": 3, "mde": null, "samples_needed": null}
       ],
       "settings": {"alpha": 0.05, "on_inconclusive": "fail", ...},
       "timings": {"candidate_eval_s": 6.1, ...},
       "notes": ["..."], "error": null,
-      "created_at": "2026-11-24T06:00:00Z", "llm_gitops_version": "0.1.0"
+      "created_at": "2026-11-24T06:00:00Z", "llm_gitops_version": "0.1.0",
+      "looks": [{"look": 1, "samples": {"add_em": 100}, "decided": {}},
+                {"look": 2, "samples": {"add_em": 200}, "decided": {"add_em/exact_match": "fail"}, "next": null}],
+      "links": {"CI run": "https://...", "MLflow run": "..."}
     }
 
-``delta`` is candidate - baseline in the metric's units; the CI is of that delta.
+``delta`` is candidate - baseline in the metric's units; ``ci_low``/``ci_high`` are the
+two one-sided bounds at ``confidence`` (so a (2 * confidence - 1) interval) in delta's
+terms. A relative check is decided by one of them: ``bound_side`` "upper" (pass: the
+degradation's upper bound ``bound_value`` <= ``allowed_drop``) or "lower" (fail: its lower
+bound > ``allowed_drop``); ``confidence`` is that bound's one-sided level after Holm's
+adjustment and the alpha spent at the look, and ``test`` the method. ``p_value`` is the
+nominal one-sided p of "the degradation exceeds allowed_drop" at the deciding look.
+``n`` is the samples the check was decided on; ``looks`` logs a sequential eval.
 Numbers that could not be computed are ``null`` (JSON has no NaN).
 """
 
@@ -34,7 +45,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from llm_gitops.errors import EXIT_FAILED, EXIT_INTERNAL, EXIT_OK
+from llm_gitops.errors import EXIT_FAILED, EXIT_NO_VERDICT, EXIT_OK
 
 GATE_REPORT_SCHEMA = "llm-gitops/gate-report/v1"
 
@@ -55,22 +66,42 @@ def worst(verdicts) -> str:
     return "pass"
 
 
-def exit_code_for(verdict: str, on_inconclusive: str) -> int:
-    """Exit code of the gate: pass 0, fail 1, error 3; inconclusive per ``gate.on_inconclusive``.
+# The one mapping of a verdict to what it does: the exit code of ``llm-gitops gate`` and
+# the commit state posted on the forge. An inconclusive verdict does what
+# ``gate.on_inconclusive`` says: "fail" blocks (the safe default: a drop that cannot be
+# ruled out), "pass" lets it through, "neutral" lets the job pass while the posted state
+# still says it was not shown to be fine.
+_EFFECTS = {
+    "pass": (EXIT_OK, "success"),
+    "fail": (EXIT_FAILED, "failure"),
+    "error": (EXIT_NO_VERDICT, "error"),
+}
+_INCONCLUSIVE_EFFECTS = {
+    "fail": (EXIT_FAILED, "failure"),
+    "pass": (EXIT_OK, "success"),
+    "neutral": (EXIT_OK, "neutral"),
+}
 
-    ``on_inconclusive``: "fail" -> 1 (the safe default: a drop that cannot be ruled out
-    blocks the merge), "pass" -> 0, "neutral" -> 0 (the job passes; the published status
-    still says inconclusive).
-    """
-    if verdict == "pass":
-        return EXIT_OK
-    if verdict == "fail":
-        return EXIT_FAILED
-    if verdict == "error":
-        return EXIT_INTERNAL
+
+def verdict_effects(verdict: str, on_inconclusive: str = "fail") -> tuple[int, str]:
+    """(exit code, commit state) of ``verdict`` under ``gate.on_inconclusive``."""
     if verdict == "inconclusive":
-        return {"fail": EXIT_FAILED, "pass": EXIT_OK, "neutral": EXIT_OK}[on_inconclusive]
-    raise ValueError(f"unknown verdict {verdict!r}")
+        if on_inconclusive not in _INCONCLUSIVE_EFFECTS:
+            raise ValueError(f"unknown on_inconclusive {on_inconclusive!r}")
+        return _INCONCLUSIVE_EFFECTS[on_inconclusive]
+    if verdict not in _EFFECTS:
+        raise ValueError(f"unknown verdict {verdict!r}")
+    return _EFFECTS[verdict]
+
+
+def exit_code_for(verdict: str, on_inconclusive: str) -> int:
+    """Exit code of the gate: pass 0, fail 1, error 4; inconclusive per ``gate.on_inconclusive``."""
+    return verdict_effects(verdict, on_inconclusive)[0]
+
+
+def commit_state_for(verdict: str, on_inconclusive: str) -> str:
+    """Commit state to post: success, failure, error; inconclusive per ``gate.on_inconclusive``."""
+    return verdict_effects(verdict, on_inconclusive)[1]
 
 
 def _num(value: float | None) -> float | None:
@@ -106,6 +137,18 @@ class CheckResult:
     # What decided a non-pass verdict: min | max | drop | hard_max_drop | no_baseline |
     # missing | error (None for a pass).
     cause: str | None = None
+    # The bound that decided a relative check (or, undecided, the one nearer a decision):
+    # "upper" (pass: upper bound <= allowed_drop) or "lower" (fail: lower bound > it), its
+    # value as a degradation in metric units, at ``confidence`` (one-sided); ``look`` is
+    # the 1-based look of a sequential eval it was decided at (``n`` samples).
+    bound_side: str | None = None
+    bound_value: float | None = None
+    look: int | None = None
+    # An inconclusive relative check: the distance from allowed_drop this n resolves
+    # (minimum detectable effect at gate.alpha, power 0.8) and the samples that would
+    # resolve the observed drop (None: no number of samples would).
+    mde: float | None = None
+    samples_needed: int | None = None
 
     def __post_init__(self):
         if self.verdict not in VERDICTS:
@@ -148,6 +191,11 @@ class CheckResult:
             "candidate_err": _num(self.candidate_err),
             "baseline_err": _num(self.baseline_err),
             "cause": self.cause,
+            "bound_side": self.bound_side,
+            "bound_value": _num(self.bound_value),
+            "look": self.look,
+            "mde": _num(self.mde),
+            "samples_needed": self.samples_needed,
         }
 
     @classmethod
@@ -158,6 +206,7 @@ class CheckResult:
 _CHECK_FIELDS = (
     "metric", "candidate", "baseline", "delta", "ci_low", "ci_high", "p_value", "bound", "verdict", "reason",
     "kind", "unit", "higher_is_better", "confidence", "test", "n", "allowed_drop", "candidate_err", "baseline_err", "cause",
+    "bound_side", "bound_value", "look", "mde", "samples_needed",
 )
 
 
@@ -209,6 +258,11 @@ class GateOutcome:
     error: str | None = None  # why the verdict is "error", when it is
     created_at: str = ""
     version: str = ""
+    # A sequential eval's looks: {"look": 1, "samples": {TASK: n}, "decided": {METRIC: verdict},
+    # "next": {TASK: n} | null on the last}; empty when decided in one go.
+    looks: tuple[Mapping[str, Any], ...] = ()
+    # Where the reader can see more: {"CI run": URL, "artifacts": URL, "MLflow run": URL}.
+    links: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self):
         if self.verdict not in VERDICTS:
@@ -233,11 +287,13 @@ class GateOutcome:
             return self.error or "the gate could not decide"
         total = len(self.checks)
         if self.verdict == "pass":
-            return f"all {total} check{'s' if total != 1 else ''} passed"
+            skipped = sum(1 for c in self.checks if c.cause == "no_baseline")
+            note = " (no baseline yet: relative checks skipped)" if skipped else ""
+            return f"all {total} check{'s' if total != 1 else ''} passed{note}"
         bad = [c for c in self.checks if c.verdict == self.verdict]
         word = {"fail": "failed", "inconclusive": "inconclusive"}[self.verdict]
         shown = "; ".join(describe_check(c) for c in bad[:2])
-        more = f"; and {len(bad) - 2} more" if len(bad) > 2 else ""
+        more = f"; and {len(bad) - 2} more: {', '.join(c.metric for c in bad[2:])}" if len(bad) > 2 else ""
         text = f"{len(bad)} of {total} check{'s' if total != 1 else ''} {word}: {shown}{more}"
         if self.verdict == "inconclusive" and self.on_inconclusive != "fail":
             text += f" (gate.on_inconclusive: {self.on_inconclusive}, not blocking)"
@@ -260,6 +316,8 @@ class GateOutcome:
             "error": self.error,
             "created_at": self.created_at,
             "llm_gitops_version": self.version,
+            "looks": [dict(look) for look in self.looks],
+            "links": dict(self.links),
         }
 
     @classmethod
@@ -277,6 +335,8 @@ class GateOutcome:
             error=data.get("error"),
             created_at=data.get("created_at", ""),
             version=data.get("llm_gitops_version", ""),
+            looks=tuple(data.get("looks") or ()),
+            links=dict(data.get("links") or {}),
         )
 
 
@@ -338,27 +398,35 @@ def format_p(p: float | None) -> str:
 
 
 def describe_check(check: CheckResult) -> str:
-    """Why a check is not a pass, in one clause: 'add_em/exact_match dropped 12.0pt (95% CI 8.1..15.9, p<0.001)'."""
+    """Why a check is not a pass, in one clause that names its metric and the bound that decided:
+    'add_em/exact_match dropped 12.0pt (lower bound 8.1pt > max_drop 2pt at 97.5%, n=400)'.
+    An inconclusive one says what would settle it (the samples needed)."""
     deg = check.degradation
+    # Other reasons of the same verdict (an absolute bound also violated) follow.
+    tail = "".join(f"; {r}" for r in check.reason.split("; ")[1:] if r)
     if check.cause in ("drop", "hard_max_drop") and deg is not None:
         verb = "dropped" if check.higher_is_better else "rose"
         pieces = []
-        if check.ci_low is not None and check.ci_high is not None:
-            # The CI of the degradation (positive = worse) reads naturally next to "dropped".
-            lo, hi = (-check.ci_high, -check.ci_low) if check.higher_is_better else (check.ci_low, check.ci_high)
-            pct = int(round(check.confidence * 100))
-            pieces.append(f"{pct}% CI {format_range(check, lo, hi)}")
-        if check.p_value is not None:
-            pieces.append(format_p(check.p_value))
         if check.cause == "hard_max_drop":
-            pieces.insert(0, f"beyond hard_max_drop {check.bound_of('hard_max_drop')}")
-        elif check.allowed_drop is not None and check.verdict == "inconclusive":
-            pieces.insert(0, f"allowed {format_amount(check, check.allowed_drop)}")
-        extra = f" ({', '.join(pieces)})" if pieces else ""
-        # Other reasons of the same verdict (an absolute bound also violated) follow.
-        others = [r for r in check.reason.split("; ")[1:] if r]
-        tail = "".join(f"; {r}" for r in others)
+            pieces.append(f"beyond hard_max_drop {check.bound_of('hard_max_drop')}")
+        elif check.bound_value is not None and check.allowed_drop is not None:
+            op = ">" if check.bound_value > check.allowed_drop else "<="
+            pieces.append(f"{check.bound_side} bound {format_amount(check, check.bound_value)} {op} max_drop "
+                          f"{check.bound_of('max_drop')} at {check.confidence * 100:.4g}%, n={check.n}")
+        if check.verdict == "inconclusive":
+            pieces.append(settle_text(check))
+        extra = f" ({'; '.join(p for p in pieces if p)})" if pieces else ""
         return f"{check.metric} {verb} {format_amount(check, deg)}{extra}{tail}"
-    if check.cause == "no_baseline":
-        return f"{check.metric} has no baseline to compare with"
+    if check.cause == "no_baseline" and check.verdict != "pass":
+        return f"{check.metric} has no value in the baseline's results to compare with"
     return f"{check.metric}: {check.reason}"
+
+
+def settle_text(check: CheckResult) -> str:
+    """What would settle an inconclusive relative check, or '' when nothing is known."""
+    if check.samples_needed is not None:
+        more = f" (now {check.n:,})" if check.n else ""
+        return f"~{check.samples_needed:,} samples would settle it{more}"
+    if check.mde is not None:
+        return "the drop sits on max_drop: no sample size settles it"
+    return ""

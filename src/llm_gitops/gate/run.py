@@ -25,6 +25,7 @@ from llm_gitops import __version__
 from llm_gitops.cache import content_key
 from llm_gitops.config.schema import Config, Threshold
 from llm_gitops.errors import ConfigError, LlmGitopsError
+from llm_gitops.evaluation.results import EvalResults
 from llm_gitops.gate.decisions import DecisionCache
 from llm_gitops.gate.outcome import GateOutcome, ModelInfo
 from llm_gitops.logsafe import redact
@@ -62,8 +63,13 @@ def with_limit(config: Config, limit: int | None) -> Config:
     return config.model_copy(update={"eval": config.eval.model_copy(update={"limit": limit})})
 
 
-def plan_gate(config: Config, *, no_perf: bool = False, limit: int | None = None) -> GatePlan:
-    """Validate the config for a gate run (no model is loaded); raise ConfigError."""
+def plan_gate(config: Config, *, no_perf: bool = False, limit: int | None = None,
+              no_perf_reason: str | None = None) -> GatePlan:
+    """Validate the config for a gate run (no model is loaded); raise ConfigError.
+
+    ``no_perf_reason``: why perf cannot be measured this run (e.g. a side given as lm-eval
+    results has no model to benchmark); perf thresholds are then reported as not checked.
+    """
     from llm_gitops.gate.metrics import check_threshold_metrics
 
     config = with_limit(config, limit)
@@ -76,9 +82,9 @@ def plan_gate(config: Config, *, no_perf: bool = False, limit: int | None = None
     perf = [t for t in config.thresholds if t.metric.startswith(PERF_PREFIX)]
     notes = []
     thresholds = list(config.thresholds)
-    perf_off = no_perf or not config.gate.perf
+    perf_off = no_perf or not config.gate.perf or no_perf_reason is not None
     if perf and perf_off:
-        why = "--no-perf" if no_perf else "gate.perf is false"
+        why = "--no-perf" if no_perf else ("gate.perf is false" if not config.gate.perf else no_perf_reason)
         notes.append(f"perf thresholds not checked ({why}): {', '.join(t.metric for t in perf)}")
         thresholds = [t for t in thresholds if not t.metric.startswith(PERF_PREFIX)]
     return GatePlan(
@@ -102,6 +108,10 @@ class GateRequest:
     # Where eval/bench results and decisions are cached; None: nothing is read or written.
     cache_root: Path | None = None
     chart: bool = False  # draw chart.png (imports matplotlib)
+    # Eval results given instead of evaluating that side (lm-eval's own output, read by
+    # ``evaluation.lm_eval_results.results_side``); the side's ResolvedModel stands for them.
+    candidate_eval: EvalResults | None = None
+    baseline_eval: EvalResults | None = None
 
 
 @dataclass(frozen=True)
@@ -139,8 +149,7 @@ def run_gate(request: GateRequest, *, progress: Progress = _quiet, plan: GatePla
     candidate, baseline = request.candidate, request.baseline
     notes = list(plan.notes)
     if baseline is None and any(_relative(t) for t in plan.thresholds):
-        notes.append("no baseline (models.baseline or --baseline): max_drop/hard_max_drop are not checked, "
-                     "so those checks are inconclusive")
+        notes.append("no baseline (models.baseline or --baseline): max_drop/hard_max_drop are not checked")
     if baseline is not None and baseline.digest == candidate.digest:
         notes.append(f"candidate and baseline are the same model ({candidate.short_digest})")
     settings = {
@@ -155,12 +164,16 @@ def run_gate(request: GateRequest, *, progress: Progress = _quiet, plan: GatePla
                   created_at=utc_timestamp())
     timings: dict[str, float] = {}
     results: dict[str, object] = {}
+    given = {role: r for role, r in (("candidate", request.candidate_eval), ("baseline", request.baseline_eval))
+             if r is not None}
+    if plan.needs_eval:
+        results.update({f"{role}_eval": r for role, r in given.items()})
 
     def infos() -> dict:
         return dict(candidate_info=_model_info(candidate, results.get("candidate_eval"), results.get("candidate_perf")),
                     baseline_info=_model_info(baseline, results.get("baseline_eval"), results.get("baseline_perf")))
 
-    for role, kind, step in _steps(plan, candidate, baseline, request.cache_root, progress):
+    for role, kind, step in _steps(plan, candidate, baseline, request.cache_root, progress, skip_eval=set(given)):
         t0 = time.perf_counter()
         try:
             results[f"{role}_{kind}"] = step()
@@ -180,6 +193,14 @@ def run_gate(request: GateRequest, *, progress: Progress = _quiet, plan: GatePla
                            failure_detail=redact(traceback.format_exc()))
         timings[f"{role}_{kind}_s"] = time.perf_counter() - t0
     timings["total_s"] = time.perf_counter() - started
+    if given and "candidate_eval" in results and "baseline_eval" in results:
+        from llm_gitops.evaluation.lm_eval_results import restrict_to_common_docs
+
+        # Results from elsewhere may cover other documents than this side: pair on the common ones.
+        results["candidate_eval"], results["baseline_eval"], restricted = restrict_to_common_docs(
+            results["candidate_eval"], results["baseline_eval"], candidate_label=candidate.source,
+            baseline_label=baseline.source if baseline is not None else "baseline")
+        notes.extend(restricted)
 
     key = decision_key(plan, candidate, baseline, results) if decisions is not None else None
     if key is not None:
@@ -212,8 +233,8 @@ def run_gate(request: GateRequest, *, progress: Progress = _quiet, plan: GatePla
 
 
 def _steps(plan: GatePlan, candidate: ResolvedModel, baseline: ResolvedModel | None, cache_root: Path | None,
-           progress: Progress) -> list[tuple[str, str, Callable[[], object]]]:
-    """(role, kind, measure) for each measurement the plan needs, evals first."""
+           progress: Progress, skip_eval: set[str] = frozenset()) -> list[tuple[str, str, Callable[[], object]]]:
+    """(role, kind, measure) for each measurement the plan needs, evals first (none for ``skip_eval`` roles)."""
     config = plan.config
     models = [(role, m) for role, m in (("candidate", candidate), ("baseline", baseline)) if m is not None]
     steps: list[tuple[str, str, Callable[[], object]]] = []
@@ -222,7 +243,7 @@ def _steps(plan: GatePlan, candidate: ResolvedModel, baseline: ResolvedModel | N
 
         steps += [(role, "eval", lambda m=m: runner.run_eval(m, config.eval, base_dir=config.base_dir,
                                                              cache_root=cache_root, progress=progress))
-                  for role, m in models]
+                  for role, m in models if role not in skip_eval]
     if plan.needs_perf:
         from llm_gitops.perf import bench
 
