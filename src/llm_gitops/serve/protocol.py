@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 # OpenAI accepts at most 4 stop sequences and 5 top logprobs.
 MAX_STOP_SEQUENCES = 4
@@ -94,6 +94,14 @@ class CompletionRequest(BaseModel):
     seed: int | None = Field(default=None, ge=SEED_MIN, le=SEED_MAX)
     stream: bool = False
     user: str | None = Field(default=None, max_length=MAX_NAME_CHARS)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _nulls_are_defaults(cls, data):
+        # OpenAI documents null as "the default" for every optional field, and some clients send it.
+        if isinstance(data, dict):
+            return {key: value for key, value in data.items() if value is not None}
+        return data
 
     @field_validator("prompt", mode="before")
     @classmethod
@@ -190,8 +198,8 @@ def validation_error(errors: list[dict], limits: Limits = Limits()) -> ApiError:
     if kind == "missing":
         return ApiError(400, f"'{param}' is required", param=param)
     if kind == "extra_forbidden":
-        name = json.dumps(param)[1:-1][:64]  # printable and short, whatever the client sent
-        return ApiError(400, f"unrecognized request argument supplied: {name}", param=name)
+        shown = json.dumps(param)[1:-1][:64]  # printable and short, whatever the client sent
+        return ApiError(400, f"unrecognized request argument supplied: {shown}", param=param[:64])
     if param is None:
         return ApiError(400, "the request body must be a JSON object", param=None)
     if kind == "value_error":  # our own validators: their message says exactly what is wrong
