@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import urllib.parse
 
 _SECRETS: set[str] = set()
 _SECRET_ENV = re.compile(r"(TOKEN|SECRET|PASSWORD|API_KEY|PRIVATE_KEY|CREDENTIAL)", re.I)
@@ -39,6 +40,16 @@ def _register_env_secrets() -> None:
 def strip_userinfo(text: str) -> str:
     """``text`` with the credentials of every URL in it replaced: ``http://***@host/...``."""
     return _URL_USERINFO.sub(r"\1***@", text)
+
+
+def url_without_userinfo(url: str) -> str:
+    """One URL with its ``user:password@`` part removed (for links and labels, which must
+    still work); text that is not a URL with a host is masked as by :func:`strip_userinfo`."""
+    parts = urllib.parse.urlsplit(url)
+    if not parts.hostname or "@" not in parts.netloc:
+        return strip_userinfo(url)
+    netloc = parts.netloc.rsplit("@", 1)[1]
+    return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
 def redact(text: str) -> str:

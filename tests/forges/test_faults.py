@@ -11,84 +11,10 @@ the forge clients and the HTTP traffic are real.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path
-
 import pytest
 
-from llm_gitops.forges import retry
-from llm_gitops.forges.base import sticky_marker
-from tests.corpus.harness import CliRun, run_cli
-from tests.forges.ci_env import fake_measurements, gate_repo, github_env, gitlab_env, pull_request_event
-from tests.forges.conftest import GITHUB_TOKEN, GITLAB_TOKEN
-from tests.standins.forge import ForgeStandin
-
-REPO = "acme/adder-model"
-BOT = "llm-gitops-bot"  # the stand-ins' token user
-MARKER = sticky_marker("gate")
-
-
-@dataclass
-class Site:
-    """One forge stand-in with an open PR/MR and the CI environment of a job on it."""
-
-    kind: str
-    standin: object
-    number: int
-    env: dict[str, str]
-
-    def comments(self) -> list[dict]:
-        if self.kind == "github":
-            return self.standin.comments(REPO, self.number)
-        return self.standin.notes(REPO, self.number)
-
-    def ours(self) -> list[dict]:
-        author = "user" if self.kind == "github" else "author"
-        return [c for c in self.comments() if c[author] == BOT and c["body"].startswith(MARKER)]
-
-    @property
-    def comment_path(self) -> str:
-        return "/comments" if self.kind == "github" else "/notes"
-
-    def statuses(self) -> list[dict]:
-        return self.standin.statuses(REPO)
-
-    def gate(self) -> CliRun:
-        return run_cli(["gate", "--report-to", self.kind], cwd=Path(self.env["_REPO_DIR"]),
-                       env={k: v for k, v in self.env.items() if not k.startswith("_")})
-
-
-@pytest.fixture
-def sleeps(monkeypatch):
-    """Every retry wait the CLI asks for, recorded and not waited (the CLI uses the
-    default policy; its sleep is swapped on the shared default object)."""
-    waits: list[float] = []
-    policy = retry.DEFAULT_POLICY
-    original = policy.sleep
-    object.__setattr__(policy, "sleep", waits.append)
-    yield waits
-    object.__setattr__(policy, "sleep", original)
-
-
-@pytest.fixture(params=["github", "gitlab"])
-def site(request, tmp_path, monkeypatch, sleeps):
-    fake_measurements(monkeypatch)
-    repo_dir = gate_repo(tmp_path)
-    if request.param == "github":
-        standin = ForgeStandin.start(kind="github", token=GITHUB_TOKEN)
-        standin.add_repo(REPO, files={"README.md": "adder\n"})
-        number = standin.add_pull(REPO, head="feature")
-        sha = standin.pull(REPO, number)["head_sha"]
-        env = github_env(standin.url, REPO, tmp_path / "event.json", token=GITHUB_TOKEN,
-                         event=pull_request_event(number, sha, REPO))
-    else:
-        standin = ForgeStandin.start(kind="gitlab", token=GITLAB_TOKEN)
-        standin.add_project(REPO, files={"README.md": "adder\n"})
-        number = standin.add_merge_request(REPO, source="feature")
-        env = gitlab_env(standin.url, REPO, number, standin.merge_request(REPO, number)["sha"],
-                         standin.project_id(REPO), token=GITLAB_TOKEN)
-    yield Site(request.param, standin, number, {**env, "_REPO_DIR": str(repo_dir)})
-    standin.stop()
+from tests.corpus.harness import CliRun
+from tests.forges.conftest import MARKER, REPO, Site
 
 
 def assert_posted(run: CliRun, site: Site) -> None:
@@ -105,10 +31,10 @@ def assert_clean_failure(run: CliRun, *texts: str) -> None:
         assert text in errors[0], errors[0]
 
 
-def test_a_5xx_storm_within_the_retries(site, sleeps):
+def test_a_5xx_storm_within_the_retries(site, cli_sleeps):
     site.standin.inject_errors(3, status=502)
     assert_posted(site.gate(), site)
-    assert sleeps == [0.5, 1.0, 2.0]  # exponential backoff
+    assert cli_sleeps == [0.5, 1.0, 2.0]  # exponential backoff
     assert len(site.statuses()) == 1
 
 
@@ -146,19 +72,19 @@ def test_garbage_on_every_answer_is_a_clean_error(site):
     assert site.comments() == []
 
 
-def test_rate_limit_with_retry_after_is_waited_for(site, sleeps):
+def test_rate_limit_with_retry_after_is_waited_for(site, cli_sleeps):
     status = 403 if site.kind == "github" else 429
     site.standin.inject_rate_limit(1, retry_after=7, status=status)
     assert_posted(site.gate(), site)
-    assert sleeps == [7.0]
+    assert cli_sleeps == [7.0]
 
 
-def test_a_rate_limit_longer_than_llm_gitops_waits_keeps_the_one_comment(site, sleeps):
+def test_a_rate_limit_longer_than_llm_gitops_waits_keeps_the_one_comment(site, cli_sleeps):
     assert_posted(site.gate(), site)
     status = 429 if site.kind == "gitlab" else 403
     site.standin.inject_rate_limit(1, retry_after=3600, status=status)
     assert_clean_failure(site.gate(), "3600s")
-    assert sleeps == [] and len(site.ours()) == 1 and len(site.comments()) == 1
+    assert cli_sleeps == [] and len(site.ours()) == 1 and len(site.comments()) == 1
 
 
 def test_connection_dropped_mid_run_then_a_clean_run(site):

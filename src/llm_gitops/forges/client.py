@@ -15,7 +15,7 @@ from typing import ClassVar, TypeVar
 from llm_gitops.errors import ExternalServiceError
 from llm_gitops.forges.base import PullRequestRef
 from llm_gitops.forges.retry import RetryPolicy, Transient, with_retries
-from llm_gitops.logsafe import redact, strip_userinfo
+from llm_gitops.logsafe import redact, url_without_userinfo
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -39,7 +39,7 @@ class LibraryForge:
     @property
     def where(self) -> str:
         # A URL may carry credentials (http://user:pass@host): never in a message.
-        return f"{self.label} at {strip_userinfo(self.api_url)}" if self.api_url else self.label
+        return f"{self.label} at {url_without_userinfo(self.api_url)}" if self.api_url else self.label
 
     # ------------------------------------------------------------------ per forge
     def _translate(self, what: str, fn: Callable[[], T]) -> T:

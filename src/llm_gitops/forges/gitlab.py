@@ -34,7 +34,7 @@ from llm_gitops.forges.base import (
 from llm_gitops.forges.client import LibraryForge, NotFound
 from llm_gitops.forges.retry import DEFAULT_POLICY, RetryPolicy, Transient, retry_after_from_headers
 from llm_gitops.forges.sticky import sticky_text, upsert_sticky
-from llm_gitops.logsafe import redact, register_secret, strip_userinfo
+from llm_gitops.logsafe import redact, register_secret, url_without_userinfo
 
 T = TypeVar("T")
 
@@ -185,7 +185,7 @@ class GitLabForge(LibraryForge):
     def upsert_sticky_comment(self, pr: PullRequestRef, body: str, key: tuple[str, str | None]) -> StickyResult:
         marker, text = sticky_text(key, body, NOTE_LIMIT)
         # The MR's web page, built rather than fetched (one request less per run).
-        mr_url = f"{strip_userinfo(self.api_url or '')}/{pr.repo}/-/merge_requests/{pr.number}"
+        mr_url = f"{url_without_userinfo(self.api_url or '')}/{pr.repo}/-/merge_requests/{pr.number}"
         me = self.login()
 
         def upsert() -> StickyResult:
