@@ -147,6 +147,9 @@ def load_yaml_document(text: str, loader_class: type[yaml.SafeLoader], *, where:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         line = f":{mark.line + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or " ".join(str(exc).split())
+        context = getattr(exc, "context", None)
+        if context and getattr(exc, "problem", None) and not str(context).startswith("while "):  # "expected a single document ..., but found another"
+            problem = f"{context}, {problem}" if str(problem).startswith("but ") else f"{context}: {problem}"
         hint = "simplify the file" if isinstance(exc, BoundsError) else "fix the syntax at that line"
         raise error(f"{where}{line}: malformed {what}: {' '.join(str(problem).split())}", hint=hint) from None
 
