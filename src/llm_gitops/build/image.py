@@ -142,7 +142,7 @@ def build_image(
     # Connect first: an engine that is not there fails in a second, before any work.
     client = engine.connect(engine_url or section.engine)
 
-    from llm_gitops.models.loader import ARTIFACT_MANIFEST
+    from llm_gitops.models.loaded import ARTIFACT_MANIFEST
 
     manifest_path = model.path / ARTIFACT_MANIFEST
     method = json.loads(manifest_path.read_text(encoding="utf-8")).get("method", "none") if manifest_path.is_file() else "none"

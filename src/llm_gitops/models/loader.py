@@ -2,48 +2,48 @@
 artifact (quantized / pruned / distilled, with a manifest).
 
 ``eval``, ``bench``, ``gate`` and ``serve`` all load through ``load_model`` so that an
-artifact behaves the same everywhere.
+artifact behaves the same everywhere. The pieces it dispatches between live below it
+(``models.loaded`` for a plain directory, ``quantize.artifact`` for an artifact), and
+neither imports this module back.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-ARTIFACT_MANIFEST = "llm-gitops-artifact.json"
+from llm_gitops.errors import LlmGitopsError, ModelSourceError
+from llm_gitops.models.loaded import ARTIFACT_MANIFEST, LoadedModel, is_artifact, load_hf_dir
 
-
-@dataclass
-class LoadedModel:
-    model: Any  # a transformers PreTrainedModel (possibly quantized), in eval mode
-    tokenizer: Any  # a transformers tokenizer
-    manifest: dict | None  # the artifact manifest, None for a plain model dir
-    # Whether lm-eval's HFLM may call tie_weights() on this model (dynamic-quantized
-    # tied heads break when re-tied).
-    retie_safe: bool = True
+__all__ = ["ARTIFACT_MANIFEST", "LoadedModel", "is_artifact", "load_hf_dir", "load_model"]
 
 
-def is_artifact(path: Path) -> bool:
-    return (Path(path) / ARTIFACT_MANIFEST).is_file()
+def load_model(path: Path, *, device: str = "cpu", dtype: str = "float32") -> LoadedModel:
+    """Load ``path`` on ``device`` in ``dtype`` (an artifact: as its manifest says).
 
+    ``device``/``dtype`` are the resolved ``eval.device``/``eval.dtype``; serve and bench
+    use the CPU and float32 defaults. Quantized artifacts run on the CPU only.
 
-def load_model(path: Path) -> LoadedModel:
-    """Load ``path`` on CPU in float32 (or as its artifact manifest says)."""
+    A directory that passed validation but still fails in transformers is a
+    ``ModelSourceError`` naming it; what is not the directory's fault (out of memory, a
+    missing package) propagates as it is.
+    """
     path = Path(path)
     if is_artifact(path):
+        if device != "cpu":
+            raise ModelSourceError(
+                f"{path} is a quantized llm-gitops artifact, which runs on the CPU only (eval.device is {device!r})",
+                hint="set eval.device: cpu for artifacts, or evaluate the unquantized model on the GPU",
+            )
         from llm_gitops.quantize.artifact import load_artifact
 
         return load_artifact(path)
-    return load_hf_dir(path)
-
-
-def load_hf_dir(path: Path, *, manifest: dict | None = None) -> LoadedModel:
-    """Load a directory as ``save_pretrained`` wrote it (artifacts in that layout too)."""
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
-    model.eval()
-    tokenizer = AutoTokenizer.from_pretrained(path)
-    return LoadedModel(model=model, tokenizer=tokenizer, manifest=manifest)
+    try:
+        return load_hf_dir(path, device=device, dtype=dtype)
+    except (LlmGitopsError, MemoryError, ImportError):
+        raise
+    except Exception as exc:  # noqa: BLE001 - transformers raises many types for a bad directory
+        first = str(exc).splitlines()[0][:300] if str(exc) else ""
+        raise ModelSourceError(
+            f"{path} does not load with transformers' AutoModelForCausalLM ({type(exc).__name__}: {first})",
+            hint="check that it is a causal LM saved with save_pretrained, and that transformers knows its model_type",
+        ) from None

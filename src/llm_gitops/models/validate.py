@@ -31,7 +31,7 @@ from typing import Any
 
 from llm_gitops.errors import ModelSourceError
 from llm_gitops.models.digest import WEIGHT_SUFFIXES
-from llm_gitops.models.loader import ARTIFACT_MANIFEST
+from llm_gitops.models.loaded import ARTIFACT_MANIFEST
 
 # Any one of these is a tokenizer's vocabulary; tokenizer_config.json alone is not.
 TOKENIZER_VOCAB_FILES = (

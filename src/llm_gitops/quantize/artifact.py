@@ -42,7 +42,7 @@ from typing import Any
 
 from llm_gitops.errors import ConfigError, ModelSourceError
 from llm_gitops.models.digest import digest_files, model_digest
-from llm_gitops.models.loader import ARTIFACT_MANIFEST, LoadedModel
+from llm_gitops.models.loaded import ARTIFACT_MANIFEST, LoadedModel
 from llm_gitops.models.resolved import ResolvedModel
 from llm_gitops.quantize.base import Progress, QuantizeParams, no_progress
 from llm_gitops.timestamps import utc_timestamp

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from llm_gitops.config.schema import QuantizeSection
-    from llm_gitops.models.loader import LoadedModel
+    from llm_gitops.models.loaded import LoadedModel
 
 Progress = Callable[[str], None]
 

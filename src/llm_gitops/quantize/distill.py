@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from llm_gitops.errors import ConfigError
-from llm_gitops.models.loader import LoadedModel, load_hf_dir
+from llm_gitops.models.loaded import LoadedModel, load_hf_dir
 from llm_gitops.quantize.base import MethodReport, Progress, QuantizeParams
 
 TEMPERATURE = 2.0

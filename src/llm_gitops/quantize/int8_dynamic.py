@@ -21,7 +21,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from llm_gitops.models.loader import LoadedModel, load_hf_dir
+from llm_gitops.models.loaded import LoadedModel, load_hf_dir
 from llm_gitops.quantize.base import MethodReport, Progress, QuantizeParams
 from llm_gitops.quantize.model_parts import body_linears, save_tokenizer
 

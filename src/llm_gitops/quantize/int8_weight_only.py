@@ -13,7 +13,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from llm_gitops.models.loader import LoadedModel, load_hf_dir
+from llm_gitops.models.loaded import LoadedModel, load_hf_dir
 from llm_gitops.quantize.base import MethodReport, Progress, QuantizeParams
 from llm_gitops.quantize.model_parts import body_linears, canonicalize_safetensors, save_tokenizer
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from llm_gitops.models.loader import LoadedModel, load_hf_dir
+from llm_gitops.models.loaded import LoadedModel, load_hf_dir
 from llm_gitops.quantize.base import MethodReport, Progress, QuantizeParams
 from llm_gitops.quantize.model_parts import save_tokenizer, weight_matrices
 
