@@ -38,6 +38,8 @@ from llm_gitops.logsafe import register_secret, strip_userinfo
 System = Literal["github-actions", "gitlab-ci", "jenkins", "local"]
 ForgeName = Literal["github", "gitlab"]
 
+# The account a GitHub token writes as, for App tokens that may not read GET /user.
+LOGIN_VARIABLE = "LLM_GITOPS_GITHUB_LOGIN"
 # Token variables per forge, most specific first. The project's own names win so that
 # a team can give llm-gitops a token with more rights than the CI's default one.
 TOKEN_VARIABLES: dict[str, tuple[str, ...]] = {
@@ -66,14 +68,19 @@ class CiContext:
 
 @dataclass(frozen=True)
 class ForgeToken:
-    """A token and how the forge expects it (GitLab's CI job token goes in another header)."""
+    """A token and how the forge expects it (GitLab's CI job token goes in another header).
+
+    ``login``: the account the token writes as, when the forge cannot be asked (a GitHub
+    App installation token other than Actions' own: ``LLM_GITOPS_GITHUB_LOGIN=SLUG[bot]``).
+    """
 
     value: str
     variable: str
     kind: Literal["token", "job-token"] = "token"
+    login: str | None = None
 
     def __repr__(self) -> str:  # never show the value
-        return f"ForgeToken(variable={self.variable!r}, kind={self.kind!r})"
+        return f"ForgeToken(variable={self.variable!r}, kind={self.kind!r}, login={self.login!r})"
 
 
 def detect(env: Mapping[str, str] | None = None) -> CiContext:
@@ -99,7 +106,9 @@ def forge_token(env: Mapping[str, str] | None, forge: str) -> ForgeToken | None:
         value = (env.get(name) or "").strip()
         if value:
             register_secret(value)
-            return ForgeToken(value, name, "job-token" if name == "CI_JOB_TOKEN" else "token")
+            login = _env_match(env, LOGIN_VARIABLE, _GITHUB_LOGIN, "a GitHub login such as my-app[bot]") \
+                if forge == "github" else None
+            return ForgeToken(value, name, "job-token" if name == "CI_JOB_TOKEN" else "token", login)
     return None
 
 
@@ -109,6 +118,7 @@ _SEGMENT = r"(?!\.\.?(?:/|$))[A-Za-z0-9_.-]+"  # a path segment, never "." or ".
 _REPO = re.compile(rf"{_SEGMENT}/{_SEGMENT}")
 _PROJECT = re.compile(rf"{_SEGMENT}(?:/{_SEGMENT})+")
 _SHA = re.compile(r"[0-9a-fA-F]{7,64}")
+_GITHUB_LOGIN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})(?:\[bot\])?")
 _REF = re.compile(r"[^\x00-\x1f\x7f]{1,255}")
 # GitHub caps a webhook payload at 25 MB; an event file larger than that is not one.
 MAX_EVENT_BYTES = 25 * 1024 * 1024

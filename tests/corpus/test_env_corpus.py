@@ -133,6 +133,8 @@ for _i, _v in enumerate(BAD_URLS[:6]):
 for _name, (_make, _problem) in BAD_FILES.items():
     for _var in ("GITHUB_OUTPUT", "GITHUB_STEP_SUMMARY"):
         CASES.append((f"{_var}-{_name}", _file(_var, _make), [_var, _problem]))
+for _i, _v in enumerate(["a b", "x" * 50, "bot]", "-x", "a\nb", "app[bot][bot]", "app[Bot]"]):
+    CASES.append((f"github-login-{_i}", _github(LLM_GITOPS_GITHUB_LOGIN=_v), ["LLM_GITOPS_GITHUB_LOGIN"]))
 # Not-a-file cases of the pull request's event belong to the event corpus; its variable:
 CASES.append(("github-event-path-missing", _github(GITHUB_EVENT_PATH="/nonexistent/event.json"),
               ["GITHUB_EVENT_PATH", "does not exist"]))

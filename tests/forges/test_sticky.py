@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from llm_gitops.ci_context import forge_token
 from llm_gitops.errors import ExternalServiceError
 from llm_gitops.forges.base import Comment, PullRequestRef, sticky_marker
 from llm_gitops.forges.fake import FakeForge
@@ -50,6 +51,18 @@ def test_github_actions_token_is_recognised_as_github_actions_bot(github, fast_r
     assert [c["body"] for c in ours] == [f"{sticky_marker('gate')}\nb"]
     user_calls = [r.status for r in github.standin.requests_snapshot() if r.path == "/user"]
     assert user_calls == [403]  # asked once, not per comment
+
+
+def test_another_github_app_token_is_told_its_login(github, fast_retry):
+    # An App installation token may not read /user either; LLM_GITOPS_GITHUB_LOGIN names its bot.
+    github.standin.add_user("adder-ci[bot]", token="ghs_OtherAppToken0123456789abcdef")
+    token = forge_token({"GITHUB_TOKEN": "ghs_OtherAppToken0123456789abcdef",
+                         "LLM_GITOPS_GITHUB_LOGIN": "adder-ci[bot]"}, "github")
+    forge = make_forge("github", token=token.value, api_url=github.standin.url, login=token.login, policy=fast_retry)
+    pr = PullRequestRef(github.repo, github.number)
+    actions = [forge.upsert_sticky_comment(pr, body, ("gate", None)).action for body in ("a", "b")]
+    assert actions == ["created", "updated"]
+    assert [r.path for r in github.standin.requests_snapshot() if r.path == "/user"] == []
 
 
 def test_gitlab_job_token_writes_no_note(gitlab, fast_retry):

@@ -11,7 +11,9 @@ token learns it from ``GET /user``. A GitHub App installation token, which is wh
 Actions' ``GITHUB_TOKEN`` is, may not call ``GET /user`` (403 "Resource not accessible
 by integration"), and nothing it may call names its bot account; its comments are
 written as ``github-actions[bot]`` for the Actions token, so that is the fallback.
-Another App's token passes its bot login (``SLUG[bot]``) as ``login``.
+Another App's token is told its bot login (``SLUG[bot]``, e.g. the ``app-slug`` output of
+``actions/create-github-app-token`` plus ``[bot]``) through ``LLM_GITOPS_GITHUB_LOGIN``,
+which arrives here as ``login``.
 """
 
 from __future__ import annotations

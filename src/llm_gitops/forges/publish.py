@@ -106,7 +106,7 @@ def publish_gate_report(
             return not_posted(f"no {forge_name} token: set {names} to post the report")
         extra = {"policy": retry} if retry is not None else {}
         forge = make_forge(forge_name, token=token.value, api_url=ctx.api_url, job_token=token.kind == "job-token",
-                           **extra)
+                           login=token.login, **extra)
 
     pr = PullRequestRef(ctx.repo, ctx.pr_number)
     try:

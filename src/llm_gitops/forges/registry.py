@@ -1,7 +1,8 @@
 """Forge name -> factory. Adding a forge is one module and one entry here.
 
-A factory takes keyword arguments ``token`` (str), ``api_url`` (str | None) and
-``job_token`` (bool, GitLab's CI job token) and returns a :class:`~llm_gitops.forges.base.Forge`.
+A factory takes keyword arguments ``token`` (str), ``api_url`` (str | None),
+``job_token`` (bool, GitLab's CI job token) and ``login`` (str | None, the account a
+GitHub App token writes as; GitLab always asks) and returns a :class:`~llm_gitops.forges.base.Forge`.
 Modules are imported on use, so a job that posts to GitHub never imports python-gitlab.
 """
 
@@ -13,13 +14,15 @@ from llm_gitops.errors import ConfigError
 from llm_gitops.forges.base import Forge
 
 
-def _github(*, token: str, api_url: str | None = None, job_token: bool = False, **kwargs) -> Forge:
+def _github(*, token: str, api_url: str | None = None, job_token: bool = False, login: str | None = None,
+            **kwargs) -> Forge:
     from llm_gitops.forges.github import GitHubForge
 
-    return GitHubForge(token=token, api_url=api_url, **kwargs)
+    return GitHubForge(token=token, api_url=api_url, login=login, **kwargs)
 
 
-def _gitlab(*, token: str, api_url: str | None = None, job_token: bool = False, **kwargs) -> Forge:
+def _gitlab(*, token: str, api_url: str | None = None, job_token: bool = False, login: str | None = None,
+            **kwargs) -> Forge:
     from llm_gitops.forges.gitlab import GitLabForge
 
     return GitLabForge(token=token, api_url=api_url, job_token=job_token, **kwargs)
