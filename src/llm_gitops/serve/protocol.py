@@ -97,10 +97,12 @@ class CompletionRequest(BaseModel):
 
     @model_validator(mode="before")
     @classmethod
-    def _nulls_are_defaults(cls, data):
+    def _defaults(cls, data, info: ValidationInfo):
         # OpenAI documents null as "the default" for every optional field, and some clients send it.
         if isinstance(data, dict):
-            return {key: value for key, value in data.items() if value is not None}
+            data = {key: value for key, value in data.items() if value is not None}
+            # OpenAI's default of 16, within a server that allows fewer.
+            data.setdefault("max_tokens", min(16, _limits(info).max_tokens))
         return data
 
     @field_validator("prompt", mode="before")
