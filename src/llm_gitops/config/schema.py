@@ -110,8 +110,34 @@ class TaskSpec(_Section):
         return self.name or self.path  # type: ignore[return-value]
 
 
+class VllmSection(_Section):
+    """lm-eval's ``vllm`` model arguments (``eval.backend: vllm``, CUDA GPU runners only)."""
+
+    tensor_parallel_size: int = Field(default=1, gt=0, le=1024, description="GPUs one model is split across "
+                                      "(vLLM's tensor parallelism); 1 = a single GPU.")
+    gpu_memory_utilization: float = Field(default=0.9, gt=0, le=1, description="Share of each GPU's memory vLLM "
+                                          "may take for weights and KV cache; lower it when the runner shares the GPU.")
+    max_model_len: int | None = Field(default=None, gt=0, le=MAX_COUNT, description="Longest sequence vLLM plans "
+                                      "its KV cache for; None = the model config's. Lower it when the KV cache does "
+                                      "not fit.")
+
+
+EVAL_DEVICE = re.compile(r"^(auto|cpu|cuda(:\d{1,3})?)$")
+
+
 class EvalSection(_Section):
     """The lm-eval suite that gates every candidate."""
+
+    backend: Literal["hf", "vllm"] = Field(default="hf", description="How lm-eval runs the model: ``hf`` "
+                                           "(transformers, CPU or GPU; quantized artifacts and adapters) or ``vllm`` "
+                                           "(CUDA GPU runners with the vllm package installed; see docs/gpu.md).")
+    device: str = Field(default="auto", description="``auto`` (a CUDA GPU when torch sees one, else the CPU), "
+                        "``cpu``, ``cuda`` or ``cuda:N``. Part of the eval cache key (as resolved).")
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(default="auto", description="Weights' dtype "
+                                                                    "for the eval: ``auto`` = config.json's dtype on "
+                                                                    "a GPU, float32 on the CPU. Part of the eval cache "
+                                                                    "key (as resolved).")
+    vllm: VllmSection = Field(default_factory=VllmSection, description="vLLM settings, used when ``backend: vllm``.")
 
     tasks: list[TaskSpec] = Field(default_factory=list, description="The tasks every model is evaluated on. A "
                                   "string item is short for ``{path: ...}`` when it ends in .yaml/.yml, else "
@@ -130,6 +156,13 @@ class EvalSection(_Section):
     seed: int = Field(default=1234, ge=0, lt=2**32)
     # Tokens generated for generate_until tasks; small keeps CPU evals fast.
     max_gen_toks: int | None = Field(default=None, gt=0, le=MAX_COUNT)
+
+    @field_validator("device")
+    @classmethod
+    def _device(cls, v: str) -> str:
+        if not EVAL_DEVICE.match(v):
+            raise ValueError(f"{v!r} is not a device; use auto, cpu, cuda or cuda:N (e.g. cuda:0)")
+        return v
 
     @field_validator("tasks", mode="before")
     @classmethod

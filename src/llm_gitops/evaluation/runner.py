@@ -26,6 +26,7 @@ from typing import Any, Callable, Iterator
 from llm_gitops.cache import ResultCache, content_key
 from llm_gitops.config.schema import EvalSection
 from llm_gitops.errors import EvalError
+from llm_gitops.evaluation.placement import Placement, resolve_placement
 from llm_gitops.evaluation.results import EVAL_SCHEMA, EvalResults, MetricResult
 from llm_gitops.evaluation.tasks import (
     DEFAULT_FILTER,
@@ -57,9 +58,16 @@ def harness_version() -> str:
         return "not-installed"
 
 
-def eval_settings(settings: EvalSection, suite: TaskSuite) -> dict[str, Any]:
-    """The settings recorded in results and hashed into the cache key."""
-    return {
+def eval_settings(settings: EvalSection, suite: TaskSuite, placement: Placement | None = None) -> dict[str, Any]:
+    """The settings recorded in results and hashed into the cache key.
+
+    ``placement`` is the resolved device and dtype (``auto`` made concrete); without
+    it the configured values are recorded.
+    """
+    recorded: dict[str, Any] = {
+        "backend": settings.backend,
+        "device": placement.device if placement else settings.device,
+        "dtype": placement.dtype if placement else settings.dtype,
         "tasks": suite.names,
         "limit": settings.limit,
         "sampling": settings.sampling,
@@ -68,6 +76,9 @@ def eval_settings(settings: EvalSection, suite: TaskSuite) -> dict[str, Any]:
         "seed": settings.seed,
         "max_gen_toks": settings.max_gen_toks,
     }
+    if settings.backend == "vllm":
+        recorded["vllm"] = settings.vllm.model_dump(mode="json")
+    return recorded
 
 
 def eval_cache_key(model_digest: str, suite: TaskSuite, settings: dict[str, Any], version: str) -> str:
@@ -227,6 +238,25 @@ def _no_retie(model: Any, retie_safe: bool) -> Iterator[None]:
             del model.tie_weights
 
 
+@contextlib.contextmanager
+def _lm_for(model: ResolvedModel, settings: EvalSection, placement: Placement) -> Iterator[Any]:
+    """The lm-eval model for ``model``: a name plus model args, or a loaded HFLM."""
+    if settings.backend == "vllm":
+        from llm_gitops.evaluation.backends import vllm_model_args
+
+        from lm_eval.api.registry import get_model
+
+        yield get_model("vllm").create_from_arg_obj(vllm_model_args(model.path, settings, placement))
+        return
+    from lm_eval.models.huggingface import HFLM
+
+    from llm_gitops.models.loader import load_model
+
+    loaded = load_model(model.path, device=placement.device, dtype=placement.dtype)
+    with _no_retie(loaded.model, loaded.retie_safe):
+        yield HFLM(pretrained=loaded.model, tokenizer=loaded.tokenizer, batch_size=settings.batch_size)
+
+
 def run_eval(
     model: ResolvedModel,
     settings: EvalSection,
@@ -242,7 +272,8 @@ def run_eval(
     say = progress or (lambda _msg: None)
     suite = resolve_tasks(settings, base_dir=base_dir)
     version = harness_version()
-    recorded = eval_settings(settings, suite)
+    placement = resolve_placement(settings.device, settings.dtype, model.path)
+    recorded = eval_settings(settings, suite, placement)
     key = eval_cache_key(model.digest, suite, recorded, version)
     cache = ResultCache(cache_root, CACHE_NAMESPACE) if cache_root is not None else None
     if cache is not None:
@@ -259,7 +290,7 @@ def run_eval(
     started = time.perf_counter()
     quiet = logging.getLogger().getEffectiveLevel() > logging.INFO
     with _quiet_logs(quiet), _quiet_progress(quiet), tempfile.TemporaryDirectory(prefix="llm-gitops-tasks-") as tmp:
-        res, leaf_tasks = _evaluate(model, settings, suite, Path(tmp), say)
+        res, leaf_tasks = _evaluate(model, settings, placement, suite, Path(tmp), say)
     metrics = extract_metrics(res, leaf_tasks)
     duration = round(time.perf_counter() - started, 3)
     results = EvalResults(
@@ -280,13 +311,17 @@ def run_eval(
 
 
 def _evaluate(
-    model: ResolvedModel, settings: EvalSection, suite: TaskSuite, tmp: Path, say: Progress
+    model: ResolvedModel, settings: EvalSection, placement: Placement, suite: TaskSuite, tmp: Path, say: Progress
 ) -> tuple[dict, list[str]]:
     """The cache-miss path: everything heavy is imported here.
 
     Returns lm-eval's results and the leaf task names (a built-in group or tag expands
     to its tasks; each is reported on its own).
     """
+    if settings.backend == "vllm":
+        from llm_gitops.evaluation.backends import require_vllm
+
+        require_vllm(placement)  # before minutes of task loading
     include_dir = suite.write_include_dir(tmp / "tasks")
     # Building lm-eval's built-in index takes seconds: only when a built-in name is used.
     manager = builtin_task_manager(include_dir, include_defaults=suite.has_builtin)
@@ -314,17 +349,11 @@ def _evaluate(
         samples = samples or None
         limit = None
 
-    say(f"eval: loading model {model.source} ({model.short_digest})")
-    from llm_gitops.models.loader import load_model
-
-    loaded_model = load_model(model.path)
-
+    say(f"eval: loading model {model.source} ({model.short_digest}) on {placement.device} in {placement.dtype}")
     import lm_eval
-    from lm_eval.models.huggingface import HFLM
 
     gen_kwargs = {"max_gen_toks": settings.max_gen_toks} if settings.max_gen_toks else None
-    with _no_retie(loaded_model.model, loaded_model.retie_safe):
-        lm = HFLM(pretrained=loaded_model.model, tokenizer=loaded_model.tokenizer, batch_size=settings.batch_size)
+    with _lm_for(model, settings, placement) as lm:
         say(f"eval: running {', '.join(suite.names)}" + (f" (limit {settings.limit}, {settings.sampling})" if settings.limit else ""))
         res = lm_eval.simple_evaluate(
             model=lm,
@@ -332,7 +361,7 @@ def _evaluate(
             task_manager=manager,
             num_fewshot=settings.num_fewshot,
             batch_size=settings.batch_size,
-            device="cpu",
+            device=placement.device,
             limit=limit,
             samples=samples,
             log_samples=True,
