@@ -197,3 +197,43 @@ def test_a_model_that_fails_to_load_is_reported_by_the_probes(tiny_model, tmp_pa
         assert client.get("/healthz").status_code == 500
         assert client.post("/v1/completions", json={"prompt": "1"}).status_code == 503
     assert len(errors) == 1
+
+
+def test_echo_with_max_tokens_0_scores_the_prompt_like_the_model_itself(client, tiny_model):
+    import torch
+
+    from llm_gitops.models.loader import load_model
+
+    prompt = "12+34=046"
+    body = client.post("/v1/completions", json={"prompt": prompt, "max_tokens": 0, "echo": True, "logprobs": 2}).json()
+    [choice] = body["choices"]
+    assert choice["text"] == prompt and body["usage"]["completion_tokens"] == 0
+    lp = choice["logprobs"]
+    assert lp["tokens"] == list(prompt) and lp["text_offset"] == list(range(len(prompt)))
+    assert lp["token_logprobs"][0] is None and lp["top_logprobs"][0] is None
+
+    loaded = load_model(tiny_model)
+    ids = loaded.tokenizer(prompt)["input_ids"]
+    with torch.inference_mode():
+        logp = torch.log_softmax(loaded.model(torch.tensor([ids])).logits[0].float(), dim=-1)
+    expected = [logp[i - 1, ids[i]].item() for i in range(1, len(ids))]
+    assert lp["token_logprobs"][1:] == pytest.approx(expected, abs=1e-5)
+    for position, top in enumerate(lp["top_logprobs"][1:], start=1):
+        assert 2 <= len(top) <= 3 and top[prompt[position]] == lp["token_logprobs"][position]
+        assert max(top.values()) == pytest.approx(logp[position - 1].max().item(), abs=1e-5)
+
+
+def test_logprobs_without_echo_cover_the_generated_tokens(client):
+    plain = _complete(client, max_tokens=6, temperature=0).json()["choices"][0]
+    scored = _complete(client, max_tokens=6, temperature=0, logprobs=0).json()["choices"][0]
+    assert scored["text"] == plain["text"] and plain["logprobs"] is None
+    lp = scored["logprobs"]
+    assert "".join(lp["tokens"]).startswith(scored["text"])
+    assert lp["text_offset"][0] == len("12+34=")  # offsets count from the prompt's end, as OpenAI's do
+    assert all(v <= 0 for v in lp["token_logprobs"]) and all(len(top) == 1 for top in lp["top_logprobs"])
+    # Greedy decoding picks the most likely token, so each token is its position's best.
+    echoed = _complete(client, max_tokens=6, temperature=0, logprobs=1, echo=True).json()["choices"][0]
+    assert echoed["text"] == "12+34=" + plain["text"]
+    for token, own, top in zip(echoed["logprobs"]["tokens"][6:], echoed["logprobs"]["token_logprobs"][6:],
+                               echoed["logprobs"]["top_logprobs"][6:]):
+        assert own == max(top.values()), (token, top)
