@@ -25,23 +25,27 @@ mlflow is imported inside the functions: a job that only posts a comment needs n
 from __future__ import annotations
 
 import hashlib
-import logging
-import os
 import re
-import shutil
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from llm_gitops.cache import canonical_json
 from llm_gitops.config.schema import Config
-from llm_gitops.errors import ExternalServiceError
-from llm_gitops.logsafe import redact
 from llm_gitops.models.resolved import ResolvedModel
-from llm_gitops.workspace import state_dir, user_cache_dir
+from llm_gitops.tracking.store import (  # noqa: F401 - re-exported: the store is part of tracking's API
+    artifact_location,
+    default_tracking_uri,
+    display_uri,
+    ensure_experiment,
+    open_client,
+    quiet_mlflow,
+    resolve_tracking_uri,
+    seed_sqlite_store,
+    service_error,
+    sqlite_path,
+)
 
 DEFAULT_EXPERIMENT = "llm-gitops"
 MODEL_ARTIFACT_PATH = "model"
@@ -61,152 +65,6 @@ class TrackingRecord:
     model_version: str | None
     experiment_id: str | None = None
     tracking_uri: str | None = None
-
-
-# --------------------------------------------------------------------------- URIs
-def default_tracking_uri(base_dir: Path) -> str:
-    """``sqlite:///<state dir>/mlflow.db``: the store used when the config names none."""
-    return f"sqlite:///{state_dir(base_dir) / 'mlflow.db'}"
-
-
-def resolve_tracking_uri(config: Config) -> str:
-    """The tracking URI for ``config``: its ``tracking.mlflow.tracking_uri`` or the default."""
-    uri = config.tracking.mlflow.tracking_uri
-    if not uri:
-        return default_tracking_uri(config.base_dir)
-    if "://" not in uri:
-        # A bare path in the config means a local sqlite file beside the config.
-        return f"sqlite:///{config.resolve_path(uri)}"
-    return uri
-
-
-def sqlite_path(uri: str) -> Path | None:
-    """The database file of a ``sqlite:///`` URI, else None."""
-    if not uri.startswith("sqlite:///"):
-        return None
-    return Path(uri[len("sqlite:///") :])
-
-
-def display_uri(uri: str) -> str:
-    """``uri`` without credentials, safe for messages and logs."""
-    parts = urlsplit(uri)
-    if parts.username or parts.password:
-        host = parts.hostname or ""
-        if parts.port:
-            host = f"{host}:{parts.port}"
-        uri = urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
-    return redact(uri)
-
-
-def artifact_location(uri: str) -> str | None:
-    """Where a new experiment's artifacts go: beside a sqlite store; a server decides its own."""
-    db = sqlite_path(uri)
-    return (db.parent / "mlartifacts").as_uri() if db is not None else None
-
-
-# --------------------------------------------------------------------------- client
-def quiet_mlflow() -> None:
-    """Import mlflow without its INFO chatter (table creation, progress bars) or telemetry."""
-    # Set before the import (telemetry is decided then), and only if the user has not chosen.
-    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
-    import mlflow  # noqa: F401  (configures mlflow's loggers at INFO; lowered below)
-
-    for name in ("mlflow", "alembic"):
-        logging.getLogger(name).setLevel(logging.WARNING)
-
-
-def open_client(uri: str):
-    """An ``MlflowClient`` on ``uri`` (tracking and registry), checked to be reachable.
-
-    An HTTP server is probed once with a short timeout: MLflow's own client retries a
-    dead server with exponential back-off for minutes before it gives up.
-    """
-    quiet_mlflow()
-    from mlflow import MlflowClient
-
-    db = sqlite_path(uri)
-    if db is not None:
-        seed_sqlite_store(db)
-    elif uri.startswith(("http://", "https://")):
-        _probe(uri)
-    return MlflowClient(tracking_uri=uri, registry_uri=uri)
-
-
-def seed_sqlite_store(db: Path) -> None:
-    """Make ``db`` an empty, migrated MLflow store unless it exists.
-
-    A new sqlite store runs MLflow's schema migrations, seconds of CPU on every fresh
-    checkout; a copy of an already-migrated empty database (kept per MLflow version in
-    the user cache) is the same store in milliseconds.
-    """
-    db = Path(db)
-    db.parent.mkdir(parents=True, exist_ok=True)
-    if db.exists():
-        return
-    import mlflow
-    from mlflow import MlflowClient
-
-    template = user_cache_dir() / f"mlflow-empty-{mlflow.__version__}.db"
-    if not template.is_file():
-        template.parent.mkdir(parents=True, exist_ok=True)
-        fd, fresh = tempfile.mkstemp(dir=template.parent, prefix=".mlflow-empty-", suffix=".db")
-        os.close(fd)
-        os.unlink(fresh)  # MLflow must create (and migrate) the file itself
-        try:
-            MlflowClient(tracking_uri=f"sqlite:///{fresh}").search_experiments()
-            os.replace(fresh, template)
-        finally:
-            Path(fresh).unlink(missing_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=db.parent, prefix=f".{db.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        shutil.copyfile(template, tmp)
-        try:
-            os.link(tmp, db)  # never replaces a store another process created meanwhile
-        except FileExistsError:
-            pass
-    finally:
-        Path(tmp).unlink(missing_ok=True)
-
-
-def _probe(uri: str) -> None:
-    import requests
-
-    try:
-        requests.get(uri.rstrip("/") + "/health", timeout=10)
-    except requests.RequestException as exc:
-        raise ExternalServiceError(
-            f"MLflow tracking server {display_uri(uri)} is unreachable ({type(exc).__name__})",
-            hint="start it, or fix tracking.mlflow.tracking_uri in the config",
-        ) from None
-
-
-def service_error(uri: str, exc: BaseException, doing: str) -> ExternalServiceError:
-    """One-line ``ExternalServiceError`` for an MLflow failure, with no credentials in it."""
-    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
-    return ExternalServiceError(f"MLflow at {display_uri(uri)}: {doing} failed: {redact(first)}")
-
-
-def ensure_experiment(client, uri: str, name: str) -> str:
-    """The id of experiment ``name``, created with its artifact location if absent."""
-    from mlflow.exceptions import MlflowException
-
-    experiment = client.get_experiment_by_name(name)
-    if experiment is None:
-        try:
-            return client.create_experiment(name, artifact_location=artifact_location(uri))
-        except MlflowException:
-            # Another process created it between our lookup and create.
-            experiment = client.get_experiment_by_name(name)
-            if experiment is None:
-                raise
-    if experiment.lifecycle_stage != "active":
-        raise ExternalServiceError(
-            f"MLflow experiment {name!r} at {display_uri(uri)} is deleted",
-            hint="restore it (mlflow experiments restore) or set tracking.mlflow.experiment to another name",
-        )
-    return experiment.experiment_id
 
 
 # --------------------------------------------------------------------------- registry
