@@ -65,3 +65,16 @@ def perf_results(*metrics: PerfMetric, digest: str = "sha256:" + "a" * 64) -> Pe
         model_digest=digest, model_source="./model", settings={"repeats": 5}, machine={"cores": 2},
         metrics={m.name: m for m in metrics}, created_at="2026-11-24T06:00:00Z", duration_s=1.0,
     )
+
+
+def counted_scores(losses: int, wins: int, n: int, p_base: float = 0.8) -> tuple[list[float], list[float]]:
+    """Binary (candidate, baseline) scores of ``n`` documents with exactly ``losses`` (baseline
+    right, candidate wrong) and ``wins``; the rest agree, ``p_base`` of them right."""
+    ties = n - losses - wins
+    right = int(round(p_base * n)) - losses  # both right, so the baseline's accuracy is ~p_base
+    if right < 0 or right > ties:
+        raise ValueError("counts do not fit the accuracy")
+    base = [1.0] * losses + [0.0] * wins + [1.0] * right + [0.0] * (ties - right)
+    cand = [0.0] * losses + [1.0] * wins + [1.0] * right + [0.0] * (ties - right)
+    order = np.random.default_rng(n + losses + wins).permutation(n)
+    return [cand[i] for i in order], [base[i] for i in order]

@@ -121,7 +121,7 @@ def test_good_vs_good_passes_and_writes_every_file(repo, fakes, capsys):
     assert gate("--baseline", "./good2") == 0
     out, err = capsys.readouterr()
     assert out.startswith("✅ pass - all 2 checks passed")
-    assert "add_em/exact_match" in out and "delta (95% CI)" in out
+    assert "add_em/exact_match" in out and "delta (bounds)" in out
     assert "gate: candidate good" in err and "gate: wrote" in err
     reports = repo / ".llm-gitops" / "reports"
     assert {p.name for p in reports.iterdir()} == {"report.md", "report.json"}  # the chart is opt-in

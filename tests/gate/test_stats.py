@@ -1,4 +1,4 @@
-"""The gate's statistics against known values (scipy's reference implementations)."""
+"""The gate's statistics against independent computations and known values."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pytest
+from scipy import optimize
 from scipy import stats as sps
 
 from llm_gitops.gate import stats
@@ -19,167 +20,147 @@ def paired(n: int, p_base: float, p_cand: float, seed: int = 0):
     return flip_to(base, p_base, p_cand, rng), base
 
 
-class TestMcNemar:
-    def test_one_sided_matches_binomial_tail(self):
-        # 10 losses, 2 wins: P(X >= 10 | X ~ Bin(12, 1/2)) = (66 + 12 + 1) / 4096.
-        assert stats.mcnemar_exact(10, 2, "greater") == pytest.approx(79 / 4096)
-        assert stats.mcnemar_exact(10, 2, "two-sided") == pytest.approx(2 * 79 / 4096)
-        assert stats.mcnemar_exact(10, 2, "less") == pytest.approx(sps.binomtest(10, 12, 0.5, "less").pvalue)
+def tango_reference(losses: int, wins: int, n: int, delta: float) -> float:
+    """Tango's score statistic with the restricted MLE found numerically (not by the closed form)."""
+    def negloglik(q):
+        p_loss, p_win = q + delta, q
+        p_tie = 1.0 - p_loss - p_win
+        return -(losses * np.log(p_loss) + wins * np.log(p_win) + (n - losses - wins) * np.log(p_tie))
 
-    @pytest.mark.parametrize("losses,wins", [(0, 5), (3, 3), (7, 1), (40, 22), (1, 0)])
-    def test_agrees_with_scipy_binomtest(self, losses, wins):
-        for alt in ("two-sided", "greater", "less"):
-            expected = sps.binomtest(losses, losses + wins, 0.5, alternative=alt).pvalue
-            assert stats.mcnemar_exact(losses, wins, alt) == pytest.approx(expected)
+    lo = max(0.0, -delta) + 1e-12
+    hi = (1.0 - delta) / 2.0 - 1e-12
+    q = optimize.minimize_scalar(negloglik, bounds=(lo, hi), method="bounded", options={"xatol": 1e-12}).x
+    return (losses - wins - n * delta) / math.sqrt(n * (2 * q + delta * (1 - delta)))
 
-    def test_no_discordant_pairs_is_no_evidence(self):
-        assert stats.mcnemar_exact(0, 0) == 1.0
-        assert stats.mcnemar_exact(0, 0, "greater") == 1.0
 
-    def test_negative_counts_are_rejected(self):
-        with pytest.raises(ValueError):
-            stats.mcnemar_exact(-1, 2)
+class TestPairedBinary:
+    @pytest.mark.parametrize("losses,wins,n,delta", [(30, 10, 200, 0.02), (5, 0, 500, 0.02), (12, 20, 300, -0.01),
+                                                      (40, 22, 1000, 0.05), (3, 3, 50, 0.1)])
+    def test_score_matches_the_numerical_restricted_mle(self, losses, wins, n, delta):
+        assert stats.PairedBinary(losses, wins, n).score(delta) == pytest.approx(
+            tango_reference(losses, wins, n, delta), rel=1e-4)
 
-    def test_discordance_counts(self):
+    def test_no_discordant_pairs_still_leaves_an_honest_upper_bound(self):
+        # Closed form with no discordance: score = -sqrt(n d / (1 - d)), so the 95% upper
+        # bound is z^2 / (n + z^2), 2.6pt for 100 pairs, not the Wald interval's 0.
+        z2 = stats.z_quantile(0.95) ** 2
+        lower, upper = stats.PairedBinary(0, 0, 100).bounds(0.95)
+        assert upper == pytest.approx(z2 / (100 + z2), abs=1e-9)
+        assert lower == pytest.approx(-upper, abs=1e-9)
+
+    def test_bounds_bracket_the_estimate_and_tighten_with_n(self):
+        small = stats.PairedBinary(20, 8, 200)
+        big = stats.PairedBinary(200, 80, 2000)
+        assert small.estimate == big.estimate == pytest.approx(0.06)
+        for ev in (small, big):
+            lo, hi = ev.bounds(0.95)
+            assert lo < ev.estimate < hi
+        assert big.bounds(0.95)[1] - big.bounds(0.95)[0] < 0.5 * (small.bounds(0.95)[1] - small.bounds(0.95)[0])
+        # A higher confidence widens them.
+        assert small.bounds(0.99)[1] > small.bounds(0.95)[1] and small.bounds(0.99)[0] < small.bounds(0.95)[0]
+
+    def test_p_above_agrees_with_the_bound(self):
+        ev = stats.PairedBinary(40, 12, 400)
+        lower, _ = ev.bounds(0.95)
+        # The level-0.05 lower bound is where the p-value of "degradation > margin" is 0.05.
+        assert ev.p_above(lower) == pytest.approx(0.05, abs=1e-6)
+
+    def test_upper_bound_covers_the_truth(self):
+        # Paired outcomes with a true degradation of 3pt (7% losses, 4% wins), n = 150.
+        rng = np.random.default_rng(1)
+        misses = 0
+        runs = 2000
+        for _ in range(runs):
+            u = rng.random(150)
+            ev = stats.PairedBinary(int(np.sum(u < 0.07)), int(np.sum((u >= 0.07) & (u < 0.11))), 150)
+            misses += ev.bounds(0.95)[1] < 0.03
+        assert misses / runs < 0.065  # nominal 0.05; the score bound is close to it
+
+    def test_from_scores_counts_and_rejects_bad_input(self):
         cand = np.array([1, 0, 0, 1, 1, 0])
         base = np.array([1, 1, 1, 0, 1, 0])
-        d = stats.discordance(cand, base)
-        assert (d.losses, d.wins, d.ties, d.discordant) == (2, 1, 3, 3)
+        ev = stats.PairedBinary.from_scores(cand, base)
+        assert (ev.losses, ev.wins, ev.n) == (2, 1, 6)
+        with pytest.raises(ValueError):
+            stats.PairedBinary.from_scores(np.ones(3), np.ones(4))
+        with pytest.raises(ValueError):
+            stats.PairedBinary(5, 5, 8)
 
-    def test_discordance_needs_binary_scores(self):
-        with pytest.raises(ValueError, match="binary"):
-            stats.discordance(np.array([0.5, 1.0]), np.array([1.0, 1.0]))
 
-
-class TestShiftedT:
-    def test_equals_scipy_one_sample_t_against_the_margin(self):
+class TestMeanDifference:
+    def test_paired_t_bounds_match_scipy(self):
         rng = np.random.default_rng(3)
         d = rng.normal(0.05, 0.3, size=200)
+        ev = stats.MeanDifference.paired(d)
+        low, high = sps.t.interval(0.90, d.size - 1, loc=d.mean(), scale=sps.sem(d))
+        assert ev.bounds(0.95) == pytest.approx((low, high))
         for margin in (0.0, 0.02, 0.1):
-            expected = sps.ttest_1samp(d, margin, alternative="greater").pvalue
-            assert stats.shifted_t_p(d, margin) == pytest.approx(expected)
+            assert ev.p_above(margin) == pytest.approx(sps.ttest_1samp(d, margin, alternative="greater").pvalue)
 
-    def test_zero_variance_is_decided_not_nan(self):
-        assert stats.shifted_t_p(np.ones(10), 0.5) == 0.0
-        assert stats.shifted_t_p(np.zeros(10), 0.0) == 1.0
+    def test_zero_variance_is_decided_and_one_sample_is_not_testable(self):
+        ev = stats.MeanDifference.paired(np.full(10, 0.2))
+        assert ev.bounds(0.99) == (0.2, 0.2) and ev.p_above(0.1) == 0.0 and ev.p_above(0.3) == 1.0
+        one = stats.MeanDifference.paired(np.array([1.0]))
+        assert math.isnan(one.se) and math.isnan(one.p_above(0.0)) and one.bounds(0.95) == (-math.inf, math.inf)
 
-    def test_too_few_samples_is_nan(self):
-        assert math.isnan(stats.shifted_t_p(np.array([1.0]), 0.0))
-
-
-class TestDropTest:
-    def test_big_drop_on_500_samples_is_significant(self):
-        cand, base = paired(500, 0.80, 0.68)
-        result = stats.drop_test(cand, base, margin=0.02)
-        assert result.p_value < 1e-6
-        assert result.discordance is not None and result.discordance.losses >= 60
-        assert "McNemar" in result.method
-
-    def test_small_drop_on_few_samples_is_not_significant(self):
-        cand, base = paired(40, 0.80, 0.72)
-        assert stats.drop_test(cand, base, margin=0.02).p_value > 0.05
-
-    def test_is_the_max_of_the_exact_and_the_shifted_t(self):
-        cand, base = paired(300, 0.8, 0.74, seed=5)
-        got = stats.drop_test(cand, base, margin=0.01)
-        d = stats.discordance(cand, base)
-        p_exact = stats.mcnemar_exact(d.losses, d.wins, "greater")
-        p_t = sps.ttest_1samp(base - cand, 0.01, alternative="greater").pvalue
-        assert got.p_value == pytest.approx(max(p_exact, p_t))
-
-    def test_a_larger_margin_weakens_the_evidence(self):
-        cand, base = paired(500, 0.80, 0.72)
-        ps = [stats.drop_test(cand, base, margin=m).p_value for m in (0.0, 0.03, 0.06, 0.09)]
-        assert ps == sorted(ps)
-        assert ps[0] < 0.001 < 0.5 < ps[-1]
-
-    def test_lower_is_better_mirrors_higher_is_better(self):
-        cand, base = paired(300, 0.8, 0.7, seed=2)
-        hi = stats.drop_test(cand, base, margin=0.02, higher_is_better=True)
-        # Swapping the roles and the direction asks the same question.
-        lo = stats.drop_test(base, cand, margin=0.02, higher_is_better=False)
-        assert hi.p_value == pytest.approx(lo.p_value)
-
-    def test_an_improvement_is_never_significant(self):
-        cand, base = paired(500, 0.7, 0.8)
-        assert stats.drop_test(cand, base, margin=0.0).p_value > 0.99
-
-    def test_continuous_scores_use_the_t_test_only(self):
-        rng = np.random.default_rng(0)
-        base = rng.random(200)
-        cand = base - 0.1 + rng.normal(0, 0.05, 200)
-        result = stats.drop_test(cand, base, margin=0.05)
-        assert result.discordance is None and "McNemar" not in result.method
-        assert result.p_value == pytest.approx(sps.ttest_1samp(base - cand, 0.05, alternative="greater").pvalue)
-
-    def test_rejects_mismatched_lengths_and_negative_margins(self):
-        with pytest.raises(ValueError):
-            stats.drop_test(np.ones(3), np.ones(4), margin=0)
-        with pytest.raises(ValueError):
-            stats.drop_test(np.ones(3), np.ones(3), margin=-0.1)
+    def test_normal_bound_from_stderrs(self):
+        ev = stats.MeanDifference(0.1, 0.05, 500, None, "normal")
+        assert ev.p_above(0.0) == pytest.approx(sps.norm.sf(2.0))
+        assert ev.bounds(0.975)[0] == pytest.approx(0.1 - 1.959964 * 0.05, abs=1e-6)
 
 
-class TestPairedBootstrap:
-    def test_is_seeded_and_brackets_the_estimate(self):
-        cand, base = paired(500, 0.8, 0.7)
-        a = stats.paired_bootstrap(cand, base, n_resamples=2000, seed=7)
-        b = stats.paired_bootstrap(cand, base, n_resamples=2000, seed=7)
-        assert a == b
-        assert a.estimate == pytest.approx(-0.10)
-        assert a.low < a.estimate < a.high < 0
-
-    def test_width_matches_the_normal_approximation(self):
-        cand, base = paired(1000, 0.8, 0.75, seed=1)
-        d = cand - base
-        ci = stats.paired_bootstrap(cand, base, n_resamples=4000, seed=0)
-        expected_half = 1.96 * d.std(ddof=1) / math.sqrt(d.size)
-        assert (ci.high - ci.low) / 2 == pytest.approx(expected_half, rel=0.12)
-
-    def test_chunking_does_not_change_the_distribution(self, monkeypatch):
-        cand, base = paired(400, 0.8, 0.7)
-        whole = stats.paired_bootstrap(cand, base, n_resamples=1000, seed=1)
-        monkeypatch.setattr(stats, "_CHUNK_ELEMENTS", 400 * 7)  # many small chunks
-        chunked = stats.paired_bootstrap(cand, base, n_resamples=1000, seed=1)
-        assert chunked.low == pytest.approx(whole.low, abs=0.01)
-        assert chunked.high == pytest.approx(whole.high, abs=0.01)
-
-    def test_rejects_bad_arguments(self):
-        with pytest.raises(ValueError):
-            stats.paired_bootstrap(np.ones(3), np.ones(2))
-        with pytest.raises(ValueError):
-            stats.paired_bootstrap(np.ones(3), np.ones(3), confidence=1.5)
-        with pytest.raises(ValueError):
-            stats.paired_bootstrap(np.array([]), np.array([]))
-
-
-class TestUnpairedBootstrap:
+class TestBootstrap:
     def test_detects_a_real_slowdown(self):
         rng = np.random.default_rng(0)
         base = rng.normal(10.0, 0.5, 30)
         cand = rng.normal(12.0, 0.5, 30)
-        ci = stats.unpaired_bootstrap(cand, base, n_resamples=2000, seed=0)
-        assert ci.estimate == pytest.approx(cand.mean() - base.mean())
-        assert 1.5 < ci.low < ci.estimate < ci.high < 2.5
         reps = stats.unpaired_bootstrap_replicates(cand, base, n_resamples=2000, seed=0)
-        assert stats.bootstrap_p_above(reps, 0.5) < 0.01  # slower by more than 0.5
-        assert stats.bootstrap_p_above(reps, 3.0) > 0.99  # but not by more than 3
+        ev = stats.Bootstrap(float(cand.mean() - base.mean()), reps, 30, "bootstrap")
+        lower, upper = ev.bounds(0.975)
+        assert 1.5 < lower < ev.estimate < upper < 2.5
+        assert ev.p_above(0.5) < 0.01 and ev.p_above(3.0) > 0.99
+        assert ev.se == pytest.approx(math.sqrt(0.25 / 30 * 2), rel=0.2)
 
-    def test_percentile_statistics(self):
-        base = np.arange(100, dtype=float)
-        cand = base + 5
-        for name in ("median", "p95"):
-            ci = stats.unpaired_bootstrap(cand, base, statistic=name, n_resamples=500, seed=0)
-            assert ci.estimate == pytest.approx(5.0)
+    def test_is_seeded_and_chunking_does_not_change_it(self, monkeypatch):
+        cand, base = np.arange(50.0), np.arange(50.0) + 1
+        whole = stats.unpaired_bootstrap_replicates(cand, base, statistic="median", n_resamples=500, seed=1)
+        monkeypatch.setattr(stats, "_CHUNK_ELEMENTS", 120)
+        chunked = stats.unpaired_bootstrap_replicates(cand, base, statistic="median", n_resamples=500, seed=1)
+        assert np.array_equal(whole, chunked)
 
     def test_p_value_never_reaches_zero(self):
-        assert stats.bootstrap_p_above(np.full(99, 10.0), 0.0) == pytest.approx(0.01)
-        assert stats.bootstrap_p_above(np.full(99, -1.0), 0.0) == 1.0
+        assert stats.Bootstrap(10.0, np.full(99, 10.0), 5, "b").p_above(0.0) == pytest.approx(0.01)
+        assert stats.Bootstrap(-1.0, np.full(99, -1.0), 5, "b").p_above(0.0) == 1.0
+
+    def test_rejects_empty_groups(self):
+        with pytest.raises(ValueError):
+            stats.unpaired_bootstrap_replicates(np.array([]), np.ones(3), n_resamples=10, seed=0)
 
 
-def test_z_value():
+class TestResolution:
+    def test_mde_and_samples_needed(self):
+        ev = stats.MeanDifference(0.01, 0.01, 400, None, "normal")
+        res = stats.resolution(ev, 0.02, alpha=0.05)
+        z = stats.z_quantile(0.95) + stats.z_quantile(0.8)
+        assert res.mde == pytest.approx(z * 0.01)
+        # The observed distance (1pt) needs n * (mde / 0.01)^2 samples.
+        assert res.samples_needed == math.ceil(400 * (z * 0.01 / 0.01) ** 2)
+
+    def test_a_drop_on_the_margin_can_never_be_resolved(self):
+        res = stats.resolution(stats.MeanDifference(0.02, 0.01, 400, None, "n"), 0.02, alpha=0.05)
+        assert res.mde > 0 and res.samples_needed is None
+
+    def test_exact_and_untestable_evidence_have_no_resolution(self):
+        assert stats.resolution(stats.Exact(0.5), 0.1, alpha=0.05) is None
+        assert stats.resolution(stats.MeanDifference.paired(np.array([1.0])), 0.1, alpha=0.05) is None
+
+
+def test_quantiles():
     assert stats.z_value(0.95) == pytest.approx(1.959964, abs=1e-6)
+    assert stats.z_quantile(0.95) == pytest.approx(1.644854, abs=1e-6)
 
 
-def test_normal_drop_p():
-    assert stats.normal_drop_p(0.1, 0.05, 0.0) == pytest.approx(sps.norm.sf(2.0))
-    assert math.isnan(stats.normal_drop_p(0.1, 0.0, 0.0))
+def test_is_binary():
+    assert stats.is_binary(np.array([0.0, 1.0, 1.0]))
+    assert not stats.is_binary(np.array([0.5, 1.0]))
+    assert not stats.is_binary(np.array([]))

@@ -30,21 +30,25 @@ def _config(text: str = "", tmp: Path | None = None):
 
 
 def test_judge_uses_the_gate_policy():
-    """Within budget = the gate's pass: an observed drop above the budget never passes."""
+    """Within budget = the gate's pass: the drop's upper confidence bound is within the budget."""
     config = _config()
     base = _results([1.0] * 200)
-    small_drop = _results([1.0] * 198 + [0.0] * 2)  # -1pt
-    big_drop = _results([1.0] * 180 + [0.0] * 20)  # -10pt, significant
-    noisy = _results([1.0] * 196 + [0.0] * 4)  # -2pt: above a 1pt budget, not significant
+    big_base = _results([1.0] * 2000)
+    small_drop = _results([1.0] * 1980 + [0.0] * 20)  # -1pt on 2000 samples: shown within 2pt
+    big_drop = _results([1.0] * 180 + [0.0] * 20)  # -10pt, shown beyond 2pt
+    noisy = _results([1.0] * 196 + [0.0] * 4)  # -2pt on 200 samples: neither shown within 1pt nor beyond
     two = Drop(value=2, unit="pt")
     one = Drop(value=1, unit="pt")
-    assert judge(small_drop, base, two, config).verdict == "pass"
+    assert judge(small_drop, big_base, two, config).verdict == "pass"
+    assert judge(_results([1.0] * 198 + [0.0] * 2), base, two, config).verdict == "inconclusive"  # 200 can't show it
     outcome = judge(big_drop, base, two, config)
     assert outcome.verdict == "fail" and outcome.checks[0].p_value < 0.05
     assert judge(noisy, base, one, config).verdict == "inconclusive"
     zero = Drop(value=0, unit="abs")
-    assert judge(base, base, zero, config).verdict == "pass"  # lossless fits a zero budget
-    assert judge(small_drop, base, zero, config).verdict != "pass"
+    # A zero budget can't be shown from a sample (the upper bound of an unseen loss rate is
+    # above 0), but a lossless artifact is never called over it.
+    assert judge(base, base, zero, config).verdict == "inconclusive"
+    assert judge(small_drop, big_base, zero, config).verdict == "fail"
 
 
 def test_budget_needs_an_eval_suite(tiny, tmp_path):

@@ -11,7 +11,7 @@ import pytest
 
 from llm_gitops.config.schema import GateSection, Threshold
 from llm_gitops.gate.outcome import GateOutcome, ModelInfo
-from llm_gitops.gate.policy import Measurements, decide, error_outcome
+from llm_gitops.gate.policy import Measurements, SequentialDesign, decide, error_outcome
 from llm_gitops.report.chart import render_chart
 from llm_gitops.report.json_report import render_json
 from llm_gitops.report.markdown import mermaid_chart, render_markdown, summary_line
@@ -50,26 +50,29 @@ class TestMarkdown:
         md = render_markdown(outcome)
         first = md.splitlines()[0]
         assert first == summary_line(outcome)
+        # Each reason names its metric and the bound that decided it (Holm: alpha/3 for the first of 3).
         assert re.fullmatch(
             r"❌ \*\*fail\*\* - 2 of 4 checks failed: add_em/exact_match dropped 12\.0pt "
-            r"\(95% CI \d+\.\d\.\.\d+\.\d, p<0\.001\); add_mc/acc: 0\.800 is below min 0\.9", first)
+            r"\(lower bound \d+\.\dpt > max_drop 2pt at 98\.33%, n=500\); add_mc/acc: 0\.800 is below min 0\.9", first)
 
     def test_table_has_the_columns_and_one_row_per_check(self, outcome):
         md = render_markdown(outcome)
         lines = md.splitlines()
-        header = lines.index("| metric | candidate | baseline | delta (95% CI) | bound | verdict |")
+        header = lines.index("| metric | candidate | baseline | delta (bounds) | decided by | thresholds | verdict |")
         rows = lines[header + 2: header + 6]
         assert [r.split(" | ")[0] for r in rows] == ["| `add_em/exact_match`", "| `add_mc/acc`", "| `perf/latency_p95_ms`", "| `add_mc/acc`"]
         em = rows[0]
         assert "| 0.680 | 0.800 | -12.0pt (" in em and "| min 0.5, max_drop 2pt | ❌ fail |" in em
-        assert rows[2].endswith("| max_drop 50% | ✅ pass |") and " ms | " in rows[2]
+        assert re.search(r"\| lower bound \d+\.\dpt > 2\.0pt \(98\.33%\) \|", em)
+        assert re.search(r"\| upper bound [\d.]+ ms <= [\d.]+ ms \(\d+(\.\d+)?%\) \| max_drop 50% \| ✅ pass \|$", rows[2])
+        assert "| value 0.800 < min 0.9 |" in rows[3]
 
     def test_details_are_collapsed_and_complete(self, outcome):
         md = render_markdown(outcome)
         details = md[md.index("<details><summary>Details</summary>"):]
         assert details.rstrip().endswith("</details>")
         for text in ("`sha256:" + "a" * 64 + "`", "(eval cached, perf run)", "models:/adder@production",
-                     "| metric | n | test | p-value | reason |", "McNemar", "p<0.001", "alpha: `0.05`",
+                     "| metric | n | method | p-value | resolves (MDE) | reason |", "Tango", "p<0.001", "alpha: `0.05`",
                      "bootstrap_samples: `500`", "candidate eval 6.1 s", "llm-gitops 0.1.0"):
             assert text in details, text
         assert "- a note for the reader" in md[: md.index("<details>")]
@@ -117,6 +120,67 @@ class TestMarkdown:
         assert md.splitlines()[:3] == ["### Model gate", "", summary_line(outcome)]
 
 
+class TestWhatTheReaderNeeds:
+    def inconclusive(self, **context):
+        cand, base = paired_scores(100, 0.80, 0.76)
+        return decide([Threshold(metric=EM, max_drop="2pt")], candidate=Measurements(eval=eval_results(metric(EM, cand))),
+                      baseline=Measurements(eval=eval_results(metric(EM, base))), gate=GateSection(), **context)
+
+    def test_an_inconclusive_check_says_what_would_settle_it(self):
+        outcome = self.inconclusive()
+        check = outcome.checks[0]
+        assert check.verdict == "inconclusive" and check.samples_needed > 100
+        md = render_markdown(outcome)
+        settle = f"~{check.samples_needed:,} samples would settle it"
+        assert settle in summary_line(outcome) and settle in md.split("\n\n")[1]  # in the table's decided-by cell
+        assert "around max_drop" in md  # the MDE, in the details
+
+    def test_links_to_the_ci_run_artifacts_and_mlflow(self):
+        links = {"CI run": "https://github.com/o/r/actions/runs/7", "artifacts": "https://github.com/o/r/actions/runs/7#artifacts",
+                 "MLflow run": "http://mlflow.example/#/experiments/1/runs/abc"}
+        outcome = self.inconclusive(links=links)
+        comment = render_markdown(outcome, for_comment=True)
+        assert comment.splitlines()[2] == (
+            "[CI run](https://github.com/o/r/actions/runs/7) · [artifacts](https://github.com/o/r/actions/runs/7#artifacts)"
+            " · [MLflow run](http://mlflow.example/#/experiments/1/runs/abc)")
+        assert GateOutcome.from_json(json.loads(render_json(outcome))).links == links
+        assert "MLflow run: http://mlflow.example/#/experiments/1/runs/abc" in render_text(outcome)
+
+    def test_no_absolute_runner_paths_in_the_comment(self):
+        root = "/home/runner/work/repo/repo"
+        outcome = self.inconclusive(
+            candidate_info=ModelInfo(f"{root}/model", "sha256:" + "a" * 64),
+            baseline_info=ModelInfo("models:/adder@production", "sha256:" + "b" * 64, "mlflow"),
+            notes=(f"read {root}/out/results.json and /tmp/llm-gitops-x/results_2026.json",),
+            links={"CI run": "https://github.com/o/r/actions/runs/7"},
+        )
+        comment = render_markdown(outcome, for_comment=True, root=root)
+        assert "/home/runner" not in comment and "/tmp/" not in comment
+        assert "`model`" in comment and "read out/results.json and .../results_2026.json" in comment
+        assert "models:/adder@production" in comment and "https://github.com/o/r/actions/runs/7" in comment
+        # The report file keeps paths outside the repo (it stays on the runner), relative inside it.
+        md = render_markdown(outcome, root=root)
+        assert "/tmp/llm-gitops-x/results_2026.json" in md and f"{root}/" not in md
+
+    def test_sequential_looks_are_listed(self):
+        cand, base = paired_scores(1000, 0.80, 0.60)
+        design = SequentialDesign(order={"add_em": tuple(range(1000))}, looks={"add_em": (100, 150, 225, 338, 506, 759, 1000)})
+        outcome = decide([Threshold(metric=EM, max_drop="2pt")], candidate=Measurements(eval=eval_results(metric(EM, cand))),
+                         baseline=Measurements(eval=eval_results(metric(EM, base))), gate=GateSection(), design=design)
+        md = render_markdown(outcome)
+        last = outcome.looks[-1]
+        assert f"Sequential eval: decided at look {last['look']} on {last['samples']['add_em']:,} (add_em) samples." in md
+        assert "| look | samples | decided |" in md and f"`{EM}` fail" in md
+
+    def test_a_first_model_reads_as_skipped_not_passed_silently(self):
+        cand, _ = paired_scores(100, 0.8, 0.8)
+        outcome = decide([Threshold(metric=EM, min=0.5, max_drop="2pt")],
+                         candidate=Measurements(eval=eval_results(metric(EM, cand))), baseline=None, gate=GateSection())
+        md = render_markdown(outcome, for_comment=True)
+        assert md.startswith("✅ **pass** - all 1 check passed (no baseline yet: relative checks skipped)")
+        assert "| no baseline yet |" in md and "llm-gitops register" in md
+
+
 class TestJsonAndText:
     def test_json_is_stable_and_round_trips(self, outcome):
         text = render_json(outcome)
@@ -131,7 +195,8 @@ class TestJsonAndText:
         text = render_text(outcome)
         lines = text.splitlines()
         assert lines[0] == "❌ " + outcome.summary
-        assert lines[2].split() == ["metric", "candidate", "baseline", "delta", "(95%", "CI)", "bound", "verdict"]
+        assert lines[2].split() == ["metric", "candidate", "baseline", "delta", "(bounds)", "decided", "by", "thresholds",
+                                    "verdict"]
         assert lines[3].startswith("add_em/exact_match") and lines[3].endswith("fail")
         assert lines[-1] == "note: a note for the reader"
 

@@ -425,8 +425,7 @@ def describe_check(check: CheckResult) -> str:
 def settle_text(check: CheckResult) -> str:
     """What would settle an inconclusive relative check, or '' when nothing is known."""
     if check.samples_needed is not None:
-        more = f" (now {check.n:,})" if check.n else ""
-        return f"~{check.samples_needed:,} samples would settle it{more}"
+        return f"~{check.samples_needed:,} samples would settle it"
     if check.mde is not None:
         return "the drop sits on max_drop: no sample size settles it"
     return ""

@@ -2,19 +2,36 @@
 
 Per check (one ``thresholds`` entry):
 
-* ``min``/``max`` bound the candidate's value; a violation is ``fail``.
-* ``max_drop``/``hard_max_drop`` compare with the baseline. "Drop" means degradation in
-  the metric's direction: for a lower-is-better metric (latency, memory) an increase.
-  - observed degradation <= ``max_drop``: ``pass`` (within tolerance);
-  - observed degradation > ``hard_max_drop``: ``fail`` whatever the statistics say;
-  - otherwise it is ``fail`` only when "degradation > max_drop" is significant at
-    ``gate.alpha`` (see ``gate.stats``), else ``inconclusive``: a drop beyond the
-    tolerance that the data cannot confirm is never a silent pass.
-* No baseline: the relative bounds cannot be checked. Such a check is ``inconclusive``
-  with a note that names the fix (set ``models.baseline`` or pass ``--baseline``), not
-  ``pass``: a config that asks for a drop check must not read as if the check passed.
-  With the default ``on_inconclusive: fail`` this blocks; a first model without any
-  baseline can set ``gate.on_inconclusive: neutral`` or drop the ``max_drop``.
+* ``min``/``max`` bound the candidate's *point estimate* on the samples evaluated; a
+  violation is ``fail``. They are the team's floor on the measured number, like an SLO,
+  and need no baseline; the report shows the value's 95% error bars beside it. (A bound
+  on them would make a candidate at the floor pass or fail depending on the sample size,
+  and could never decide a model that sits exactly on it.)
+* ``max_drop`` is decided by *non-inferiority*: from the paired per-sample scores (or
+  the perf samples), one-sided confidence bounds on the degradation ("drop": a fall, or
+  a rise for lower-is-better metrics):
+  - ``pass`` when the upper bound <= ``max_drop``: shown to be within tolerance;
+  - ``fail`` when the lower bound > ``max_drop``: shown to be worse;
+  - ``inconclusive`` otherwise; the report then gives the minimum detectable effect of
+    this sample size (at ``gate.alpha``, power 0.8) and the samples that would resolve
+    the observed drop (``gate.stats.resolution``).
+  ``hard_max_drop`` fails an *observed* drop beyond it, with no statistics.
+* Several relative checks: Holm's step-down procedure, separately for the two claims.
+  A check passes at level ``alpha / (m - passed so far)``, so the chance that *any*
+  truly regressed metric passes stays <= ``gate.alpha``; likewise the chance that any
+  truly tolerable metric fails. Holm rather than Bonferroni because it is never less
+  powerful and needs no assumption about how the metrics correlate (they often do:
+  two metrics of one task share documents).
+* Sequential looks (``SequentialDesign``): the same checks at each look of growing
+  size, each bound at the look's critical value from ``gate.sequential`` (alpha
+  spending), combined with Holm as in Maurer & Bretz (2013): each check's group-sequential
+  boundaries are computed at its current Holm level, which rises when another check is
+  decided. A decided check stays decided; the gate stops at the first look where every
+  relative check is decided.
+* No baseline yet (a team's first model): relative bounds are *skipped*, with a note
+  that says how to set one up; the check is decided by its absolute bounds alone (a
+  check with only relative bounds passes as "skipped"). This never blocks.
+* The baseline has no value for the metric: ``inconclusive`` (a real mismatch).
 * A metric missing from the candidate's results (or NaN) is ``error``.
 
 The overall verdict is the worst check (error > fail > inconclusive > pass); the exit
@@ -25,14 +42,14 @@ by doc id (the intersection; a mismatch is reported in the notes).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Mapping, TypedDict, Unpack
 
 import numpy as np
 
 from llm_gitops.config.schema import GateSection, Threshold
 from llm_gitops.evaluation.results import EvalResults, MetricResult
-from llm_gitops.gate import stats
+from llm_gitops.gate import sequential, stats
 from llm_gitops.gate.outcome import (
     CheckResult,
     GateOutcome,
@@ -49,6 +66,8 @@ __all__ = [
     "GateOutcome",
     "Measurements",
     "ModelInfo",
+    "NO_BASELINE_YET",
+    "SequentialDesign",
     "decide",
     "error_outcome",
     "evaluate_threshold",
@@ -58,7 +77,11 @@ __all__ = [
 ]
 
 PERF_PREFIX = "perf/"
+# Error bars of a value on its own (table and chart), not a decision level.
 CONFIDENCE = 0.95
+NO_BASELINE_YET = "no baseline yet: relative checks skipped"
+BASELINE_HOWTO = ("to compare later candidates, publish this model as the baseline: 'llm-gitops register' and "
+                  "models.baseline: models:/NAME@production, or models.baseline: dvc:PATH at main")
 
 
 @dataclass(frozen=True)
@@ -67,6 +90,25 @@ class Measurements:
 
     eval: EvalResults | None = None
     perf: PerfResults | None = None
+
+
+@dataclass(frozen=True)
+class SequentialDesign:
+    """The planned looks of a sequential eval, to decide (or replay) look by look.
+
+    ``order[task]`` lists the task's document ids in evaluation order (a seeded random
+    order); ``looks[task]`` the cumulative document counts of its looks. Look k of a task
+    is the first ``looks[task][k]`` documents of ``order[task]``; a look is available when
+    both models have results for its last document.
+    """
+
+    order: Mapping[str, tuple[int, ...]]
+    looks: Mapping[str, tuple[int, ...]]
+
+    def __post_init__(self):
+        for task, looks in self.looks.items():
+            if not looks or looks[-1] > len(self.order.get(task, ())):
+                raise ValueError(f"{task}: looks {looks} exceed the {len(self.order.get(task, ()))} ordered documents")
 
 
 # Perf metrics that are exact, not sampled: one measurement is the truth.
@@ -102,6 +144,10 @@ def bound_text(threshold: Threshold) -> str:
     return ", ".join(parts)
 
 
+def _relative(threshold: Threshold) -> bool:
+    return threshold.max_drop is not None or threshold.hard_max_drop is not None
+
+
 # --------------------------------------------------------------------------- lookup
 @dataclass(frozen=True)
 class _Observed:
@@ -132,182 +178,279 @@ def _lookup(metric: str, measured: Measurements | None) -> _Observed | None:
     return _Observed("eval", float(result.value), result.higher_is_better, "", err, eval_metric=result)
 
 
-# --------------------------------------------------------------------------- comparison
+# --------------------------------------------------------------------------- evidence
 @dataclass(frozen=True)
 class _Comparison:
-    delta: float  # candidate - baseline
-    ci_low: float | None
-    ci_high: float | None
-    n: int | None
-    test: str | None
-    note: str | None
-    # p-value of "degradation > margin" for a margin; NaN when it cannot be tested.
-    p_for: Any
+    """A relative check's data: the planned looks and the evidence at each available one."""
+
+    looks: tuple[int, ...]  # planned cumulative sample counts (decide the critical values)
+    evidence: tuple[Any, ...]  # stats.Evidence per available look (may be fewer than looks)
+    note: str | None = None
+    task: str | None = None  # the eval task whose documents the looks count
+
+    @property
+    def testable(self) -> bool:
+        return bool(self.evidence) and not math.isnan(self.evidence[-1].se)
 
 
-def _nan(_margin: float) -> float:
-    return float("nan")
+def _paired_evidence(cs: np.ndarray, bs: np.ndarray, higher_is_better: bool):
+    if stats.is_binary(cs) and stats.is_binary(bs):
+        pair = (cs, bs) if higher_is_better else (bs, cs)
+        return stats.PairedBinary.from_scores(*pair)
+    return stats.MeanDifference.paired((bs - cs) if higher_is_better else (cs - bs))
 
 
-def _compare_eval(metric: str, c: MetricResult, b: MetricResult, *, n_resamples: int, seed: int) -> _Comparison:
+def _compare_eval(metric: str, c: MetricResult, b: MetricResult, design: SequentialDesign | None) -> _Comparison:
     cand = dict(zip(c.doc_ids, c.scores))
     base = dict(zip(b.doc_ids, b.scores))
-    common = sorted(set(cand) & set(base))
+    common = set(cand) & set(base)
     note = None
+    hib = c.higher_is_better
     if cand and base and set(cand) != set(base):
         note = (
             f"{metric}: paired on {len(common)} common samples (candidate {len(cand)}, baseline {len(base)}); "
             "the evaluated subsets differ - use the same eval.limit, sampling and seed for both"
         )
     if len(common) >= 2:
-        cs = np.fromiter((cand[i] for i in common), dtype=float, count=len(common))
-        bs = np.fromiter((base[i] for i in common), dtype=float, count=len(common))
-        interval = stats.paired_bootstrap(cs, bs, n_resamples=n_resamples, confidence=CONFIDENCE, seed=seed)
-        hib = c.higher_is_better
-        method = stats.drop_test(cs, bs, margin=0.0, higher_is_better=hib).method
-        return _Comparison(
-            interval.estimate, interval.low, interval.high, len(common), method, note,
-            lambda m: stats.drop_test(cs, bs, margin=m, higher_is_better=hib).p_value,
-        )
+        def evidence(ids):
+            ids = sorted(ids)
+            return _paired_evidence(np.fromiter((cand[i] for i in ids), float, len(ids)),
+                                    np.fromiter((base[i] for i in ids), float, len(ids)), hib)
+
+        if design is not None and c.task in design.looks:
+            order, looks = design.order[c.task], design.looks[c.task]
+            available = [n for n in looks if order[n - 1] in common]
+            return _Comparison(looks, tuple(evidence(common.intersection(order[:n])) for n in available), note, c.task)
+        return _Comparison((len(common),), (evidence(common),), note, c.task)
     delta = float(c.value) - float(b.value)
     if c.stderr is not None and b.stderr is not None and (c.stderr > 0 or b.stderr > 0):
-        se = math.sqrt(c.stderr**2 + b.stderr**2)
-        z = stats.z_value(CONFIDENCE)
-        sign = -1.0 if c.higher_is_better else 1.0
-        unpaired = f"{metric}: no paired per-sample scores; compared with an unpaired z-test on the stderrs (conservative)"
-        return _Comparison(
-            delta, delta - z * se, delta + z * se, min(c.n, b.n), "z-test on stderrs (unpaired)",
-            note or unpaired, lambda m: stats.normal_drop_p(sign * delta, se, m),
-        )
-    return _Comparison(delta, None, None, None, None, note or f"{metric}: no per-sample scores or stderrs; no test possible", _nan)
+        unpaired = f"{metric}: no paired per-sample scores; compared with an unpaired z bound on the stderrs (conservative)"
+        ev = stats.MeanDifference(-delta if hib else delta, math.sqrt(c.stderr**2 + b.stderr**2), min(c.n, b.n), None,
+                                  "normal bound on the stderrs (unpaired)")
+        return _Comparison((ev.n or 1,), (ev,), note or unpaired, c.task)
+    return _Comparison((1,), (), note or f"{metric}: no per-sample scores or stderrs; no test possible", c.task)
 
 
 def _compare_perf(metric: str, c: PerfMetric, b: PerfMetric, *, n_resamples: int, seed: int) -> _Comparison:
     delta = float(c.value) - float(b.value)
+    degradation = -delta if c.higher_is_better else delta
     cs = np.asarray(c.samples, dtype=float)
     bs = np.asarray(b.samples, dtype=float)
     if c.name in DETERMINISTIC_PERF:
-        degradation = -delta if c.higher_is_better else delta
-        return _Comparison(delta, delta, delta, 1, "exact (a deterministic measurement)", None,
-                           lambda m: 0.0 if degradation > m else 1.0)
+        return _Comparison((1,), (stats.Exact(degradation),))
     if cs.size >= 2 and bs.size >= 2:
         statistic = perf_statistic(c)
         replicates = stats.unpaired_bootstrap_replicates(cs, bs, statistic=statistic, n_resamples=n_resamples, seed=seed)
-        tail = (1.0 - CONFIDENCE) / 2.0
-        # The interval is of the bootstrapped statistic's difference, shifted so that it
-        # is centred like the reported values (which the perf runner computed itself).
+        # Replicates of the bootstrapped statistic's difference, shifted so that they are
+        # centred like the reported values (which the perf runner computed itself).
         centre = float(stats.STATISTICS[statistic](cs, axis=0) - stats.STATISTICS[statistic](bs, axis=0))
-        low, high = np.quantile(replicates, [tail, 1.0 - tail]) + (delta - centre)
-        sign = -1.0 if c.higher_is_better else 1.0
-        shifted = sign * (replicates + (delta - centre))
-        return _Comparison(
-            delta, float(low), float(high), int(cs.size), f"unpaired bootstrap of the {statistic}",
-            None, lambda m: stats.bootstrap_p_above(shifted, m),
-        )
-    return _Comparison(delta, None, None, None, None, f"{metric}: fewer than 2 samples per side; no test possible", _nan)
+        shifted = replicates + (delta - centre)
+        ev = stats.Bootstrap(degradation, -shifted if c.higher_is_better else shifted, int(cs.size),
+                             f"unpaired bootstrap of the {statistic}")
+        return _Comparison((int(cs.size),), (ev,))
+    return _Comparison((1,), (), f"{metric}: fewer than 2 samples per side; no test possible")
 
 
-# --------------------------------------------------------------------------- one check
-def evaluate_threshold(
-    threshold: Threshold,
-    candidate: Measurements,
-    baseline: Measurements | None,
-    *,
-    alpha: float = 0.05,
-    n_resamples: int = 2000,
-    seed: int = 0,
-) -> tuple[CheckResult, str | None]:
-    """Decide one threshold. Returns the check and an optional note for the report."""
+# --------------------------------------------------------------------------- decisions
+@dataclass
+class _Relative:
+    """One relative check while the looks are decided."""
+
+    threshold: Threshold
+    comparison: _Comparison
+    allowed: float | None
+    hard: float | None
+    verdict: str | None = None  # pass | fail once decided
+    cause: str | None = None
+    look: int | None = None  # index of the look that decided it (or the last one seen)
+    side: str | None = None  # "upper" (decided pass / checked for pass) or "lower"
+    bound: float | None = None
+    confidence: float | None = None
+    evidence: Any = None
+    lower: float | None = None
+    upper: float | None = None
+
+
+def _decide_looks(rels: list[_Relative], alpha: float) -> list[dict[str, Any]]:
+    """Decide the relative checks look by look (Holm over checks, alpha spending over looks).
+
+    Returns the look log for the report. Checks still undecided keep the bounds of their
+    last available look (at the levels in force then).
+    """
+    testable = {id(r) for r in rels if r.comparison.testable and r.allowed is not None}
+    m = len(testable)
+    passed = failed = 0
+    log: list[dict[str, Any]] = []
+    total_looks = max((len(r.comparison.evidence) for r in rels), default=0)
+    for k in range(total_looks):
+        active = [r for r in rels if r.verdict is None and k < len(r.comparison.evidence)]
+        if not active:
+            break
+        decided_now = []
+        changed = True
+        while changed:  # a decision raises the Holm level of the others: re-test at this look
+            changed = False
+            level_pass = alpha / max(1, m - passed)
+            level_fail = alpha / max(1, m - failed)
+            for r in active:
+                if r.verdict is not None:
+                    continue
+                ev = r.comparison.evidence[k]
+                r.evidence, r.look = ev, k
+                if r.hard is not None and ev.estimate > r.hard:
+                    r.verdict, r.cause = "fail", "hard_max_drop"
+                    r.side, r.bound, r.confidence = None, None, None
+                    r.lower = r.upper = None
+                    decided_now.append(r)
+                    continue
+                if id(r) not in testable:
+                    continue
+                conf_pass = sequential.confidence_levels(r.comparison.looks, level_pass)[k]
+                conf_fail = sequential.confidence_levels(r.comparison.looks, level_fail)[k]
+                _, upper = ev.bounds(conf_pass)
+                lower, _ = ev.bounds(conf_fail)
+                r.lower, r.upper = lower, upper
+                if upper <= r.allowed:
+                    r.verdict, r.cause, r.side, r.bound, r.confidence = "pass", None, "upper", upper, conf_pass
+                    passed += 1
+                elif lower > r.allowed:
+                    r.verdict, r.cause, r.side, r.bound, r.confidence = "fail", "drop", "lower", lower, conf_fail
+                    failed += 1
+                else:
+                    # Undecided: report the bound nearer to a decision.
+                    near_pass = upper - r.allowed <= r.allowed - lower
+                    r.side, r.bound, r.confidence = ("upper", upper, conf_pass) if near_pass else ("lower", lower, conf_fail)
+                    continue
+                changed = True
+                decided_now.append(r)
+        samples = {}
+        for r in active:
+            task = r.comparison.task or r.threshold.metric
+            samples[task] = r.comparison.evidence[k].n
+        log.append({"look": k + 1, "samples": samples,
+                    "decided": {r.threshold.metric: r.verdict for r in decided_now}})
+    pending = {}
+    for r in rels:
+        if r.verdict is None and r.comparison.testable and len(r.comparison.evidence) < len(r.comparison.looks):
+            pending[r.comparison.task or r.threshold.metric] = r.comparison.looks[len(r.comparison.evidence)]
+    if log:
+        log[-1]["next"] = pending or None
+    return log
+
+
+def _relative_check(threshold: Threshold, cand: _Observed, base: _Observed | None, baseline: Measurements | None,
+                    design: SequentialDesign | None, n_resamples: int, seed: int) -> _Relative | str:
+    """The relative part of a check, or the reason it cannot be compared."""
+    metric = threshold.metric
+    if baseline is None:
+        return "no_baseline_yet"
+    if base is None or math.isnan(base.value):
+        return "no_baseline"
+    if cand.kind == "eval":
+        comparison = _compare_eval(metric, cand.eval_metric, base.eval_metric, design)
+    else:
+        comparison = _compare_perf(metric, cand.perf_metric, base.perf_metric, n_resamples=n_resamples, seed=seed)
+    return _Relative(
+        threshold, comparison,
+        allowed=threshold.max_drop.allowed(base.value) if threshold.max_drop else None,
+        hard=threshold.hard_max_drop.allowed(base.value) if threshold.hard_max_drop else None,
+    )
+
+
+def _in_units(drop, value: float, probe: CheckResult) -> str:
+    # "max_drop 2pt" needs no "(2.0pt)"; "5%" and "0.02" read better with it.
+    return "" if drop.unit == "pt" and probe.kind == "eval" else f" ({format_amount(probe, value)})"
+
+
+def _check(threshold: Threshold, cand: _Observed | None, base: _Observed | None, rel: _Relative | str | None,
+           *, alpha: float) -> tuple[CheckResult, str | None]:
     metric = threshold.metric
     bound = bound_text(threshold)
-    cand = _lookup(metric, candidate)
     if cand is None or math.isnan(cand.value):
         what = "no value" if cand is None else "a NaN value"
-        return (
-            CheckResult(metric, None, None, None, None, None, None, bound, "error",
-                        f"the candidate's results have {what} for {metric}", cause="missing"),
-            None,
-        )
-    base = _lookup(metric, baseline)
-    common = dict(kind=cand.kind, unit=cand.unit, higher_is_better=cand.higher_is_better, confidence=CONFIDENCE,
+        return (CheckResult(metric, None, None, None, None, None, None, bound, "error",
+                            f"the candidate's results have {what} for {metric}", cause="missing"), None)
+    common = dict(kind=cand.kind, unit=cand.unit, higher_is_better=cand.higher_is_better,
                   candidate_err=cand.err, baseline_err=base.err if base else None)
-    probe = CheckResult(metric, cand.value, None, None, None, None, None, bound, "pass", "", **common)
-
+    probe = CheckResult(metric, cand.value, base.value if base else None, None, None, None, None, bound, "pass", "",
+                        **common)
     parts: list[tuple[str, str, str | None]] = []  # (verdict, reason, cause)
     if threshold.min is not None and cand.value < threshold.min:
         parts.append(("fail", f"{format_value(probe, cand.value)} is below min {threshold.min:g}", "min"))
     if threshold.max is not None and cand.value > threshold.max:
         parts.append(("fail", f"{format_value(probe, cand.value)} is above max {threshold.max:g}", "max"))
 
-    comparison = None
+    extra: dict[str, Any] = {}
     note = None
-    if base is not None and not math.isnan(base.value):
-        if cand.kind == "eval":
-            comparison = _compare_eval(metric, cand.eval_metric, base.eval_metric, n_resamples=n_resamples, seed=seed)
-        else:
-            comparison = _compare_perf(metric, cand.perf_metric, base.perf_metric, n_resamples=n_resamples, seed=seed)
-        note = comparison.note
-
-    relative = threshold.max_drop is not None or threshold.hard_max_drop is not None
-    allowed = threshold.max_drop.allowed(base.value) if (threshold.max_drop and base) else None
-    p_value = None
-    if relative:
-        rel_bounds = ", ".join(f"{k} {getattr(threshold, k)}" for k in ("max_drop", "hard_max_drop") if getattr(threshold, k))
-        if baseline is None:
-            parts.append(("inconclusive",
-                          f"no baseline to compare with: {rel_bounds} not checked (set models.baseline or pass --baseline)",
-                          "no_baseline"))
-        elif comparison is None:
-            parts.append(("inconclusive", f"the baseline's results have no value for {metric}: {rel_bounds} not checked",
-                          "no_baseline"))
-        else:
-            deg = -comparison.delta if cand.higher_is_better else comparison.delta
-            probe_b = CheckResult(metric, cand.value, base.value, comparison.delta, None, None, None, bound, "pass", "", **common)
-            hard = threshold.hard_max_drop.allowed(base.value) if threshold.hard_max_drop else None
-            word = "drop" if cand.higher_is_better else "increase"
-
-            def in_units(drop, value):
-                # "max_drop 2pt" needs no "(2.0pt)"; "5%" and "0.02" read better with it.
-                return "" if drop.unit == "pt" and cand.kind == "eval" else f" ({format_amount(probe_b, value)})"
-
-            if allowed is not None and deg > allowed:
-                p_value = comparison.p_for(allowed)
-            if hard is not None and deg > hard:
-                parts.append(("fail", f"{word} of {format_amount(probe_b, deg)} exceeds hard_max_drop "
-                              f"{threshold.hard_max_drop}{in_units(threshold.hard_max_drop, hard)}", "hard_max_drop"))
-            elif allowed is not None and deg > allowed:
-                if p_value is not None and not math.isnan(p_value) and p_value < alpha:
-                    parts.append(("fail", f"{word} of {format_amount(probe_b, deg)} exceeds max_drop {threshold.max_drop}"
-                                  f"{in_units(threshold.max_drop, allowed)}, significant at alpha={alpha:g}", "drop"))
-                else:
-                    why = "not testable" if p_value is None or math.isnan(p_value) else f"not significant at alpha={alpha:g}"
-                    parts.append(("inconclusive", f"{word} of {format_amount(probe_b, deg)} exceeds max_drop "
-                                  f"{threshold.max_drop}{in_units(threshold.max_drop, allowed)} but is {why}", "drop"))
+    rel_bounds = ", ".join(f"{k} {getattr(threshold, k)}" for k in ("max_drop", "hard_max_drop") if getattr(threshold, k))
+    if rel == "no_baseline_yet":
+        parts.append(("pass", f"{NO_BASELINE_YET} ({rel_bounds})", "no_baseline"))
+    elif rel == "no_baseline":
+        parts.append(("inconclusive", f"the baseline's results have no value for {metric}: {rel_bounds} not checked",
+                      "no_baseline"))
+    elif isinstance(rel, _Relative):
+        note = rel.comparison.note
+        parts_rel, extra = _relative_parts(rel, probe, alpha=alpha)
+        parts.extend(parts_rel)
     if not parts:
         parts.append(("pass", "within bounds", None))
 
     verdict = worst(v for v, _, _ in parts)
-    # The relative cause leads: its description (drop, CI, p) says more than a bound.
-    decisive = sorted(((r, c) for v, r, c in parts if v == verdict), key=lambda rc: rc[1] not in ("drop", "hard_max_drop"))
-    reason = "; ".join(r for r, _ in decisive)
+    # The relative cause leads: its description (drop, bound) says more than an absolute bound.
+    decisive = sorted(((r, c) for v, r, c in parts if v == verdict),
+                      key=lambda rc: rc[1] not in ("drop", "hard_max_drop", "no_baseline"))
     check = CheckResult(
-        metric=metric,
-        candidate=cand.value,
-        baseline=base.value if base else None,
-        delta=comparison.delta if comparison else None,
-        ci_low=comparison.ci_low if comparison else None,
-        ci_high=comparison.ci_high if comparison else None,
-        p_value=p_value,
-        bound=bound,
-        verdict=verdict,
-        reason=reason,
-        test=comparison.test if comparison else None,
-        n=comparison.n if comparison and comparison.n is not None else _own_n(cand),
-        allowed_drop=allowed,
-        cause=decisive[0][1],
-        **common,
+        metric=metric, candidate=cand.value, baseline=base.value if base else None,
+        bound=bound, verdict=verdict, reason="; ".join(r for r, _ in decisive),
+        cause=decisive[0][1] if verdict != "pass" or decisive[0][1] == "no_baseline" else None,
+        n=extra.pop("n", None) or _own_n(cand),
+        **{**dict(delta=None, ci_low=None, ci_high=None, p_value=None), **extra}, **common,
     )
     return check, note
+
+
+def _relative_parts(rel: _Relative, probe: CheckResult, *, alpha: float):
+    """The verdict parts and report fields of a decided (or undecided) relative check."""
+    threshold, hib = rel.threshold, probe.higher_is_better
+    ev = rel.evidence or (rel.comparison.evidence[-1] if rel.comparison.evidence else None)
+    word = "drop" if hib else "increase"
+    sign = -1.0 if hib else 1.0  # degradation -> delta
+    extra: dict[str, Any] = {"allowed_drop": rel.allowed}
+    if ev is None:
+        return [("inconclusive", f"{word} vs the baseline not testable (no samples to compare)", "drop")], extra
+    deg = ev.estimate
+    extra.update(delta=sign * deg, n=ev.n, test=ev.method, look=(rel.look + 1) if rel.look is not None else None)
+    if rel.allowed is not None:
+        extra["p_value"] = ev.p_above(rel.allowed)
+    if rel.lower is not None and rel.upper is not None:
+        lo, hi = sign * rel.upper, sign * rel.lower
+        extra.update(ci_low=min(lo, hi), ci_high=max(lo, hi))
+    if rel.bound is not None:
+        extra.update(bound_side=rel.side, bound_value=rel.bound, confidence=rel.confidence)
+    p = replace(probe, delta=sign * deg)
+    amount = format_amount(p, deg)
+    if rel.verdict == "fail" and rel.cause == "hard_max_drop":
+        return [("fail", f"{word} of {amount} exceeds hard_max_drop {threshold.hard_max_drop}"
+                 f"{_in_units(threshold.hard_max_drop, rel.hard, p)}", "hard_max_drop")], extra
+    if rel.allowed is None:  # hard_max_drop alone, not exceeded
+        return [], extra
+    md = f"max_drop {threshold.max_drop}{_in_units(threshold.max_drop, rel.allowed, p)}"
+    pct = f"{(rel.confidence or 0) * 100:.4g}%"
+    if rel.verdict == "pass":
+        return [], extra
+    if rel.verdict == "fail":
+        return [("fail", f"{word} of {amount}: its {pct} lower bound {format_amount(p, rel.bound)} exceeds {md}",
+                 "drop")], extra
+    if not rel.comparison.testable:
+        return [("inconclusive", f"{word} of {amount} vs {md} is not testable", "drop")], extra
+    res = stats.resolution(ev, rel.allowed, alpha=alpha)
+    if res is not None:
+        extra.update(mde=res.mde, samples_needed=res.samples_needed)
+    if rel.side == "upper":
+        why = f"its {pct} upper bound {format_amount(p, rel.bound)} exceeds {md}"
+    else:
+        why = f"its {pct} lower bound {format_amount(p, rel.bound)} does not exceed {md}"
+    return [("inconclusive", f"{word} of {amount}: {why}, on {ev.n} samples", "drop")], extra
 
 
 def _own_n(observed: _Observed) -> int | None:
@@ -329,6 +472,28 @@ class RunContext(TypedDict, total=False):
     notes: tuple[str, ...]
     created_at: str
     version: str
+    links: Mapping[str, str] | None  # CI run, artifacts, MLflow run: name -> URL
+
+
+def evaluate_threshold(
+    threshold: Threshold,
+    candidate: Measurements,
+    baseline: Measurements | None,
+    *,
+    alpha: float = 0.05,
+    n_resamples: int = 2000,
+    seed: int = 0,
+) -> tuple[CheckResult, str | None]:
+    """Decide one threshold on its own (no other checks, one look). Returns the check and a note."""
+    outcome = decide([threshold], candidate=candidate, baseline=baseline,
+                     gate=GateSection(alpha=alpha, bootstrap_samples=max(n_resamples, 100)), seed=seed)
+    check = outcome.checks[0]
+    notes = [n for n in outcome.notes if n != _no_baseline_note()]
+    return check, (notes[0] if notes else None)
+
+
+def _no_baseline_note() -> str:
+    return f"{NO_BASELINE_YET}: {BASELINE_HOWTO}"
 
 
 def decide(
@@ -338,20 +503,38 @@ def decide(
     baseline: Measurements | None,
     gate: GateSection,
     seed: int = 0,
+    design: SequentialDesign | None = None,
     **context: Unpack[RunContext],
 ) -> GateOutcome:
-    """Check every threshold and combine the verdicts into a ``GateOutcome``."""
-    checks = []
+    """Check every threshold and combine the verdicts into a ``GateOutcome``.
+
+    ``design``: decide eval checks look by look (sequential sampling); None decides on
+    all the paired samples at once. The outcome's ``looks`` log says what each look
+    decided and, under ``next``, the sample counts of the look still needed (None when
+    every check is decided or the plan is exhausted): the caller evaluates up to it and
+    decides again.
+    """
     notes = list(context.get("notes", ()))
-    for threshold in thresholds:
-        check, note = evaluate_threshold(
-            threshold, candidate, baseline, alpha=gate.alpha, n_resamples=gate.bootstrap_samples, seed=seed
-        )
+    observed = [(t, _lookup(t.metric, candidate), _lookup(t.metric, baseline)) for t in thresholds]
+    rels: list[_Relative | str | None] = []
+    for t, cand, base in observed:
+        rel = None
+        if _relative(t) and cand is not None and not math.isnan(cand.value):
+            rel = _relative_check(t, cand, base, baseline, design, gate.bootstrap_samples, seed)
+        rels.append(rel)
+    looks = _decide_looks([r for r in rels if isinstance(r, _Relative)], gate.alpha)
+    checks = []
+    for (t, cand, base), rel in zip(observed, rels):
+        check, note = _check(t, cand, base, rel, alpha=gate.alpha)
         checks.append(check)
         if note and note not in notes:
             notes.append(note)
+    if any(r == "no_baseline_yet" for r in rels) and _no_baseline_note() not in notes:
+        notes.insert(0, _no_baseline_note())
+    extra = {"sequential": design is not None}
     return _outcome(worst(c.verdict for c in checks), tuple(checks), gate=gate, seed=seed,
-                    context={**context, "notes": tuple(notes)})
+                    context={**context, "notes": tuple(notes), "settings": {**extra, **(context.get("settings") or {})}},
+                    looks=tuple(looks) if design is not None else ())
 
 
 def gate_settings(gate: GateSection, *, seed: int, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -359,7 +542,8 @@ def gate_settings(gate: GateSection, *, seed: int, extra: Mapping[str, Any] | No
         "alpha": gate.alpha,
         "on_inconclusive": gate.on_inconclusive,
         "bootstrap_samples": gate.bootstrap_samples,
-        "confidence": CONFIDENCE,
+        "multiple_checks": "holm",
+        "alpha_spending": f"alpha*t^{sequential.RHO:g}",
         "seed": seed,
     }
     out.update(extra or {})
@@ -372,7 +556,7 @@ def error_outcome(message: str, *, gate: GateSection, seed: int = 0, **context: 
 
 
 def _outcome(verdict: str, checks: tuple[CheckResult, ...], *, gate: GateSection, seed: int, context: RunContext,
-             error: str | None = None) -> GateOutcome:
+             error: str | None = None, looks: tuple = ()) -> GateOutcome:
     unknown = context.keys() - RunContext.__annotations__.keys()
     if unknown:  # **context takes any name at run time: a misspelt one must fail, not vanish
         raise TypeError(f"unexpected keyword argument(s): {', '.join(sorted(unknown))}")
@@ -387,4 +571,6 @@ def _outcome(verdict: str, checks: tuple[CheckResult, ...], *, gate: GateSection
         error=error,
         created_at=context.get("created_at", ""),
         version=context.get("version", ""),
+        looks=looks,
+        links=dict(context.get("links") or {}),
     )

@@ -1,117 +1,187 @@
-"""The statistics behind the gate: pure functions over numpy arrays.
+"""The statistics behind the gate: one-sided confidence bounds on a degradation.
 
-Eval metrics come with per-sample scores for the same documents on both models, so
-they are compared *paired* (each document is its own control, which removes the
-between-document variance that dominates small evals). Perf metrics are measured in
-separate runs, so they are compared *unpaired*.
+The gate decides by *non-inferiority*: a check passes when the upper confidence bound
+of the degradation is within ``max_drop``, fails when the lower bound exceeds it, and is
+inconclusive otherwise (``gate.policy``). Every kind of measurement is reduced to an
+:class:`Evidence` that gives those bounds at any confidence level (the level differs by
+look and by check under ``gate.sequential``'s alpha spending and Holm's procedure), the
+nominal p-value of "the degradation exceeds a margin", and a standard error for the
+resolution figures (minimum detectable effect, samples needed).
 
-* ``mcnemar_exact``: the exact McNemar test on paired binary outcomes. Only the
-  discordant pairs carry information; under "no difference" a discordant pair is a loss
-  for the candidate with probability 1/2, so the loss count is Binomial(n_discordant, 1/2).
-* ``paired_bootstrap``: a percentile bootstrap CI of the mean paired difference.
-* ``drop_test``: the one-sided test of "the degradation exceeds the allowed margin"
-  (H0: true degradation <= margin). Choice and why:
-
-  - the statistic is a *shifted paired t-test*: t = (mean(d) - margin) / (sd(d)/sqrt(n))
-    on the per-sample degradations d. It handles any per-sample score (binary accuracy,
-    F1, BLEU), it is deterministic (a verdict near the line does not flip with the
-    bootstrap seed), and with the evals' n (hundreds) the CLT holds for bounded scores;
-  - for binary scores it is intersected with the exact one-sided McNemar test
-    (p = max of the two). Rejecting "degradation <= margin" implies rejecting
-    "degradation <= 0", so requiring both is an intersection-union test, still of level
-    alpha; the exact test guards the t approximation where it is weakest (few
-    discordant pairs, where the t-test is anti-conservative);
-  - a bootstrap p-value was not chosen: it is seed dependent and, with binary scores and
-    small n, anti-conservative - it would fail candidates on noise.
-* ``unpaired_bootstrap`` / ``bootstrap_p_above``: for perf samples; the p-value is the
-  inversion of the percentile CI (the share of resampled degradations at or below the
-  margin), so the p-value and the reported interval always agree.
+* Paired binary scores (accuracy, exact match): :class:`PairedBinary`, Tango's score
+  interval for the difference of paired proportions (Tango 1998, Stat Med 17:891). Only
+  the discordant pairs carry information; the score statistic uses the restricted
+  maximum-likelihood variance, so it stays well behaved with few discordant pairs, where
+  the Wald interval claims certainty it does not have (zero discordant pairs in 100 give
+  an upper bound of 2.6pt, not 0).
+* Paired continuous scores (F1, BLEU per sample): :class:`MeanDifference` with Student's
+  t on the per-sample degradations; with only values and stderrs (no per-sample scores)
+  the same class with a normal quantile on the combined stderr (unpaired, conservative).
+* Perf samples (separate runs, unpaired): :class:`Bootstrap`, percentile bounds of the
+  bootstrapped statistic's difference.
+* Exact measurements (size on disk): :class:`Exact`, bounds equal to the value.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Callable, Literal
+from typing import Callable, Protocol
 
 import numpy as np
 # scipy.special, not scipy.stats: the same distribution functions for a third of the
-# import time, which every gate run pays.
+# import time, which every deciding gate run pays.
 from scipy import special as _special
 
-Alternative = Literal["two-sided", "greater", "less"]
-
-# Bootstrap resamples are drawn in chunks of at most this many indices, so a large eval
-# (10k samples x 2000 resamples) does not allocate 160 MB of indices at once.
+# Bootstrap resamples are drawn in chunks of at most this many indices, so a large sample
+# (10k x 2000 resamples) does not allocate 160 MB of indices at once.
 _CHUNK_ELEMENTS = 2_000_000
+# Resolution figures are given at this power (the usual design value).
+POWER = 0.8
 
 
-# --------------------------------------------------------------------------- McNemar
+def z_quantile(confidence: float) -> float:
+    """The one-sided normal quantile: 1.645 for 0.95."""
+    return float(_special.ndtri(confidence))
+
+
+def z_value(confidence: float) -> float:
+    """The two-sided normal quantile for ``confidence`` (1.96 for 0.95)."""
+    return float(_special.ndtri(0.5 + confidence / 2.0))
+
+
+def normal_sf(z: float) -> float:
+    return float(_special.ndtr(-z))
+
+
+class Evidence(Protocol):
+    """What one comparison says about the degradation (positive = candidate worse)."""
+
+    estimate: float  # observed degradation, in the metric's units
+    n: int  # paired samples (eval) or candidate samples (perf)
+    method: str  # how the bounds are made, for the report
+
+    def bounds(self, confidence: float) -> tuple[float, float]:
+        """(lower, upper): each a one-sided bound at ``confidence``."""
+
+    def p_above(self, margin: float) -> float:
+        """Nominal one-sided p-value of H0: degradation <= margin."""
+
+    @property
+    def se(self) -> float:
+        """Standard error of ``estimate`` (0 for an exact value; NaN when unknown)."""
+
+
+def _bisect(f: Callable[[float], bool], lo: float, hi: float, iterations: int = 60) -> float:
+    """The boundary in [lo, hi] where the monotone predicate ``f`` turns from True to False."""
+    for _ in range(iterations):
+        mid = (lo + hi) / 2.0
+        if f(mid):
+            lo = mid
+        else:
+            hi = mid
+    return (lo + hi) / 2.0
+
+
+# --------------------------------------------------------------------------- paired binary
 @dataclass(frozen=True)
-class Discordance:
-    """Paired binary outcomes reduced to what McNemar's test uses."""
+class PairedBinary:
+    """Paired 0/1 scores reduced to what the difference of proportions depends on."""
 
     losses: int  # baseline right, candidate wrong
     wins: int  # candidate right, baseline wrong
-    ties: int  # both right or both wrong
+    n: int  # all pairs (ties included)
+    method: str = "Tango score bound (paired 0/1 scores)"
+
+    def __post_init__(self):
+        if self.losses < 0 or self.wins < 0 or self.losses + self.wins > self.n:
+            raise ValueError(f"impossible counts: {self.losses} losses, {self.wins} wins of {self.n}")
+
+    @classmethod
+    def from_scores(cls, candidate: np.ndarray, baseline: np.ndarray) -> "PairedBinary":
+        c = np.asarray(candidate, dtype=float)
+        b = np.asarray(baseline, dtype=float)
+        if c.shape != b.shape:
+            raise ValueError(f"paired scores differ in length: {c.shape} vs {b.shape}")
+        return cls(int(np.sum((b == 1.0) & (c == 0.0))), int(np.sum((c == 1.0) & (b == 0.0))), int(c.size))
 
     @property
-    def discordant(self) -> int:
-        return self.losses + self.wins
+    def estimate(self) -> float:
+        return (self.losses - self.wins) / self.n if self.n else float("nan")
+
+    @property
+    def se(self) -> float:
+        if not self.n:
+            return float("nan")
+        pl, pw = self.losses / self.n, self.wins / self.n
+        return math.sqrt(max(pl + pw - (pl - pw) ** 2, 0.0) / self.n)
+
+    def score(self, delta: float) -> float:
+        """Tango's statistic for H0: P(loss) - P(win) = delta (large = worse than delta).
+
+        The variance is taken at the restricted MLE of P(win) under H0, the root of
+        2n q^2 + W q - wins*delta*(1 - delta) = 0 with W = -losses - wins + (2n - losses + wins) delta.
+        """
+        n, b, c = self.n, self.losses, self.wins
+        w = -b - c + (2 * n - b + c) * delta
+        q = (-w + math.sqrt(max(w * w + 8.0 * n * c * delta * (1.0 - delta), 0.0))) / (4.0 * n)
+        var = n * (2.0 * q + delta * (1.0 - delta))
+        num = b - c - n * delta
+        if var <= 1e-300:
+            return 0.0 if num == 0 else math.copysign(math.inf, num)
+        return num / math.sqrt(var)
+
+    def bounds(self, confidence: float) -> tuple[float, float]:
+        if not self.n:
+            return -1.0, 1.0
+        z = z_quantile(confidence)
+        # The score is decreasing in delta: the bounds are where it crosses -z and +z.
+        upper = _bisect(lambda d: self.score(d) >= -z, -1.0, 1.0)
+        lower = _bisect(lambda d: self.score(d) > z, -1.0, 1.0)
+        return lower, upper
+
+    def p_above(self, margin: float) -> float:
+        return normal_sf(self.score(margin)) if self.n else float("nan")
 
 
-def is_binary(values: np.ndarray) -> bool:
-    """True when every score is 0 or 1 (accuracy, exact match)."""
-    values = np.asarray(values, dtype=float)
-    return bool(values.size) and bool(np.all((values == 0.0) | (values == 1.0)))
+# --------------------------------------------------------------------------- means
+@dataclass(frozen=True)
+class MeanDifference:
+    """A mean degradation with its standard error: Student's t (``df``) or normal (``df`` None)."""
 
+    estimate: float
+    se: float
+    n: int
+    df: int | None
+    method: str
 
-def discordance(candidate: np.ndarray, baseline: np.ndarray) -> Discordance:
-    """Count losses, wins and ties of paired binary scores (same order, same length)."""
-    c = np.asarray(candidate, dtype=float)
-    b = np.asarray(baseline, dtype=float)
-    if c.shape != b.shape:
-        raise ValueError(f"paired scores differ in length: {c.shape} vs {b.shape}")
-    if not (is_binary(c) and is_binary(b)):
-        raise ValueError("McNemar's test needs binary (0/1) scores")
-    losses = int(np.sum((b == 1.0) & (c == 0.0)))
-    wins = int(np.sum((c == 1.0) & (b == 0.0)))
-    return Discordance(losses=losses, wins=wins, ties=int(c.size) - losses - wins)
+    @classmethod
+    def paired(cls, degradation: np.ndarray) -> "MeanDifference":
+        """From per-sample degradations (baseline - candidate for higher-is-better scores)."""
+        d = np.asarray(degradation, dtype=float)
+        se = float(np.std(d, ddof=1)) / math.sqrt(d.size) if d.size >= 2 else float("nan")
+        return cls(float(np.mean(d)) if d.size else float("nan"), se, int(d.size), max(d.size - 1, 1),
+                   "paired t bound (per-sample scores)")
 
+    def _quantile(self, confidence: float) -> float:
+        return z_quantile(confidence) if self.df is None else float(_special.stdtrit(self.df, confidence))
 
-def mcnemar_exact(losses: int, wins: int, alternative: Alternative = "two-sided") -> float:
-    """Exact McNemar p-value.
+    def bounds(self, confidence: float) -> tuple[float, float]:
+        if math.isnan(self.se):
+            return -math.inf, math.inf
+        half = self._quantile(confidence) * self.se
+        return self.estimate - half, self.estimate + half
 
-    ``alternative="greater"``: the candidate loses more than it wins (it is worse);
-    ``"less"``: it is better; ``"two-sided"``: either. No discordant pair -> p = 1.
-    """
-    if losses < 0 or wins < 0:
-        raise ValueError("counts must be >= 0")
-    n = losses + wins
-    if n == 0:
-        return 1.0
-    # Under H0 the losses among the n discordant pairs are Binomial(n, 1/2).
-    upper = 1.0 if losses == 0 else float(_special.bdtrc(losses - 1, n, 0.5))  # P(X >= losses)
-    lower = float(_special.bdtr(losses, n, 0.5))  # P(X <= losses)
-    if alternative == "greater":
-        return upper
-    if alternative == "less":
-        return lower
-    # Symmetric null: "as extreme" on both sides is twice the smaller tail.
-    return min(1.0, 2.0 * min(upper, lower))
+    def p_above(self, margin: float) -> float:
+        if math.isnan(self.se):
+            return float("nan")
+        if self.se == 0.0:
+            return 0.0 if self.estimate > margin else 1.0
+        t = (self.estimate - margin) / self.se
+        return normal_sf(t) if self.df is None else float(_special.stdtr(self.df, -t))
 
 
 # --------------------------------------------------------------------------- bootstrap
-@dataclass(frozen=True)
-class Interval:
-    """A point estimate with a two-sided percentile bootstrap interval."""
-
-    estimate: float
-    low: float
-    high: float
-    confidence: float
-
-
 def _resampled(values: np.ndarray, statistic: Callable, n_resamples: int, rng: np.random.Generator) -> np.ndarray:
     """``statistic`` of ``n_resamples`` resamples (with replacement) of ``values``, vectorised."""
     n = values.size
@@ -122,42 +192,6 @@ def _resampled(values: np.ndarray, statistic: Callable, n_resamples: int, rng: n
         idx = rng.integers(0, n, size=(stop - start, n))
         out[start:stop] = statistic(values[idx], axis=1)
     return out
-
-
-def _interval(estimate: float, replicates: np.ndarray, confidence: float) -> Interval:
-    tail = (1.0 - confidence) / 2.0
-    low, high = np.quantile(replicates, [tail, 1.0 - tail])
-    return Interval(float(estimate), float(low), float(high), confidence)
-
-
-def _check_args(n_resamples: int, confidence: float) -> None:
-    if n_resamples < 1:
-        raise ValueError("n_resamples must be >= 1")
-    if not 0.0 < confidence < 1.0:
-        raise ValueError("confidence must be in (0, 1)")
-
-
-def paired_bootstrap_replicates(
-    candidate: np.ndarray, baseline: np.ndarray, *, n_resamples: int, seed: int
-) -> np.ndarray:
-    """Bootstrap replicates of mean(candidate - baseline), resampling pairs."""
-    diff = np.asarray(candidate, dtype=float) - np.asarray(baseline, dtype=float)
-    if diff.size == 0:
-        raise ValueError("no paired samples")
-    return _resampled(diff, np.mean, n_resamples, np.random.default_rng(seed))
-
-
-def paired_bootstrap(
-    candidate: np.ndarray, baseline: np.ndarray, *, n_resamples: int = 2000, confidence: float = 0.95, seed: int = 0
-) -> Interval:
-    """Mean paired difference (candidate - baseline) and its percentile bootstrap CI."""
-    _check_args(n_resamples, confidence)
-    c = np.asarray(candidate, dtype=float)
-    b = np.asarray(baseline, dtype=float)
-    if c.shape != b.shape:
-        raise ValueError(f"paired scores differ in length: {c.shape} vs {b.shape}")
-    replicates = paired_bootstrap_replicates(c, b, n_resamples=n_resamples, seed=seed)
-    return _interval(float(np.mean(c - b)), replicates, confidence)
 
 
 def _p95(values: np.ndarray, axis: int) -> np.ndarray:
@@ -175,104 +209,80 @@ def unpaired_bootstrap_replicates(
     b = np.asarray(baseline, dtype=float)
     if c.size == 0 or b.size == 0:
         raise ValueError("both groups need at least one sample")
+    if n_resamples < 1:
+        raise ValueError("n_resamples must be >= 1")
     func = STATISTICS[statistic]
     rng = np.random.default_rng(seed)
     return _resampled(c, func, n_resamples, rng) - _resampled(b, func, n_resamples, rng)
 
 
-def unpaired_bootstrap(
-    candidate: np.ndarray,
-    baseline: np.ndarray,
-    *,
-    statistic: str = "mean",
-    n_resamples: int = 2000,
-    confidence: float = 0.95,
-    seed: int = 0,
-) -> Interval:
-    """stat(candidate) - stat(baseline) with a percentile bootstrap CI (independent samples)."""
-    _check_args(n_resamples, confidence)
-    func = STATISTICS[statistic]
-    replicates = unpaired_bootstrap_replicates(
-        candidate, baseline, statistic=statistic, n_resamples=n_resamples, seed=seed
-    )
-    estimate = float(func(np.asarray(candidate, dtype=float), axis=0) - func(np.asarray(baseline, dtype=float), axis=0))
-    return _interval(estimate, replicates, confidence)
-
-
-def bootstrap_p_above(replicates: np.ndarray, margin: float) -> float:
-    """One-sided bootstrap p-value of H0: degradation <= margin, from degradation replicates.
-
-    It is the share of replicates at or below the margin (with the +1 correction that
-    keeps it above zero), i.e. the level at which the percentile interval's lower bound
-    reaches the margin.
-    """
-    replicates = np.asarray(replicates, dtype=float)
-    return float((1 + np.sum(replicates <= margin)) / (replicates.size + 1))
-
-
-# --------------------------------------------------------------------------- drop tests
 @dataclass(frozen=True)
-class DropTest:
-    """The one-sided test of "degradation > margin" and how it was made."""
+class Bootstrap:
+    """Percentile bounds from bootstrap replicates of the degradation."""
 
-    p_value: float
-    method: str
+    estimate: float
+    replicates: np.ndarray  # of the degradation, centred like ``estimate``
     n: int
-    discordance: Discordance | None = None
+    method: str
+
+    @property
+    def se(self) -> float:
+        return float(np.std(self.replicates, ddof=1)) if self.replicates.size >= 2 else float("nan")
+
+    def bounds(self, confidence: float) -> tuple[float, float]:
+        low, high = np.quantile(self.replicates, [1.0 - confidence, confidence])
+        return float(low), float(high)
+
+    def p_above(self, margin: float) -> float:
+        """The share of replicates at or below the margin (+1 correction: never 0), i.e. the
+        level at which the lower percentile bound reaches the margin."""
+        return float((1 + np.sum(self.replicates <= margin)) / (self.replicates.size + 1))
 
 
-def shifted_t_p(degradation: np.ndarray, margin: float) -> float:
-    """One-sided p of H0: mean(degradation) <= margin (a paired t-test shifted by the margin).
+# --------------------------------------------------------------------------- exact
+@dataclass(frozen=True)
+class Exact:
+    """A deterministic measurement: the observed degradation is the truth."""
 
-    Equal to ``scipy.stats.ttest_1samp(d, margin, alternative="greater").pvalue`` where
-    that is defined; a zero-variance sample gets 0 or 1 instead of NaN.
+    estimate: float
+    n: int = 1
+    method: str = "exact (a deterministic measurement)"
+    se: float = 0.0
+
+    def bounds(self, confidence: float) -> tuple[float, float]:
+        return self.estimate, self.estimate
+
+    def p_above(self, margin: float) -> float:
+        return 0.0 if self.estimate > margin else 1.0
+
+
+# --------------------------------------------------------------------------- resolution
+@dataclass(frozen=True)
+class Resolution:
+    """What more data would settle an inconclusive check (at ``alpha`` and power 0.8)."""
+
+    mde: float  # the distance from max_drop this sample size resolves
+    samples_needed: int | None  # samples that would resolve the observed distance; None: never
+
+
+def resolution(evidence: Evidence, margin: float, *, alpha: float, power: float = POWER) -> Resolution | None:
+    """Minimum detectable effect and samples needed for a one-sided test at ``alpha``.
+
+    With per-sample standard deviation ``sd = se * sqrt(n)``, a true degradation at least
+    ``mde = (z_(1-alpha) + z_power) * se`` away from the margin is resolved (pass below,
+    fail above) with probability ``power``; the observed distance ``|estimate - margin|``
+    needs ``n * (mde / distance)^2`` samples. None when the evidence has no standard error.
     """
-    d = np.asarray(degradation, dtype=float)
-    if d.size < 2:
-        return float("nan")
-    mean = float(np.mean(d))
-    sd = float(np.std(d, ddof=1))
-    if sd == 0.0:
-        return 0.0 if mean > margin else 1.0
-    t = (mean - margin) / (sd / math.sqrt(d.size))
-    return float(_special.stdtr(d.size - 1, -t))  # Student t survival function
+    se = evidence.se
+    if se is None or math.isnan(se) or se <= 0 or evidence.n < 1:
+        return None
+    mde = (z_quantile(1.0 - alpha) + z_quantile(power)) * se
+    gap = abs(evidence.estimate - margin)
+    needed = math.ceil(evidence.n * (mde / gap) ** 2) if gap > 0 else None
+    return Resolution(mde, needed)
 
 
-def drop_test(candidate: np.ndarray, baseline: np.ndarray, *, margin: float, higher_is_better: bool = True) -> DropTest:
-    """Test whether the candidate is worse than the baseline by more than ``margin``.
-
-    ``candidate`` and ``baseline`` are per-sample scores of the same documents in the
-    same order. ``margin`` is in the metric's units and >= 0. See the module docstring
-    for why this test.
-    """
-    c = np.asarray(candidate, dtype=float)
-    b = np.asarray(baseline, dtype=float)
-    if c.shape != b.shape:
-        raise ValueError(f"paired scores differ in length: {c.shape} vs {b.shape}")
-    if margin < 0:
-        raise ValueError("margin must be >= 0")
-    degradation = (b - c) if higher_is_better else (c - b)
-    p_t = shifted_t_p(degradation, margin)
-    if is_binary(c) and is_binary(b):
-        counts = discordance(c, b)
-        losses, wins = (counts.losses, counts.wins) if higher_is_better else (counts.wins, counts.losses)
-        p_exact = mcnemar_exact(losses, wins, alternative="greater")
-        p = p_exact if math.isnan(p_t) else max(p_t, p_exact)
-        return DropTest(p, "exact McNemar (one-sided) and paired t shifted by the margin", int(c.size), counts)
-    return DropTest(p_t, "paired t shifted by the margin (one-sided)", int(c.size))
-
-
-def normal_drop_p(degradation: float, se: float, margin: float) -> float:
-    """One-sided p of H0: degradation <= margin from an estimate and its standard error.
-
-    The fallback when no per-sample scores exist (only values and stderrs): a z-test
-    with se = sqrt(se_c^2 + se_b^2), which ignores the pairing and is conservative.
-    """
-    if se <= 0 or math.isnan(se):
-        return float("nan")
-    return float(_special.ndtr(-(degradation - margin) / se))  # normal survival function
-
-
-def z_value(confidence: float) -> float:
-    """The two-sided normal quantile for ``confidence`` (1.96 for 0.95)."""
-    return float(_special.ndtri(0.5 + confidence / 2.0))
+def is_binary(values: np.ndarray) -> bool:
+    """True when every score is 0 or 1 (accuracy, exact match)."""
+    values = np.asarray(values, dtype=float)
+    return bool(values.size) and bool(np.all((values == 0.0) | (values == 1.0)))

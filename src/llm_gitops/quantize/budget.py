@@ -4,9 +4,10 @@ For every method in ``quantize.methods`` the source is compressed, the artifact 
 source are evaluated on the gate's eval suite, and the drop is judged by the gate's own
 policy: one ``Threshold(metric, max_drop=budget)`` per eval metric, decided by
 ``gate.policy.decide`` with the config's ``gate`` settings. So "within budget" means
-exactly what a gate with those thresholds would call ``pass``: every observed drop is at
-most the budget. A drop beyond it is ``fail`` when significant and ``inconclusive``
-otherwise; neither is within budget (an unconfirmed loss is not a free pass).
+exactly what a gate with those thresholds would call ``pass``: the upper confidence bound
+of every drop is within the budget (Holm over the metrics). A drop shown beyond it is
+``fail``, one neither shown within nor beyond is ``inconclusive``; neither is within
+budget (an unconfirmed loss is not a free pass).
 
 Among the artifacts within budget the smallest (``prefer: smallest``) or the one with
 the lowest per-token latency (``prefer: fastest``, measured by ``perf.bench``) is moved

@@ -4,9 +4,18 @@
 ``render_markdown(outcome, for_comment=True)`` adds a Mermaid ``xychart-beta`` chart of
 candidate vs baseline, which GitHub and GitLab both render in comments, so no image has
 to be uploaded anywhere. Rendering never posts: ``llm_gitops.forges`` does that.
+
+Every check's row says what decided it ("decided by": the confidence bound, its level
+and the margin, or the absolute bound); an inconclusive check says how many samples
+would settle it; a sequential eval lists its looks. Paths under ``root`` (the repo) are
+shown relative to it, and a comment shows no other absolute path either (only the last
+component): a runner's directory layout is noise to a reviewer, and not theirs to see.
 """
 
 from __future__ import annotations
+
+import re
+from pathlib import Path
 
 from llm_gitops.gate.outcome import (
     CheckResult,
@@ -16,11 +25,15 @@ from llm_gitops.gate.outcome import (
     format_p,
     format_range,
     format_value,
+    settle_text,
     uses_points,
 )
 
 ICONS = {"pass": "✅", "fail": "❌", "inconclusive": "⚠️", "error": "💥"}
-TABLE_HEADER = ("metric", "candidate", "baseline", "delta (95% CI)", "bound", "verdict")
+TABLE_HEADER = ("metric", "candidate", "baseline", "delta (bounds)", "decided by", "thresholds", "verdict")
+# An absolute POSIX path not inside a URL or a models:/ URI (no word character, ':', '/' or '.' before it).
+_URL = re.compile(r"([a-z][a-z0-9+.-]*://[^\s)>\]]+)", re.I)
+_ABSOLUTE_PATH = re.compile(r"(?<![\w:/.~-])/(?:[\w.@+-]+/)+([\w.@+-]+)")
 
 
 def _cell(text: object) -> str:
@@ -41,6 +54,28 @@ def delta_cell(check: CheckResult) -> str:
     return f"{text} ({interval})" if interval else text
 
 
+def decided_by(check: CheckResult) -> str:
+    """What decided the check, in a few words: 'upper bound 1.6pt <= 2pt (97.5%)'."""
+    if check.verdict == "error":
+        return "-"
+    if check.cause == "no_baseline":
+        return "no baseline yet" if check.verdict == "pass" else "no baseline value"
+    if check.cause in ("min", "max"):
+        op = "<" if check.cause == "min" else ">"
+        return f"value {format_value(check, check.candidate)} {op} {check.cause} {check.bound_of(check.cause)}"
+    if check.cause == "hard_max_drop":
+        return f"drop {format_amount(check, check.degradation)} > hard_max_drop {check.bound_of('hard_max_drop')}"
+    if check.bound_value is not None and check.allowed_drop is not None:
+        op = ">" if check.bound_value > check.allowed_drop else "<="
+        text = (f"{check.bound_side} bound {format_amount(check, check.bound_value)} {op} "
+                f"{format_amount(check, check.allowed_drop)} ({check.confidence * 100:.4g}%)")
+        settle = settle_text(check) if check.verdict == "inconclusive" else ""
+        return f"{text}; {settle}" if settle else text
+    if check.verdict == "pass":
+        return "value within min/max" if (check.bound_of("min") or check.bound_of("max")) else "-"
+    return check.reason
+
+
 def table(outcome: GateOutcome) -> str:
     rows = ["| " + " | ".join(TABLE_HEADER) + " |", "|" + "---|" * len(TABLE_HEADER)]
     for c in outcome.checks:
@@ -49,11 +84,32 @@ def table(outcome: GateOutcome) -> str:
             format_value(c, c.candidate),
             format_value(c, c.baseline),
             delta_cell(c),
+            decided_by(c),
             c.bound,
             f"{ICONS[c.verdict]} {c.verdict}",
         )
         rows.append("| " + " | ".join(_cell(x) for x in cells) + " |")
     return "\n".join(rows)
+
+
+def links_line(outcome: GateOutcome) -> str | None:
+    """'[CI run](URL) · [artifacts](URL) · [MLflow run](URL)', or None without links."""
+    shown = [f"[{_cell(name).replace(']', '')}]({url.replace(')', '%29').replace(' ', '%20')})"
+             for name, url in outcome.links.items() if url]
+    return " · ".join(shown) if shown else None
+
+
+def looks_summary(outcome: GateOutcome) -> str | None:
+    """'Sequential eval: decided on 338 of 500 documents (add_em), look 4 of 5.' for a sequential gate."""
+    if not outcome.looks:
+        return None
+    last = outcome.looks[-1]
+    samples = ", ".join(f"{n:,} ({task})" for task, n in last.get("samples", {}).items())
+    pending = last.get("next")
+    if pending:
+        more = ", ".join(f"{n:,} ({task})" for task, n in pending.items())
+        return f"Sequential eval: stopped at look {last['look']} on {samples} samples; the next look needed {more}."
+    return f"Sequential eval: decided at look {last['look']} on {samples} samples."
 
 
 def _model_line(label: str, info: ModelInfo | None) -> str:
@@ -69,10 +125,21 @@ def _model_line(label: str, info: ModelInfo | None) -> str:
 
 
 def _check_details(outcome: GateOutcome) -> str:
-    rows = ["| metric | n | test | p-value | reason |", "|---|---|---|---|---|"]
+    rows = ["| metric | n | method | p-value | resolves (MDE) | reason |", "|---|---|---|---|---|---|"]
     for c in outcome.checks:
         p = format_p(c.p_value) if c.p_value is not None else "-"
-        rows.append("| " + " | ".join(_cell(x) for x in (f"`{c.metric}`", c.n if c.n is not None else "-", c.test or "-", p, c.reason)) + " |")
+        mde = f"±{format_amount(c, c.mde)} around max_drop" if c.mde is not None else "-"
+        cells = (f"`{c.metric}`", c.n if c.n is not None else "-", c.test or "-", p, mde, c.reason)
+        rows.append("| " + " | ".join(_cell(x) for x in cells) + " |")
+    return "\n".join(rows)
+
+
+def _looks_table(outcome: GateOutcome) -> str:
+    rows = ["| look | samples | decided |", "|---|---|---|"]
+    for look in outcome.looks:
+        samples = ", ".join(f"{task} {n:,}" for task, n in look.get("samples", {}).items())
+        decided = ", ".join(f"`{m}` {v}" for m, v in look.get("decided", {}).items()) or "-"
+        rows.append("| " + " | ".join(_cell(x) for x in (look.get("look"), samples, decided)) + " |")
     return "\n".join(rows)
 
 
@@ -89,6 +156,8 @@ def details(outcome: GateOutcome) -> str:
     body = "\n".join(parts)
     if outcome.checks:
         body += "\n\n" + _check_details(outcome)
+    if outcome.looks:
+        body += "\n\n" + _looks_table(outcome)
     if outcome.settings:
         body += f"\n\n**Settings**: {_settings_line(outcome)}"
     if outcome.timings:
@@ -140,11 +209,34 @@ def mermaid_chart(outcome: GateOutcome) -> str | None:
     return "\n\n".join(blocks) if blocks else None
 
 
-def render_markdown(outcome: GateOutcome, *, for_comment: bool = False, title: str | None = None) -> str:
-    """The whole report. Its first line is the verdict (after ``title``, when given)."""
+def relative_paths(text: str, root: str | Path | None, *, hide_absolute: bool) -> str:
+    """``text`` with paths under ``root`` made relative to it; with ``hide_absolute`` any
+    other absolute path is cut to its last component ('.../results.json')."""
+    if root is not None:
+        base = str(Path(root)).rstrip("/")
+        if base:
+            text = re.sub(re.escape(base) + r"(?=/|\b)/?", lambda m: "" if m.group(0).endswith("/") else ".", text)
+    if hide_absolute:  # URLs are left whole: their paths are not the runner's
+        pieces = _URL.split(text)
+        text = "".join(p if i % 2 else _ABSOLUTE_PATH.sub(lambda m: f".../{m.group(1)}", p) for i, p in enumerate(pieces))
+    return text
+
+
+def render_markdown(outcome: GateOutcome, *, for_comment: bool = False, title: str | None = None,
+                    root: str | Path | None = None) -> str:
+    """The whole report. Its first line is the verdict (after ``title``, when given).
+
+    ``root``: the repository root; paths under it are shown relative to it.
+    """
     parts = ([f"### {title}"] if title else []) + [summary_line(outcome)]
+    links = links_line(outcome)
+    if links:
+        parts.append(links)
     if outcome.checks:
         parts.append(table(outcome))
+    sequential = looks_summary(outcome)
+    if sequential:
+        parts.append(sequential)
     if outcome.notes:
         parts.append("\n".join(f"- {note}" for note in outcome.notes))
     if for_comment:
@@ -152,4 +244,4 @@ def render_markdown(outcome: GateOutcome, *, for_comment: bool = False, title: s
         if chart:
             parts.append(chart)
     parts.append(details(outcome))
-    return "\n\n".join(parts) + "\n"
+    return relative_paths("\n\n".join(parts) + "\n", root, hide_absolute=for_comment)

@@ -1,0 +1,174 @@
+"""How often does the gate pass a real regression, and block a candidate that is no worse?
+
+Synthetic lm-eval-style per-sample results with a known truth: each run draws a fresh
+split of documents from an item population (difficulty d ~ N(0, 2.5) on the logit scale);
+each model answers item i correctly with probability sigmoid(ability - d_i + e_i), with
+a model-specific item effect e ~ N(0, 0.6), so two models agree on most items (the
+agreement printed is the share of documents both answer alike, ~85-90% here). The
+candidate's ability is set so that its *population* accuracy is the baseline's minus the
+scenario's true drop: 0 (equal quality), 0.5x, 1x and 2x ``max_drop``.
+
+Every run is judged on the same scores by
+  * the gate's decision core (``gate.policy.decide``), in one look on the whole split
+    ("bounds") and with sequential looks 100, 200, 400, ... ("sequential"), whose mean
+    documents evaluated is printed;
+  * the OLD rule, copied below as it was: observed drop <= max_drop passes, else fail
+    when "drop > max_drop" is significant (shifted paired t and exact McNemar), else
+    inconclusive;
+  * a naive fixed threshold: fail when the observed drop > max_drop.
+Goals (issue 9): a 2x max_drop drop passes <= 5% of runs at every size; equal quality is
+blocked <= 5% where the split can resolve max_drop (marked "resolves": the minimum
+detectable effect at alpha 0.05 and power 0.8 is <= max_drop); sequential evaluates
+<= 50% of the split on average for equal quality and the 2x drop.
+
+A few runs also go through the real CLI (``llm-gitops gate --candidate-results
+--baseline-results`` on lm-eval output files) with ``--cli N``, to show the CLI decides
+exactly as the core does.
+
+    .venv/bin/python benchmarks/gate_errors.py                 # 200 runs per scenario, ~2-3 minutes
+    .venv/bin/python benchmarks/gate_errors.py --runs 100 --sizes 500
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from scipy import special
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "src"))
+
+from llm_gitops.config.schema import GateSection, Threshold  # noqa: E402
+from llm_gitops.evaluation.results import EvalResults, MetricResult  # noqa: E402
+from llm_gitops.gate import sequential, stats  # noqa: E402
+from llm_gitops.gate.policy import Measurements, SequentialDesign, decide  # noqa: E402
+
+TASK, METRIC = "synth", "acc"
+KEY = f"{TASK}/{METRIC}"
+DIFFICULTY_SD, ITEM_EFFECT_SD = 3.5, 0.4
+
+
+# --------------------------------------------------------------------------- the truth
+def population_accuracy(ability: float, rng_seed: int = 0, size: int = 400_000) -> float:
+    rng = np.random.default_rng(rng_seed)
+    d = rng.normal(0, DIFFICULTY_SD, size)
+    e = rng.normal(0, ITEM_EFFECT_SD, size)
+    return float(np.mean(special.expit(ability - d + e)))
+
+
+def ability_for(accuracy: float) -> float:
+    lo, hi = -10.0, 10.0
+    for _ in range(50):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if population_accuracy(mid) < accuracy else (lo, mid)
+    return (lo + hi) / 2
+
+
+def draw(n: int, a_base: float, a_cand: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """One split of ``n`` documents answered by both models: (candidate, baseline) 0/1 scores."""
+    d = rng.normal(0, DIFFICULTY_SD, n)
+    base = rng.random(n) < special.expit(a_base - d + rng.normal(0, ITEM_EFFECT_SD, n))
+    cand = rng.random(n) < special.expit(a_cand - d + rng.normal(0, ITEM_EFFECT_SD, n))
+    return cand.astype(float), base.astype(float)
+
+
+# --------------------------------------------------------------------------- the rules
+def old_rule(cand: np.ndarray, base: np.ndarray, allowed: float, alpha: float) -> str:
+    """The decision before issue 9 (gate.policy + gate.stats as they were), copied as the
+    baseline being measured: observed drop within max_drop passes, a larger one fails only
+    when significant (max of the shifted paired t and the one-sided exact McNemar p)."""
+    d = base - cand
+    deg = float(np.mean(d))
+    if deg <= allowed:
+        return "pass"
+    sd = float(np.std(d, ddof=1))
+    p_t = (0.0 if deg > allowed else 1.0) if sd == 0 else float(special.stdtr(d.size - 1, -(deg - allowed) / (sd / math.sqrt(d.size))))
+    losses, wins = int(np.sum((base == 1) & (cand == 0))), int(np.sum((cand == 1) & (base == 0)))
+    p_exact = 1.0 if losses == 0 else float(special.bdtrc(losses - 1, losses + wins, 0.5))
+    return "fail" if max(p_t, p_exact) < alpha else "inconclusive"
+
+
+def naive_rule(cand: np.ndarray, base: np.ndarray, allowed: float) -> str:
+    return "fail" if float(np.mean(base) - np.mean(cand)) > allowed else "pass"
+
+
+def metric_result(scores: np.ndarray) -> MetricResult:
+    n = scores.size
+    return MetricResult(TASK, METRIC, float(scores.mean()), float(scores.std(ddof=1) / math.sqrt(n)), n, True,
+                        tuple(range(n)), tuple(float(s) for s in scores))
+
+
+def eval_results(scores: np.ndarray, digest: str) -> EvalResults:
+    return EvalResults(digest, "./synthetic", "0.4", "sha256:t", {}, {KEY: metric_result(scores)}, "", 0.0, "k")
+
+
+def gate_decision(cand: np.ndarray, base: np.ndarray, threshold: Threshold, gate: GateSection,
+                  design: SequentialDesign | None) -> tuple[str, int]:
+    """(verdict, documents evaluated) from the gate's core."""
+    outcome = decide([threshold], candidate=Measurements(eval=eval_results(cand, "sha256:c")),
+                     baseline=Measurements(eval=eval_results(base, "sha256:b")), gate=gate, design=design)
+    evaluated = outcome.looks[-1]["samples"][TASK] if outcome.looks else cand.size
+    return outcome.verdict, evaluated
+
+
+# --------------------------------------------------------------------------- the sweep
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--runs", type=int, default=200, help="runs per scenario (>= 100)")
+    ap.add_argument("--sizes", type=int, nargs="*", default=[500, 5000], help="split sizes")
+    ap.add_argument("--accuracy", type=float, default=0.80, help="the baseline's true accuracy")
+    ap.add_argument("--max-drop", type=float, default=0.02, help="max_drop in accuracy units (0.02 = 2pt)")
+    ap.add_argument("--alpha", type=float, default=0.05)
+    ap.add_argument("--seed", type=int, default=7)
+    args = ap.parse_args()
+
+    threshold = Threshold(metric=KEY, max_drop=f"{args.max_drop * 100:g}pt")
+    gate = GateSection(alpha=args.alpha)
+    a_base = ability_for(args.accuracy)
+    multiples = (0.0, 0.5, 1.0, 2.0)
+    print(f"baseline accuracy {args.accuracy:.2f}, max_drop {args.max_drop * 100:g}pt, alpha {args.alpha}, "
+          f"{args.runs} runs per scenario; looks {sequential.FIRST_LOOK}, x2, ... (spending alpha*t^{sequential.RHO:g})")
+    header = (f"{'split':>6} {'true drop':>10} {'agree':>6} | {'bounds pass/fail/inc':>21} | "
+              f"{'sequential pass/fail/inc':>24} {'docs':>6} | {'old rule p/f/i':>15} | {'naive p/f':>9}")
+    print(header)
+    print("-" * len(header))
+    rng = np.random.default_rng(args.seed)
+    started = time.perf_counter()
+    for n in args.sizes:
+        design = SequentialDesign(order={TASK: tuple(range(n))}, looks={TASK: sequential.plan_looks(n)})
+        for mult in multiples:
+            a_cand = ability_for(args.accuracy - mult * args.max_drop)
+            tallies = {k: {"pass": 0, "fail": 0, "inconclusive": 0} for k in ("bounds", "seq", "old", "naive")}
+            docs, agree, mdes = [], [], []
+            for _ in range(args.runs):
+                cand, base = draw(n, a_base, a_cand, rng)
+                agree.append(float(np.mean(cand == base)))
+                tallies["bounds"][gate_decision(cand, base, threshold, gate, None)[0]] += 1
+                verdict, evaluated = gate_decision(cand, base, threshold, gate, design)
+                tallies["seq"][verdict] += 1
+                docs.append(evaluated)
+                tallies["old"][old_rule(cand, base, args.max_drop, args.alpha)] += 1
+                tallies["naive"][naive_rule(cand, base, args.max_drop)] += 1
+                mdes.append(stats.resolution(stats.PairedBinary.from_scores(cand, base), args.max_drop, alpha=args.alpha).mde)
+
+            def pct(rule):
+                t = tallies[rule]
+                return "/".join(f"{100 * t[v] / args.runs:3.0f}" for v in ("pass", "fail", "inconclusive"))
+
+            resolves = " resolves" if float(np.mean(mdes)) <= args.max_drop else ""
+            naive = tallies["naive"]
+            print(f"{n:>6} {f'{mult:g}x {mult * args.max_drop * 100:g}pt':>10} {np.mean(agree):6.2f} | {pct('bounds'):>21} | "
+                  f"{pct('seq'):>24} {np.mean(docs) / n:5.0%} | {pct('old'):>15} | "
+                  f"{100 * naive['pass'] / args.runs:4.0f}/{100 * naive['fail'] / args.runs:<4.0f}"
+                  f"{'  MDE %.1fpt' % (100 * np.mean(mdes)) if mult == 0 else ''}{resolves if mult == 0 else ''}",
+                  flush=True)
+    print(f"(rates in %; 'docs' = mean share of the split evaluated by the sequential gate; {time.perf_counter() - started:.0f}s)")
+
+
+if __name__ == "__main__":
+    main()
