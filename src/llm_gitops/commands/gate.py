@@ -164,16 +164,16 @@ def command(config_path: Path | None, candidate_src: str | None, baseline_src: s
     else:
         baseline = (command_model(config, baseline_spec, flag="--baseline", field="models.baseline")
                     if baseline_spec is not None else None)
-    # Said once both resolved: a bad baseline's error is then the only line on stderr.
-    say(f"gate: candidate {candidate.source} ({candidate.short_digest})")
-    if baseline is not None:
-        say(f"gate: baseline {baseline.source} ({baseline.short_digest})")
     if runs:
         from llm_gitops.evaluation.lm_eval_results import check_sides
         from llm_gitops.evaluation.runner import harness_version
 
         check_sides(runs.get("candidate"), runs.get("baseline"), installed_harness=harness_version(),
                     baseline_is_model=baseline is not None and "baseline" not in runs)
+    # Said once both resolved (and results paired): a bad side's error is then the only line on stderr.
+    say(f"gate: candidate {candidate.source} ({candidate.short_digest})")
+    if baseline is not None:
+        say(f"gate: baseline {baseline.source} ({baseline.short_digest})")
 
     request = GateRequest(config=config, candidate=candidate, baseline=baseline, limit=limit, no_perf=no_perf,
                           cache_root=cache_root, chart=config.report.chart if chart is None else chart,

@@ -71,6 +71,7 @@ class LmEvalRun:
     model_name: str
     tasks: tuple[str, ...]  # leaf tasks (lm-eval's ``configs``)
     n_shot: Mapping[str, int]
+    versions: Mapping[str, Any]
     results: EvalResults
     # task -> comparable config (machine paths dropped); task -> doc_id -> sample hash
     task_configs: Mapping[str, Any] = field(compare=False, repr=False)
@@ -321,15 +322,15 @@ def read_lm_eval_output(path: Path, *, label: str) -> LmEvalRun:
     """Read one lm-eval run (a directory or its results file) into EvalResults; raise ResultsFileError."""
     results_path = locate_results_file(Path(path), label)
     raw, data = _read_results_json(results_path, label)
-    version = data.get("lm_eval_version")
-    if not isinstance(version, str) or not version.strip():
-        raise _fail(label, results_path, "has no lm_eval_version, so the harness that made it is unknown",
-                    "pass a results file written by lm-eval 0.4.3 or newer")
     for key in ("results", "configs"):
         if key not in data:
             raise _fail(label, results_path, f"has no {key!r}: not an lm-eval results file",
                         "pass the results_*.json lm-eval wrote")
         _expect(data[key], dict, label, results_path, key)
+    version = data.get("lm_eval_version")
+    if not isinstance(version, str) or not version.strip():
+        raise _fail(label, results_path, "has no lm_eval_version, so the harness that made it is unknown",
+                    "pass a results file written by lm-eval 0.4.3 or newer")
     configs: dict[str, Any] = data["configs"]
     if not configs:
         raise _fail(label, results_path, "names no task (its 'configs' is empty)", "pass a run that evaluated tasks")
@@ -370,6 +371,9 @@ def read_lm_eval_output(path: Path, *, label: str) -> LmEvalRun:
         samples_paths[task] = sample_file
         hashes[task] = samples.hashes
         docs[task] = samples.docs
+        if not samples.per_filter and effective:
+            raise _fail(label, sample_file, f"holds no samples, but the results file reports {effective}",
+                        "the run that wrote it was interrupted; " + _FIX_RERUN)
         for filter_name, ids in samples.per_filter.items():
             if len(ids) != effective:
                 raise _fail(label, sample_file, f"has {len(ids)} samples for filter {filter_name!r}, but the results "
@@ -442,7 +446,8 @@ def read_lm_eval_output(path: Path, *, label: str) -> LmEvalRun:
     )
     return LmEvalRun(
         label=label, results_path=results_path, samples_paths=samples_paths, harness_version=version.strip(),
-        model_name=model_name, tasks=tuple(sorted(configs)), n_shot=n_shot, results=results,
+        model_name=model_name, tasks=tuple(sorted(configs)), n_shot=n_shot, versions=dict(sections["versions"]),
+        results=results,
         task_configs=task_configs, sample_hashes=hashes, docs=docs,
         group_subtasks=data["group_subtasks"] if isinstance(data.get("group_subtasks"), dict) else {},
     )
@@ -593,6 +598,10 @@ def check_pair(candidate: LmEvalRun, baseline: LmEvalRun) -> None:
             side = baseline if task not in candidate.tasks else candidate
             raise _fail(side.label, side.results_path, f"has task {task!r}, which the other side lacks",
                         "evaluate both models on the same tasks")
+        if candidate.versions.get(task) != baseline.versions.get(task):
+            raise _fail(baseline.label, baseline.results_path, f"task {task!r} is version "
+                        f"{baseline.versions.get(task)!r}, the candidate's {candidate.versions.get(task)!r}: the models "
+                        "were evaluated on different versions of the task", "evaluate both models with the same task")
         a, b = candidate.task_configs.get(task), baseline.task_configs.get(task)
         if a != b:
             keys = sorted(k for k in set(a or {}) | set(b or {}) if (a or {}).get(k) != (b or {}).get(k))
@@ -600,6 +609,10 @@ def check_pair(candidate: LmEvalRun, baseline: LmEvalRun) -> None:
                         f"{', '.join(keys[:3])}: the models were evaluated on different task configs",
                         "evaluate both models with the same task YAML")
         ha, hb = candidate.sample_hashes.get(task, {}), baseline.sample_hashes.get(task, {})
+        if ha and hb and not set(ha) & set(hb):
+            raise _fail(baseline.label, baseline.results_path, f"task {task!r} was evaluated on other documents than "
+                        f"the candidate's (disjoint doc ids: {len(hb)} here, {len(ha)} there)",
+                        "evaluate both models on the same documents (same --limit/--samples)")
         for doc_id in sorted(set(ha) & set(hb)):
             if ha[doc_id] != hb[doc_id]:
                 raise _fail(baseline.label, baseline.samples_paths[task], f"doc_id {doc_id} is another document (or "
