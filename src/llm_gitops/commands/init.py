@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from llm_gitops.cache import write_atomic
+from llm_gitops.commands.preflight import check_output_file
 from llm_gitops.config import CONFIG_FILENAME, parse_config
 from llm_gitops.errors import ConfigError
 
@@ -30,6 +31,7 @@ def command(path: Path, force: bool) -> None:
     """
     if path.exists() and not force:
         raise ConfigError(f"{path} already exists", hint="pass --force to overwrite it")
+    check_output_file(path, "--path")
     text = starter_config_text()
     parse_config(text, path)  # the starter must always be valid
     write_atomic(path, text)

@@ -35,14 +35,17 @@ from llm_gitops.commands.options import config_option
                    "429 and Retry-After instead of timing out in a long queue.")
 @click.option("--request-timeout", default=60.0, show_default=True, type=click.FloatRange(0, min_open=True),
               help="Seconds a completion may take, queueing included; then its generation stops and it gets 504.")
+@click.option("--threads", default=None, type=click.IntRange(1, 1024),
+              help="CPU threads one generation uses (default: torch's, one per core it sees). Set it to the cores "
+                   "this container really gets: more threads than cores spin-wait on each other (10x slower).")
 @click.option("--drain-seconds", default=5.0, show_default=True, type=click.FloatRange(0),
               help="After SIGTERM, answer /readyz 503 this long (still serving) before closing.")
 @click.option("--graceful-timeout", default=30.0, show_default=True, type=click.FloatRange(0),
               help="After draining, wait this long for in-flight requests before cancelling them.")
 def command(model_source: str, config_path: Path | None, host: str, port: int, color: str | None,
             model_version: str | None, model_name: str | None, workers: int, max_tokens: int,
-            max_prompt_chars: int, max_queue: int, request_timeout: float, drain_seconds: float,
-            graceful_timeout: float) -> None:
+            max_prompt_chars: int, max_queue: int, request_timeout: float, threads: int | None,
+            drain_seconds: float, graceful_timeout: float) -> None:
     """Serve a model over an OpenAI-compatible HTTP API.
 
     \b
@@ -72,6 +75,7 @@ def command(model_source: str, config_path: Path | None, host: str, port: int, c
       curl -s localhost:8000/v1/completions -H 'content-type: application/json' \\
            -d '{"prompt": "12+34=", "max_tokens": 3, "temperature": 0}'
     """
+    from llm_gitops.commands.preflight import source_flag
     from llm_gitops.models.sources import resolve_model
     from llm_gitops.serve.server import ServeOptions, serve
 
@@ -83,11 +87,11 @@ def command(model_source: str, config_path: Path | None, host: str, port: int, c
 
         config = load_config(config_path)
         base_dir, tracking_uri = config.base_dir, resolve_tracking_uri(config)
-    model = resolve_model(model_source, base_dir=base_dir, tracking_uri=tracking_uri)
+    model = resolve_model(source_flag(model_source, "--model"), base_dir=base_dir, tracking_uri=tracking_uri)
     click.echo(f"serving {model.source} ({model.digest[:19]}) on http://{host}:{port}", err=True)
     options = ServeOptions(
         model_dir=str(model.path), digest=model.digest, color=color, model_name=model_name,
         model_version=model_version, max_prompt_chars=max_prompt_chars, max_tokens=max_tokens,
-        max_queue=max_queue, request_timeout=request_timeout, drain_seconds=drain_seconds,
+        max_queue=max_queue, request_timeout=request_timeout, threads=threads, drain_seconds=drain_seconds,
     )
     serve(options, host=host, port=port, workers=workers, graceful_timeout=graceful_timeout)

@@ -19,10 +19,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from llm_gitops.config.schema import ModelSourceSpec
+from llm_gitops.errors import ModelSourceError
+from llm_gitops.errors import ModelSourceError
+from llm_gitops.models.adapters import is_adapter, resolve_adapter
 from llm_gitops.models.digest import model_digest
 from llm_gitops.models.resolved import ResolvedModel
 from llm_gitops.models.sources import dvc_repo, local, mlflow_registry
 from llm_gitops.models.sources.base import Fetched, ModelSource
+from llm_gitops.workspace import cache_dir
 
 # Kind -> module. The local kind (PREFIX "") takes whatever no other prefix claims.
 SOURCES: dict[str, ModelSource] = {
@@ -49,7 +53,24 @@ def resolve_model(spec: ModelSourceSpec | str, *, base_dir: Path, tracking_uri: 
     unfetchable DVC path, and ``ExternalServiceError`` when a server cannot be reached.
     """
     if isinstance(spec, str):
+        if not spec.strip():
+            raise ModelSourceError("the model source is empty", hint="give a directory, models:/NAME@ALIAS or dvc:PATH")
         spec = ModelSourceSpec(source=spec)
     kind = source_kind(spec.source)
-    fetched = kind.fetch(spec, base_dir=Path(base_dir).resolve(), tracking_uri=tracking_uri)
+    base_dir = Path(base_dir).resolve()
+    fetched = kind.fetch(spec, base_dir=base_dir, tracking_uri=tracking_uri)
+    if is_adapter(fetched.path):
+        # A LoRA/PEFT adapter: its base is resolved as a source of its own.
+        return resolve_adapter(
+            fetched.path,
+            fetched.label,
+            override=spec.base,
+            resolve=lambda source: resolve_model(source, base_dir=base_dir, tracking_uri=tracking_uri),
+            view_root=cache_dir(base_dir) / "models" / "adapters",
+        )
+    if spec.base:
+        raise ModelSourceError(
+            f"{spec.source}: 'base' applies only to adapter directories (with adapter_config.json)",
+            hint="drop 'base' for a whole model",
+        )
     return ResolvedModel(path=fetched.path, digest=model_digest(fetched.path), source=fetched.label, kind=kind.KIND)
