@@ -87,7 +87,9 @@ def kind_of(path: Path) -> str:
 
 
 def resolve(path: Path) -> Path:
-    """``path.resolve()``, with a symlink loop as UnusableFile instead of RuntimeError/OSError."""
+    """The real path of an existing regular file or directory; else UnusableFile naming ``path``
+    as given (a dangling link or a loop is said as such, not as its target "not found")."""
+    kind_of(path)
     try:
         return Path(path).resolve()
     except RuntimeError:  # Python < 3.13 reports a loop this way

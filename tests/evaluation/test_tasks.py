@@ -290,7 +290,7 @@ def test_local_dataset_directory_hash_follows_its_files(suite_dir: Path):
     ("5", "include: expected a YAML file path, got the number 5"),
     ("[base.yaml, {a: 1}]", "include[1]: expected a YAML file path, got a mapping"),
     ("''", "include: expected a YAML file path"),
-    ("/dev/null", "task YAML /dev/null is a character device"),
+    ("/dev/null", "include: included file /dev/null is a character device"),
     ("missing.yaml", "missing.yaml not found"),
 ])
 def test_include_of_the_wrong_kind(suite_dir: Path, include: str, expected: str):

@@ -104,6 +104,8 @@ def _children(node: Node) -> list[Node]:
 
 def describe(value: Any) -> str:
     """What a YAML value is, in the words of the file (not Python's class names)."""
+    if value is None:
+        return "nothing (null)"
     if isinstance(value, dict):
         return "a mapping"
     if isinstance(value, (list, set)):

@@ -174,8 +174,8 @@ def _unusable(where: str, what: str, exc: UnusableFile, hint: str | None = None)
     return EvalError(f"{where}: {what} {exc.path} {exc.reason}", hint=hint)
 
 
-def _read_yaml(path: Path, where: str, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
-    """Read a task YAML, merging ``include:`` files as lm-eval does."""
+def _read_yaml(path: Path, where: str, seen: tuple[Path, ...] = (), via: str = "") -> dict[str, Any]:
+    """Read a task YAML, merging ``include:`` files as lm-eval does (``via``: the include that names it)."""
     if path in seen:
         raise EvalError(f"{where}: include cycle at {path}", hint="remove the circular 'include:'")
     if len(seen) >= MAX_INCLUDE_DEPTH:
@@ -184,7 +184,7 @@ def _read_yaml(path: Path, where: str, seen: tuple[Path, ...] = ()) -> dict[str,
     try:
         text = input_files.read_text(path, limit=input_files.MAX_YAML_BYTES, what="a task YAML")
     except UnusableFile as exc:
-        raise _unusable(where, "task YAML", exc) from None
+        raise _unusable(f"{where}{via}", "included file" if via else "task YAML", exc) from None
     data = load_yaml_document(text, _TaskYamlLoader, where=f"{where}: {path}", what="task YAML", error=EvalError,
                               base_dir=path.parent)
     if not isinstance(data, dict):
@@ -205,7 +205,7 @@ def _read_yaml(path: Path, where: str, seen: tuple[Path, ...] = ()) -> dict[str,
             inc_path = input_files.resolve(Path(inc) if Path(inc).is_absolute() else path.parent / inc)
         except UnusableFile as exc:
             raise _unusable(f"{where}: {path}: {field_name}", "included file", exc) from None
-        inc_cfg = _read_yaml(inc_path, where, (*seen, path))
+        inc_cfg = _read_yaml(inc_path, where, (*seen, path), via=f": {path}: {field_name}")
         inc_cfg.pop("task_list", None)
         merged.update(inc_cfg)
     merged.update(data)
@@ -401,6 +401,8 @@ def _resolve_local(spec: TaskSpec, task_index: int, base_dir: Path) -> ResolvedT
             local = input_files.resolve(_local_path(dataset_path, yaml_dir, located))
             kind = input_files.kind_of(local)
             digest = _dir_sha256(local) if kind == "directory" else file_sha256(local)
+            if kind == "directory" and not input_files.files_under(local):
+                raise UnusableFile(local, "is an empty directory (no data files)")
         except UnusableFile as exc:
             if exc.reason == "not found" and exc.path == local:
                 raise EvalError(
