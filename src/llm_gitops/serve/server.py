@@ -39,6 +39,7 @@ class ServeOptions:
     max_tokens: int = 256
     max_queue: int = 16
     request_timeout: float = 60.0
+    threads: int | None = None  # torch's intra-op threads; None: torch's default (every core it sees)
     drain_seconds: float = 5.0
     # A single process stops when its model fails to load (the caller reports why);
     # a worker keeps answering /healthz 500 so its supervisor does not restart it in a loop.
@@ -55,6 +56,10 @@ def app_from_env():
     from llm_gitops.serve.protocol import Limits
 
     opts = ServeOptions(**json.loads(os.environ[_OPTIONS_ENV]))
+    if opts.threads:
+        import torch
+
+        torch.set_num_threads(opts.threads)
 
     def on_load_error(exc: BaseException) -> None:
         _load_failures.append(f"{type(exc).__name__}: {exc}")
