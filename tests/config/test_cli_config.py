@@ -61,3 +61,22 @@ def test_help_and_version_do_not_import_torch():
     code = "import sys; from llm_gitops.cli import main\ntry:\n    main(['--help'])\nexcept SystemExit: pass\nprint('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip().endswith("False")
+
+
+def test_validate_config_checks_tasks_even_without_thresholds(tmp_path, monkeypatch, capsys):
+    (tmp_path / ".llm-gitops.yaml").write_text("version: 1\neval:\n  tasks: [tasks/missing.yaml]\n")
+    assert run_main(["validate-config"], monkeypatch, tmp_path) == 2
+    assert "eval.tasks[0] (tasks/missing.yaml): task YAML not found" in capsys.readouterr().err
+    assert run_main(["validate-config", "--no-check-tasks"], monkeypatch, tmp_path) == 0
+
+
+def test_validate_config_names_a_directory_and_a_symlink_loop(tmp_path, monkeypatch, capsys):
+    (tmp_path / "conf").mkdir()
+    assert run_main(["validate-config", "--config", "conf"], monkeypatch, tmp_path) == 2
+    assert capsys.readouterr().err.strip() == (
+        "error: conf: config file is a directory, not a regular file; pass the file itself, e.g. --config "
+        "conf/.llm-gitops.yaml")
+    (tmp_path / "a.yaml").symlink_to("b.yaml")
+    (tmp_path / "b.yaml").symlink_to("a.yaml")
+    assert run_main(["validate-config", "--config", "a.yaml"], monkeypatch, tmp_path) == 2
+    assert "a.yaml: config file is a symlink loop" in capsys.readouterr().err

@@ -28,9 +28,12 @@ def command(config_path: Path | None, as_json: bool, check_tasks: bool) -> None:
     """
     config = load_config(config_path)
     if check_tasks and config.eval.tasks:
-        from llm_gitops.gate.metrics import check_threshold_metrics
+        from llm_gitops.gate.metrics import available_metrics, check_threshold_metrics
 
-        check_threshold_metrics(config)
+        if config.thresholds:
+            check_threshold_metrics(config)
+        else:  # the tasks are checked even when no threshold names their metrics
+            available_metrics(config)
     if as_json:
         click.echo(json.dumps(config.model_dump(mode="json"), indent=2))
         return
