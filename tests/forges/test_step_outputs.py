@@ -182,3 +182,39 @@ def test_the_gate_cli_writes_a_failing_verdict_that_config_text_cannot_override(
     assert values["verdict"] == "fail"
     assert values["report-path"] == str(repo / "out\nverdict=pass\nx" / "report.md")
     assert "fail" in summary.read_text()
+
+
+def test_a_real_actions_runner_reads_the_outputs_back(tmp_path):
+    """act (nektos/act, which parses $GITHUB_OUTPUT as the Actions runner does) reads each
+    value back whole: the verdict stays 'fail' and the multi-line path arrives intact."""
+    import json
+    import sys
+
+    from tests.glue.support import clean_env, git_repo, run, tool
+
+    act = tool("act")
+    writer = tmp_path / "write_outputs.py"
+    writer.write_text("from llm_gitops.ci_context import detect\n"
+                      "from llm_gitops.commands.step_outputs import write_step_outputs\n"
+                      "write_step_outputs(detect(), {'verdict': 'fail', 'report-path': 'out\\nverdict=pass\\nx'},"
+                      " {}, None)\n")
+    workflow = f"""on: push
+jobs:
+  t:
+    runs-on: ubuntu-latest
+    steps:
+      - id: gate
+        run: {sys.executable} {writer}
+      - run: printf '%s|%s' "$VERDICT" "$REPORT" > "{tmp_path / 'seen.txt'}"
+        env:
+          VERDICT: ${{{{ steps.gate.outputs.verdict }}}}
+          REPORT: ${{{{ steps.gate.outputs.report-path }}}}
+"""
+    repo = tmp_path / "repo"
+    (repo / ".github" / "workflows").mkdir(parents=True)
+    (repo / ".github" / "workflows" / "t.yml").write_text(workflow)
+    git_repo(repo, remote="https://github.com/acme/models.git")  # act derives GITHUB_REPOSITORY from it
+    (tmp_path / "event.json").write_text(json.dumps({"ref": "refs/heads/main"}))
+    run([act, "push", "-P", "ubuntu-latest=-self-hosted", "-e", str(tmp_path / "event.json")],
+        env=clean_env(tmp_path / "home"), cwd=repo, timeout=120)
+    assert (tmp_path / "seen.txt").read_text() == "fail|out\nverdict=pass\nx"
