@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from llm_gitops.errors import ConfigError
-from llm_gitops.logsafe import register_secret, strip_userinfo
+from llm_gitops.logsafe import register_secret, strip_userinfo, url_without_userinfo
 
 System = Literal["github-actions", "gitlab-ci", "jenkins", "local"]
 ForgeName = Literal["github", "gitlab"]
@@ -185,6 +185,11 @@ def _checked_url(name: str, value: str) -> str:
     return value
 
 
+def _link(url: str | None) -> str | None:
+    """A link shown to people (a status's target URL): never with credentials in it."""
+    return url_without_userinfo(url) if url else None
+
+
 def _without_credentials(value: str) -> str:
     """A malformed URL for a message: everything between "://" and the last "@" hidden,
     even where it is too broken for ``strip_userinfo`` to see a URL."""
@@ -225,7 +230,7 @@ def _github_actions(env: Mapping[str, str]) -> CiContext:
         head_sha = _env_match(env, "GITHUB_SHA", _SHA, "a commit sha")
     server = (_env_url(env, "GITHUB_SERVER_URL") or "").rstrip("/")
     run_id = _env_int(env, "GITHUB_RUN_ID")
-    run_url = f"{server}/{repo}/actions/runs/{run_id}" if server and repo and run_id else None
+    run_url = _link(f"{server}/{repo}/actions/runs/{run_id}") if server and repo and run_id else None
     api_url = _env_url(env, "LLM_GITOPS_GITHUB_API_URL", "GITHUB_API_URL")
     actor = env.get("GITHUB_ACTOR") or None
     return CiContext("github-actions", "github", repo, pr_number, head_sha, base_ref,
@@ -331,7 +336,7 @@ def _gitlab_ci(env: Mapping[str, str]) -> CiContext:
     return CiContext(
         "gitlab-ci", "gitlab", repo, iid, _env_match(env, "CI_COMMIT_SHA", _SHA, "a commit sha"),
         _env_match(env, "CI_MERGE_REQUEST_TARGET_BRANCH_NAME", _REF, "a branch name"),
-        shown(actor) if actor else None, is_fork, _gitlab_base(api), _env_url(env, "CI_PIPELINE_URL", "CI_JOB_URL"),
+        shown(actor) if actor else None, is_fork, _gitlab_base(api), _link(_env_url(env, "CI_PIPELINE_URL", "CI_JOB_URL")),
     )
 
 
@@ -356,7 +361,7 @@ def _jenkins(env: Mapping[str, str]) -> CiContext:
         "jenkins", forge, repo, _env_int(env, "CHANGE_ID"), _env_match(env, "GIT_COMMIT", _SHA, "a commit sha"),
         _env_match(env, "CHANGE_TARGET", _REF, "a branch name"), shown(author) if author else None,
         # The branch-source plugins set CHANGE_FORK to the fork's owner for fork PRs.
-        bool(env.get("CHANGE_FORK")), api_url, _env_url(env, "BUILD_URL", "JOB_URL"),
+        bool(env.get("CHANGE_FORK")), api_url, _link(_env_url(env, "BUILD_URL", "JOB_URL")),
     )
 
 

@@ -58,3 +58,17 @@ def test_userinfo_is_stripped_from_every_url_in_a_text(text, expected):
 def test_a_link_loses_its_credentials_and_keeps_working():
     assert url_without_userinfo("http://u:p@127.0.0.1:8080/a?b#c") == "http://127.0.0.1:8080/a?b#c"
     assert url_without_userinfo("https://host/x") == "https://host/x"
+
+
+@pytest.mark.parametrize("env,expected", [
+    ({"GITHUB_ACTIONS": "true", "GITHUB_REPOSITORY": "a/b", "GITHUB_SERVER_URL": "https://u:pw@ghe.example",
+      "GITHUB_RUN_ID": "9"}, "https://ghe.example/a/b/actions/runs/9"),
+    ({"GITLAB_CI": "true", "CI_PROJECT_PATH": "g/p", "CI_PIPELINE_URL": "https://u:pw@gl.example/g/p/-/pipelines/3"},
+     "https://gl.example/g/p/-/pipelines/3"),
+    ({"JENKINS_URL": "https://j.example", "BUILD_URL": "https://u:pw@j.example/job/x/1/"},
+     "https://j.example/job/x/1/"),
+])
+def test_the_run_link_on_a_status_carries_no_credentials(env, expected):
+    from llm_gitops.ci_context import detect
+
+    assert detect(env).run_url == expected
