@@ -245,7 +245,8 @@ class _Event:
         self.data: dict = self._load(path) if path else {}
 
     def _error(self, problem: str, hint: str = "point GITHUB_EVENT_PATH at the event payload the runner wrote") -> ConfigError:
-        return ConfigError(f"GITHUB_EVENT_PATH={shown(self.path)}: {problem}", hint=hint)
+        where = f"GITHUB_EVENT_PATH={shown(self.path)}" if self.path else "GITHUB_EVENT_PATH is not set, so the event"
+        return ConfigError(f"{where}: {problem}", hint=hint)
 
     def _load(self, path: str) -> dict:
         try:

@@ -38,6 +38,15 @@ def _github(**overrides: str | None) -> Callable[[Path], tuple[dict[str, str], s
     return make
 
 
+def _github_without_event(event_name: str, path: str | None) -> Callable[[Path], tuple[dict[str, str], str]]:
+    """A pull-request event whose payload file is not named (unset, or set to "")."""
+    def make(tmp: Path) -> tuple[dict[str, str], str]:
+        env, forge = _github(GITHUB_EVENT_NAME=event_name)(tmp)
+        env.pop("GITHUB_EVENT_PATH")
+        return ({**env, "GITHUB_EVENT_PATH": path} if path is not None else env), forge
+    return make
+
+
 def _github_push(**overrides: str) -> Callable[[Path], tuple[dict[str, str], str]]:
     def make(tmp: Path) -> tuple[dict[str, str], str]:
         env = github_env(API, REPO, tmp / "event.json", token="ghs_EnvCorpusToken0123456789abcdef",
@@ -138,6 +147,10 @@ for _i, _v in enumerate(["a b", "x" * 50, "bot]", "-x", "a\nb", "app[bot][bot]",
 # Not-a-file cases of the pull request's event belong to the event corpus; its variable:
 CASES.append(("github-event-path-missing", _github(GITHUB_EVENT_PATH="/nonexistent/event.json"),
               ["GITHUB_EVENT_PATH", "does not exist"]))
+for _name in ("pull_request", "pull_request_target"):
+    for _value in ("", None):
+        CASES.append((f"github-event-path-unset-{_name}-{_value!r}", _github_without_event(_name, _value),
+                      ["GITHUB_EVENT_PATH is not set", "pull_request"]))
 
 
 def test_the_corpus_is_large_enough():
