@@ -1,0 +1,230 @@
+"""``eval.backend: local-completions``: lm-eval's OpenAI-compatible completions client
+against a running server (``llm-gitops serve``, vLLM, TGI) at ``eval.endpoint``.
+
+Before lm-eval is started the endpoint is probed, so that a server that is down, is
+not an OpenAI-compatible one, or answers garbage is a one-line usage error naming
+``eval.endpoint`` instead of a stack of retries:
+
+* ``GET /v1/models``: the served model's id (lm-eval sends it as ``model``);
+* ``POST /v1/completions`` with a one-token prompt: a ``choices[0].text`` answer;
+* with a loglikelihood task (``multiple_choice``, ``loglikelihood``...): the same with
+  ``echo: true, logprobs: 1``, which must return the prompt's ``token_logprobs``;
+* ``GET /readyz``: the served model's content digest, which ``llm-gitops serve`` reports
+  (other servers answer 404: the digest stays unknown).
+
+How results are keyed: a served model's weights cannot be hashed from here. When the
+server reports a digest, the results are cached under the backend, the completions URL,
+the served model id and digest, the tokenizer's digest, the tasks, settings and harness
+version, and ``model.digest`` is the served digest. When it reports none, the model
+behind a URL can change without notice, so nothing is cached: every run asks the server.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from llm_gitops.cache import content_key
+from llm_gitops.errors import EvalError
+from llm_gitops.evaluation.tasks import TaskSuite
+
+BACKEND = "local-completions"
+COMPLETIONS_PATH = "/v1/completions"
+PROBE_TIMEOUT_S = 10.0
+MAX_PROBE_BYTES = 1 << 20
+PROBE_PROMPT = "1+1="
+LOGLIKELIHOOD_TYPES = ("multiple_choice", "loglikelihood", "loglikelihood_rolling")
+_FIELD = "eval.endpoint"
+_TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "tokenizer.model",
+                    "vocab.json", "merges.txt", "added_tokens.json")
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """A probed server: where it answers and what it serves."""
+
+    base_url: str  # scheme://host:port[/prefix], without /v1/...
+    completions_url: str
+    model_id: str
+    digest: str | None  # the served model's content digest, when the server reports it
+
+    def identity(self) -> dict[str, Any]:
+        """What a cache key needs to tell two endpoints (or two models behind one) apart."""
+        return {"backend": BACKEND, "endpoint": self.completions_url, "model": self.model_id, "digest": self.digest}
+
+    @property
+    def model_digest(self) -> str:
+        """The served digest, else a stand-in that names the endpoint (never a content digest)."""
+        if self.digest:
+            return self.digest
+        return "endpoint:" + hashlib.sha256(f"{self.completions_url}\0{self.model_id}".encode()).hexdigest()
+
+
+def completions_url(url: str) -> tuple[str, str]:
+    """(base URL, completions URL) of ``eval.endpoint``: a server root, its ``/v1`` or its completions URL."""
+    parts = urlsplit(url.strip())
+    path = parts.path.rstrip("/")
+    for suffix in (COMPLETIONS_PATH, "/v1"):
+        if path.endswith(suffix):
+            path = path[: -len(suffix)]
+            break
+    base = urlunsplit((parts.scheme, parts.netloc, path, "", ""))
+    return base, base + COMPLETIONS_PATH
+
+
+def _reason(exc: Exception) -> str:
+    """The useful end of a requests error ('Connection refused'), not its pool internals."""
+    text = str(exc)
+    match = re.search(r"\[Errno -?\d+\] ([^'\")]+)", text) or re.search(r"(Name or service not known|timed out)", text)
+    return match.group(1).strip() if match else type(exc).__name__
+
+
+def _call(session, method: str, url: str, *, shown: str, payload: dict | None = None,
+          timeout: float = PROBE_TIMEOUT_S, allow_404: bool = False) -> Any:
+    """One probe request: its JSON answer (None for an allowed 404), or EvalError naming the endpoint."""
+    import requests
+
+    fix = "start the server (llm-gitops serve, vLLM, TGI) or fix eval.endpoint"
+    try:
+        resp = session.request(method, url, json=payload, timeout=timeout, stream=True)
+    except requests.exceptions.Timeout:
+        raise EvalError(f"{_FIELD} {shown}: {method} {url} got no answer within {timeout:g} s", hint=fix) from None
+    except requests.exceptions.RequestException as exc:
+        raise EvalError(f"{_FIELD} {shown}: cannot reach {url} ({_reason(exc)})", hint=fix) from None
+    with resp:
+        try:
+            body = resp.raw.read(MAX_PROBE_BYTES + 1, decode_content=True)
+        except Exception as exc:  # noqa: BLE001 - a connection dropped mid-body, a bad encoding
+            raise EvalError(f"{_FIELD} {shown}: {method} {url} broke off its answer ({_reason(exc)})", hint=fix) from None
+    if allow_404 and resp.status_code == 404:
+        return None
+    snippet = body[:120].decode("utf-8", "replace").replace("\n", " ")
+    if len(body) > MAX_PROBE_BYTES:
+        raise EvalError(f"{_FIELD} {shown}: {method} {url} answered more than {MAX_PROBE_BYTES >> 20} MiB",
+                        hint="point eval.endpoint at an OpenAI-compatible completions server")
+    if not 200 <= resp.status_code < 300:
+        raise EvalError(f"{_FIELD} {shown}: {method} {url} answered HTTP {resp.status_code}: {snippet}",
+                        hint="point eval.endpoint at a ready OpenAI-compatible completions server")
+    import json
+
+    try:
+        return json.loads(body)
+    except ValueError:
+        raise EvalError(f"{_FIELD} {shown}: {method} {url} answered something that is not JSON: {snippet!r}",
+                        hint="point eval.endpoint at an OpenAI-compatible completions server") from None
+
+
+def _garbage(shown: str, url: str, what: str) -> EvalError:
+    return EvalError(f"{_FIELD} {shown}: {url} answered without {what}: not an OpenAI-compatible completions server",
+                     hint="point eval.endpoint at /v1/completions of llm-gitops serve, vLLM or TGI")
+
+
+def _first_choice(answer: Any) -> dict | None:
+    choices = answer.get("choices") if isinstance(answer, dict) else None
+    return choices[0] if isinstance(choices, list) and choices and isinstance(choices[0], dict) else None
+
+
+def probe(url: str, suite: TaskSuite, *, timeout: float = PROBE_TIMEOUT_S) -> Endpoint:
+    """Check the server at ``url`` can run ``suite`` (see the module doc); raise EvalError."""
+    import requests
+
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise EvalError(f"{_FIELD} {url!r} is not an http(s) URL", hint="e.g. eval.endpoint: http://127.0.0.1:8000")
+    base, completions = completions_url(url)
+    with requests.Session() as session:
+        models = _call(session, "GET", base + "/v1/models", shown=url, timeout=timeout)
+        data = models.get("data") if isinstance(models, dict) else None
+        model_id = data[0].get("id") if isinstance(data, list) and data and isinstance(data[0], dict) else None
+        if not isinstance(model_id, str) or not model_id:
+            raise _garbage(url, base + "/v1/models", "a model id (data[0].id)")
+        answer = _call(session, "POST", completions, shown=url, timeout=timeout,
+                       payload={"model": model_id, "prompt": PROBE_PROMPT, "max_tokens": 1, "temperature": 0})
+        choice = _first_choice(answer)
+        if choice is None or not isinstance(choice.get("text"), str):
+            raise _garbage(url, completions, "a completion (choices[0].text)")
+        needs_logprobs = [(t.name, (t.config or {}).get("output_type")) for t in suite.tasks
+                          if (t.config or {}).get("output_type") in LOGLIKELIHOOD_TYPES]
+        if needs_logprobs:
+            answer = _call(session, "POST", completions, shown=url, timeout=timeout,
+                           payload={"model": model_id, "prompt": PROBE_PROMPT, "max_tokens": 1, "temperature": 0,
+                                    "echo": True, "logprobs": 1})
+            choice = _first_choice(answer)
+            logprobs = choice.get("logprobs") if choice else None
+            tokens = logprobs.get("token_logprobs") if isinstance(logprobs, dict) else None
+            if not isinstance(tokens, list) or not tokens:
+                task, output_type = needs_logprobs[0]
+                raise EvalError(
+                    f"{_FIELD} {url}: task {task!r} is {output_type}, which needs the prompt's log-probabilities "
+                    "(echo + logprobs), and the server returns none",
+                    hint="serve the model with llm-gitops serve or vLLM, or evaluate the task with eval.backend: hf")
+        ready = _call(session, "GET", base + "/readyz", shown=url, timeout=timeout, allow_404=True)
+    digest = ready.get("digest") if isinstance(ready, dict) else None
+    return Endpoint(base, completions, model_id, digest if isinstance(digest, str) and digest else None)
+
+
+def tokenizer_digest(path: Path) -> str:
+    """sha256 over the tokenizer files in ``path`` (names and contents)."""
+    digest = hashlib.sha256()
+    found = False
+    for name in _TOKENIZER_FILES:
+        file = Path(path) / name
+        if file.is_file():
+            found = True
+            digest.update(name.encode() + b"\0" + hashlib.sha256(file.read_bytes()).digest())
+    if not found:
+        raise EvalError(f"eval.tokenizer: {path} holds no tokenizer files ({', '.join(_TOKENIZER_FILES[:3])}, ...)",
+                        hint="point eval.tokenizer (or the model) at a directory with the served model's tokenizer")
+    return f"sha256:{digest.hexdigest()}"
+
+
+@dataclass(frozen=True)
+class Served:
+    """What ``run_eval`` needs to evaluate the server instead of a loaded model."""
+
+    endpoint: Endpoint
+    tokenizer: Path
+    key_part: str | None  # the model part of the cache key; None: not cached
+
+
+def served_target(url: str, suite: TaskSuite, *, tokenizer: str | None, model_dir: Path, base_dir: Path) -> Served:
+    """Probe the server and settle the tokenizer (``eval.tokenizer`` or the model's) and the cache key part."""
+    if tokenizer is not None:
+        path = Path(tokenizer).expanduser()
+        path = path if path.is_absolute() else (Path(base_dir) / path).resolve()
+        if not path.is_dir():
+            raise EvalError(f"eval.tokenizer: {path} is not a directory",
+                            hint="point it at the served model's tokenizer directory (relative to the config file)")
+    else:
+        path = Path(model_dir)
+    digest = tokenizer_digest(path)  # before the server is asked: a bad tokenizer is a local mistake
+    endpoint = probe(url, suite)
+    key_part = content_key({**endpoint.identity(), "tokenizer": digest}) if endpoint.digest else None
+    return Served(endpoint, path, key_part)
+
+
+def completions_model_args(endpoint: Endpoint, tokenizer: Path, *, seed: int, max_gen_toks: int | None) -> dict[str, Any]:
+    """lm-eval ``local-completions`` model arguments (a dict: a URL or path may hold commas).
+
+    Plain-text prompts (``tokenized_requests=False``): servers tokenize themselves, and
+    ``llm-gitops serve`` refuses token-id prompts. One request at a time, one retry:
+    a deterministic order, and a dead server fails fast.
+    """
+    args: dict[str, Any] = {
+        "model": endpoint.model_id,
+        "base_url": endpoint.completions_url,
+        "tokenizer": str(tokenizer),
+        "tokenizer_backend": "huggingface",
+        "tokenized_requests": False,
+        "num_concurrent": 1,
+        "max_retries": 1,
+        "batch_size": 1,
+        "seed": seed,
+    }
+    if max_gen_toks:
+        args["max_gen_toks"] = max_gen_toks
+    return args
