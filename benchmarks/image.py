@@ -23,7 +23,7 @@ sys.path.insert(0, str(REPO_ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-from tests.build.conftest import _parse_env, frozen_package_inputs  # noqa: E402
+from tests.support.engine import _parse_env, frozen_package_inputs  # noqa: E402
 from tests.conftest import test_cache_root  # noqa: E402
 
 SCRIPTS = REPO_ROOT / "scripts" / "engine"

@@ -10,6 +10,10 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
+# The engine fixtures (Podman Docker API, local registry, base image, wheelhouse), shared
+# by the build and deploy tests: one engine per session.
+pytest_plugins = ["tests.support.engine"]
+
 # Nothing may reach a hub; everything is made locally.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")

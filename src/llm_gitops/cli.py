@@ -32,6 +32,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "build": ("build", "Build, tag and push the model's container image; print its digest."),
     "jenkins": ("jenkins", "Trigger a parameterised Jenkins job and follow it to its result."),
     "register": ("register", "Publish a model as a new MLflow registered-model version, optionally moving an alias."),
+    "release": ("release", "Record a pushed image and its gate evidence as an immutable, content-addressed release."),
+    "deploy": ("deploy", "Make an environment run the release deploy/<env>.yaml names, blue/green."),
+    "rollback": ("rollback", "Move an environment's traffic back to the warm previous colour, at once."),
 }
 
 EXIT_CODES_HELP = """

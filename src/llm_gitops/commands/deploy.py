@@ -1,0 +1,93 @@
+"""``llm-gitops deploy``: make an environment run the release its deploy/<env>.yaml names."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from llm_gitops.commands.options import config_option
+
+
+def environment_target(config, env: str):
+    """The environment's spec and its deploy target, built from the config."""
+    from llm_gitops.deploy.target import TARGETS
+    from llm_gitops.errors import ConfigError
+
+    if env not in config.environments:
+        raise ConfigError(f"--env {env}: no such environment in {config.where('environments')}",
+                          hint=f"use one of: {', '.join(config.environments) or '(none: add an environments: section)'}")
+    spec = config.environments[env]
+    target = TARGETS[spec.target](env=env, spec=spec, base_dir=config.base_dir,
+                                  engine_url=spec.docker.engine or config.image.engine,
+                                  container_port=config.image.port)
+    return spec, target
+
+
+@click.command("deploy")
+@config_option()
+@click.option("--env", "env", required=True, metavar="ENV", help="The environment to reconcile (a name under environments:).")
+@click.option("--promote", is_flag=True,
+              help="Switch traffic to the colour already running the release (after auto_promote: false).")
+@click.option("--no-scale-down", is_flag=True,
+              help="Leave the previous colour running after the switch instead of waiting scale_down_delay and removing it.")
+def command(config_path: Path | None, env: str, promote: bool, no_scale_down: bool) -> None:
+    """Make ENV run the release that deploy/ENV.yaml names, blue/green.
+
+    Steps: pull the image by digest, start it as the colour that is not live, wait for its
+    readiness, run the pre-promotion analysis (smoke completions, then the metric checks
+    of environments.ENV.analysis against the new colour itself), switch traffic (haproxy's
+    runtime API: no reload, no failed request), watch the post-promotion window (a failure
+    switches back), keep the previous colour warm for scale_down_delay, then remove it.
+    Running it again with nothing to change does nothing; a deploy that was killed is
+    completed or undone by the next run. One deploy per environment at a time.
+
+    The record of what was done and measured is written to
+    .llm-gitops/deploys/ENV/<time>-<release>.json and printed as JSON on stdout.
+
+    \b
+    Examples:
+      llm-gitops deploy --env staging
+      llm-gitops deploy --env prod --promote     # after auto_promote: false
+
+    \b
+    Exit codes: 0 deployed (or nothing to do), 1 not promoted (readiness or analysis
+    failed; the live colour kept all traffic), 2 bad config, deploy file or release,
+    or an engine/haproxy problem.
+    """
+    from llm_gitops.cache import write_atomic
+    from llm_gitops.config import load_config
+    from llm_gitops.deploy.bluegreen import DeployFailed, deploy, promote_preview
+    from llm_gitops.deploy.desired import load_desired
+    from llm_gitops.workspace import state_dir
+
+    config = load_config(config_path)
+    spec, target = environment_target(config, env)
+    desired = load_desired(config.base_dir, env)
+
+    def say(line: str) -> None:
+        click.echo(line, err=True)
+
+    if promote:
+        if desired.release is None:
+            say(f"deploy/{env}.yaml names no release: nothing to promote")
+            return
+        left = promote_preview(env, target, desired.release)
+        say(f"{env}: traffic on {desired.release.id}" + (f" (left {left})" if left else " (already live)"))
+        return
+    failure = None
+    try:
+        record = deploy(env, spec, desired.release, target, progress=say, scale_down=not no_scale_down)
+    except DeployFailed as exc:
+        # The flow raises only once traffic is back where it was; what it measured is kept.
+        failure, record = exc, exc.record
+    if record.action != "none":
+        out = state_dir(config.base_dir) / "deploys" / env / f"{record.started_at.replace(':', '')}-{record.release}.json"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(out, json.dumps(record.to_json(), indent=2) + "\n")
+        say(f"deploy record: {out}")
+    if failure is not None:
+        raise failure
+    say(record.message)
+    click.echo(json.dumps(record.to_json(), indent=2))
