@@ -54,7 +54,8 @@ def threshold_case(extra: str, expect: str, name: str, at: str = "thresholds[0]"
 
 
 # (dotted field, [(value, what the message must say, case name)])
-WRONG = "Input should be"
+WRONG = "expected "  # a value of the wrong type
+ONE_OF = "Input should be "  # a value outside a fixed set
 FIELDS: dict[str, list[tuple[str, str, str]]] = {
     "models.candidate": [("''", "must not be empty", "empty"), ("[a]", WRONG, "list"), ("5", WRONG, "number")],
     "models.baseline": [("'  '", "must not be empty", "blank"), ("{}", "required field is missing", "no-source")],
@@ -62,7 +63,7 @@ FIELDS: dict[str, list[tuple[str, str, str]]] = {
     "eval.limit": [("0", "greater than 0", "zero"), ("-1", "greater than 0", "negative"),
                    ("true", "true/false is not a number", "bool"), ("1.5", WRONG, "float"),
                    ("'10'", WRONG, "text"), ("9999999999999", "less than or equal to", "huge"), (".nan", WRONG, "nan")],
-    "eval.sampling": [("all", WRONG, "unknown"), ("1", WRONG, "number")],
+    "eval.sampling": [("all", ONE_OF, "unknown"), ("1", ONE_OF, "number")],
     "eval.num_fewshot": [("-1", "greater than or equal to 0", "negative"), ("false", "true/false", "bool")],
     "eval.batch_size": [("0", "greater than 0", "zero"), (".inf", WRONG, "inf"), ("lots", WRONG, "text")],
     "eval.seed": [("-1", "greater than or equal to 0", "negative"), ("4294967296", "less than 4294967296", "too-big"),
@@ -76,21 +77,21 @@ FIELDS: dict[str, list[tuple[str, str, str]]] = {
     "perf.threads": [("0", "greater than 0", "zero"), ("100000", "less than or equal to 4096", "huge")],
     "gate.alpha": [("0", "greater than 0", "zero"), ("1", "less than 1", "one"), (".nan", "finite", "nan"),
                    (".inf", "finite", "inf"), ("true", "true/false", "bool"), ("'0.05'", WRONG, "text")],
-    "gate.on_inconclusive": [("maybe", WRONG, "unknown"), ("true", WRONG, "bool")],
+    "gate.on_inconclusive": [("maybe", ONE_OF, "unknown"), ("true", ONE_OF, "bool")],
     "gate.bootstrap_samples": [("10", "greater than or equal to 100", "few"),
                                ("1000000000", "less than or equal to 1000000", "huge")],
-    "gate.perf": [("1", "valid boolean", "number"), ("'yes'", "valid boolean", "text")],
-    "tracking.mlflow.enabled": [("'no'", "valid boolean", "text"), ("0", "valid boolean", "number")],
+    "gate.perf": [("1", "expected true or false", "number"), ("'yes'", "expected true or false", "text")],
+    "tracking.mlflow.enabled": [("'no'", "expected true or false", "text"), ("0", "expected true or false", "number")],
     "tracking.mlflow.tracking_uri": [("''", "must not be empty", "empty"), ("5", "put it in quotes", "number")],
     "tracking.mlflow.experiment": [("''", "must not be empty", "empty"), ("[a]", WRONG, "list")],
     "tracking.mlflow.register_as": [("' '", "must not be empty", "blank")],
     "report.output_dir": [("''", "must not be empty", "empty"), ("5", "put it in quotes", "number"),
                           ("{a: b}", WRONG, "mapping")],
-    "report.to": [("slack", WRONG, "unknown")],
-    "quantize.methods": [("[gptq]", WRONG, "unknown"), ("int8-dynamic", WRONG, "text")],
+    "report.to": [("slack", ONE_OF, "unknown")],
+    "quantize.methods": [("[gptq]", ONE_OF, "unknown"), ("int8-dynamic", WRONG, "text")],
     "quantize.budget": [(".nan", "finite", "nan"), ("-.inf", "finite", "inf"), ("lots", "is not a drop", "text"),
                         ("-1", "must be >= 0", "negative"), ("true", "expected a number", "bool")],
-    "quantize.prefer": [("biggest", WRONG, "unknown")],
+    "quantize.prefer": [("biggest", ONE_OF, "unknown")],
     "quantize.sparsity": [("0", "greater than 0", "zero"), ("1", "less than 1", "one"), (".nan", "finite", "nan")],
     "quantize.distill_dataset": [("''", "must not be empty", "empty")],
     "quantize.distill_steps": [("0", "greater than 0", "zero"), ("true", "true/false", "bool")],
@@ -153,7 +154,7 @@ UNKNOWN = [field_case(f"{section}.colour", "1", "unknown key 'colour'", "unknown
     Case("long-key", "version: 1\n? " + "k" * 5000 + "\n: 1\n", (f"{CFG}:3:", "unknown key 'kkkk")),
     Case("list-key", "version: 1\n? [a, b]\n: 1\n", (f"{CFG}:2:", "a key must be a plain name, got a list")),
     Case("mapping-key", "version: 1\n? {a: 1}\n: 1\n", (f"{CFG}:2:", "a key must be a plain name, got a mapping")),
-    Case("number-key", "version: 1\n5: x\n", (f"{CFG}:2:", "Keys should be strings")),
+    Case("number-key", "version: 1\n5: x\n", (f"{CFG}:2:", "a key must be a name (text), got the number 5")),
     Case("rev-number", "version: 1\nmodels:\n  candidate: {source: ./m, rev: 1234}\n",
          (f"{CFG}:3: models.candidate.rev", "put it in quotes")),
     Case("rev-empty", "version: 1\nmodels:\n  candidate: {source: ./m, rev: ''}\n",
@@ -167,7 +168,7 @@ VERSION = [
     Case("version:2", "version: 2\n", (f"{CFG}:1: version: unsupported config version 2",)),
     Case("version:float", "version: 1.0\n", (f"{CFG}:1: version:", "the number 1.0")),
     Case("version:text", "version: '1'\n", (f"{CFG}:1: version:", "the text '1'")),
-    Case("version:null", "version:\n", (f"{CFG}:1: version:", "got null")),
+    Case("version:null", "version:\n", (f"{CFG}:1: version:", "got nothing (null)")),
     Case("version:missing", "eval: {}\n", (f"{CFG}:1: version: required field is missing",)),
     Case("version:list", "version: [1]\n", (f"{CFG}:1: version:", "got a list")),
 ]

@@ -166,19 +166,39 @@ def _format_error(path: str, data: Any, err: dict, root: type[BaseModel] = Confi
         return f"{where}: {field}: unknown key {shown(key)}; {hint}"
     if kind == "missing":
         return f"{where}: {field}: required field is missing"
+    got = err.get("input")
+    if kind in _TYPE_ERRORS:
+        expected, fix = _TYPE_ERRORS[kind]
+        if isinstance(got, bool) and kind in ("int_type", "float_type"):
+            fix = "true/false is not a number"
+        elif isinstance(got, str) and kind != "string_type" and _scalar_text(got):
+            fix = "write it without quotes"
+        return f"{where}: {field}: expected {expected}, got {describe(got)}" + (f"; {fix}" if fix else "")
+    if kind == "invalid_key":
+        return f"{where}: {field}: a key must be a name (text), got {describe(got)}"
     msg = err["msg"]
     if msg.startswith("Value error, "):
         msg = msg[len("Value error, ") :]
-    got = err.get("input")
     got_text = "" if isinstance(got, (dict, list)) or got is None else f" (got {shown(got)})"
-    fix = ""
-    if kind == "string_type" and isinstance(got, (bool, int, float)):
-        fix = "; put it in quotes if it is meant as text"
-    elif kind == "finite_number":
-        fix = "; .nan and .inf are not allowed"
-    elif kind in ("int_type", "float_type") and isinstance(got, bool):
-        fix = "; true/false is not a number"
-    return f"{where}: {field}: {msg}{got_text}{fix}"
+    return f"{where}: {field}: {msg}{got_text}"
+
+
+# Pydantic's type errors, in the file's words (its messages name internal classes).
+_TYPE_ERRORS = {
+    "model_type": ("a mapping (key: value)", ""),
+    "dict_type": ("a mapping (key: value)", ""),
+    "list_type": ("a list", "write [a, b] or one '- item' per line"),
+    "int_type": ("a whole number", ""),
+    "float_type": ("a number", ""),
+    "bool_type": ("true or false", ""),
+    "string_type": ("text", "put it in quotes if it is meant as text"),
+    "finite_number": ("a finite number", ".nan and .inf are not allowed"),
+}
+
+
+def _scalar_text(text: str) -> bool:
+    """Whether quoted ``text`` would be a number or a boolean without its quotes."""
+    return isinstance(yaml.safe_load(text) if len(text) < 40 and "\n" not in text else None, (bool, int, float))
 
 
 def _collect_lines(data: Any, prefix: tuple = ()) -> dict[tuple, int]:
