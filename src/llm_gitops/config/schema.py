@@ -54,6 +54,10 @@ class ModelSourceSpec(_Section):
                                     "or ``models:/NAME@ALIAS`` from the MLflow registry, or ``dvc:PATH``.")
     rev: str | None = Field(default=None, description="Git revision to fetch a ``dvc:`` source at; None = the "
                             "working tree. Only valid with ``dvc:`` sources.")
+    base: str | None = Field(default=None, description="For a LoRA/PEFT adapter (a directory with "
+                             "adapter_config.json): the base model it applies to, in any source form. None = the "
+                             "adapter's own ``base_model_name_or_path`` (a directory, relative to the adapter, or a "
+                             "Hugging Face Hub id).")
 
     @field_validator("source")
     @classmethod

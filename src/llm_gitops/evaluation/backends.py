@@ -22,6 +22,7 @@ from llm_gitops.config.schema import EvalSection
 from llm_gitops.errors import EvalError, MissingExtra
 from llm_gitops.evaluation.placement import GPU_DOC, Placement
 from llm_gitops.extras import VLLM_INSTALL
+from llm_gitops.models.adapters import has_tokenizer
 
 
 def require_vllm(placement: Placement) -> None:
@@ -61,12 +62,8 @@ def hf_peft_model_args(base_dir: Path, adapter_dir: Path, settings: EvalSection,
     return {
         "pretrained": str(base_dir),
         "peft": str(adapter_dir),
-        "tokenizer": str(adapter_dir if _has_tokenizer(adapter_dir) else base_dir),
+        "tokenizer": str(adapter_dir if has_tokenizer(adapter_dir) else base_dir),
         "dtype": placement.dtype,
         "device": placement.device,
         "batch_size": settings.batch_size,
     }
-
-
-def _has_tokenizer(path: Path) -> bool:
-    return any((path / name).is_file() for name in ("tokenizer.json", "tokenizer.model", "vocab.json"))

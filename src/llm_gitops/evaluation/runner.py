@@ -240,13 +240,23 @@ def _no_retie(model: Any, retie_safe: bool) -> Iterator[None]:
 
 @contextlib.contextmanager
 def _lm_for(model: ResolvedModel, settings: EvalSection, placement: Placement) -> Iterator[Any]:
-    """The lm-eval model for ``model``: a name plus model args, or a loaded HFLM."""
+    """The lm-eval model for ``model``: a name plus model args, or a loaded HFLM.
+
+    An adapter goes to lm-eval as its base plus ``peft=`` (``lora_local_path`` on vLLM),
+    so lm-eval applies it itself.
+    """
+    from lm_eval.api.registry import get_model
+
+    from llm_gitops.evaluation.backends import hf_peft_model_args, vllm_model_args
+    from llm_gitops.models.adapters import base_dir_of, is_adapter
+
+    adapter = model.path if is_adapter(model.path) else None
     if settings.backend == "vllm":
-        from llm_gitops.evaluation.backends import vllm_model_args
-
-        from lm_eval.api.registry import get_model
-
-        yield get_model("vllm").create_from_arg_obj(vllm_model_args(model.path, settings, placement))
+        pretrained = base_dir_of(adapter) if adapter else model.path
+        yield get_model("vllm").create_from_arg_obj(vllm_model_args(pretrained, settings, placement, adapter_dir=adapter))
+        return
+    if adapter is not None:
+        yield get_model("hf").create_from_arg_obj(hf_peft_model_args(base_dir_of(adapter), adapter, settings, placement))
         return
     from lm_eval.models.huggingface import HFLM
 
@@ -272,7 +282,8 @@ def run_eval(
     say = progress or (lambda _msg: None)
     suite = resolve_tasks(settings, base_dir=base_dir)
     version = harness_version()
-    placement = resolve_placement(settings.device, settings.dtype, model.path)
+    # An adapter runs in its base's dtype.
+    placement = resolve_placement(settings.device, settings.dtype, model.base.path if model.base else model.path)
     recorded = eval_settings(settings, suite, placement)
     key = eval_cache_key(model.digest, suite, recorded, version)
     cache = ResultCache(cache_root, CACHE_NAMESPACE) if cache_root is not None else None

@@ -19,7 +19,7 @@ TOKENIZER_FILES = (
     "added_tokens.json",
     "chat_template.jinja",
 )
-CONFIG_FILES = ("config.json", "generation_config.json", "llm-gitops-artifact.json")
+CONFIG_FILES = ("config.json", "generation_config.json", "llm-gitops-artifact.json", "adapter_config.json")
 
 
 def is_weight_file(path: Path) -> bool:

@@ -28,6 +28,10 @@ def load_model(path: Path, *, device: str = "cpu", dtype: str = "float32") -> Lo
     missing package) propagates as it is.
     """
     path = Path(path)
+    from llm_gitops.models.adapters import is_adapter, load_merged
+
+    if is_adapter(path):  # bench and serve run an adapter merged into its base
+        return load_merged(path, device=device, dtype=dtype)
     if is_artifact(path):
         if device != "cpu":
             raise ModelSourceError(

@@ -16,7 +16,10 @@ class ResolvedModel:
     path: Path
     digest: str
     source: str  # what the user wrote: a dir, models:/name@alias, dvc:path
-    kind: str  # "local" | "mlflow" | "dvc"
+    kind: str  # "local" | "mlflow" | "dvc" | "hf" | "adapter"
+    # An adapter's base model (``models.adapters``); None for a whole model. For an
+    # adapter, ``path`` is its view and ``digest`` covers the adapter and this base.
+    base: ResolvedModel | None = None
 
     @property
     def short_digest(self) -> str:

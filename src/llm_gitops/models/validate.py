@@ -50,6 +50,10 @@ JSON_SIDE_FILES = (
     "added_tokens.json",
     "vocab.json",
 )
+# A PEFT adapter directory (save_pretrained of a PeftModel): config and weights.
+ADAPTER_CONFIG = "adapter_config.json"
+ADAPTER_WEIGHTS = ("adapter_model.safetensors", "adapter_model.bin")
+ADAPTER_FIX = "re-save it with peft_model.save_pretrained(DIR)"
 SHARD_INDEXES = ("model.safetensors.index.json", "pytorch_model.bin.index.json")
 # Manifest keys whose values name files of the artifact (a string, a list, or a dict's values).
 MANIFEST_FILE_KEYS = ("files", "weights", "weights_file", "state_dict", "file")
@@ -117,6 +121,11 @@ def validate_model_dir(path: Path, *, fix: str | None = None) -> None:
         raise ModelSourceError(f"model directory {path} is empty", hint=fix or _save_fix(path))
 
     manifest_path = path / ARTIFACT_MANIFEST
+    if _present(path / ADAPTER_CONFIG) and not _present(path / "config.json"):
+        # A LoRA/PEFT adapter: its own files here; what it needs of its base model is
+        # checked once the base is resolved (models.adapters).
+        validate_adapter_layout(path, fix)
+        return
     if _present(manifest_path):
         config = _validate_artifact(path, manifest_path, fix)
     else:
@@ -259,6 +268,41 @@ def _manifest_files(manifest: dict) -> list[str]:
 
     walk(manifest)
     return out
+
+
+def validate_adapter_layout(path: Path, fix: str | None = None) -> dict[str, Any]:
+    """A PEFT adapter directory's own files; returns its adapter_config.json."""
+    fix = fix or ADAPTER_FIX.replace("DIR", str(path))
+    config_path = path / ADAPTER_CONFIG
+    config = read_json_object(config_path, fix)
+    peft_type = config.get("peft_type")
+    if not isinstance(peft_type, str) or not peft_type:
+        raise ModelSourceError(f"{config_path}: 'peft_type' is missing or not a string (e.g. \"LORA\")", hint=fix)
+    targets = config.get("target_modules")
+    if peft_type == "LORA" and not (
+        (isinstance(targets, str) and targets)
+        or (isinstance(targets, list) and targets and all(isinstance(t, str) and t for t in targets))
+    ):
+        raise ModelSourceError(
+            f"{config_path}: 'target_modules' must be a module name list or a regex (got {_kind(targets)})", hint=fix
+        )
+    rank = config.get("r")
+    if rank is not None and (isinstance(rank, bool) or not isinstance(rank, int) or rank <= 0):
+        raise ModelSourceError(f"{config_path}: 'r' must be a positive integer (got {rank!r:.40})", hint=fix)
+    base = config.get("base_model_name_or_path")
+    if base is not None and not isinstance(base, str):
+        raise ModelSourceError(f"{config_path}: 'base_model_name_or_path' must be a string", hint=fix)
+    weights = [path / name for name in ADAPTER_WEIGHTS if _present(path / name)]
+    if not weights:
+        raise ModelSourceError(f"{path} is a PEFT adapter without weights (none of {', '.join(ADAPTER_WEIGHTS)})", hint=fix)
+    for weight in weights:
+        check_weight_file(weight, fix=fix)
+    for name in JSON_SIDE_FILES:
+        if _present(path / name):
+            read_json_object(path / name, fix)
+    if _present(path / "tokenizer.json"):
+        _check_tokenizer_json(path / "tokenizer.json", {}, fix)
+    return config
 
 
 # --------------------------------------------------------------------------- config.json
