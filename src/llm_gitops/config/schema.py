@@ -8,6 +8,7 @@ section is an error with a "did you mean", so a typo never silently disables a g
 from __future__ import annotations
 
 import math
+import os
 import re
 from pathlib import Path
 from typing import Literal
@@ -34,6 +35,8 @@ class _Section(BaseModel):
         # An empty path, name or URI is never meant: "" as a directory would be the cwd.
         if isinstance(v, str) and not v.strip():
             raise ValueError("must not be empty; give a value or remove the key")
+        if isinstance(v, str) and "\0" in v:  # no path, name or URL holds one; os calls would crash on it
+            raise ValueError("must not contain a NUL character (\\0)")
         if isinstance(v, list) and any(isinstance(item, str) and not item.strip() for item in v):
             raise ValueError("items must not be empty")
         return v
@@ -435,7 +438,9 @@ class Config(_Section):
 
     def resolve_path(self, value: str | Path) -> Path:
         """A path from the config, made absolute against the config file's directory."""
-        p = Path(value).expanduser()
+        # os.path.expanduser leaves an unknown ``~user`` as it is (as a shell does), where
+        # Path.expanduser raises.
+        p = Path(os.path.expanduser(str(value)))
         return p if p.is_absolute() else (self.base_dir / p).resolve()
 
 
