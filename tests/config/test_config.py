@@ -98,6 +98,7 @@ def test_config_objects_are_immutable():
         ("version: 1\nreport:\n  output_dir: ''\n", "cfg.yaml:3: report.output_dir: must not be empty"),
         ("version: 1\neval:\n  tasks: [{path: ' '}]\n", "cfg.yaml:3: eval.tasks[0].path: must not be empty"),
         ("version: 1\nperf:\n  prompts: ['']\n", "cfg.yaml:3: perf.prompts: items must not be empty"),
+        ("version: 1\nreport:\n  output_dir: \"out\\0x\"\n", "cfg.yaml:3: report.output_dir: must not contain a NUL character"),
         # Keys and merge keys.
         ("version: 1\n[a]: 1\n", "cfg.yaml:2: a key must be a plain name, got a list"),
         ("version: 1\neval: [a]\n", "cfg.yaml:2: eval: expected a mapping (key: value), got a list"),
@@ -146,3 +147,10 @@ def test_relative_paths_resolve_against_the_config_file(tmp_path):
     assert config.base_dir == sub.resolve()
     assert config.resolve_path("./model") == (sub / "model").resolve()
     assert config.where("thresholds", 1, "max_drop") == f"{sub / '.llm-gitops.yaml'}:15"
+
+
+def test_an_unknown_home_directory_is_left_as_written(tmp_path):
+    (tmp_path / ".llm-gitops.yaml").write_text("version: 1\n")
+    config = load_config(tmp_path / ".llm-gitops.yaml")
+    # Path.expanduser would raise RuntimeError (exit 3); a shell leaves ~nobody_here as it is.
+    assert config.resolve_path("~nobody_here_h1/out") == (tmp_path / "~nobody_here_h1/out").resolve()
