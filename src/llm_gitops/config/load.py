@@ -198,7 +198,12 @@ _TYPE_ERRORS = {
 
 def _scalar_text(text: str) -> bool:
     """Whether quoted ``text`` would be a number or a boolean without its quotes."""
-    return isinstance(yaml.safe_load(text) if len(text) < 40 and "\n" not in text else None, (bool, int, float))
+    if len(text) > 40 or "\n" in text:
+        return False
+    try:
+        return isinstance(yaml.safe_load(text), (bool, int, float))
+    except yaml.YAMLError:  # text that is no YAML scalar at all
+        return False
 
 
 def _collect_lines(data: Any, prefix: tuple = ()) -> dict[tuple, int]:
