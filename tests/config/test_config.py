@@ -99,6 +99,8 @@ def test_config_objects_are_immutable():
         ("version: 1\neval:\n  tasks: [{path: ' '}]\n", "cfg.yaml:3: eval.tasks[0].path: must not be empty"),
         ("version: 1\nperf:\n  prompts: ['']\n", "cfg.yaml:3: perf.prompts: items must not be empty"),
         ("version: 1\nreport:\n  output_dir: \"out\\0x\"\n", "cfg.yaml:3: report.output_dir: must not contain a NUL character"),
+        # Text that is no YAML scalar in a number field (the quotes hint must not trip on it).
+        ("version: 1\neval:\n  batch_size: \"\\x1f'\"\n", "cfg.yaml:3: eval.batch_size: expected a whole number, got the text"),
         # Keys and merge keys.
         ("version: 1\n[a]: 1\n", "cfg.yaml:2: a key must be a plain name, got a list"),
         ("version: 1\neval: [a]\n", "cfg.yaml:2: eval: expected a mapping (key: value), got a list"),
