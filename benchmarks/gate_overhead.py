@@ -6,19 +6,22 @@ In one run, on the same model, tasks and sample count:
              model_args="pretrained=DIR,dtype=float32", ...)`` on the example tasks
              (their data paths made absolute, since lm-eval alone can't resolve them);
 2. cold    - ``llm-gitops gate --candidate DIR --baseline DIR`` on an empty state dir
+             (``eval.sequential: false``, so it evaluates the same documents)
              (candidate and baseline are the same model, so the baseline's eval is the
              candidate's, from the cache: one real eval, like plain);
 3. cached  - the same gate command again (every eval answered from the cache).
 
-Goals: cold/plain <= 1.10, cached <= 2 s, cached/cold <= 5 %.
+Goals: cold/plain <= 1.10, cached <= 1 s, cached/cold <= 5 %.
 
-Both commands are timed as whole processes (interpreter start, imports, everything).
-The ``llm-gitops`` process ends without tearing the interpreter down (``cli.run``); a
-plain lm-eval script pays that teardown (about a second), so the time plain lm-eval
-takes up to its result is printed too, and the ratio against it.
+Like for like: both are timed as whole processes (interpreter start, imports,
+everything), and both end the same way: the plain script, once it has its result,
+leaves through the same ``cli.leave`` the ``llm-gitops`` executable uses (threads
+joined, atexit handlers run, output flushed, no interpreter teardown of torch and
+friends), so neither side is charged or spared the teardown.
 The gate runs with ``--no-perf`` by default, since plain lm-eval measures no speed;
 ``--with-perf`` adds the benchmark to the gate's side. MLflow logging and the report
-(markdown, JSON, chart) stay on: they are part of what a gate costs.
+(markdown, JSON) stay on: they are part of what a gate costs; the chart is opt-in
+(``report.chart``) and stays off, as by default.
 
     .venv/bin/python benchmarks/gate_overhead.py                 # the trained example model
     .venv/bin/python benchmarks/gate_overhead.py --model DIR --repeats 3
@@ -42,8 +45,7 @@ REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = REPO / "examples" / "repo-template"
 
 PLAIN = """
-import json, sys, time
-started = time.perf_counter()
+import json, sys
 import lm_eval
 from lm_eval.tasks import TaskManager
 args = json.loads(sys.argv[1])
@@ -54,8 +56,9 @@ res = lm_eval.simple_evaluate(
     gen_kwargs=args["gen_kwargs"],
 )
 print(json.dumps({t: {k: v for k, v in r.items() if k != "alias"} for t, r in res["results"].items()}, default=float))
-# From here on the interpreter only tears itself down; the gate skips that (see cli.run).
-print(f"plain-before-teardown-s {time.perf_counter() - started:.3f}", file=sys.stderr)
+# End as the llm-gitops executable ends (cli.run -> cli.leave), so both pay the same exit.
+from llm_gitops.cli import leave
+leave(0)
 """
 
 
@@ -71,8 +74,7 @@ def env(state: Path, hf_home: Path) -> dict[str, str]:
     return out
 
 
-def timed(cmd: list[str], environ: dict[str, str], ok: tuple[int, ...] = (0,),
-          stderr_lines: list[str] | None = None) -> tuple[float, float]:
+def timed(cmd: list[str], environ: dict[str, str], ok: tuple[int, ...] = (0,)) -> tuple[float, float]:
     """(wall s, CPU s) of ``cmd``. CPU time (user + sys) is steadier on a shared machine."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
@@ -81,8 +83,6 @@ def timed(cmd: list[str], environ: dict[str, str], ok: tuple[int, ...] = (0,),
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode not in ok:
         sys.exit(f"{' '.join(cmd[:5])}... exited {proc.returncode}:\n{proc.stderr[-3000:]}")
-    if stderr_lines is not None:
-        stderr_lines.extend(proc.stderr.splitlines())
     return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
@@ -113,16 +113,20 @@ def measure(args: argparse.Namespace, work: Path) -> None:
     from llm_gitops.config import load_config
     from llm_gitops.evaluation.tasks import resolve_tasks
 
-    model = args.model.resolve()
-    if args.no_tracking:
-        import yaml
+    import yaml
 
-        repo = work / "repo"
-        shutil.copytree(args.config.resolve().parent, repo, ignore=shutil.ignore_patterns(".llm-gitops", "model", ".dvc"))
-        data = yaml.safe_load(args.config.read_text())
+    model = args.model.resolve()
+    # The gate runs on a copy of the config's repo that evaluates exactly the documents
+    # plain lm-eval does: one look of --limit (eval.sequential off; sequential looks
+    # would evaluate more documents than plain does, which is another comparison).
+    repo = work / "repo"
+    shutil.copytree(args.config.resolve().parent, repo, ignore=shutil.ignore_patterns(".llm-gitops", "model", ".dvc"))
+    data = yaml.safe_load(args.config.read_text())
+    data.setdefault("eval", {})["sequential"] = False
+    if args.no_tracking:
         data.setdefault("tracking", {}).setdefault("mlflow", {})["enabled"] = False
-        args.config = repo / args.config.name
-        args.config.write_text(yaml.safe_dump(data, sort_keys=False))
+    args.config = repo / args.config.name
+    args.config.write_text(yaml.safe_dump(data, sort_keys=False))
     config = load_config(args.config)
     limit = args.limit or config.eval.limit
     suite = resolve_tasks(config.eval, base_dir=config.base_dir)
@@ -144,12 +148,8 @@ def measure(args: argparse.Namespace, work: Path) -> None:
     evalcmd = [sys.executable, "-m", "llm_gitops", "eval", "--config", str(args.config), "--model", str(model),
                "--limit", str(limit), "--output", str(work / "eval.json")]
     runs: dict[str, list[tuple[float, float]]] = {k: [] for k in ("plain", "cold", "cached", "eval_cold", "eval_cached")}
-    plain_no_teardown: list[float] = []
     for i in range(args.repeats):
-        lines: list[str] = []
-        runs["plain"].append(timed([sys.executable, "-c", PLAIN, plain_args], env(work / "warm-state", hf_home),
-                                   stderr_lines=lines))
-        plain_no_teardown.extend(float(line.split()[1]) for line in lines if line.startswith("plain-before-teardown-s "))
+        runs["plain"].append(timed([sys.executable, "-c", PLAIN, plain_args], env(work / "warm-state", hf_home)))
         state, report_dir = work / f"state-{i}", work / f"report-{i}"
         cmd = [*gate, "--output-dir", str(report_dir)]
         # Exit 1 is a verdict (e.g. a perf threshold not checked under --no-perf), not a failure.
@@ -160,7 +160,8 @@ def measure(args: argparse.Namespace, work: Path) -> None:
         runs["eval_cold"].append(timed(evalcmd, env(work / f"eval-state-{i}", hf_home)))
         runs["eval_cached"].append(timed(evalcmd, env(work / f"eval-state-{i}", hf_home)))
         print(f"round {i + 1} (wall/CPU s): " + "  ".join(f"{k} {v[-1][0]:.2f}/{v[-1][1]:.2f}" for k, v in runs.items())
-              + f"  (gate's own eval step {timings.get('candidate_eval_s', float('nan')):.2f} wall)", flush=True)
+              + f"  (gate's own eval steps {sum(v for k, v in timings.items() if k.endswith('eval_s')):.2f} wall)",
+              flush=True)
 
     wall = {k: statistics.median(w for w, _ in v) for k, v in runs.items()}
     cpu = {k: statistics.median(c for _, c in v) for k, v in runs.items()}
@@ -173,16 +174,10 @@ def measure(args: argparse.Namespace, work: Path) -> None:
         print(f"  {name:<26}{wall[key]:>9.2f}{cpu[key]:>9.2f}")
     for label, m in (("wall", wall), ("CPU", cpu)):
         print(f"  {label:<5} gate cold/plain {m['cold'] / m['plain']:.3f} (goal <= 1.10), gate cached {m['cached']:.2f} s "
-              f"(goal <= 2), gate cached/cold {100 * m['cached'] / m['cold']:.1f}% (goal <= 5%); "
+              f"(goal <= 1), gate cached/cold {100 * m['cached'] / m['cold']:.1f}% (goal <= 5%); "
               f"eval cold/plain {m['eval_cold'] / m['plain']:.3f}, eval cached {m['eval_cached']:.2f} s "
               f"({100 * m['eval_cached'] / m['eval_cold']:.1f}% of cold)")
-    if plain_no_teardown:
-        # The gate exits without the interpreter's teardown; plain lm-eval pays it. Printed so
-        # that the ratio can also be read as if lm-eval's caller skipped it too.
-        bare = statistics.median(plain_no_teardown)
-        print(f"  plain lm-eval up to its result (no interpreter teardown) {bare:.2f} s; "
-              f"gate cold (whole process) / that {wall['cold'] / bare:.3f}")
-    met = wall["cold"] / wall["plain"] <= 1.10 and wall["cached"] <= 2.0 and wall["cached"] / wall["cold"] <= 0.05
+    met = wall["cold"] / wall["plain"] <= 1.10 and wall["cached"] <= 1.0 and wall["cached"] / wall["cold"] <= 0.05
     print("gate goals (wall): " + ("all met" if met else "some missed"))
 
 if __name__ == "__main__":
