@@ -20,6 +20,7 @@ version: 1
 eval:
   tasks: [tasks/add_em.yaml]
   limit: 100
+  sequential: false  # one look; the looks have their own tests
 thresholds:
   - metric: add_em/exact_match
     max_drop: 2pt
