@@ -37,14 +37,14 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _start_server(model_dir: Path, port: int, log: Path) -> subprocess.Popen:
-    """``llm-gitops serve`` in a child process, stopped by pid in ``_stop_server``."""
+def _start_server(model_dir: Path, port: int, log: Path, extra: list[str] = ()) -> subprocess.Popen:
+    """``llm-gitops serve`` in a child process (``extra``: more serve options), stopped by pid in ``_stop_server``."""
     import httpx
 
     with log.open("w") as out:  # a file, not a pipe: a full pipe would stall the server
         proc = subprocess.Popen(
             [sys.executable, "-m", "llm_gitops", "serve", "--model", str(model_dir), "--host", "127.0.0.1",
-             "--port", str(port), "--drain-seconds", "0"],
+             "--port", str(port), "--drain-seconds", "0", *extra],
             stdout=out, stderr=subprocess.STDOUT,
         )
     deadline = time.monotonic() + 180
