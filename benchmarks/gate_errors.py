@@ -132,7 +132,7 @@ def main() -> None:
     a_base = ability_for(args.accuracy)
     multiples = (0.0, 0.5, 1.0, 2.0)
     print(f"baseline accuracy {args.accuracy:.2f}, max_drop {args.max_drop * 100:g}pt, alpha {args.alpha}, "
-          f"{args.runs} runs per scenario; looks {sequential.FIRST_LOOK}, x2, ... (spending alpha*t^{sequential.RHO:g})")
+          f"{args.runs} runs per scenario; looks 100, x1.5, ... (spending alpha*t^{sequential.RHO:g})")
     header = (f"{'split':>6} {'true drop':>10} {'agree':>6} | {'bounds pass/fail/inc':>21} | "
               f"{'sequential pass/fail/inc':>24} {'docs':>6} | {'old rule p/f/i':>15} | {'naive p/f':>9}")
     print(header)
@@ -140,7 +140,7 @@ def main() -> None:
     rng = np.random.default_rng(args.seed)
     started = time.perf_counter()
     for n in args.sizes:
-        design = SequentialDesign(order={TASK: tuple(range(n))}, looks={TASK: sequential.plan_looks(n)})
+        design = SequentialDesign(order={TASK: tuple(range(n))}, looks={TASK: sequential.plan_looks(n, first=100)})
         for mult in multiples:
             a_cand = ability_for(args.accuracy - mult * args.max_drop)
             tallies = {k: {"pass": 0, "fail": 0, "inconclusive": 0} for k in ("bounds", "seq", "old", "naive")}

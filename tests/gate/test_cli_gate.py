@@ -30,6 +30,7 @@ models:
 eval:
   tasks: [tasks/add_mc.yaml, tasks/add_em.yaml]
   limit: 200
+  sequential: false  # one look of 200; sequential looks are tested in test_sequential_gate.py
 thresholds:
   - metric: add_em/exact_match
     min: 0.5
@@ -197,7 +198,7 @@ def test_unknown_threshold_metric_is_exit_2_and_names_it(repo, fakes, capsys):
     err = capsys.readouterr().err
     assert "thresholds[2].metric: no task produces 'add_em/exact_mach'" in err
     assert "did you mean 'add_em/exact_match'?" in err and "available: add_em/exact_match, add_mc/acc" in err
-    assert "error: .llm-gitops.yaml:13: " in err  # the line of the bad metric
+    assert "error: .llm-gitops.yaml:14: " in err  # the line of the bad metric
     assert fakes == [] and not (repo / ".llm-gitops").exists()
 
 

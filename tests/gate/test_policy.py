@@ -132,14 +132,14 @@ class TestSeveralChecks:
 
 class TestSequential:
     def design(self, n):
-        return SequentialDesign(order={"add_em": tuple(range(n))}, looks={"add_em": sequential.plan_looks(n)})
+        return SequentialDesign(order={"add_em": tuple(range(n))}, looks={"add_em": sequential.plan_looks(n, first=100)})
 
     def test_a_clear_regression_stops_at_an_early_look(self):
         cand, base = paired_scores(2000, 0.80, 0.60)
         outcome = decide([Threshold(metric=EM, max_drop="2pt")], candidate=Measurements(eval=eval_results(metric(EM, cand))),
                          baseline=Measurements(eval=eval_results(metric(EM, base))), gate=GateSection(), design=self.design(2000))
         check = outcome.checks[0]
-        assert check.verdict == "fail" and check.look < len(sequential.plan_looks(2000)) and check.n < 2000
+        assert check.verdict == "fail" and check.look < len(sequential.plan_looks(2000, first=100)) and check.n < 2000
         assert outcome.looks[-1]["decided"] == {EM: "fail"} and outcome.looks[-1]["next"] is None
         assert outcome.looks[-1]["samples"] == {"add_em": check.n} and outcome.settings["sequential"] is True
         # The bound is at the look's critical value: stricter than a single test's.

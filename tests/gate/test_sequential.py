@@ -17,14 +17,14 @@ class TestPlan:
         (100, None, (100,)),
     ])
     def test_looks_grow_by_half_up_to_the_cap(self, total, cap, expected):
-        assert sequential.plan_looks(total, cap=cap) == expected
+        assert sequential.plan_looks(total, first=100, cap=cap) == expected
 
     def test_first_look_can_be_set(self):
         assert sequential.plan_looks(1000, first=400) == (400, 600, 900, 1000)
 
     def test_no_documents_is_an_error(self):
         with pytest.raises(ValueError):
-            sequential.plan_looks(0)
+            sequential.plan_looks(0, first=100)
 
 
 class TestCriticalValues:
@@ -48,7 +48,7 @@ class TestCriticalValues:
     def test_repeated_looks_keep_the_error_rate_at_alpha(self):
         # Brownian paths under the null: crossing at any look happens alpha of the time,
         # and by look k the spent alpha * t_k.
-        looks = sequential.plan_looks(5000)
+        looks = sequential.plan_looks(5000, first=100)
         z = np.array(sequential.critical_values(looks, 0.05))
         t = np.array(looks) / looks[-1]
         rng = np.random.default_rng(0)
@@ -62,7 +62,7 @@ class TestCriticalValues:
         assert (paths >= 1.645).any(axis=1).mean() > 0.12
 
     def test_later_looks_have_lower_critical_values_than_early_ones(self):
-        z = sequential.critical_values(sequential.plan_looks(5000), 0.05)
+        z = sequential.critical_values(sequential.plan_looks(5000, first=100), 0.05)
         assert z[0] > 3.0 and z[-1] < 2.0 and z[-1] > 1.645
 
     @pytest.mark.parametrize("looks,alpha", [((), 0.05), ((200, 100), 0.05), ((0, 10), 0.05), ((100,), 1.5)])

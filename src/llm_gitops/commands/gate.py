@@ -52,6 +52,16 @@ def write_reports(rendered: RenderedGate, output_dir: Path) -> tuple[Path, Path,
     return md_path, json_path, png_path if rendered.png is not None else None
 
 
+def report_links(ctx: ci_context.CiContext) -> dict[str, str]:
+    """Links the report and comment show: the CI run and, on GitHub Actions, its artifacts."""
+    if not ctx.run_url:
+        return {}
+    links = {"CI run": ctx.run_url}
+    if ctx.system == "github-actions":
+        links["artifacts"] = f"{ctx.run_url}#artifacts"
+    return links
+
+
 @click.command("gate")
 @config_option()
 @click.option("--candidate", "candidate_src", default=None, metavar="SRC",
@@ -178,7 +188,8 @@ def command(config_path: Path | None, candidate_src: str | None, baseline_src: s
     request = GateRequest(config=config, candidate=candidate, baseline=baseline, limit=limit, no_perf=no_perf,
                           cache_root=cache_root, chart=config.report.chart if chart is None else chart,
                           candidate_eval=runs["candidate"].results if "candidate" in runs else None,
-                          baseline_eval=runs["baseline"].results if "baseline" in runs else None)
+                          baseline_eval=runs["baseline"].results if "baseline" in runs else None,
+                          links=report_links(ctx))
     result = run_gate(request, progress=say, plan=plan)
     if result.failure_detail:
         # One line, not a traceback: the measurement (not the input) failed; the details are in a log.

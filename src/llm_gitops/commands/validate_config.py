@@ -40,7 +40,13 @@ def command(config_path: Path | None, as_json: bool, check_tasks: bool) -> None:
     click.echo(f"{config.path}: valid (version {config.version})")
     models = config.models
     click.echo(f"  candidate: {models.candidate.source if models.candidate else '(from --candidate)'}")
-    click.echo(f"  baseline:  {models.baseline.source if models.baseline else '(none: absolute bounds only)'}")
+    if models.baseline:
+        click.echo(f"  baseline:  {models.baseline.source}")
+    else:
+        # The gate says the same: a first model is not blocked for lack of a baseline.
+        from llm_gitops.gate.outcome import BASELINE_HOWTO, NO_BASELINE_YET
+
+        click.echo(f"  baseline:  (none) {NO_BASELINE_YET}; {BASELINE_HOWTO}")
     click.echo(f"  eval tasks: {', '.join(t.label for t in config.eval.tasks) or '(none)'}")
     for t in config.thresholds:
         bounds = [f"{k}={v}" for k, v in (("min", t.min), ("max", t.max), ("max_drop", t.max_drop), ("hard_max_drop", t.hard_max_drop)) if v is not None]

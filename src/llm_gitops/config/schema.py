@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationInfo, field_validator, model_validator
 
 from llm_gitops.config.environments import EnvironmentSpec, check_environments
 
@@ -132,6 +132,10 @@ class VllmSection(_Section):
 EVAL_DEVICE = re.compile(r"^(auto|cpu|cuda(:\d{1,3})?)$")
 
 
+# Documents per task in a sequential gate's first look when eval.limit is not set.
+FIRST_LOOK = 100
+
+
 class EvalSection(_Section):
     """The lm-eval suite that gates every candidate."""
 
@@ -163,6 +167,42 @@ class EvalSection(_Section):
     seed: int = Field(default=1234, ge=0, lt=2**32)
     # Tokens generated for generate_until tasks; small keeps CPU evals fast.
     max_gen_toks: int | None = Field(default=None, gt=0, le=MAX_COUNT)
+    sequential: bool | None = Field(default=None, description="Gate in looks of growing size: the first ``limit`` "
+                                    "documents of a seeded random order (100 without a limit), then 1.5x more each "
+                                    "look, up to ``max_limit`` or the whole split, stopping at the first look where "
+                                    "every check is conclusive; the alpha spent per look keeps the error rates at "
+                                    "``gate.alpha``. No document is evaluated twice. None (default) = on when "
+                                    "``limit`` is set: a sample that cannot decide grows instead of blocking.")
+    max_limit: int | None = Field(default=None, gt=0, le=MAX_COUNT, description="The most documents per task "
+                                  "sequential looks may evaluate; None = the whole split. At least the first look "
+                                  "(``limit``, or 100).")
+
+    @property
+    def sequential_on(self) -> bool:
+        """Whether the gate evaluates in sequential looks (``sequential`` None: when ``limit`` is set)."""
+        return self.limit is not None if self.sequential is None else self.sequential
+
+    @property
+    def first_look(self) -> int:
+        """Documents per task in the first sequential look."""
+        return self.limit if self.limit is not None else FIRST_LOOK
+
+    @field_validator("max_limit")
+    @classmethod
+    def _max_limit(cls, v: int | None, info: ValidationInfo) -> int | None:
+        # limit and sequential are declared above, so they are validated already.
+        limit, sequential = info.data.get("limit"), info.data.get("sequential")
+        if v is None:
+            return v
+        if sequential is False or (sequential is None and limit is None):
+            raise ValueError("caps sequential looks, which are off (eval.sequential false, or no eval.limit): "
+                             "set eval.sequential: true or remove max_limit")
+        first = limit if limit is not None else FIRST_LOOK
+        if v < first:
+            raise ValueError(f"{v} is below the first look ({first} documents, "
+                             f"{'eval.limit' if limit is not None else 'the default'}): raise max_limit to at least "
+                             f"{first} or lower eval.limit")
+        return v
 
     @field_validator("device")
     @classmethod
@@ -253,10 +293,10 @@ class Threshold(_Section):
     perf metric as ``perf/NAME`` (e.g. ``perf/latency_p95_ms``).
 
     * ``min`` / ``max``: absolute bounds on the candidate.
-    * ``max_drop``: the degradation vs the baseline that is tolerated. A larger observed
-      drop fails only when it is statistically significant (paired test at ``gate.alpha``)
-      or exceeds ``hard_max_drop``; otherwise the check is ``inconclusive``.
-    * ``hard_max_drop``: a drop beyond this fails even without significance.
+    * ``max_drop``: the degradation vs the baseline that is tolerated, decided by one-sided
+      confidence bounds (``gate.policy``): shown within it passes, shown beyond it fails,
+      neither is ``inconclusive``.
+    * ``hard_max_drop``: an observed drop beyond this fails, without statistics.
     """
 
     metric: str = Field(description="``TASK/METRIC`` (e.g. ``add_em/exact_match``) or ``perf/NAME`` (e.g. "
@@ -265,11 +305,11 @@ class Threshold(_Section):
     max: float | None = Field(default=None, description="Highest acceptable candidate value (e.g. a latency bound); "
                               "needs no baseline.")
     max_drop: Drop | None = Field(default=None, description="Tolerated degradation vs the baseline (a fall, or a "
-                                  "rise for lower-is-better metrics like latency). A larger drop fails only when "
-                                  "significant at ``gate.alpha`` or beyond ``hard_max_drop``; otherwise the check is "
-                                  "inconclusive.")
-    hard_max_drop: Drop | None = Field(default=None, description="A degradation beyond this fails even when the "
-                                       "paired test cannot call it significant.")
+                                  "rise for lower-is-better metrics like latency), decided by confidence bounds at "
+                                  "``gate.alpha``: pass when the drop's upper bound is within it, fail when its lower "
+                                  "bound exceeds it, else inconclusive. Skipped while there is no baseline yet.")
+    hard_max_drop: Drop | None = Field(default=None, description="An observed degradation beyond this fails, "
+                                       "without statistics.")
 
     _parse = field_validator("max_drop", "hard_max_drop", mode="before")(classmethod(lambda cls, v: _parse_drop(v)))
 
@@ -296,7 +336,9 @@ class Threshold(_Section):
 class GateSection(_Section):
     """How the gate decides."""
 
-    # Significance level of the paired test on a drop. 0.05 is the usual trade-off.
+    # The error rate of the relative checks: the chance that a truly regressed metric
+    # passes (or a tolerable one fails), family-wise over the checks (Holm) and the
+    # sequential looks (alpha spending). 0.05 is the usual trade-off.
     alpha: float = Field(default=0.05, gt=0, lt=1)
     # What an overall 'inconclusive' does to the exit code: "fail" (safe default: a
     # drop that cannot be ruled out blocks the merge), "pass" (warn only), or "neutral"

@@ -104,6 +104,19 @@ def sample_indices(task_name: str, total: int, limit: int, seed: int) -> list[in
     return sorted(rng.sample(range(total), limit))
 
 
+def document_order(task_name: str, total: int, seed: int, sampling: str = "random") -> list[int]:
+    """Every doc index of a task in the order sequential looks evaluate them.
+
+    A seeded permutation (seeded by (seed, task), so both models get the same order), or
+    the split's own order for ``sampling: first``. Look k evaluates a prefix of it, so
+    each look's documents include the earlier looks'.
+    """
+    order = list(range(total))
+    if sampling == "random":
+        random.Random(f"{seed}:{task_name}:order").shuffle(order)
+    return order
+
+
 def _number(value: Any) -> float | None:
     """A plain float from a Python/numpy scalar; None for anything else ('N/A', tuples)."""
     if isinstance(value, str):
@@ -274,10 +287,14 @@ def run_eval(
     base_dir: Path,
     cache_root: Path | None,
     progress: Progress | None = None,
+    order_slice: tuple[int, int] | None = None,
 ) -> EvalResults:
     """Evaluate ``model`` on the suite in ``settings`` (or answer from the cache).
 
-    ``cache_root`` None disables the cache (no read, no write).
+    ``cache_root`` None disables the cache (no read, no write). ``order_slice`` (start,
+    stop): evaluate only the documents at those positions of each task's
+    ``document_order`` (a sequential look's new documents, cached on their own), instead
+    of ``limit``; the results' settings then record ``split_sizes`` (documents per task).
     """
     say = progress or (lambda _msg: None)
     suite = resolve_tasks(settings, base_dir=base_dir)
@@ -285,6 +302,8 @@ def run_eval(
     # An adapter runs in its base's dtype.
     placement = resolve_placement(settings.device, settings.dtype, model.base.path if model.base else model.path)
     recorded = eval_settings(settings, suite, placement)
+    if order_slice is not None:
+        recorded = {**recorded, "limit": None, "order_slice": list(order_slice)}
     key = eval_cache_key(model.digest, suite, recorded, version)
     cache = ResultCache(cache_root, CACHE_NAMESPACE) if cache_root is not None else None
     if cache is not None:
@@ -301,8 +320,11 @@ def run_eval(
     started = time.perf_counter()
     quiet = logging.getLogger().getEffectiveLevel() > logging.INFO
     with _quiet_logs(quiet), _quiet_progress(quiet), tempfile.TemporaryDirectory(prefix="llm-gitops-tasks-") as tmp:
-        res, leaf_tasks = _evaluate(model, settings, placement, suite, Path(tmp), say)
+        res, leaf_tasks = _evaluate(model, settings, placement, suite, Path(tmp), say, order_slice)
     metrics = extract_metrics(res, leaf_tasks)
+    if order_slice is not None:
+        sizes = {t: int((res.get("n-samples", {}).get(t) or {}).get("original", 0)) for t in res.get("n-samples", {})}
+        recorded = {**recorded, "split_sizes": sizes}
     duration = round(time.perf_counter() - started, 3)
     results = EvalResults(
         model_digest=model.digest,
@@ -322,7 +344,8 @@ def run_eval(
 
 
 def _evaluate(
-    model: ResolvedModel, settings: EvalSection, placement: Placement, suite: TaskSuite, tmp: Path, say: Progress
+    model: ResolvedModel, settings: EvalSection, placement: Placement, suite: TaskSuite, tmp: Path, say: Progress,
+    order_slice: tuple[int, int] | None = None,
 ) -> tuple[dict, list[str]]:
     """The cache-miss path: everything heavy is imported here.
 
@@ -359,6 +382,14 @@ def _evaluate(
         # lm-eval takes either a limit or explicit samples; tasks not in ``samples`` run whole.
         samples = samples or None
         limit = None
+    if order_slice is not None:
+        start, stop = order_slice
+        samples = {name: sorted(document_order(name, len(task.eval_docs), settings.seed, settings.sampling)[start:stop])
+                   for name, task in loaded["tasks"].items()}
+        # A task whose split ended before this slice has nothing left to evaluate.
+        tasks = [task for name, task in loaded["tasks"].items() if samples[name]]
+        samples = {name: docs for name, docs in samples.items() if docs}
+        limit = None
 
     say(f"eval: loading model {model.source} ({model.short_digest}) on {placement.device} in {placement.dtype}")
     import lm_eval
@@ -384,4 +415,4 @@ def _evaluate(
         )
     if res is None:
         raise EvalError("lm-eval returned no results", hint="run with -v to see lm-eval's log")
-    return res, list(loaded["tasks"])
+    return res, list(loaded["tasks"]) if order_slice is None else list(samples)

@@ -48,6 +48,11 @@ from typing import Any, Mapping
 from llm_gitops.errors import EXIT_FAILED, EXIT_NO_VERDICT, EXIT_OK
 
 GATE_REPORT_SCHEMA = "llm-gitops/gate-report/v1"
+# A first model has no baseline: its relative checks are skipped, not blocking (the gate,
+# its summary and validate-config all say it in these words).
+NO_BASELINE_YET = "no baseline yet: relative checks skipped"
+BASELINE_HOWTO = ("to compare later candidates, publish this model as the baseline: 'llm-gitops register' and "
+                  "models.baseline: models:/NAME@production, or models.baseline: dvc:PATH at main")
 
 # Worst first: the overall verdict is the worst of the checks.
 VERDICT_ORDER = ("error", "fail", "inconclusive", "pass")
@@ -288,7 +293,7 @@ class GateOutcome:
         total = len(self.checks)
         if self.verdict == "pass":
             skipped = sum(1 for c in self.checks if c.cause == "no_baseline")
-            note = " (no baseline yet: relative checks skipped)" if skipped else ""
+            note = f" ({NO_BASELINE_YET})" if skipped else ""
             return f"all {total} check{'s' if total != 1 else ''} passed{note}"
         bad = [c for c in self.checks if c.verdict == self.verdict]
         word = {"fail": "failed", "inconclusive": "inconclusive"}[self.verdict]

@@ -51,6 +51,8 @@ from llm_gitops.config.schema import GateSection, Threshold
 from llm_gitops.evaluation.results import EvalResults, MetricResult
 from llm_gitops.gate import sequential, stats
 from llm_gitops.gate.outcome import (
+    BASELINE_HOWTO,
+    NO_BASELINE_YET,
     CheckResult,
     GateOutcome,
     ModelInfo,
@@ -79,9 +81,6 @@ __all__ = [
 PERF_PREFIX = "perf/"
 # Error bars of a value on its own (table and chart), not a decision level.
 CONFIDENCE = 0.95
-NO_BASELINE_YET = "no baseline yet: relative checks skipped"
-BASELINE_HOWTO = ("to compare later candidates, publish this model as the baseline: 'llm-gitops register' and "
-                  "models.baseline: models:/NAME@production, or models.baseline: dvc:PATH at main")
 
 
 @dataclass(frozen=True)

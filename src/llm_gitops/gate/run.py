@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -39,10 +39,6 @@ Progress = Callable[[str], None]
 
 def _quiet(_msg: str) -> None:
     pass
-
-
-def _relative(threshold: Threshold) -> bool:
-    return threshold.max_drop is not None or threshold.hard_max_drop is not None
 
 
 @dataclass(frozen=True)
@@ -112,6 +108,8 @@ class GateRequest:
     # ``evaluation.lm_eval_results.results_side``); the side's ResolvedModel stands for them.
     candidate_eval: EvalResults | None = None
     baseline_eval: EvalResults | None = None
+    # Shown in the report and comment: {"CI run": URL, "artifacts": URL, ...}.
+    links: Mapping[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -148,20 +146,19 @@ def run_gate(request: GateRequest, *, progress: Progress = _quiet, plan: GatePla
     config = plan.config
     candidate, baseline = request.candidate, request.baseline
     notes = list(plan.notes)
-    if baseline is None and any(_relative(t) for t in plan.thresholds):
-        notes.append("no baseline (models.baseline or --baseline): max_drop/hard_max_drop are not checked")
     if baseline is not None and baseline.digest == candidate.digest:
         notes.append(f"candidate and baseline are the same model ({candidate.short_digest})")
     settings = {
         "eval_tasks": [t.label for t in config.eval.tasks],
         "eval_limit": config.eval.limit,
         "eval_sampling": config.eval.sampling,
+        "eval_sequential": None,  # set below when the eval runs in sequential looks
         "num_fewshot": config.eval.num_fewshot,
         "perf": plan.needs_perf,
         "cache": request.cache_root is not None,
     }
     common = dict(gate=config.gate, seed=config.eval.seed, settings=settings, version=__version__,
-                  created_at=utc_timestamp())
+                  created_at=utc_timestamp(), links=dict(request.links or {}))
     timings: dict[str, float] = {}
     results: dict[str, object] = {}
     given = {role: r for role, r in (("candidate", request.candidate_eval), ("baseline", request.baseline_eval))
@@ -173,10 +170,18 @@ def run_gate(request: GateRequest, *, progress: Progress = _quiet, plan: GatePla
         return dict(candidate_info=_model_info(candidate, results.get("candidate_eval"), results.get("candidate_perf")),
                     baseline_info=_model_info(baseline, results.get("baseline_eval"), results.get("baseline_perf")))
 
-    for role, kind, step in _steps(plan, candidate, baseline, request.cache_root, progress, skip_eval=set(given)):
+    # Sequential looks (eval.sequential) decide as they go, so the perf measurements the
+    # decisions also count (Holm) come first; results given as files are decided at once.
+    in_looks = plan.needs_eval and config.eval.sequential_on and not given
+    skip = set(given) | ({"candidate", "baseline"} if in_looks else set())
+    steps = _steps(plan, candidate, baseline, request.cache_root, progress, skip_eval=skip)
+    if in_looks:
+        steps.append(("candidate and baseline", "eval", lambda: _evaluate_in_looks(plan, request, results, progress)))
+    design = None
+    for role, kind, step in steps:
         t0 = time.perf_counter()
         try:
-            results[f"{role}_{kind}"] = step()
+            measured = step()
         except LlmGitopsError:
             raise  # a config-class problem (unknown task, unusable model): exit 2, nothing written
         except Exception as exc:  # noqa: BLE001 - a failed measurement is the verdict 'error'
@@ -187,11 +192,19 @@ def run_gate(request: GateRequest, *, progress: Progress = _quiet, plan: GatePla
             from llm_gitops.gate.policy import error_outcome
 
             what = "evaluation" if kind == "eval" else "benchmark"
-            outcome = error_outcome(f"the {role}'s {what} failed: {type(exc).__name__}: {first}",
+            whose = "the " + (f"{role}'s" if " and " not in role else role + "'s")
+            outcome = error_outcome(f"{whose} {what} failed: {type(exc).__name__}: {first}",
                                     timings=timings, notes=tuple(notes), **infos(), **common)
-            return GateRun(outcome, RenderedGate.from_outcome(outcome, chart=request.chart),
+            return GateRun(outcome, RenderedGate.from_outcome(outcome, chart=request.chart, root=config.base_dir),
                            failure_detail=redact(traceback.format_exc()))
-        timings[f"{role}_{kind}_s"] = time.perf_counter() - t0
+        if " and " in role:  # the sequential looks measured both models
+            results["candidate_eval"], base_eval, design = measured
+            if base_eval is not None:
+                results["baseline_eval"] = base_eval
+            settings["eval_sequential"] = {t: list(looks) for t, looks in design.looks.items()}
+        else:
+            results[f"{role}_{kind}"] = measured
+        timings[f"{role.replace(' and ', '_')}_{kind}_s"] = time.perf_counter() - t0
     timings["total_s"] = time.perf_counter() - started
     if given and "candidate_eval" in results and "baseline_eval" in results:
         from llm_gitops.evaluation.lm_eval_results import restrict_to_common_docs
@@ -224,12 +237,34 @@ def run_gate(request: GateRequest, *, progress: Progress = _quiet, plan: GatePla
         candidate=Measurements(eval=results.get("candidate_eval"), perf=results.get("candidate_perf")),
         baseline=None if baseline is None else Measurements(eval=results.get("baseline_eval"),
                                                              perf=results.get("baseline_perf")),
-        timings=timings, notes=tuple(notes), **infos(), **common,
+        timings=timings, notes=tuple(notes), design=design, **infos(), **common,
     )
-    rendered = RenderedGate.from_outcome(outcome, chart=request.chart)
+    rendered = RenderedGate.from_outcome(outcome, chart=request.chart, root=config.base_dir)
     if key is not None:
         decisions.put(key, rendered)
     return GateRun(outcome, rendered, decision_key=key)
+
+
+def _evaluate_in_looks(plan: GatePlan, request: GateRequest, measured: dict[str, object], progress: Progress):
+    """Both models' evals in sequential looks (``gate.looks``), each look decided with
+    the perf results already ``measured``; returns (candidate, baseline, design)."""
+    from llm_gitops.evaluation import runner
+    from llm_gitops.gate.looks import evaluate_in_looks
+    from llm_gitops.gate.policy import Measurements, decide
+
+    config = plan.config
+
+    def measure(model: ResolvedModel, order_slice: tuple[int, int]):
+        return runner.run_eval(model, config.eval, base_dir=config.base_dir, cache_root=request.cache_root,
+                               progress=progress, order_slice=order_slice)
+
+    def decide_look(cand, base, design):
+        return decide(plan.thresholds, candidate=Measurements(eval=cand, perf=measured.get("candidate_perf")),
+                      baseline=Measurements(eval=base, perf=measured.get("baseline_perf")), gate=config.gate,
+                      seed=config.eval.seed, design=design)
+
+    return evaluate_in_looks(request.candidate, request.baseline, config.eval, measure=measure, decide=decide_look,
+                             progress=progress)
 
 
 def _steps(plan: GatePlan, candidate: ResolvedModel, baseline: ResolvedModel | None, cache_root: Path | None,
@@ -278,6 +313,8 @@ def decision_key(plan: GatePlan, candidate: ResolvedModel, baseline: ResolvedMod
         "measurements": keys,
         "thresholds": [t.model_dump(mode="json") for t in plan.thresholds],
         "gate": config.gate.model_dump(mode="json"),
+        # The planned looks set each look's critical values.
+        "looks": [config.eval.sequential_on, config.eval.first_look, config.eval.max_limit],
         "notes": list(plan.notes),
         "candidate": [candidate.source, candidate.digest],
         "baseline": [baseline.source, baseline.digest] if baseline is not None else None,

@@ -2,7 +2,7 @@
 looks from inflating the gate's error rates.
 
 Plan: both models are evaluated on the same documents, taken in a seeded random order,
-in looks of ``first`` documents, then GROWTH (1.5) times more each look (100, 150, 225,
+in looks of ``first`` documents (``eval.limit``, or 100), then GROWTH (1.5) times more each look (100, 150, 225,
 338, 506, ...) up to the cap (``eval.max_limit`` or the whole split); the gate stops at
 the first look where every check is conclusive. Earlier looks' documents are part of
 every later look, so no document is evaluated twice.
@@ -43,16 +43,15 @@ import numpy as np
 from scipy import special as _special
 
 RHO = 1.0
-FIRST_LOOK = 100
 GROWTH = 1.5
 _GRID = 801  # points per look in the numerical integration
 _Z_MAX = 8.5  # beyond this the normal tail is below 1e-16: "never crossed"
 
 
-def plan_looks(total: int, *, first: int = FIRST_LOOK, cap: int | None = None) -> tuple[int, ...]:
+def plan_looks(total: int, *, first: int, cap: int | None = None) -> tuple[int, ...]:
     """Cumulative sample counts of each look: first, then GROWTH times more each time
     (100, 150, 225, 338, ...), up to min(total, cap)."""
-    if total < 1:
+    if total < 1 or first < 1:
         raise ValueError("no documents to evaluate")
     last = min(total, cap) if cap is not None else total
     looks = []

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 from llm_gitops.gate.outcome import GateOutcome
 
@@ -25,15 +26,17 @@ class RenderedGate:
     png: bytes | None = None  # chart.png; None when not asked for or nothing to draw
 
     @classmethod
-    def from_outcome(cls, outcome: GateOutcome, *, chart: bool = False) -> "RenderedGate":
+    def from_outcome(cls, outcome: GateOutcome, *, chart: bool = False, root: Path | None = None) -> "RenderedGate":
+        """``root``: the repository root, so that paths under it show relative (the comment shows no
+        absolute path at all)."""
         from llm_gitops.report.json_report import render_json
         from llm_gitops.report.markdown import render_markdown
         from llm_gitops.report.text import render_text
 
         rendered = cls(
             verdict=outcome.verdict, exit_code=outcome.exit_code, summary=outcome.summary,
-            markdown=render_markdown(outcome), comment=render_markdown(outcome, for_comment=True),
-            text=render_text(outcome), json=render_json(outcome),
+            markdown=render_markdown(outcome, root=root), comment=render_markdown(outcome, for_comment=True, root=root),
+            text=render_text(outcome, root=root), json=render_json(outcome),
         )
         return rendered.with_chart(outcome) if chart else rendered
 

@@ -1,0 +1,97 @@
+"""Evaluating in sequential looks: the same documents for both models, each evaluated once.
+
+``evaluate_in_looks`` drives it: look 1 evaluates the first ``eval.limit`` (or 100)
+documents of each task's seeded order (``evaluation.runner.document_order``) on both
+models; the split sizes it reports fix the plan (``gate.sequential.plan_looks``); after
+each look the caller's ``decide`` says, in the outcome's last ``looks`` entry, which look
+is needed next, and only that look's *new* documents are evaluated (an order slice,
+cached on its own by the eval runner). The slices are joined into one ``EvalResults``
+per model (``join_slices``), which the gate decides on with the ``SequentialDesign``
+it returns, replaying every look.
+
+Pure orchestration: measuring and deciding are passed in, so tests drive it with fakes.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+from typing import Callable
+
+from llm_gitops.cache import content_key
+from llm_gitops.config.schema import EvalSection
+from llm_gitops.evaluation.results import EvalResults, MetricResult
+from llm_gitops.evaluation.runner import document_order
+from llm_gitops.models.resolved import ResolvedModel
+
+# measure(model, (start, stop)) -> the results of the documents at those order positions.
+Measure = Callable[[ResolvedModel, tuple[int, int]], EvalResults]
+
+
+def join_slices(parts: list[EvalResults]) -> EvalResults:
+    """One model's results over several order slices, as if evaluated at once.
+
+    Per-sample scores are concatenated; each value is recomputed as their mean with the
+    sample standard error (what lm-eval reports for per-sample mean metrics). A metric
+    without per-sample scores in every slice keeps the n-weighted mean and no stderr.
+    """
+    if len(parts) == 1:
+        return parts[0]
+    keys = list(dict.fromkeys(k for p in parts for k in p.metrics))
+    metrics = {}
+    for key in keys:
+        pieces = [p.metrics[key] for p in parts if key in p.metrics]
+        doc_ids = tuple(d for m in pieces for d in m.doc_ids)
+        scores = tuple(s for m in pieces for s in m.scores)
+        n = sum(m.n for m in pieces)
+        if scores and len(scores) == n:
+            value = sum(scores) / n
+            var = sum((s - value) ** 2 for s in scores) / (n - 1) if n > 1 else float("nan")
+            stderr = math.sqrt(var / n) if n > 1 else None
+        else:
+            value = sum(m.value * m.n for m in pieces) / n if n else float("nan")
+            stderr, doc_ids, scores = None, (), ()
+        metrics[key] = MetricResult(pieces[0].task, pieces[0].metric, value, stderr, n, pieces[0].higher_is_better,
+                                    doc_ids, scores)
+    slices = [p.settings.get("order_slice") for p in parts]
+    settings = {**parts[0].settings, "order_slice": [slices[0][0], slices[-1][1]] if all(slices) else None}
+    return replace(parts[0], metrics=metrics, settings=settings, duration_s=round(sum(p.duration_s for p in parts), 3),
+                   cache_key=content_key([p.cache_key for p in parts]) if all(p.cache_key for p in parts) else "",
+                   cached=all(p.cached for p in parts))
+
+
+def evaluate_in_looks(candidate: ResolvedModel, baseline: ResolvedModel | None, settings: EvalSection, *,
+                      measure: Measure, decide: Callable[[EvalResults, EvalResults | None, object], object],
+                      progress: Callable[[str], None] = lambda _m: None):
+    """Evaluate both models look by look until ``decide`` asks for no further look.
+
+    Returns (candidate results, baseline results or None, the SequentialDesign). Without
+    a baseline there is nothing to compare, so only the first look is evaluated.
+    """
+    from llm_gitops.gate import sequential
+    from llm_gitops.gate.policy import SequentialDesign
+
+    stop = settings.first_look
+    models = [m for m in (candidate, baseline) if m is not None]
+    parts = {id(m): [measure(m, (0, stop))] for m in models}
+    sizes = dict(parts[id(candidate)][0].settings.get("split_sizes") or {})
+    design = SequentialDesign(
+        order={t: tuple(document_order(t, n, settings.seed, settings.sampling)) for t, n in sizes.items()},
+        looks={t: sequential.plan_looks(n, first=min(settings.first_look, n), cap=settings.max_limit)
+               for t, n in sizes.items()},
+    )
+    while True:
+        joined = {key: join_slices(value) for key, value in parts.items()}
+        cand, base = joined[id(candidate)], joined.get(id(baseline)) if baseline is not None else None
+        if base is None:
+            return cand, None, design
+        outcome = decide(cand, base, design)
+        looks = getattr(outcome, "looks", ())
+        pending = looks[-1].get("next") if looks else None
+        if not pending:
+            return cand, base, design
+        new_stop = max(pending.values())
+        progress(f"gate: undecided after {stop} documents per task; evaluating up to {new_stop}")
+        for m in models:
+            parts[id(m)].append(measure(m, (stop, new_stop)))
+        stop = new_stop
