@@ -149,14 +149,14 @@ for kind, says in KINDS.items():
              "t.yaml", field, says)
     # A local dataset_path (file or directory), and a bad entry inside a dataset directory.
     case(f"dataset-path:{kind}", bad_path("ds", kind, huge=DATA_HUGE, then=task(dataset_path="./ds", dataset_kwargs=None)),
-         "t.yaml: dataset_path", says)
+         "t.yaml:2: dataset_path: dataset", says)
     if kind not in ("missing", "directory"):
         case(f"dataset-dir-entry:{kind}",
              bad_path("ds/sub/entry", kind, huge=DATA_HUGE, then=task(dataset_path="./ds", dataset_kwargs=None)),
-             "t.yaml: dataset_path", "entry", says)
+             "t.yaml:2: dataset_path: dataset", "entry", says)
     # An include: and a !function module.
     case(f"include:{kind}", bad_path("inc.yaml", kind, huge=YAML_HUGE, then=task(include="inc.yaml")),
-         "t.yaml: include", "inc.yaml", says)
+         "t.yaml:14: include: included file", "inc.yaml", says)
     if kind not in ("missing", "directory"):  # a missing module is an importable one; lm-eval decides
         case(f"function-module:{kind}",
              bad_path("helpers.py", kind, huge=YAML_HUGE,

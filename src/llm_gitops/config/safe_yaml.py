@@ -152,7 +152,12 @@ def load_yaml_document(text: str, loader_class: type[yaml.SafeLoader], *, where:
         context = getattr(exc, "context", None)
         if context and getattr(exc, "problem", None) and not str(context).startswith("while "):  # "expected a single document ..., but found another"
             problem = f"{context}, {problem}" if str(problem).startswith("but ") else f"{context}: {problem}"
-        hint = "simplify the file" if isinstance(exc, BoundsError) else "fix the syntax at that line"
+        if isinstance(exc, BoundsError):
+            hint = "simplify the file"
+        elif isinstance(exc, yaml.constructor.ConstructorError):  # well-formed, but a tag or value it cannot take
+            hint = "fix the value at that line"
+        else:
+            hint = "fix the syntax at that line"
         raise error(f"{where}{line}: malformed {what}: {' '.join(str(problem).split())}", hint=hint) from None
 
 

@@ -199,13 +199,14 @@ def _read_yaml(path: Path, where: str, seen: tuple[Path, ...] = (), via: str = "
     for index, inc in enumerate(includes if isinstance(includes, list) else [includes]):
         field_name = f"include[{index}]" if isinstance(includes, list) else "include"
         if not isinstance(inc, str) or not inc.strip():
-            raise EvalError(f"{where}: {path}: {field_name}: expected a YAML file path, got {describe(inc)}",
+            raise EvalError(f"{where}: {_at(path, ('include',))}: {field_name}: expected a YAML file path, got "
+                            f"{describe(inc)}",
                             hint="write 'include: other.yaml' (relative to this file)")
         try:
             inc_path = input_files.resolve(Path(inc) if Path(inc).is_absolute() else path.parent / inc)
         except UnusableFile as exc:
-            raise _unusable(f"{where}: {path}: {field_name}", "included file", exc) from None
-        inc_cfg = _read_yaml(inc_path, where, (*seen, path), via=f": {path}: {field_name}")
+            raise _unusable(f"{where}: {_at(path, ('include',))}: {field_name}", "included file", exc) from None
+        inc_cfg = _read_yaml(inc_path, where, (*seen, path), via=f": {_at(path, ('include',))}: {field_name}")
         inc_cfg.pop("task_list", None)
         merged.update(inc_cfg)
     merged.update(data)
@@ -270,9 +271,38 @@ def _hash_file(path: Path, where: str) -> str:
         raise _unusable(where, "data file", exc) from None
 
 
-def _resolve_data_path(raw: Any, yaml_dir: Path, where: str, yaml_path: Path, field_name: str) -> tuple[str, str]:
-    """(absolute path or pattern, content hash) of one data_files entry."""
-    located = f"{where}: {yaml_path}: {field_name}"
+def _field(keys: tuple) -> str:
+    """``("dataset_kwargs", "data_files", "test", 1)`` -> ``dataset_kwargs.data_files.test[1]``."""
+    return "".join(f"[{k}]" if isinstance(k, int) else (f".{k}" if i else str(k)) for i, k in enumerate(keys))
+
+
+def _at(path: Path, keys: tuple) -> str:
+    """``FILE:LINE`` of the value at ``keys`` in a task YAML; ``FILE`` alone when the file does
+    not hold it (a key from an include). Only errors call this, so the file is read again."""
+    try:
+        node = yaml.compose(input_files.read_text(path), Loader=BoundedLoader)
+    except (UnusableFile, yaml.YAMLError):
+        return str(path)
+    line = None
+    for key in keys:
+        found = None
+        if isinstance(node, yaml.MappingNode):
+            found = next((v for k, v in node.value if isinstance(k, yaml.ScalarNode) and k.value == str(key)), None)
+        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
+            found = node.value[key]
+        if found is None:
+            break
+        node, line = found, found.start_mark.line + 1
+    return f"{path}:{line}" if line else str(path)
+
+
+def _located(where: str, yaml_path: Path, keys: tuple) -> str:
+    return f"{where}: {_at(yaml_path, keys)}: {_field(keys)}"
+
+
+def _resolve_data_path(raw: Any, yaml_dir: Path, where: str, yaml_path: Path, keys: tuple) -> tuple[str, str]:
+    """(absolute path or pattern, content hash) of one data_files entry (at ``keys`` in the YAML)."""
+    located = _located(where, yaml_path, keys)
     if not isinstance(raw, str) or not raw.strip():
         raise EvalError(f"{located}: expected a file path, got {describe(raw)}")
     if "://" in raw:
@@ -319,47 +349,49 @@ def _resolve_data_path(raw: Any, yaml_dir: Path, where: str, yaml_path: Path, fi
 
 def _resolve_data_files(data_files: Any, yaml_dir: Path, where: str, yaml_path: Path) -> tuple[Any, Any]:
     """data_files (str | list | {split: str | list}) -> (absolute form, hashed form)."""
-    field_name = "dataset_kwargs.data_files"
+    field_keys = ("dataset_kwargs", "data_files")
 
-    def one(raw: Any, fname: str) -> tuple[str, str]:
-        return _resolve_data_path(raw, yaml_dir, where, yaml_path, fname)
+    def one(raw: Any, keys: tuple) -> tuple[str, str]:
+        return _resolve_data_path(raw, yaml_dir, where, yaml_path, keys)
 
-    def many(raw: Any, fname: str) -> tuple[Any, Any]:
+    def many(raw: Any, keys: tuple) -> tuple[Any, Any]:
         if isinstance(raw, list):
-            pairs = [one(r, f"{fname}[{i}]") for i, r in enumerate(raw)]
+            pairs = [one(r, (*keys, i)) for i, r in enumerate(raw)]
             return [p for p, _ in pairs], [h for _, h in pairs]
-        return one(raw, fname)
+        return one(raw, keys)
 
     if isinstance(data_files, dict):
         resolved, hashed = {}, {}
         for split, raw in data_files.items():
             if not isinstance(split, str):
-                raise EvalError(f"{where}: {yaml_path}: {field_name}: a split name must be text, got {describe(split)}",
-                                hint="write e.g. 'test: data/test.jsonl'")
-            resolved[split], hashed[split] = many(raw, f"{field_name}.{split}")
+                raise EvalError(f"{_located(where, yaml_path, field_keys)}: a split name must be text, got "
+                                f"{describe(split)}", hint="write e.g. 'test: data/test.jsonl'")
+            resolved[split], hashed[split] = many(raw, (*field_keys, split))
         return resolved, hashed
-    return many(data_files, field_name)
+    return many(data_files, field_keys)
 
 
 # --------------------------------------------------------------------------- resolution
-def _check_shape(config: dict[str, Any], where: str) -> None:
+def _check_shape(config: dict[str, Any], where: str, yaml_path: Path) -> None:
     """The keys this module reads have the types lm-eval expects (else a located error, not a crash later)."""
     output_type = config.get("output_type", "generate_until")
     if not isinstance(output_type, str) or output_type not in DEFAULT_METRICS:
-        raise EvalError(f"{where}: output_type: expected one of {', '.join(DEFAULT_METRICS)}, got {describe(output_type)}")
+        raise EvalError(f"{_located(where, yaml_path, ('output_type',))}: expected one of "
+                        f"{', '.join(DEFAULT_METRICS)}, got {describe(output_type)}")
     for key, what in (("dataset_kwargs", "a mapping"), ("metric_list", "a list"), ("filter_list", "a list")):
         value = config.get(key)
         if value is not None and not isinstance(value, dict if what == "a mapping" else list):
-            raise EvalError(f"{where}: {key}: expected {what}, got {describe(value)}",
+            raise EvalError(f"{_located(where, yaml_path, (key,))}: expected {what}, got {describe(value)}",
                             hint="see lm-eval's task guide for the format")
     for key, item_key in (("metric_list", "metric"), ("filter_list", "name")):
         for index, item in enumerate(config.get(key) or []):
             if not isinstance(item, dict) or not isinstance(item.get(item_key), str):
-                raise EvalError(f"{where}: {key}[{index}]: expected a mapping with a '{item_key}:' name, "
-                                f"got {describe(item)}", hint="see lm-eval's task guide for the format")
+                raise EvalError(f"{_located(where, yaml_path, (key, index))}: expected a mapping with a "
+                                f"'{item_key}:' name, got {describe(item)}", hint="see lm-eval's task guide for the format")
     dataset_path = config.get("dataset_path")
     if dataset_path is not None and (not isinstance(dataset_path, str) or not dataset_path.strip()):
-        raise EvalError(f"{where}: dataset_path: expected a dataset name or a local path, got {describe(dataset_path)}")
+        raise EvalError(f"{_located(where, yaml_path, ('dataset_path',))}: expected a dataset name or a local path, "
+                        f"got {describe(dataset_path)}")
 
 
 def _resolve_local(spec: TaskSpec, task_index: int, base_dir: Path) -> ResolvedTask:
@@ -384,8 +416,9 @@ def _resolve_local(spec: TaskSpec, task_index: int, base_dir: Path) -> ResolvedT
         )
     name = config.get("task")
     if not isinstance(name, str) or not name.strip():
-        raise EvalError(f"{where}: {yaml_path}: missing 'task:' (the task's name)", hint="add e.g. 'task: my_task'")
-    _check_shape(config, f"{where}: {yaml_path}")
+        raise EvalError(f"{where}: {_at(yaml_path, ('task',))}: missing 'task:' (the task's name)",
+                        hint="add e.g. 'task: my_task'")
+    _check_shape(config, where, yaml_path)
     try:
         hashed = _hashable(config)
     except UnusableFile as exc:
@@ -395,7 +428,7 @@ def _resolve_local(spec: TaskSpec, task_index: int, base_dir: Path) -> ResolvedT
     dataset_path = config.get("dataset_path")
     if isinstance(dataset_path, str) and dataset_path.startswith((".", "/", "~")):
         # A local dataset directory or file (a Hugging Face hub id never starts like this).
-        located = f"{where}: {yaml_path}: dataset_path"
+        located = _located(where, yaml_path, ("dataset_path",))
         local = None
         try:
             local = input_files.resolve(_local_path(dataset_path, yaml_dir, located))
