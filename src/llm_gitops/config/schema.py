@@ -23,6 +23,9 @@ from llm_gitops.config.environments import EnvironmentSpec, check_environments
 MAX_COUNT = 2**31 - 1
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
 class _Section(BaseModel):
     # Unknown keys are errors (typos must not pass silently); objects are immutable.
     # strict: YAML's ``true`` is not the number 1, ``"5"`` is not 5 and ``5`` is not text;
@@ -35,8 +38,10 @@ class _Section(BaseModel):
         # An empty path, name or URI is never meant: "" as a directory would be the cwd.
         if isinstance(v, str) and not v.strip():
             raise ValueError("must not be empty; give a value or remove the key")
-        if isinstance(v, str) and "\0" in v:  # no path, name or URL holds one; os calls would crash on it
-            raise ValueError("must not contain a NUL character (\\0)")
+        if isinstance(v, str) and (bad := _CONTROL.search(v)):
+            # Every text field is one line (a path, name, URL or metric): a line break could
+            # forge a key in a step-output or dotenv file or a log line, and a NUL crashes os calls.
+            raise ValueError(f"must be one line without control characters (found {bad.group()!r})")
         if isinstance(v, list) and any(isinstance(item, str) and not item.strip() for item in v):
             raise ValueError("items must not be empty")
         return v
