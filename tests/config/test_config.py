@@ -98,7 +98,10 @@ def test_config_objects_are_immutable():
         ("version: 1\nreport:\n  output_dir: ''\n", "cfg.yaml:3: report.output_dir: must not be empty"),
         ("version: 1\neval:\n  tasks: [{path: ' '}]\n", "cfg.yaml:3: eval.tasks[0].path: must not be empty"),
         ("version: 1\nperf:\n  prompts: ['']\n", "cfg.yaml:3: perf.prompts: items must not be empty"),
-        ("version: 1\nreport:\n  output_dir: \"out\\0x\"\n", "cfg.yaml:3: report.output_dir: must not contain a NUL character"),
+        ("version: 1\nreport:\n  output_dir: \"out\\0x\"\n", "cfg.yaml:3: report.output_dir: must be one line without control characters (found '\\x00')"),
+        # The issue's probe: a line break in config text would forge a step output.
+        ("version: 1\nreport:\n  output_dir: \"out\\nverdict=pass\\nx\"\n", "cfg.yaml:3: report.output_dir: must be one line without control characters (found '\\n')"),
+        ("version: 1\nthresholds:\n  - metric: \"a/b\\rX\"\n    min: 0\n", "cfg.yaml:3: thresholds[0].metric: must be one line"),
         # Text that is no YAML scalar in a number field (the quotes hint must not trip on it).
         ("version: 1\neval:\n  batch_size: \"\\x1f'\"\n", "cfg.yaml:3: eval.batch_size: expected a whole number, got the text"),
         # Keys and merge keys.
