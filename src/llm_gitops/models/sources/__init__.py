@@ -11,7 +11,8 @@ entry. The modules import their libraries (mlflow, dvc, ...) only when they fetc
 
 * ``./model`` (or an absolute path): ``local``;
 * ``models:/NAME/VERSION``, ``models:/NAME@ALIAS``, ``models:/NAME/latest``: ``mlflow_registry``;
-* ``dvc:PATH`` (with an optional ``rev``): ``dvc_repo``.
+* ``dvc:PATH`` (with an optional ``rev``): ``dvc_repo``;
+* ``hf:ORG/NAME`` or ``hf:ORG/NAME@REVISION`` (the Hugging Face Hub): ``hub``.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from llm_gitops.errors import ModelSourceError
 from llm_gitops.models.adapters import is_adapter, resolve_adapter
 from llm_gitops.models.digest import model_digest
 from llm_gitops.models.resolved import ResolvedModel
-from llm_gitops.models.sources import dvc_repo, local, mlflow_registry
+from llm_gitops.models.sources import dvc_repo, hub, local, mlflow_registry
 from llm_gitops.models.sources.base import Fetched, ModelSource
 from llm_gitops.workspace import cache_dir
 
@@ -32,6 +33,7 @@ from llm_gitops.workspace import cache_dir
 SOURCES: dict[str, ModelSource] = {
     mlflow_registry.KIND: mlflow_registry,
     dvc_repo.KIND: dvc_repo,
+    hub.KIND: hub,
     local.KIND: local,
 }
 
