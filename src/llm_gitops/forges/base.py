@@ -70,6 +70,15 @@ class StickyResult:
 
 
 @dataclass(frozen=True)
+class CommitStatus:
+    """One status on a commit, as the forge reports it (state in llm-gitops' words)."""
+
+    context: str
+    state: str  # pending | success | failure | error (GitLab's running/canceled map onto these)
+    description: str
+
+
+@dataclass(frozen=True)
 class FileChange:
     """One file in a commit; ``content`` None deletes it."""
 
@@ -134,7 +143,14 @@ class Forge(Protocol):
         self, repo: str, branch: str, base: str, changes: list[FileChange], message: str
     ) -> str: ...
 
+    def commit_changes(self, repo: str, branch: str, changes: list[FileChange], message: str) -> str: ...
+
     def open_pull_request(self, repo: str, head: str, base: str, title: str, body: str) -> PullRequest: ...
+
+    def find_open_pull_request(self, repo: str, head: str, base: str) -> PullRequest | None: ...
+
+    def get_commit_statuses(self, repo: str, sha: str) -> list[CommitStatus]:
+        """The newest status of each context on ``sha``."""
 
     def add_reaction(self, target: ReactionTarget, reaction: Reaction) -> None: ...
 

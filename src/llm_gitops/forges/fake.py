@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from llm_gitops.errors import ExternalServiceError
 from llm_gitops.forges.base import (
     Comment,
+    CommitStatus,
     FileChange,
     Permission,
     PullRequest,
@@ -101,6 +102,30 @@ class FakeForge:
                 tree[change.path] = change.content.encode() if isinstance(change.content, str) else change.content
         self.files[(repo, branch)] = tree
         return hashlib.sha1(repr(sorted(tree.items())).encode() + message.encode()).hexdigest()
+
+    def commit_changes(self, repo: str, branch: str, changes: list[FileChange], message: str) -> str:
+        if (repo, branch) not in self.files:
+            raise ExternalServiceError(f"branch {branch} does not exist in {repo}")
+        tree = self.files[(repo, branch)]
+        for change in changes:
+            if change.content is None:
+                tree.pop(change.path, None)
+            else:
+                tree[change.path] = change.content.encode() if isinstance(change.content, str) else change.content
+        return hashlib.sha1(repr(sorted(tree.items())).encode() + message.encode()).hexdigest()
+
+    def find_open_pull_request(self, repo: str, head: str, base: str) -> PullRequest | None:
+        for pr in self.pulls.values():
+            if pr.ref.repo == repo and pr.head_ref == head and pr.base_ref == base and pr.state == "open":
+                return pr
+        return None
+
+    def get_commit_statuses(self, repo: str, sha: str) -> list[CommitStatus]:
+        newest: dict[str, CommitStatus] = {}
+        for s in reversed(self.statuses):
+            if s.repo == repo and s.sha == sha:
+                newest.setdefault(s.context, CommitStatus(s.context, s.state, s.description))
+        return list(newest.values())
 
     def open_pull_request(self, repo: str, head: str, base: str, title: str, body: str) -> PullRequest:
         number = 1 + max((r.number for r in self.pulls if r.repo == repo), default=0)

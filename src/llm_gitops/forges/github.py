@@ -26,6 +26,7 @@ from llm_gitops.errors import ExternalServiceError
 from llm_gitops.forges.base import (
     PERMISSIONS,
     Comment,
+    CommitStatus,
     FileChange,
     Permission,
     PullRequest,
@@ -230,14 +231,23 @@ class GitHubForge(LibraryForge):
 
     # ------------------------------------------------------------------ branches and PRs
     def create_branch_with_changes(self, repo: str, branch: str, base: str, changes: list[FileChange], message: str) -> str:
-        from github import GithubException
-
         r = self._repo(repo)
         base_sha = self._run(f"reading branch {base}", lambda: r.get_branch(base).commit.sha, repo=repo)
         self._run(f"creating branch {branch}", lambda: r.create_git_ref(f"refs/heads/{branch}", base_sha).ref, repo=repo)
-        head = base_sha
-        # One commit per file through the contents API (what a token scoped to contents
-        # may do); the branch is new, so a failure leaves no half-changed base branch.
+        # The branch is new, so a failure below leaves no half-changed base branch.
+        return self._write_changes(repo, branch, changes, message) or base_sha
+
+    def commit_changes(self, repo: str, branch: str, changes: list[FileChange], message: str) -> str:
+        r = self._repo(repo)
+        head = self._run(f"reading branch {branch}", lambda: r.get_branch(branch).commit.sha, repo=repo)
+        return self._write_changes(repo, branch, changes, message) or head
+
+    def _write_changes(self, repo: str, branch: str, changes: list[FileChange], message: str) -> str | None:
+        """One commit per file through the contents API (what a token scoped to contents may do)."""
+        from github import GithubException
+
+        r = self._repo(repo)
+        head = None
         for change in changes:
             def existing_sha(path=change.path):
                 try:
@@ -260,6 +270,24 @@ class GitHubForge(LibraryForge):
 
             head = self._run(f"writing {change.path} on {branch}", write, repo=repo) or head
         return head
+
+    def find_open_pull_request(self, repo: str, head: str, base: str) -> PullRequest | None:
+        owner = repo.split("/")[0]
+
+        def find() -> PullRequest | None:
+            for p in self._repo(repo).get_pulls(state="open", head=f"{owner}:{head}", base=base):
+                return _pull(repo, p)
+            return None
+
+        return self._run(f"looking for an open pull request from {head}", find, repo=repo)
+
+    def get_commit_statuses(self, repo: str, sha: str) -> list[CommitStatus]:
+        def fetch() -> list[CommitStatus]:
+            # The combined status: the newest status of each context (a documented endpoint).
+            combined = self._repo(repo).get_commit(sha).get_combined_status()
+            return [CommitStatus(s.context, s.state, s.description or "") for s in combined.statuses]
+
+        return self._run(f"reading the statuses of {sha[:12]}", fetch, repo=repo)
 
     def open_pull_request(self, repo: str, head: str, base: str, title: str, body: str) -> PullRequest:
         return self._run(f"opening a pull request from {head} into {base}",

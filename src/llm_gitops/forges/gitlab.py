@@ -22,6 +22,7 @@ from typing import TypeVar
 from llm_gitops.errors import ExternalServiceError
 from llm_gitops.forges.base import (
     Comment,
+    CommitStatus,
     FileChange,
     Permission,
     PullRequest,
@@ -241,11 +242,18 @@ class GitLabForge(LibraryForge):
 
     # ------------------------------------------------------------------ branches and MRs
     def create_branch_with_changes(self, repo: str, branch: str, base: str, changes: list[FileChange], message: str) -> str:
+        # One request creates the branch from base and commits every change atomically.
+        return self._commit(repo, {"branch": branch, "start_branch": base}, base, changes, message)
+
+    def commit_changes(self, repo: str, branch: str, changes: list[FileChange], message: str) -> str:
+        return self._commit(repo, {"branch": branch}, branch, changes, message)
+
+    def _commit(self, repo: str, where: dict, ref: str, changes: list[FileChange], message: str) -> str:
         project = self._project(repo)
         actions = []
         for change in changes:
-            exists = self._run(f"reading {change.path} at {base}",
-                               lambda path=change.path: project.files.get(path, ref=base) is not None,
+            exists = self._run(f"reading {change.path} at {ref}",
+                               lambda path=change.path: project.files.get(path, ref=ref) is not None,
                                repo=repo, not_found=lambda: False)
             if change.content is None:
                 if exists:
@@ -254,10 +262,30 @@ class GitLabForge(LibraryForge):
             raw = change.content.encode() if isinstance(change.content, str) else change.content
             actions.append({"action": "update" if exists else "create", "file_path": change.path,
                             "content": base64.b64encode(raw).decode(), "encoding": "base64"})
-        # One request creates the branch from base and commits every change atomically.
-        commit = self._run(f"committing to new branch {branch}", lambda: project.commits.create(
-            {"branch": branch, "start_branch": base, "commit_message": message, "actions": actions}), repo=repo)
+        commit = self._run(f"committing to branch {where['branch']}", lambda: project.commits.create(
+            {**where, "commit_message": message, "actions": actions}), repo=repo)
         return commit.id
+
+    def find_open_pull_request(self, repo: str, head: str, base: str) -> PullRequest | None:
+        def find() -> PullRequest | None:
+            found = self._project(repo).mergerequests.list(state="opened", source_branch=head, target_branch=base,
+                                                          get_all=False)
+            return _mr(repo, found[0]) if found else None
+
+        return self._run(f"looking for an open merge request from {head}", find, repo=repo)
+
+    def get_commit_statuses(self, repo: str, sha: str) -> list[CommitStatus]:
+        states = {"success": "success", "failed": "failure", "canceled": "error", "pending": "pending",
+                  "running": "pending", "created": "pending", "skipped": "error"}
+
+        def fetch() -> list[CommitStatus]:
+            statuses = self._project(repo).commits.get(sha, lazy=True).statuses.list(get_all=True)
+            newest: dict[str, CommitStatus] = {}
+            for s in sorted(statuses, key=lambda s: s.id, reverse=True):
+                newest.setdefault(s.name, CommitStatus(s.name, states.get(s.status, "error"), s.description or ""))
+            return list(newest.values())
+
+        return self._run(f"reading the statuses of {sha[:12]}", fetch, repo=repo)
 
     def open_pull_request(self, repo: str, head: str, base: str, title: str, body: str) -> PullRequest:
         return self._run(f"opening a merge request from {head} into {base}", lambda: _mr(repo, self._project(repo)

@@ -28,7 +28,14 @@ def _gitlab(*, token: str, api_url: str | None = None, job_token: bool = False, 
     return GitLabForge(token=token, api_url=api_url, job_token=job_token, **kwargs)
 
 
-FORGES: dict[str, Callable[..., Forge]] = {"github": _github, "gitlab": _gitlab}
+def _local(**kwargs) -> Forge:
+    from llm_gitops.forges.local import LocalForge
+
+    return LocalForge(**kwargs)
+
+
+# "local": a git repository on disk (no token, no server): the demo, and trying the loop on a laptop.
+FORGES: dict[str, Callable[..., Forge]] = {"github": _github, "gitlab": _gitlab, "local": _local}
 
 
 def make_forge(name: str, **kwargs) -> Forge:
