@@ -104,6 +104,8 @@ def test_config_objects_are_immutable():
         ("version: 1\nthresholds:\n  - metric: \"a/b\\rX\"\n    min: 0\n", "cfg.yaml:3: thresholds[0].metric: must be one line"),
         # Text that is no YAML scalar in a number field (the quotes hint must not trip on it).
         ("version: 1\neval:\n  batch_size: \"\\x1f'\"\n", "cfg.yaml:3: eval.batch_size: expected a whole number, got the text"),
+        # A key with a line break is echoed escaped, on one line.
+        ("version: 1\ngate:\n  \"x\\ny\": 1\n", "cfg.yaml:3: gate.x\\ny: unknown key 'x\\ny'"),
         # Keys and merge keys.
         ("version: 1\n[a]: 1\n", "cfg.yaml:2: a key must be a plain name, got a list"),
         ("version: 1\neval: [a]\n", "cfg.yaml:2: eval: expected a mapping (key: value), got a list"),

@@ -56,7 +56,8 @@ scalars = st.one_of(
     st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=20),
     st.sampled_from(["2pt", "5%", "nan%", "1e999", "-1", "a/b", "./m", "", " ", "models:/x@y", "int8-dynamic"]),
 )
-keys = st.one_of(st.sampled_from(SCHEMA_KEYS), st.text(max_size=8), st.integers(-3, 3), st.booleans())
+keys = st.one_of(st.sampled_from(SCHEMA_KEYS), st.text(max_size=8), st.integers(-3, 3), st.booleans(),
+                 st.sampled_from(["a\nb", "x\ry", "\x1b[31m", "\u2028"]))
 documents = st.recursive(
     scalars,
     lambda children: st.one_of(st.lists(children, max_size=4), st.dictionaries(keys, children, max_size=5)),

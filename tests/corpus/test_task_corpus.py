@@ -218,6 +218,8 @@ FIELD_CASES = [
      "data_files.test[1]: expected a file path"),
     ("data_files-split-key-number", {"dataset_kwargs": {"data_files": {1: "data/add_em.jsonl"}}},
      "a split name must be text"),
+    ("data_files-split-key-line-break", {"dataset_kwargs": {"data_files": {"te\nst": "data/nope.jsonl"}}},
+     "dataset_kwargs.data_files.te\\nst: data file 'data/nope.jsonl' not found"),
     ("data_files-url", {"dataset_kwargs": {"data_files": {"test": "https://example.org/x.jsonl"}}}, "is a URL"),
     ("data_files-nul", {"dataset_kwargs": {"data_files": {"test": "data/x\0.jsonl"}}}, "contains a NUL character"),
     ("data_files-home-of-nobody", {"dataset_kwargs": {"data_files": {"test": "~nosuchuser_corpus/x"}}},

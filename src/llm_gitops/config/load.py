@@ -15,7 +15,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from llm_gitops import input_files
-from llm_gitops.config.safe_yaml import MERGE_TAG, BoundedLoader, describe, load_yaml_document, shown
+from llm_gitops.config.safe_yaml import MERGE_TAG, BoundedLoader, describe, load_yaml_document, printable, shown
 from llm_gitops.config.schema import FUTURE_SECTIONS, Config
 from llm_gitops.errors import ConfigError, LlmGitopsError
 
@@ -151,6 +151,7 @@ def _format_error(path: str, data: Any, err: dict, root: type[BaseModel] = Confi
     loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith(("function-", "literal["))))
     # Pydantic puts union branch names in loc; keep only the path through the data.
     field = "".join(f"[{p}]" if isinstance(p, int) else (f".{p}" if i else str(p)) for i, p in enumerate(loc)) or "(top level)"
+    field = printable(field)
     if len(field) > 120:  # a pasted blob as a key must not flood the one error line
         field = field[:117] + "..."
     line = _line_of(data, loc)
@@ -221,7 +222,7 @@ def _collect_lines(data: Any, prefix: tuple = ()) -> dict[tuple, int]:
 
 def parse_config(text: str, path: str | Path = CONFIG_FILENAME) -> Config:
     """Validate YAML text into a ``Config``; raise ``ConfigError`` with file and line."""
-    path = str(path)
+    path = printable(str(path))
     data = load_yaml_document(text, _LineLoader, where=path, what="YAML", error=ConfigError, name=path)
     if data is None:
         raise ConfigError(f"{path}: the file is empty", hint="run 'llm-gitops init' to write a starter config")

@@ -119,6 +119,11 @@ def describe(value: Any) -> str:
     return f"{shown(value)} (a {type(value).__name__})"
 
 
+def printable(text: str) -> str:
+    """``text`` for one error line: control characters (a line break, an escape sequence) escaped."""
+    return text if text.isprintable() else repr(text)[1:-1]
+
+
 def shown(value: Any, limit: int = 60) -> str:
     """``value`` as the file spells it (``true``, not ``True``), cut to ``limit`` characters."""
     text = str(value).lower() if isinstance(value, bool) else "null" if value is None else repr(value)
@@ -162,4 +167,4 @@ def load_yaml_document(text: str, loader_class: type[yaml.SafeLoader], *, where:
 
 
 __all__ = ["MAX_DEPTH", "MAX_NODES", "MERGE_TAG", "BoundedLoader", "BoundsError", "check_expansion", "describe",
-           "load_yaml_document", "shown"]
+           "load_yaml_document", "printable", "shown"]

@@ -38,7 +38,7 @@ import yaml
 
 from llm_gitops import input_files
 from llm_gitops.cache import content_key
-from llm_gitops.config.safe_yaml import BoundedLoader, describe, load_yaml_document, shown
+from llm_gitops.config.safe_yaml import BoundedLoader, describe, load_yaml_document, printable, shown
 from llm_gitops.config.schema import EvalSection, TaskSpec
 from llm_gitops.errors import EvalError
 from llm_gitops.input_files import UnusableFile
@@ -273,7 +273,7 @@ def _hash_file(path: Path, where: str) -> str:
 
 def _field(keys: tuple) -> str:
     """``("dataset_kwargs", "data_files", "test", 1)`` -> ``dataset_kwargs.data_files.test[1]``."""
-    return "".join(f"[{k}]" if isinstance(k, int) else (f".{k}" if i else str(k)) for i, k in enumerate(keys))
+    return printable("".join(f"[{k}]" if isinstance(k, int) else (f".{k}" if i else str(k)) for i, k in enumerate(keys)))
 
 
 def _at(path: Path, keys: tuple) -> str:
