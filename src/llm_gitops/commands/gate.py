@@ -22,6 +22,7 @@ from llm_gitops.gate.decisions import DecisionCache
 from llm_gitops.gate.run import PERF_PREFIX, GatePlan, GateRequest, GateRun, plan_gate, run_gate
 from llm_gitops.logsafe import redact
 from llm_gitops.models.resolved import ResolvedModel
+from llm_gitops.models.sources import source_forms
 from llm_gitops.report.rendered import RenderedGate
 from llm_gitops.workspace import cache_dir
 
@@ -65,11 +66,11 @@ def report_links(ctx: ci_context.CiContext) -> dict[str, str]:
 @click.command("gate")
 @config_option()
 @click.option("--candidate", "candidate_src", default=None, metavar="SRC",
-              help="Model under test: DIR (relative to the config file), models:/NAME/VERSION, models:/NAME@ALIAS "
-                   "or dvc:PATH (default: models.candidate).")
+              help=f"Model under test: {source_forms()}; a directory is relative to the config file "
+                   "(default: models.candidate).")
 @click.option("--baseline", "baseline_src", default=None, metavar="SRC",
-              help="Model to compare with, same forms (default: models.baseline; without one, min/max are "
-                   "checked and max_drop checks are inconclusive).")
+              help="Model to compare with, same forms (default: models.baseline; without one, only min/max "
+                   "are checked).")
 @click.option("--candidate-results", "candidate_results", type=click.Path(path_type=Path), default=None,
               metavar="PATH", help="lm-eval's own output for the candidate, instead of evaluating a model: the "
               "--output_path directory of 'lm_eval ... --log_samples', or its results_*.json.")
@@ -146,6 +147,11 @@ def command(config_path: Path | None, candidate_src: str | None, baseline_src: s
             hint="pass --candidate DIR|models:/NAME@ALIAS|dvc:PATH or set models.candidate",
         )
     baseline_spec = None if baseline_results is not None else baseline_src or config.models.baseline
+    if config.eval.backend == "local-completions" and candidate_results is None and baseline_spec is not None:
+        raise ConfigError(
+            f"{config.where('eval', 'backend')}: eval.backend: local-completions evaluates the one server at "
+            "eval.endpoint, so the candidate and the baseline would both be that server",
+            hint="give the baseline as lm-eval output (--baseline-results), or gate the models with backend hf")
     out_dir = output_dir.resolve() if output_dir is not None else config.resolve_path(config.report.output_dir)
     target = report_to or config.report.to
     # Every output path, the CI context (event payload, variables; detected once, here)

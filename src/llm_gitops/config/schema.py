@@ -144,9 +144,11 @@ FIRST_LOOK = 100
 class EvalSection(_Section):
     """The lm-eval suite that gates every candidate."""
 
-    backend: Literal["hf", "vllm"] = Field(default="hf", description="How lm-eval runs the model: ``hf`` "
-                                           "(transformers, CPU or GPU; quantized artifacts and adapters) or ``vllm`` "
-                                           "(CUDA GPU runners with the vllm package installed; see docs/gpu.md).")
+    backend: Literal["hf", "vllm", "local-completions"] = Field(
+        default="hf", description="How lm-eval runs the model: ``hf`` (transformers, CPU or GPU; quantized artifacts "
+        "and adapters), ``vllm`` (CUDA GPU runners with the vllm package installed; see docs/gpu.md) or "
+        "``local-completions`` (lm-eval's OpenAI-compatible client against the server at ``endpoint``: llm-gitops "
+        "serve, vLLM, TGI; the model directory, or ``tokenizer``, gives the tokenizer).")
     device: str = Field(default="auto", description="``auto`` (a CUDA GPU when torch sees one, else the CPU), "
                         "``cpu``, ``cuda`` or ``cuda:N``. Part of the eval cache key (as resolved).")
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(default="auto", description="Weights' dtype "
@@ -154,6 +156,13 @@ class EvalSection(_Section):
                                                                     "a GPU, float32 on the CPU. Part of the eval cache "
                                                                     "key (as resolved).")
     vllm: VllmSection = Field(default_factory=VllmSection, description="vLLM settings, used when ``backend: vllm``.")
+    endpoint: str | None = Field(default=None, validate_default=True, description="With ``backend: "
+                                 "local-completions``: the server's URL (``http://HOST:PORT``, its ``/v1`` or its "
+                                 "``/v1/completions``). Results are cached only when the server reports the served "
+                                 "model's digest (llm-gitops serve does), keyed by URL, model id and digest.")
+    tokenizer: str | None = Field(default=None, description="With ``backend: local-completions``: a directory with "
+                                  "the served model's tokenizer (relative to the config file); None = the model "
+                                  "directory's.")
 
     tasks: list[TaskSpec] = Field(default_factory=list, description="The tasks every model is evaluated on. A "
                                   "string item is short for ``{path: ...}`` when it ends in .yaml/.yml, else "
@@ -207,6 +216,20 @@ class EvalSection(_Section):
             raise ValueError(f"{v} is below the first look ({first} documents, "
                              f"{'eval.limit' if limit is not None else 'the default'}): raise max_limit to at least "
                              f"{first} or lower eval.limit")
+        return v
+
+    @field_validator("endpoint")
+    @classmethod
+    def _endpoint(cls, v: str | None, info: ValidationInfo) -> str | None:
+        # backend is declared above, so it is validated already.
+        backend = info.data.get("backend")
+        if backend == "local-completions" and v is None:
+            raise ValueError("backend local-completions needs the server's URL, e.g. endpoint: http://127.0.0.1:8000")
+        if v is not None and backend != "local-completions":
+            raise ValueError(f"is only used with backend: local-completions (backend is {backend!r}); remove it or "
+                             "set the backend")
+        if v is not None and not re.match(r"^https?://[^/\s]+(/\S*)?$", v):
+            raise ValueError(f"{v!r} is not an http(s) URL; e.g. http://127.0.0.1:8000")
         return v
 
     @field_validator("device")

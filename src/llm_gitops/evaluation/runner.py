@@ -26,6 +26,7 @@ from typing import Any, Callable, Iterator
 from llm_gitops.cache import ResultCache, content_key
 from llm_gitops.config.schema import EvalSection
 from llm_gitops.errors import EvalError
+from llm_gitops.evaluation.endpoint import Served
 from llm_gitops.evaluation.placement import Placement, resolve_placement
 from llm_gitops.evaluation.results import EVAL_SCHEMA, EvalResults, MetricResult
 from llm_gitops.evaluation.tasks import (
@@ -252,13 +253,37 @@ def _no_retie(model: Any, retie_safe: bool) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _lm_for(model: ResolvedModel, settings: EvalSection, placement: Placement) -> Iterator[Any]:
+def _server_failures(settings: EvalSection, served: Served | None) -> Iterator[None]:
+    """A server that fails or answers garbage mid-run (after the probe passed) is named as eval.endpoint."""
+    if served is None:
+        yield
+        return
+    try:
+        yield
+    except Exception as exc:  # noqa: BLE001 - lm-eval's API client raises HTTP, retry and parse errors alike
+        text = str(exc).strip().splitlines()
+        raise EvalError(
+            f"eval.endpoint {settings.endpoint}: the server failed during the evaluation "
+            f"({type(exc).__name__}{': ' + text[0][:200] if text else ''})",
+            hint="check the server's log and that it serves the model of eval.tokenizer, then re-run",
+        ) from None
+
+
+@contextlib.contextmanager
+def _lm_for(model: ResolvedModel, settings: EvalSection, placement: Placement, served: Served | None = None) -> Iterator[Any]:
     """The lm-eval model for ``model``: a name plus model args, or a loaded HFLM.
 
     An adapter goes to lm-eval as its base plus ``peft=`` (``lora_local_path`` on vLLM),
-    so lm-eval applies it itself.
+    so lm-eval applies it itself. ``served``: the server at eval.endpoint instead.
     """
     from lm_eval.api.registry import get_model
+
+    if served is not None:
+        from llm_gitops.evaluation.endpoint import completions_model_args
+
+        yield get_model("local-completions").create_from_arg_obj(completions_model_args(
+            served.endpoint, served.tokenizer, seed=settings.seed, max_gen_toks=settings.max_gen_toks))
+        return
 
     from llm_gitops.evaluation.backends import hf_peft_model_args, vllm_model_args
     from llm_gitops.models.adapters import base_dir_of, is_adapter
@@ -304,8 +329,18 @@ def run_eval(
     recorded = eval_settings(settings, suite, placement)
     if order_slice is not None:
         recorded = {**recorded, "limit": None, "order_slice": list(order_slice)}
-    key = eval_cache_key(model.digest, suite, recorded, version)
-    cache = ResultCache(cache_root, CACHE_NAMESPACE) if cache_root is not None else None
+    served = None
+    if settings.backend == "local-completions":
+        from llm_gitops.evaluation.endpoint import served_target
+
+        # The server is the model: its identity keys the results (none known: not cached).
+        served = served_target(settings.endpoint or "", suite, tokenizer=settings.tokenizer, model_dir=model.path,
+                               base_dir=base_dir)
+        model = replace(model, digest=served.endpoint.model_digest, source=served.endpoint.completions_url)
+        recorded = {**recorded, "endpoint": served.endpoint.identity()}
+    model_part = served.key_part if served is not None else model.digest
+    key = eval_cache_key(model_part, suite, recorded, version) if model_part else ""
+    cache = ResultCache(cache_root, CACHE_NAMESPACE) if cache_root is not None and key else None
     if cache is not None:
         hit = cache.get(key)
         if hit is not None:
@@ -320,7 +355,7 @@ def run_eval(
     started = time.perf_counter()
     quiet = logging.getLogger().getEffectiveLevel() > logging.INFO
     with _quiet_logs(quiet), _quiet_progress(quiet), tempfile.TemporaryDirectory(prefix="llm-gitops-tasks-") as tmp:
-        res, leaf_tasks = _evaluate(model, settings, placement, suite, Path(tmp), say, order_slice)
+        res, leaf_tasks = _evaluate(model, settings, placement, suite, Path(tmp), say, order_slice, served)
     metrics = extract_metrics(res, leaf_tasks)
     if order_slice is not None:
         sizes = {t: int((res.get("n-samples", {}).get(t) or {}).get("original", 0)) for t in res.get("n-samples", {})}
@@ -345,7 +380,7 @@ def run_eval(
 
 def _evaluate(
     model: ResolvedModel, settings: EvalSection, placement: Placement, suite: TaskSuite, tmp: Path, say: Progress,
-    order_slice: tuple[int, int] | None = None,
+    order_slice: tuple[int, int] | None = None, served: Served | None = None,
 ) -> tuple[dict, list[str]]:
     """The cache-miss path: everything heavy is imported here.
 
@@ -391,11 +426,14 @@ def _evaluate(
         samples = {name: docs for name, docs in samples.items() if docs}
         limit = None
 
-    say(f"eval: loading model {model.source} ({model.short_digest}) on {placement.device} in {placement.dtype}")
+    if served is not None:
+        say(f"eval: asking {served.endpoint.completions_url} (model {served.endpoint.model_id})")
+    else:
+        say(f"eval: loading model {model.source} ({model.short_digest}) on {placement.device} in {placement.dtype}")
     import lm_eval
 
     gen_kwargs = {"max_gen_toks": settings.max_gen_toks} if settings.max_gen_toks else None
-    with _lm_for(model, settings, placement) as lm:
+    with _lm_for(model, settings, placement, served) as lm, _server_failures(settings, served):
         say(f"eval: running {', '.join(suite.names)}" + (f" (limit {settings.limit}, {settings.sampling})" if settings.limit else ""))
         res = lm_eval.simple_evaluate(
             model=lm,
