@@ -352,3 +352,10 @@ def test_root_that_is_a_list_is_said_in_words(suite_dir: Path):
     (suite_dir / "tasks/list.yaml").write_text("- a\n- b\n")
     msg = _error(suite_dir, "tasks/list.yaml")
     assert "must be a mapping (task:, dataset_path:, ...), got a list" in msg and "_Sequence" not in msg
+
+
+def test_a_file_name_with_a_line_break_stays_on_one_line(suite_dir: Path):
+    (suite_dir / "tasks/ds").mkdir()
+    os.mkfifo(suite_dir / "tasks/ds/bad\nname")
+    _em_with(suite_dir, dataset_path="./ds")
+    assert "bad\\nname is a FIFO" in _error(suite_dir)

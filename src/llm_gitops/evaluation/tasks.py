@@ -171,7 +171,7 @@ def _unusable(where: str, what: str, exc: UnusableFile, hint: str | None = None)
             hint = "keep task files small; put big datasets on a dataset hub"
         elif "UTF-8" not in exc.reason:
             hint = "give the path of a regular file"
-    return EvalError(f"{where}: {what} {exc.path} {exc.reason}", hint=hint)
+    return EvalError(f"{where}: {what} {printable(str(exc.path))} {exc.reason}", hint=hint)
 
 
 def _read_yaml(path: Path, where: str, seen: tuple[Path, ...] = (), via: str = "") -> dict[str, Any]:
