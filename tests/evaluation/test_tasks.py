@@ -14,6 +14,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from llm_gitops.config.schema import EvalSection
 from llm_gitops.errors import EvalError
@@ -359,3 +362,28 @@ def test_a_file_name_with_a_line_break_stays_on_one_line(suite_dir: Path):
     os.mkfifo(suite_dir / "tasks/ds/bad\nname")
     _em_with(suite_dir, dataset_path="./ds")
     assert "bad\\nname is a FIFO" in _error(suite_dir)
+
+
+# --------------------------------------------------------------------------- properties
+_TASK_KEYS = ["task", "include", "dataset_path", "dataset_kwargs", "data_files", "test", "output_type", "metric_list",
+              "metric", "filter_list", "name", "group", "process_results"]
+_values = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(-5, 5), st.floats(), st.text(max_size=10),
+              st.sampled_from(["data/add_em.jsonl", "data/*.jsonl", "../", "/dev/null", "~", "a\nb", "generate_until",
+                               "exact_match", "x.yaml", "t"])),
+    lambda children: st.one_of(st.lists(children, max_size=3),
+                               st.dictionaries(st.one_of(st.sampled_from(_TASK_KEYS), st.text(max_size=5)), children,
+                                               max_size=4)),
+    max_leaves=15,
+)
+
+
+@hypothesis_settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.dictionaries(st.sampled_from(_TASK_KEYS), _values, max_size=6))
+def test_any_task_yaml_resolves_or_is_one_clean_error(suite_dir: Path, changes):
+    base = yaml.safe_load((suite_dir / "tasks/add_em.yaml").read_text())
+    (suite_dir / "tasks/prop.yaml").write_text(yaml.safe_dump({**base, **changes}))
+    try:
+        expected_metrics(settings("tasks/prop.yaml"), base_dir=suite_dir)  # resolves, then reads the metrics
+    except EvalError as exc:
+        assert "\n" not in str(exc) and str(exc).startswith("eval.tasks[0]"), str(exc)
