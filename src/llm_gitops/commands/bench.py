@@ -9,7 +9,7 @@ import click
 
 from llm_gitops.cache import write_atomic
 from llm_gitops.commands.eval import check_results_outputs, default_output, progress_printer, resolve_command_model
-from llm_gitops.commands.options import config_option
+from llm_gitops.commands.options import config_option, model_option
 from llm_gitops.config import load_config
 from llm_gitops.perf.results import PERF_METRICS
 from llm_gitops.workspace import cache_dir
@@ -17,9 +17,7 @@ from llm_gitops.workspace import cache_dir
 
 @click.command("bench")
 @config_option()
-@click.option("--model", "model_source", default=None, metavar="SRC",
-              help="Model to measure: a directory, models:/NAME/VERSION, models:/NAME@ALIAS or dvc:PATH "
-                   "(default: models.candidate).")
+@model_option("Model to measure")
 @click.option("--output", "output", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help="Results JSON to write (default: .llm-gitops/results/perf-<digest>.json).")
 @click.option("--no-cache", is_flag=True, help="Ignore and don't update the result cache.")

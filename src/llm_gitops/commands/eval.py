@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from llm_gitops.cache import write_atomic
-from llm_gitops.commands.options import config_option
+from llm_gitops.commands.options import config_option, model_option
 from llm_gitops.commands.preflight import check_output_dir, check_output_file, command_model, source_flag
 from llm_gitops.config import load_config
 from llm_gitops.config.schema import Config
@@ -46,9 +46,7 @@ def _fmt(value: float | None, digits: int = 4) -> str:
 
 @click.command("eval")
 @config_option()
-@click.option("--model", "model_source", default=None, metavar="SRC",
-              help="Model to evaluate: a directory, models:/NAME/VERSION, models:/NAME@ALIAS or dvc:PATH "
-                   "(default: models.candidate).")
+@model_option("Model to evaluate")
 @click.option("--output", "output", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help="Results JSON to write (default: .llm-gitops/results/eval-<digest>.json).")
 @click.option("--limit", type=click.IntRange(min=1), default=None,

@@ -9,7 +9,7 @@ import click
 from pydantic import ValidationError
 
 from llm_gitops.commands.eval import progress_printer, resolve_command_model
-from llm_gitops.commands.options import config_option
+from llm_gitops.commands.options import config_option, model_option
 from llm_gitops.commands.preflight import check_output_dir
 from llm_gitops.config.load import find_config, load_config
 from llm_gitops.config.schema import Config, QuantizeSection
@@ -70,9 +70,7 @@ Examples:
 
 @click.command("quantize", help=HELP)
 @config_option("Config file (default: the nearest .llm-gitops.yaml; none is needed without --budget).")
-@click.option("--model", "model_source", default=None, metavar="SRC",
-              help="Source model: a directory, models:/NAME/VERSION, models:/NAME@ALIAS or dvc:PATH "
-                   "(default: models.candidate).")
+@model_option("Source model")
 @click.option("--output", type=click.Path(path_type=Path, file_okay=False), required=True,
               help="Artifact directory to write (replaced if it is an earlier artifact).")
 @click.option("--method", type=click.Choice(list(QUANTIZERS)), default=None,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from llm_gitops.commands.options import config_option
+from llm_gitops.commands.options import config_option, model_option
 from llm_gitops.config import load_config
 
 # The registry's own rules, checked before anything is uploaded: a bad alias found only
@@ -40,9 +40,7 @@ def _check_alias(ctx: click.Context, param: click.Parameter, value: str | None) 
 @click.command("register")
 @config_option("Config file; its tracking.mlflow settings pick the store and experiment "
                "(default: the nearest .llm-gitops.yaml).")
-@click.option("--model", "model_source", required=True, metavar="SRC",
-              help="Model to publish: a directory (relative to the config file), models:/NAME/VERSION, "
-                   "models:/NAME@ALIAS or dvc:PATH.")
+@model_option("Model to publish (a directory is relative to the config file)", required=True)
 @click.option("--name", required=True, callback=_check_name, help="Registered model name, e.g. adder.")
 @click.option("--alias", default=None, callback=_check_alias,
               help="Point this alias (e.g. production) at the new version.")

@@ -21,7 +21,6 @@ from pathlib import Path
 
 from llm_gitops.config.schema import ModelSourceSpec
 from llm_gitops.errors import ModelSourceError
-from llm_gitops.errors import ModelSourceError
 from llm_gitops.models.adapters import is_adapter, resolve_adapter
 from llm_gitops.models.digest import model_digest
 from llm_gitops.models.resolved import ResolvedModel
@@ -37,7 +36,13 @@ SOURCES: dict[str, ModelSource] = {
     local.KIND: local,
 }
 
-__all__ = ["SOURCES", "Fetched", "ModelSource", "resolve_model", "source_kind"]
+__all__ = ["SOURCES", "Fetched", "ModelSource", "resolve_model", "source_forms", "source_kind"]
+
+
+def source_forms() -> str:
+    """Every way to write a model source, for help texts ("a directory, models:/..., dvc:PATH")."""
+    kinds = sorted(SOURCES.values(), key=lambda kind: kind.PREFIX != "")  # the local directory first
+    return ", ".join(getattr(kind, "FORMS", None) or f"{kind.PREFIX}NAME" for kind in kinds)
 
 
 def source_kind(source: str) -> ModelSource:

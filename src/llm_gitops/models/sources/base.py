@@ -29,6 +29,7 @@ class ModelSource(Protocol):
 
     KIND: str
     PREFIX: str
+    FORMS: str  # how a user writes one, for help texts: "models:/NAME/VERSION, models:/NAME@ALIAS"
 
     def fetch(self, spec: ModelSourceSpec, *, base_dir: Path, tracking_uri: str | None) -> Fetched: ...
 

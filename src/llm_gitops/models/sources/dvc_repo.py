@@ -23,6 +23,7 @@ from llm_gitops.workspace import cache_dir
 
 KIND = "dvc"
 PREFIX = "dvc:"
+FORMS = "dvc:PATH"
 
 
 def fetch(spec: ModelSourceSpec, *, base_dir: Path, tracking_uri: str | None = None) -> Fetched:

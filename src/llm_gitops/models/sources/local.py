@@ -10,6 +10,7 @@ from llm_gitops.models.validate import validate_model_dir
 
 KIND = "local"
 PREFIX = ""
+FORMS = "a directory"
 
 
 def fetch(spec: ModelSourceSpec, *, base_dir: Path, tracking_uri: str | None = None) -> Fetched:

@@ -25,6 +25,7 @@ from llm_gitops.workspace import cache_dir
 
 KIND = "mlflow"
 PREFIX = "models:/"
+FORMS = "models:/NAME/VERSION, models:/NAME@ALIAS"
 _MLFLOW_URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:/(?P<version>[^/@]+)|@(?P<alias>[^/@]+))$")
 _SAFE = re.compile(r"[^A-Za-z0-9_.-]")
 
