@@ -220,8 +220,11 @@ def file_sha256(path: Path, *, limit: int = input_files.MAX_DATA_BYTES) -> str:
 
 
 def _dir_sha256(path: Path) -> str:
+    files = input_files.files_under(path)
+    if not files:
+        raise UnusableFile(path, "is an empty directory (no data files)")
     outer = hashlib.sha256()
-    for file in input_files.files_under(path):
+    for file in files:
         outer.update(f"{file.relative_to(path).as_posix()}\0{file_sha256(file)}\n".encode())
     return f"sha256:{outer.hexdigest()}"
 
@@ -434,8 +437,6 @@ def _resolve_local(spec: TaskSpec, task_index: int, base_dir: Path) -> ResolvedT
             local = input_files.resolve(_local_path(dataset_path, yaml_dir, located))
             kind = input_files.kind_of(local)
             digest = _dir_sha256(local) if kind == "directory" else file_sha256(local)
-            if kind == "directory" and not input_files.files_under(local):
-                raise UnusableFile(local, "is an empty directory (no data files)")
         except UnusableFile as exc:
             if exc.reason == "not found" and exc.path == local:
                 raise EvalError(
