@@ -35,6 +35,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "release": ("release", "Record a pushed image and its gate evidence as an immutable, content-addressed release."),
     "deploy": ("deploy", "Make an environment run the release deploy/<env>.yaml names, blue/green."),
     "rollback": ("rollback", "Move an environment's traffic back to the warm previous colour, at once."),
+    "promote": ("promote", "Open the pull request that moves an environment to the release verified upstream."),
 }
 
 EXIT_CODES_HELP = """

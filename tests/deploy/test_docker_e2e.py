@@ -145,7 +145,7 @@ def test_second_release_switches_with_zero_failed_requests_then_rollback(project
     assert failures == [] and answered[0] > 0
 
     started = time.monotonic()
-    out = project.cli("rollback", "--env", "staging").stdout
+    out = project.cli("rollback", "--env", "staging", "--forge", "none").stdout
     assert "back to blue" in out
     assert time.monotonic() - started < 60  # the CLI's start-up; the switch itself is one socket write
     from llm_gitops.commands.deploy import environment_target

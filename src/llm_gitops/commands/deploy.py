@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from llm_gitops.commands.forge_access import forge_option
 from llm_gitops.commands.options import config_option
 
 
@@ -32,7 +33,9 @@ def environment_target(config, env: str):
               help="Switch traffic to the colour already running the release (after auto_promote: false).")
 @click.option("--no-scale-down", is_flag=True,
               help="Leave the previous colour running after the switch instead of waiting scale_down_delay and removing it.")
-def command(config_path: Path | None, env: str, promote: bool, no_scale_down: bool) -> None:
+@forge_option("Where the verification (status llm-gitops/verified/ENV on the commit that set deploy/ENV.yaml) is "
+              "recorded: the CI's forge, the local git repository, or nowhere.")
+def command(config_path: Path | None, env: str, promote: bool, no_scale_down: bool, forge_choice: str) -> None:
     """Make ENV run the release that deploy/ENV.yaml names, blue/green.
 
     Steps: pull the image by digest, start it as the colour that is not live, wait for its
@@ -44,7 +47,10 @@ def command(config_path: Path | None, env: str, promote: bool, no_scale_down: bo
     completed or undone by the next run. One deploy per environment at a time.
 
     The record of what was done and measured is written to
-    .llm-gitops/deploys/ENV/<time>-<release>.json and printed as JSON on stdout.
+    .llm-gitops/deploys/ENV/<time>-<release>.json and printed as JSON on stdout. Once ENV
+    runs the release, the commit that set deploy/ENV.yaml gets the status
+    llm-gitops/verified/ENV (description: the release id): the evidence 'llm-gitops
+    promote' requires before the release may move downstream.
 
     \b
     Examples:
@@ -89,5 +95,26 @@ def command(config_path: Path | None, env: str, promote: bool, no_scale_down: bo
         say(f"deploy record: {out}")
     if failure is not None:
         raise failure
+    if desired.release is not None and record.action in ("deployed", "none"):
+        _record_verified(forge_choice, config.base_dir, env, desired.release.id, say)
     say(record.message)
     click.echo(json.dumps(record.to_json(), indent=2))
+
+
+def _record_verified(forge_choice: str, root: Path, env: str, release_id: str, say) -> None:
+    """The deploy succeeded whatever happens here: a status that cannot be written is a warning."""
+    from llm_gitops.commands.forge_access import open_forge
+    from llm_gitops.deploy.promotion import record_verified, verified_context
+    from llm_gitops.errors import LlmGitopsError
+    from llm_gitops.logsafe import redact
+
+    try:
+        access = open_forge(forge_choice, root)
+        if access is None:
+            return
+        forge, repo = access
+        sha = record_verified(forge, repo, root, env, release_id)
+    except LlmGitopsError as exc:
+        say(f"warning: {env} runs {release_id} but it was not recorded as verified: {redact(str(exc))}")
+        return
+    say(f"{verified_context(env)} = success ({release_id}) on {sha[:12]}")

@@ -6,29 +6,47 @@ from pathlib import Path
 
 import click
 
+from llm_gitops.commands.forge_access import forge_option
 from llm_gitops.commands.options import config_option
 
 
 @click.command("rollback")
 @config_option()
 @click.option("--env", "env", required=True, metavar="ENV", help="The environment to roll back.")
-def command(config_path: Path | None, env: str) -> None:
+@click.option("--base", default="main", show_default=True, help="The branch the rollback pull request targets.")
+@forge_option("Where the rollback pull request is opened (none: only move traffic).")
+def command(config_path: Path | None, env: str, base: str, forge_choice: str) -> None:
     """Move ENV's traffic back to the previous colour, which is kept warm after a deploy.
 
     One weight change in haproxy's runtime API: no restart, no failed request, done in
     well under a second. It needs no deploy lock, so it never waits behind the deploy it
-    undoes. Afterwards, set deploy/ENV.yaml to the release now live (the rollback PR),
-    or the next 'llm-gitops deploy' rolls forward again.
+    undoes. Then it opens (or updates) the pull request that sets deploy/ENV.yaml to the
+    release now live, so that git says what runs: without it the next 'llm-gitops deploy'
+    would roll forward again.
 
     \b
     Examples:
       llm-gitops rollback --env prod
     """
     from llm_gitops.commands.deploy import environment_target
+    from llm_gitops.commands.forge_access import open_forge
     from llm_gitops.config import load_config
     from llm_gitops.deploy.bluegreen import rollback
 
     config = load_config(config_path)
     _, target = environment_target(config, env)
     left, now = rollback(env, target)
-    click.echo(f"{env}: traffic moved from {left} back to {now} ({target.colours()[now].release_id})")
+    colours = target.colours()
+    live_release = colours[now].release_id
+    click.echo(f"{env}: traffic moved from {left} back to {now} ({live_release})")
+    access = open_forge(forge_choice, config.base_dir)
+    if access is None or live_release is None:
+        return
+    from llm_gitops.deploy.desired import releases_dir
+    from llm_gitops.deploy.promotion import open_rollback
+    from llm_gitops.release.record import load_release
+
+    forge, repo = access
+    pr, action = open_rollback(env=env, root=config.base_dir, release=load_release(releases_dir(config.base_dir), live_release),
+                               forge=forge, repo=repo, base=base, moved_from=colours[left].release_id)
+    click.echo(f"rollback pull request #{pr.ref.number} {action}: {pr.url}", err=True)

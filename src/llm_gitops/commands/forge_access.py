@@ -1,0 +1,43 @@
+"""Which forge a deploy-side command talks to, and as whom (the command layer reads the environment).
+
+``auto``: the forge of the CI job (GitHub Actions, GitLab CI) with its token; outside a CI
+with a known forge, the ``local`` forge on the checkout (a git repository on disk).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from llm_gitops import ci_context
+from llm_gitops.errors import ConfigError
+
+FORGE_CHOICES = ("auto", "github", "gitlab", "local", "none")
+
+
+def forge_option(help: str):
+    return click.option("--forge", "forge_choice", type=click.Choice(FORGE_CHOICES), default="auto", show_default=True,
+                        help=help)
+
+
+def open_forge(choice: str, root: Path):
+    """(forge, repo) for ``choice``, or None for ``none``; ConfigError when the forge cannot be used."""
+    from llm_gitops.forges.registry import make_forge
+
+    if choice == "none":
+        return None
+    ctx = ci_context.detect()
+    name = ctx.forge if choice == "auto" else choice
+    if name is None or name == "local":
+        return make_forge("local"), str(root)
+    token = ci_context.forge_token(None, name)
+    if token is None:
+        names = " or ".join(ci_context.TOKEN_VARIABLES[name])
+        raise ConfigError(f"no {name} token to write the deploy record and pull requests with", hint=f"set {names}")
+    if ctx.repo is None:
+        raise ConfigError(f"which {name} repository is this? The CI context names none",
+                          hint="run in the CI job of the model repo, or pass --forge local")
+    forge = make_forge(name, token=token.value, api_url=ctx.api_url, job_token=token.kind == "job-token",
+                       login=token.login)
+    return forge, ctx.repo
