@@ -32,8 +32,13 @@ exactly as the core does.
 from __future__ import annotations
 
 import argparse
+import json
 import math
+import os
+import shutil
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -42,6 +47,7 @@ from scipy import special
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "src"))
+sys.path.insert(0, str(REPO))
 
 from llm_gitops.config.schema import GateSection, Threshold  # noqa: E402
 from llm_gitops.evaluation.results import EvalResults, MetricResult  # noqa: E402
@@ -116,6 +122,83 @@ def gate_decision(cand: np.ndarray, base: np.ndarray, threshold: Threshold, gate
     return outcome.verdict, evaluated
 
 
+# --------------------------------------------------------------------------- through the CLI
+CLI_CONFIG = """\
+version: 1
+eval:
+  tasks: [tasks/add_em.yaml]
+  max_gen_toks: 5
+thresholds:
+  - {metric: add_em/exact_match, max_drop: 2pt}
+tracking: {mlflow: {enabled: false}}
+report: {to: none}
+"""
+
+
+def with_scores(template: Path, dest: Path, scores: np.ndarray) -> Path:
+    """A copy of lm-eval's output in ``template`` whose per-document exact_match is ``scores``
+    (by doc id), with the aggregate and its stderr recomputed as lm-eval does."""
+    shutil.copytree(template, dest)
+    results_file = next(dest.rglob("results_*.json"))
+    samples_file = next(dest.rglob("samples_add_em_*.jsonl"))
+    lines = []
+    for line in samples_file.read_text().splitlines():
+        rec = json.loads(line)
+        rec["exact_match"] = float(scores[rec["doc_id"]])
+        lines.append(json.dumps(rec))
+    samples_file.write_text("\n".join(lines) + "\n")
+    data = json.loads(results_file.read_text())
+    data["results"]["add_em"]["exact_match,none"] = float(scores.mean())
+    data["results"]["add_em"]["exact_match_stderr,none"] = float(scores.std(ddof=1) / math.sqrt(scores.size))
+    results_file.write_text(json.dumps(data))
+    return results_file
+
+
+def cli_part(runs: int, a_base: float, abilities: dict[float, float], threshold: Threshold, gate: GateSection,
+             rng: np.random.Generator) -> None:
+    """A few runs of ``llm-gitops gate --candidate-results --baseline-results`` per scenario at the
+    example's split (500): lm-eval's own output of the example model, per-document scores replaced
+    by the scenario's, decided by the CLI and by the core on the same scores."""
+    from tests.evaluation.lm_eval_output import write_lm_eval_output
+    from tests.support.example_models import ensure_example_models
+
+    models = ensure_example_models()
+    with tempfile.TemporaryDirectory(prefix="gate-errors-") as tmp:
+        work = Path(tmp)
+        repo = work / "repo"
+        shutil.copytree(models.repo / "tasks", repo / "tasks")
+        shutil.copytree(models.repo / "data" / "eval", repo / "data" / "eval")
+        (repo / ".llm-gitops.yaml").write_text(CLI_CONFIG)
+        print(f"\nthrough the CLI: lm-eval output of the example model on add_em (500 documents), {runs} runs per "
+              "scenario, scores replaced by the scenario's", flush=True)
+        template = write_lm_eval_output(models.good, repo, ["tasks/add_em.yaml"], work / "template", max_gen_toks=5)
+        template = template.parent
+        exe = str(Path(sys.executable).parent / "llm-gitops")
+        env = dict(os.environ, HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", TRANSFORMERS_OFFLINE="1",
+                   MLFLOW_DISABLE_TELEMETRY="true")
+        for mult, a_cand in abilities.items():
+            agree, seconds, verdicts = 0, [], []
+            for i in range(runs):
+                cand, base = draw(500, a_base, a_cand, rng)
+                c_dir = with_scores(template, work / f"c{mult}-{i}", cand).parent
+                b_dir = with_scores(template, work / f"b{mult}-{i}", base).parent
+                out = work / f"out{mult}-{i}"
+                t0 = time.perf_counter()
+                proc = subprocess.run([exe, "gate", "--no-cache", "--candidate-results", str(c_dir), "--baseline-results",
+                                       str(b_dir), "--output-dir", str(out), "--no-perf"], cwd=repo, env=env,
+                                      capture_output=True, text=True)
+                seconds.append(time.perf_counter() - t0)
+                if proc.returncode not in (0, 1):
+                    raise SystemExit(f"gate exited {proc.returncode}: {proc.stderr[-2000:]}")
+                verdict = json.loads((out / "report.json").read_text())["verdict"]
+                core = gate_decision(cand, base, threshold, gate, None)[0]
+                verdicts.append(verdict)
+                agree += verdict == core
+            counts = {v: verdicts.count(v) for v in ("pass", "fail", "inconclusive")}
+            print(f"  true drop {mult:g}x: CLI pass/fail/inc {counts['pass']}/{counts['fail']}/{counts['inconclusive']}"
+                  f" of {runs}; same verdict as the core {agree}/{runs}; {np.mean(seconds):.1f} s per gate", flush=True)
+
+
 # --------------------------------------------------------------------------- the sweep
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -125,6 +208,8 @@ def main() -> None:
     ap.add_argument("--max-drop", type=float, default=0.02, help="max_drop in accuracy units (0.02 = 2pt)")
     ap.add_argument("--alpha", type=float, default=0.05)
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--cli", type=int, default=0, metavar="N",
+                    help="also N runs per scenario through the real CLI on lm-eval output files (split 500)")
     args = ap.parse_args()
 
     threshold = Threshold(metric=KEY, max_drop=f"{args.max_drop * 100:g}pt")
@@ -168,6 +253,9 @@ def main() -> None:
                   f"{'  MDE %.1fpt' % (100 * np.mean(mdes)) if mult == 0 else ''}{resolves if mult == 0 else ''}",
                   flush=True)
     print(f"(rates in %; 'docs' = mean share of the split evaluated by the sequential gate; {time.perf_counter() - started:.0f}s)")
+    if args.cli:
+        cli_part(args.cli, a_base, {m: ability_for(args.accuracy - m * args.max_drop) for m in multiples}, threshold,
+                 gate, rng)
 
 
 if __name__ == "__main__":
