@@ -104,3 +104,12 @@ def test_statuses_comments_and_their_storage_outside_the_tree(repo, forge):
 def test_not_a_repository_is_a_clear_error(tmp_path, forge):
     with pytest.raises(ExternalServiceError, match="is not a git repository"):
         forge.get_commit_statuses(str(tmp_path), "0" * 40)
+
+
+def test_a_pull_request_merged_with_plain_git_reads_as_merged(repo, forge):
+    r = str(repo)
+    forge.create_branch_with_changes(r, "b", "main", [FileChange("deploy/prod.yaml", "release: v2\n")], "v2")
+    pr = forge.open_pull_request(r, "b", "main", "v2", "")
+    git(repo, "-c", "user.name=dev", "-c", "user.email=dev@example.com", "merge", "-q", "--no-edit", "b")
+    assert forge.get_pull_request(pr.ref).state == "merged"
+    assert forge.find_open_pull_request(r, "b", "main") is None

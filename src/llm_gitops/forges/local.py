@@ -91,8 +91,17 @@ class LocalForge:
 
     def _pull(self, repo: str, record: dict) -> PullRequest:
         head_sha = self._sha(repo, f"refs/heads/{record['head']}") or record.get("merged_sha") or ""
-        return PullRequest(PullRequestRef(repo, record["number"]), record["title"], record["state"], record["head"],
+        state = record["state"]
+        if state == "open" and head_sha and head_sha != record.get("opened_at_base") \
+                and self._is_ancestor(repo, head_sha, record["base"]):
+            state = "merged"  # merged with plain git ('git merge'), which is how a local pull request is merged by hand
+        return PullRequest(PullRequestRef(repo, record["number"]), record["title"], state, record["head"],
                            head_sha, record["base"], BOT, f"file://{repo}#pull-{record['number']}", False)
+
+    def _is_ancestor(self, repo: str, sha: str, branch: str) -> bool:
+        proc = subprocess.run(["git", "-C", str(repo), "merge-base", "--is-ancestor", sha, f"refs/heads/{branch}"],
+                              capture_output=True, timeout=60)
+        return proc.returncode == 0
 
     # ------------------------------------------------------------------ Forge
     def get_pull_request(self, pr: PullRequestRef) -> PullRequest:
@@ -175,14 +184,16 @@ class LocalForge:
     def open_pull_request(self, repo: str, head: str, base: str, title: str, body: str) -> PullRequest:
         with self._records(repo) as data:
             number = 1 + max((int(n) for n in data["pulls"]), default=0)
-            record = {"number": number, "title": title, "body": body, "head": head, "base": base, "state": "open"}
+            record = {"number": number, "title": title, "body": body, "head": head, "base": base, "state": "open",
+                      "opened_at_base": self._sha(repo, f"refs/heads/{base}")}
             data["pulls"][str(number)] = record
         return self._pull(repo, record)
 
     def find_open_pull_request(self, repo: str, head: str, base: str) -> PullRequest | None:
         with self._records(repo) as data:
             found = [r for r in data["pulls"].values() if r["head"] == head and r["base"] == base and r["state"] == "open"]
-        return self._pull(repo, found[0]) if found else None
+        pulls = [self._pull(repo, r) for r in found]
+        return next((p for p in pulls if p.state == "open"), None)
 
     def add_reaction(self, target: ReactionTarget, reaction: Reaction) -> None:
         with self._records(target.pr.repo) as data:
