@@ -99,9 +99,11 @@ def command(config_path: Path | None, candidate_src: str | None, baseline_src: s
     the benchmark. Either side may instead be lm-eval's own output (--candidate-results,
     --baseline-results: results_*.json with --log_samples samples files), checked against
     the config's tasks, the other side's harness version and its documents. Each threshold is one check: min/max bound the candidate; max_drop
-    tolerates a degradation vs the baseline. A larger drop fails when a paired test says
-    it is significant at gate.alpha (or it exceeds hard_max_drop); otherwise the check is
-    inconclusive, which never passes silently: gate.on_inconclusive decides its exit code.
+    tolerates a degradation vs the baseline, decided by confidence bounds at gate.alpha:
+    pass when the drop's upper bound is within it, fail when its lower bound exceeds it
+    (or the drop exceeds hard_max_drop), else inconclusive, which never passes silently:
+    gate.on_inconclusive decides its exit code. With eval.limit set, the eval runs in
+    sequential looks that add documents only while a check is undecided.
 
     \b
     Writes report.md, report.json (schema llm-gitops/gate-report/v1) and, with --chart
