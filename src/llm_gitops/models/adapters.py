@@ -25,11 +25,11 @@ import json
 import os
 import re
 import shutil
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from llm_gitops.atomic_dir import fill_atomically
 from llm_gitops.errors import ModelSourceError
 from llm_gitops.models.digest import model_digest
 from llm_gitops.models.loaded import LoadedModel, load_hf_dir
@@ -153,21 +153,13 @@ def _write_view(adapter_dir: Path, config: dict[str, Any], base_dir: Path, view:
         except (ModelSourceError, OSError):
             pass
         shutil.rmtree(view, ignore_errors=True)
-    view.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=view.parent, prefix=f".{view.name}."))
-    try:
+
+    def fill(tmp: Path) -> None:
         for name in _adapter_files(adapter_dir):
             os.symlink((adapter_dir / name).resolve(), tmp / name)
         (tmp / ADAPTER_CONFIG).write_text(json.dumps(wanted, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-        try:
-            tmp.rename(view)
-        except OSError:
-            if not view.is_dir():  # not a concurrent resolution that won the race
-                raise
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
-    return view
+
+    return fill_atomically(view, fill)
 
 
 def _adapter_files(adapter_dir: Path) -> list[str]:

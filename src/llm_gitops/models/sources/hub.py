@@ -19,9 +19,9 @@ from __future__ import annotations
 import contextlib
 import re
 import shutil
-import tempfile
 from pathlib import Path
 
+from llm_gitops.atomic_dir import fill_atomically
 from llm_gitops.config.schema import ModelSourceSpec
 from llm_gitops.errors import ExternalServiceError, ModelSourceError
 from llm_gitops.logsafe import url_without_userinfo
@@ -77,21 +77,12 @@ def _fetch(source: str, repo: str, revision: str, root: Path) -> Path:
         except ModelSourceError:
             shutil.rmtree(target, ignore_errors=True)  # a damaged cached copy: fetch it again
     created = _outermost_missing(repo_dir)
-    repo_dir.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=repo_dir, prefix=f".{commit[:12]}."))
     kept = False
     try:
-        _download(source, repo, commit, tmp)
-        try:
-            tmp.rename(target)
-        except OSError:
-            if not target.is_dir():  # not a concurrent download that won the race
-                raise
+        fill_atomically(target, lambda tmp: _download(source, repo, commit, tmp))
         validate_model_dir(target, fix=fix)
         kept = True
     finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
         if not kept:
             shutil.rmtree(target, ignore_errors=True)
             if created is not None:
