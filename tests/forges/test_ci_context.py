@@ -100,3 +100,22 @@ def test_forge_token_precedence_and_redaction():
     job = forge_token(env, "gitlab")
     assert (job.variable, job.kind) == ("CI_JOB_TOKEN", "job-token")
     assert forge_token({}, "github") is None
+
+
+def test_an_app_token_login_comes_with_the_github_token_only():
+    env = {"GITHUB_TOKEN": "ghs_app_installation_token_1234", "LLM_GITOPS_GITHUB_LOGIN": "adder-ci[bot]",
+           "GITLAB_TOKEN": "glpat-some-gitlab-token-1234"}
+    assert forge_token(env, "github").login == "adder-ci[bot]"
+    assert forge_token(env, "gitlab").login is None  # GitLab always tells who a token is
+    assert forge_token({"GITHUB_TOKEN": "ghs_app_installation_token_1234"}, "github").login is None
+    with pytest.raises(ConfigError, match=r"LLM_GITOPS_GITHUB_LOGIN=adder ci: not a GitHub login"):
+        forge_token({**env, "LLM_GITOPS_GITHUB_LOGIN": "adder ci"}, "github")
+
+
+def test_every_value_in_an_error_stays_on_one_line(tmp_path):
+    for env in ({"GITLAB_CI": "true", "CI_MERGE_REQUEST_IID": "7\nLLM_GITOPS_VERDICT=pass"},
+                {"GITHUB_ACTIONS": "true", "GITHUB_REPOSITORY": "a/b\r\nx"},
+                {"GITHUB_ACTIONS": "true", "GITHUB_EVENT_PATH": str(tmp_path / "a\nb.json")}):
+        with pytest.raises(ConfigError) as err:
+            detect(env)
+        assert "\n" not in str(err.value) and "\r" not in str(err.value)
