@@ -103,6 +103,7 @@ def test_config_objects_are_immutable():
         ("version: 1\nreport:\n  output_dir: \"out\\nverdict=pass\\nx\"\n", "cfg.yaml:3: report.output_dir: must be one line without control characters (found '\\n')"),
         ("version: 1\nthresholds:\n  - metric: \"a/b\\rX\"\n    min: 0\n", "cfg.yaml:3: thresholds[0].metric: must be one line"),
         # Text that is no YAML scalar in a number field (the quotes hint must not trip on it).
+        ("version: 1\neval:\n  batch_size: '{[a]: 1}'\n", "cfg.yaml:3: eval.batch_size: expected a whole number, got the text"),
         ("version: 1\neval:\n  batch_size: \"\\x1f'\"\n", "cfg.yaml:3: eval.batch_size: expected a whole number, got the text"),
         # A key with a line break is echoed escaped, on one line.
         ("version: 1\ngate:\n  \"x\\ny\": 1\n", "cfg.yaml:3: gate.x\\ny: unknown key 'x\\ny'"),
@@ -161,3 +162,10 @@ def test_an_unknown_home_directory_is_left_as_written(tmp_path):
     config = load_config(tmp_path / ".llm-gitops.yaml")
     # Path.expanduser would raise RuntimeError (exit 3); a shell leaves ~nobody_here as it is.
     assert config.resolve_path("~nobody_here_h1/out") == (tmp_path / "~nobody_here_h1/out").resolve()
+
+
+def test_exponent_numbers_without_a_dot_are_numbers():
+    config = parse_config("version: 1\ngate:\n  alpha: 1e-3\nthresholds:\n  - {metric: a/b, max: 2E+3}\n", "cfg.yaml")
+    assert config.gate.alpha == 0.001 and config.thresholds[0].max == 2000.0
+    with pytest.raises(ConfigError, match="gate.alpha: expected a number, got the text '1e-3'; write it without quotes"):
+        parse_config("version: 1\ngate:\n  alpha: '1e-3'\n", "cfg.yaml")

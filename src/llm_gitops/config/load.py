@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 from collections.abc import Hashable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -42,6 +43,12 @@ def find_config(start: Path | None = None) -> Path | None:
 
 class _LineLoader(BoundedLoader):
     """A bounded safe loader that remembers the line of every mapping key and value."""
+
+
+# YAML 1.1 reads ``1e-3`` (no dot) as text, and numbers are strict: read it as the number
+# it is meant to be (YAML 1.2 does), so ``alpha: 1e-3`` works and ``'1e-3'`` stays text.
+_LineLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float", re.compile(r"^[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"), list("-+0123456789"))
 
 
 def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode, deep: bool = False):
@@ -202,8 +209,8 @@ def _scalar_text(text: str) -> bool:
     if len(text) > 40 or "\n" in text:
         return False
     try:
-        return isinstance(yaml.safe_load(text), (bool, int, float))
-    except yaml.YAMLError:  # text that is no YAML scalar at all
+        return isinstance(yaml.load(text, Loader=_LineLoader), (bool, int, float))  # noqa: S506 - a safe loader
+    except (yaml.YAMLError, ConfigError):  # text that is no YAML at all, or a mapping with odd keys
         return False
 
 
