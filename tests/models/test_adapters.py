@@ -148,6 +148,20 @@ def test_eval_cli_on_the_adapter_candidate(repo, tmp_path):
     assert set(results["metrics"]) == {"add_mc/acc", "add_em/exact_match"}
 
 
+def test_bench_cli_measures_the_merged_adapter(repo, tmp_path):
+    from tests.corpus.harness import run_cli
+
+    config = tmp_path / ".llm-gitops.yaml"
+    config.write_text("version: 1\nperf: {prompts: ['12+34='], max_new_tokens: 2, warmup: 0, repeats: 1, threads: 1}\n")
+    out = tmp_path / "perf.json"
+    run = run_cli(["bench", "--config", str(config), "--model", str(repo / "adapter"), "--output", str(out), "--no-cache"],
+                  cwd=tmp_path)
+    assert run.code == 0, run.err
+    results = json.loads(out.read_text())
+    assert results["model"]["digest"] == resolve_model(str(repo / "adapter"), base_dir=tmp_path).digest
+    assert results["metrics"]["tokens_per_s"]["value"] > 0
+
+
 # ----------------------------------------------------------------- bad adapters, through the CLI
 def _adapter_copy(repo: Path, tmp_path: Path) -> Path:
     shutil.copytree(repo / "adapter", tmp_path / "adapter")
