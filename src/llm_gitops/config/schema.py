@@ -56,10 +56,13 @@ class ModelSourceSpec(_Section):
       * an MLflow registry URI: ``models:/NAME/VERSION`` or ``models:/NAME@ALIAS``
       * a DVC-tracked path in this repo: ``dvc:PATH`` (fetched from the repo's default
         DVC remote; ``rev`` picks a git revision, default the working tree)
+      * a Hugging Face Hub model: ``hf:ORG/NAME`` or ``hf:ORG/NAME@REVISION``
     """
 
     source: str = Field(description="A local model directory (relative to the config file), ``models:/NAME/VERSION`` "
-                                    "or ``models:/NAME@ALIAS`` from the MLflow registry, or ``dvc:PATH``.")
+                                    "or ``models:/NAME@ALIAS`` from the MLflow registry, ``dvc:PATH``, or "
+                                    "``hf:ORG/NAME[@REVISION]`` from the Hugging Face Hub (docs/gpu.md). A directory "
+                                    "holding a LoRA/PEFT adapter is evaluated on its ``base``.")
     rev: str | None = Field(default=None, description="Git revision to fetch a ``dvc:`` source at; None = the "
                             "working tree. Only valid with ``dvc:`` sources.")
     base: str | None = Field(default=None, description="For a LoRA/PEFT adapter (a directory with "
@@ -71,7 +74,7 @@ class ModelSourceSpec(_Section):
     @classmethod
     def _not_blank(cls, v: str) -> str:
         if not v.strip():
-            raise ValueError("must not be empty; give a directory, models:/NAME/VERSION, or dvc:PATH")
+            raise ValueError("must not be empty; give a directory, models:/NAME/VERSION, dvc:PATH or hf:ORG/NAME")
         return v.strip()
 
 
