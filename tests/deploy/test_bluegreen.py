@@ -57,12 +57,27 @@ def test_running_twice_does_nothing_the_second_time():
     assert target.calls == []
 
 
-def test_a_preview_left_by_a_killed_deploy_is_replaced():
+def test_a_preview_left_by_a_killed_deploy_is_completed():
     # The last run died after starting green with r2, before its switch: blue is still live.
     target = FakeTarget(running={"blue": release(1).id, "green": release(2).id}, live_colour="blue")
     record = deploy("staging", spec(), release(2), target, analyse=analysis())
-    assert target.calls[0] == ("remove", "green")
+    # Not pulled, started or removed again; blue goes after the (zero) scale-down delay.
+    assert [c[0] for c in target.calls] == ["wait_ready", "switch", "remove"] and target.calls[-1] == ("remove", "blue")
     assert record.live == "green"
+
+
+def test_a_preview_of_another_release_is_replaced():
+    target = FakeTarget(running={"blue": release(1).id, "green": release(3).id}, live_colour="blue")
+    record = deploy("staging", spec(), release(2), target, analyse=analysis())
+    assert target.calls[0] == ("remove", "green") and ("start", "green", release(2).id) in target.calls
+    assert record.live == "green"
+
+
+def test_after_the_front_lost_its_state_the_running_release_is_switched_to_again():
+    # haproxy restarted (no live colour), blue still runs the desired release.
+    target = FakeTarget(running={"blue": release(2).id})
+    record = deploy("staging", spec(), release(2), target, analyse=analysis())
+    assert [c[0] for c in target.calls] == ["wait_ready", "switch"] and record.live == "blue"
 
 
 @pytest.mark.parametrize("status", ["Failed", "Inconclusive", "Error"])

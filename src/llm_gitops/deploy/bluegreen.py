@@ -109,14 +109,20 @@ def deploy(env: str, spec: EnvironmentSpec, release: Release | None, target: Dep
             return record
         preview = other(live) if live else COLOURS[0]
         record.preview = preview
-        if colours[preview].running:
-            # A preview left by a deploy that died before its switch, or the warm previous
-            # colour of the last deploy: either way it is not live, and it is replaced.
-            progress(f"deploy {env}: removing what runs in {preview} ({colours[preview].release_id})")
-            target.remove(preview)
-        progress(f"deploy {env}: {release.id} -> {preview} (live: {live or 'none'})")
-        _timed(record, "pull", lambda: target.pull(release, progress))
-        state = _timed(record, "start", lambda: target.start(preview, release, progress))
+        state = colours[preview]
+        if state.running and state.release_id == release.id:
+            # A preview a killed deploy left running with this very release: complete that
+            # deploy (readiness and analysis are judged afresh below).
+            progress(f"deploy {env}: {preview} already runs {release.id}; continuing that deploy")
+        else:
+            if state.running or state.release_id is not None:
+                # The warm previous colour of the last deploy, or a preview of another
+                # release: not live, so it is replaced.
+                progress(f"deploy {env}: removing what runs in {preview} ({state.release_id})")
+                target.remove(preview)
+            progress(f"deploy {env}: {release.id} -> {preview} (live: {live or 'none'})")
+            _timed(record, "pull", lambda: target.pull(release, progress))
+            state = _timed(record, "start", lambda: target.start(preview, release, progress))
         try:
             _timed(record, "ready", lambda: target.wait_ready(preview, spec.readiness_timeout))
         except ExternalServiceError as exc:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from llm_gitops.build.engine import connect
 from llm_gitops.config.environments import EnvironmentSpec
-from llm_gitops.deploy.haproxy import COLOURS, FrontSettings, HaproxyFront, start_front
+from llm_gitops.deploy.haproxy import COLOURS, FrontSettings, HaproxyFront, front_running, start_front
 from llm_gitops.deploy.target import ColourState, Progress
 from llm_gitops.errors import ExternalServiceError
 from llm_gitops.logsafe import redact
@@ -62,7 +62,16 @@ class DockerTarget:
     @property
     def front(self) -> HaproxyFront:
         if self._front is None:
+            fresh = front_running(self.front_settings) is None
             self._front = start_front(self.front_settings)
+            if fresh:
+                # A new front (first deploy, or haproxy lost its state, e.g. a reboot): the
+                # colours still running are attached again, taking no traffic; the next deploy
+                # judges the one running its release and switches to it.
+                for colour, state in self.colours().items():
+                    if state.running and state.endpoint:
+                        host, _, port = state.endpoint.removeprefix("http://").rpartition(":")
+                        self._front.attach(colour, host, int(port))
         return self._front
 
     def container_name(self, colour: str) -> str:
