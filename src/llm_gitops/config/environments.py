@@ -57,9 +57,6 @@ class AnalysisSection(_Strict):
 
     smoke_requests: int = Field(default=3, ge=0, le=1000, description="Completions sent to the colour directly "
                                 "before anything else; any non-200 answer fails the analysis at once.")
-    smoke_eval: bool = Field(default=False, description="Run the gate's eval suite (``eval.limit`` samples) against "
-                             "the colour's endpoint and decide with the gate's thresholds vs the release's recorded "
-                             "metrics (pre-promotion only).")
     metrics: list[MetricCheck] = Field(default_factory=list, description="Checks read from the colour's metrics "
                                        "each interval.")
     interval: float = Field(default=5.0, description="Time between iterations (seconds or 5s, 1m).")
