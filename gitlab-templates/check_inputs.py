@@ -114,8 +114,24 @@ def check_file(ci_file: Path, templates: Path) -> list[str]:
         if spec is None:
             continue
         given = entry.get("inputs") or {}
-        problems += [f"{ci_file}: include[{index}] component '{name}': {p}" for p in check_inputs(spec, given)]
+        found = check_inputs(spec, given) + check_ref(str(entry["component"]), spec, given)
+        problems += [f"{ci_file}: include[{index}] component '{name}': {p}" for p in found]
     return problems
+
+
+def check_ref(component: str, spec: dict, given: dict) -> list[str]:
+    """The job installs llm-gitops from the `ref` input: it must be the ref the component is included at."""
+    if "ref" not in spec or "@" not in component or given.get("install") is False:
+        return []
+    if given.get("version") or given.get("spec"):
+        return []
+    at = component.rsplit("@", 1)[1]
+    ref = given.get("ref")
+    if ref is None or str(ref) == "":
+        return [f"input 'ref' is required to install llm-gitops; set it to the ref after the @ ('{at}')"]
+    if str(ref) != at and not at.startswith("$"):
+        return [f"input 'ref' is '{ref}' but the component is included at '{at}'; set both to the same ref"]
+    return []
 
 
 def main(argv: list[str] | None = None) -> int:

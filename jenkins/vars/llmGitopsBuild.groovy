@@ -16,7 +16,7 @@ def call(Map config = [:]) {
         push         : true,
         outputEnv    : 'llm-gitops-build.env',  // dotenv lines the CLI appends (image, digest)
         install      : true,
-    ] + Options.installDefaults('quantize,build')
+    ] + Options.installDefaults('quantize,eval,build,dvc')
     String problem = Options.unknownKeys('llmGitopsBuild', defaultConfig, config)
     if (problem) {
         error(problem)
@@ -37,29 +37,46 @@ def call(Map config = [:]) {
         pathEntry = ["PATH+LLMGITOPS=${bin}"]
     }
 
+    String model = config.model
+    if (config.quantize) {
+        // quantize writes an artifact directory that build then packages like any model.
+        CliArgs quantize = new CliArgs('quantize')
+            .option('--config', config.config)
+            .option('--model', model)
+            .option('--output', '.llm-gitops/quantized')
+        if (config.quantize != 'budget') {
+            quantize.option('--method', config.quantize).flag('--no-budget', true)
+        }
+        int qrc = 0
+        withEnv(pathEntry + quantize.environment()) {
+            qrc = sh(script: quantize.script(), returnStatus: true, label: 'llm-gitops quantize')
+        }
+        if (qrc != 0) {
+            error("llm-gitops quantize exited with ${qrc} (1: no method within the accuracy budget, 2: configuration or usage error, 3: internal error); see the log above")
+        }
+        model = '.llm-gitops/quantized'
+    }
+
     CliArgs cli = new CliArgs('build')
         .option('--config', config.config)
-        .option('--model', config.model)
+        .option('--model', model)
         .option('--repository', config.repository)
         .option('--tag', tag)
         .option('--output-env', config.outputEnv)
-    if (config.quantize == 'budget') {
-        cli.flag('--budget', true)
-    } else {
-        cli.option('--quantize', config.quantize)
-    }
-    cli.flag('--push', config.push as boolean)
+    cli.flag(config.push ? '--push' : '--no-push', true)
 
     int rc = 0
     withEnv(pathEntry + cli.environment()) {
         rc = sh(script: cli.script(), returnStatus: true, label: 'llm-gitops build')
     }
     if (rc != 0) {
-        error("llm-gitops build exited with ${rc} (1: quantization budget not met, 2: configuration or usage error, 3: internal error); see the log above")
+        error("llm-gitops build exited with ${rc} (2: configuration or usage error, 3: internal error); see the log above")
     }
     // The CLI wrote LLM_GITOPS_IMAGE=... and LLM_GITOPS_IMAGE_DIGEST=... (dotenv lines).
     Map result = [image: null, digest: null]
-    for (String line : readFile(config.outputEnv).readLines()) {
+    // Nothing is written without a push (push: false only builds).
+    List<String> lines = fileExists(config.outputEnv) ? readFile(config.outputEnv).readLines() : []
+    for (String line : lines) {
         if (line.startsWith('LLM_GITOPS_IMAGE=')) {
             result.image = line.substring('LLM_GITOPS_IMAGE='.length())
         } else if (line.startsWith('LLM_GITOPS_IMAGE_DIGEST=')) {

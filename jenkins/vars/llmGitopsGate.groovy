@@ -18,8 +18,9 @@ def call(Map config = [:]) {
         tokenVariable: 'GITHUB_TOKEN',       // GITHUB_TOKEN or GITLAB_TOKEN: what the CLI reads
         failBuild    : true,                 // error() when the gate fails (exit 1) as well as on errors
         archive      : true,                 // archiveArtifacts the report directory
+        dvcPull      : '',                   // DVC targets to pull first, e.g. 'model' (space-separated)
         install      : true,                 // false: use the llm-gitops already on PATH
-    ] + Options.installDefaults('eval,forge,tracking')
+    ] + Options.installDefaults('eval,forge,tracking,dvc')
     String problem = Options.unknownKeys('llmGitopsGate', defaultConfig, config)
     if (problem) {
         error(problem)
@@ -36,6 +37,20 @@ def call(Map config = [:]) {
     if (config.install) {
         String bin = llmGitopsSetup(Options.installOptions(config))
         pathEntry = ["PATH+LLMGITOPS=${bin}"]
+    }
+
+    if (config.dvcPull) {
+        // Each target is its own argument through the environment; the shell parses none of it.
+        List<String> targets = config.dvcPull.toString().tokenize(' ')
+        List<String> targetEnv = []
+        StringBuilder pull = new StringBuilder('dvc pull')
+        targets.eachWithIndex { String target, int i ->
+            targetEnv << "LLM_GITOPS_DVC_TARGET_${i}=${target}".toString()
+            pull.append(' "$LLM_GITOPS_DVC_TARGET_').append(i).append('"')
+        }
+        withEnv(pathEntry + targetEnv) {
+            sh(script: pull.toString(), label: 'dvc pull')
+        }
     }
 
     CliArgs cli = new CliArgs('gate')

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from tests.glue.support import FakeCli, FakePython, make_fake_cli, make_fake_python
+from tests.glue.real_cli import RecordingCli, recording_cli
+from tests.glue.support import FakePython, make_fake_python
 
 
 @pytest.fixture
-def fake_cli(tmp_path) -> FakeCli:
-    return make_fake_cli(tmp_path / "fake-cli")
+def cli(tmp_path) -> RecordingCli:
+    """The real llm-gitops of this checkout (installed by install.sh), recording its calls."""
+    return recording_cli(tmp_path / "cli")
 
 
 @pytest.fixture

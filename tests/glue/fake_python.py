@@ -1,7 +1,7 @@
 """A recording stand-in for the Python interpreter that the install step drives.
 
 The install script (jenkins/resources/org/llmgitops/install.sh, which the actions run too)
-only runs `python -m venv`, `python -m pip install ...` and two `python -c` probes; this
+only runs `python -m venv`, `python -m pip install ...` and three `python -c` probes; this
 records the pip calls to $FAKE_PYTHON_LOG instead of downloading torch, so the tests can
 check which pins the glue asks for. Invoked as `fake_python.py SELF ARGS...` by a wrapper.
 """
@@ -32,6 +32,9 @@ def main(self_path: str, argv: list[str]) -> int:
         return 0
     if argv[:1] == ["-c"] and "sysconfig" in argv[1]:
         print(bin_dir)
+        return 0
+    if argv[:1] == ["-c"] and "version_info" in argv[1]:
+        print("3.12")
         return 0
     if argv[:1] == ["-c"] and "llm_gitops" in argv[1]:
         print("0.0.0+fake")

@@ -2,7 +2,10 @@
 
 act runs the composite action with bash on this machine, exactly as a self-hosted runner
 would: inputs rendered, GITHUB_OUTPUT/GITHUB_STEP_SUMMARY honoured, secrets masked.
-Remote actions (actions/checkout) are replaced by local stubs via --local-repository.
+Remote actions (actions/checkout, actions/cache) are replaced by local stubs via
+--local-repository. The CLI is always the real one of this checkout, installed by the glue's
+install script (tests/glue/real_cli.py); the fast tests run it parse-only (GLUE_PARSE_ONLY:
+the real parser checks every option the glue passes, nothing runs), the others for real.
 """
 
 from __future__ import annotations
@@ -13,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.glue.support import (CHECKOUT, REPO_ROOT, STUBS, clean_env, git_repo, pinned_actions, require_real_gate,
-                                run, tool, write_gate_project)
+from tests.glue.support import (CHECKOUT, GATE_CONFIG, REPO_ROOT, STUBS, clean_env, git_repo, pinned_actions,
+                                require_real_gate, run, tool, write_gate_project)
 
 pytestmark = pytest.mark.glue
 
@@ -71,14 +74,16 @@ GATE_ENV = {"GLUE_CONFIG": "ci/llm-gitops.yaml", "GLUE_CANDIDATE": "", "GLUE_BAS
             "GLUE_REPORT_TO": "github", "GLUE_OUTPUT_DIR": "out/reports"}
 
 
-def test_gate_action_passes_inputs_as_arguments_and_token_as_env(tmp_path, fake_cli):
+PARSE_ONLY = {"GLUE_PARSE_ONLY": "1"}
+
+
+def test_gate_action_passes_inputs_as_arguments_and_token_as_env(tmp_path, cli):
     repo = consumer_repo(tmp_path)
     hostile = '$(touch pwned); `touch pwned2` "quoted" \'single\''
-    proc, results = run_act(tmp_path, repo, path_first=[fake_cli.bin_dir], env={**GATE_ENV, "GLUE_CANDIDATE": hostile},
-                            secrets={"GITHUB_TOKEN": TOKEN}, event=pr_event(),
-                            extra_env={"FAKE_LLM_GITOPS_LOG": str(fake_cli.log)})
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    [call] = fake_cli.calls("gate")
+    proc, results = run_act(tmp_path, repo, path_first=[cli.bin_dir], env={**GATE_ENV, "GLUE_CANDIDATE": hostile},
+                            secrets={"GITHUB_TOKEN": TOKEN}, event=pr_event(), extra_env=PARSE_ONLY)
+    assert proc.returncode == 0, proc.stdout + proc.stderr  # the real CLI accepted every option
+    [call] = cli.calls("gate")
     # The candidate arrives as one argument, byte for byte; the shell ran none of it.
     assert call["argv"] == ["gate", "--config", "ci/llm-gitops.yaml", "--report-to", "github",
                             "--output-dir", "out/reports", "--candidate", hostile,
@@ -88,51 +93,58 @@ def test_gate_action_passes_inputs_as_arguments_and_token_as_env(tmp_path, fake_
     assert call["env"]["GITHUB_TOKEN"] == TOKEN
     assert TOKEN not in proc.stdout + proc.stderr
     assert call["env"]["GITHUB_EVENT_PATH"]
-    outputs = (results / "outputs.txt").read_text()
-    assert "verdict=pass\n" in outputs and "report-path=out/reports/report.md\n" in outputs
 
 
-def test_failed_gate_fails_the_job_but_still_sets_outputs_and_summary(tmp_path, fake_cli):
-    repo = consumer_repo(tmp_path)
-    proc, results = run_act(tmp_path, repo, path_first=[fake_cli.bin_dir], env=GATE_ENV,
-                            secrets={"GITHUB_TOKEN": TOKEN}, event=pr_event(),
-                            extra_env={"FAKE_LLM_GITOPS_LOG": str(fake_cli.log), "FAKE_LLM_GITOPS_VERDICT": "fail"})
+def test_a_failed_gate_fails_the_job_but_still_sets_outputs(tmp_path, cli, glue_tiny_models):
+    # A real gate on a random tiny model: an exact-match floor of 0.5 fails.
+    repo = consumer_repo(tmp_path, models=glue_tiny_models,
+                         files={".llm-gitops.yaml": GATE_CONFIG.replace("min: 0.0", "min: 0.5")})
+    env = {**GATE_ENV, "GLUE_CONFIG": ".llm-gitops.yaml", "GLUE_BASELINE": "", "GLUE_REPORT_TO": "none"}
+    proc, results = run_act(tmp_path, repo, path_first=[cli.bin_dir], env=env, secrets={"GITHUB_TOKEN": TOKEN},
+                            event=pr_event())
     assert proc.returncode != 0
     assert "Job failed" in proc.stdout + proc.stderr
     assert "verdict=fail\n" in (results / "outputs.txt").read_text()
 
 
-def test_gate_runs_without_a_token_as_on_a_fork(tmp_path, fake_cli):
-    # A fork's pull request gets no secrets: the gate still runs and reports in the job summary.
-    repo = consumer_repo(tmp_path)
-    proc, results = run_act(tmp_path, repo, path_first=[fake_cli.bin_dir], env=GATE_ENV, secrets={},
-                            event=pr_event(), extra_env={"FAKE_LLM_GITOPS_LOG": str(fake_cli.log)})
+def test_gate_runs_without_a_token_as_on_a_fork(tmp_path, cli, glue_tiny_models):
+    # A fork's pull request gets no secrets: the real gate still runs and reports in the job summary.
+    repo = consumer_repo(tmp_path, models=glue_tiny_models)
+    env = {**GATE_ENV, "GLUE_CONFIG": ".llm-gitops.yaml", "GLUE_BASELINE": "", "GLUE_REPORT_TO": "auto"}
+    proc, results = run_act(tmp_path, repo, path_first=[cli.bin_dir], env=env, secrets={}, event=pr_event())
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    [call] = fake_cli.calls("gate")
+    [call] = cli.calls("gate")
     assert not call["env"]["GITHUB_TOKEN"]
-    assert "llm-gitops gate: pass" in proc.stdout  # the CLI's report reaches the log
+    assert "verdict=pass\n" in (results / "outputs.txt").read_text()
 
 
-def test_build_action_passes_budget_and_push_and_sets_image_outputs(tmp_path, fake_cli):
+@pytest.mark.parametrize("quantize", ["budget", "int8-dynamic", ""])
+def test_build_action_quantizes_then_builds_with_options_the_cli_accepts(tmp_path, cli, quantize):
     repo = consumer_repo(tmp_path)
-    proc, results = run_act(tmp_path, repo, path_first=[fake_cli.bin_dir], event_name="push",
-                            env={"GLUE_MODEL": "./model dir", "GLUE_QUANTIZE": "budget",
-                                 "GLUE_REPOSITORY": "registry.invalid/acme/adder"},
-                            secrets={}, event={"ref": "refs/heads/main", "after": "1" * 40},
-                            extra_env={"FAKE_LLM_GITOPS_LOG": str(fake_cli.log)})
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    [call] = fake_cli.calls("build")
+    proc, _ = run_act(tmp_path, repo, path_first=[cli.bin_dir], event_name="push",
+                      env={"GLUE_MODEL": "./model dir", "GLUE_QUANTIZE": quantize,
+                           "GLUE_REPOSITORY": "registry.invalid/acme/adder"},
+                      secrets={}, event={"ref": "refs/heads/main", "after": "1" * 40}, extra_env=PARSE_ONLY)
+    assert proc.returncode == 0, proc.stdout + proc.stderr  # the real CLI accepted every option
+    model = "./model dir"
+    if quantize:
+        [q] = cli.calls("quantize")
+        method = [] if quantize == "budget" else ["--method", quantize, "--no-budget"]
+        assert q["argv"] == ["quantize", "--config", ".llm-gitops.yaml", "--model", model,
+                             "--output", ".llm-gitops/quantized", *method]
+        model = ".llm-gitops/quantized"
+    else:
+        assert cli.calls("quantize") == []
+    [call] = cli.calls("build")
     argv = call["argv"]
-    assert argv[:7] == ["build", "--config", ".llm-gitops.yaml", "--model", "./model dir", "--tag", argv[6]]
+    assert argv[:7] == ["build", "--config", ".llm-gitops.yaml", "--model", model, "--tag", argv[6]]
     assert len(argv[6]) == 40  # the default tag is the commit SHA
-    assert argv[7:] == ["--repository", "registry.invalid/acme/adder", "--budget", "--push"]
-    outputs = (results / "outputs.txt").read_text()
-    assert f"image=registry.invalid/acme/adder:{argv[6]}\n" in outputs
-    assert "digest=sha256:" + "ab" * 32 in outputs
+    assert argv[7:] == ["--repository", "registry.invalid/acme/adder", "--push"]
 
 
 @pytest.mark.slow
-def test_gate_posts_one_sticky_comment_and_a_status_to_the_github_standin(tmp_path, glue_tiny_models, gate_state_dir):
+def test_gate_posts_one_sticky_comment_and_a_status_to_the_github_standin(tmp_path, cli, glue_tiny_models,
+                                                                          gate_state_dir):
     # act -> ./actions/gate -> the real CLI (real lm-eval) -> PyGithub -> the stand-in.
     require_real_gate()
     from tests.standins.forge import ForgeStandin
@@ -146,7 +158,7 @@ def test_gate_posts_one_sticky_comment_and_a_status_to_the_github_standin(tmp_pa
         env = {**GATE_ENV, "GLUE_CONFIG": ".llm-gitops.yaml", "GLUE_BASELINE": "", "GLUE_REPORT_TO": "auto",
                "GITHUB_API_URL": forge.url, "GITHUB_REPOSITORY": "acme/models"}
         for attempt in (1, 2):
-            proc, results = run_act(tmp_path, repo, path_first=[], env=env, secrets={"GITHUB_TOKEN": TOKEN},
+            proc, results = run_act(tmp_path, repo, path_first=[cli.bin_dir], env=env, secrets={"GITHUB_TOKEN": TOKEN},
                                     event=pr_event(number, sha), extra_env={"LLM_GITOPS_STATE_DIR": str(gate_state_dir)})
             log = proc.stdout + proc.stderr
             assert proc.returncode == 0, log
@@ -172,5 +184,5 @@ def test_setup_action_pins_torch_first_and_puts_the_command_on_path(tmp_path, fa
         ["torch==2.13.0", "--index-url", index], ["llm-gitops[eval,forge]==1.2.3"]]
     outputs = (results / "outputs.txt").read_text()
     assert "version=0.0.0+fake\n" in outputs
-    # The interpreter's scripts directory is on PATH for the steps after setup.
-    assert str(fake_python.exe.parent) in outputs.split("path=")[1].split(":")
+    # The venv's scripts directory is on PATH for the steps after setup.
+    assert any(p.endswith(".llm-gitops/venv/bin") for p in outputs.split("path=")[1].split(":"))

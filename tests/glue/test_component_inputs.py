@@ -47,10 +47,12 @@ def test_types_options_and_required_inputs_are_checked(tmp_path):
         include:
           - component: gitlab.example/acme/llm-gitops/gate@1.0
             inputs:
+              ref: "1.0"
               install: "false"
               report-to: slack
           - component: gitlab.example/acme/llm-gitops/build@1.0
             inputs:
+              ref: "1.0"
               push: true
     """)
     assert proc.returncode == 1
@@ -83,3 +85,23 @@ def test_an_unreadable_file_exits_2(tmp_path):
     proc = subprocess.run([sys.executable, str(CHECKER), str(tmp_path / "missing.yml")], capture_output=True, text=True)
     assert proc.returncode == 2
     assert "cannot read" in proc.stderr
+
+
+def test_the_ref_input_must_match_the_included_ref(tmp_path):
+    # The job installs llm-gitops from `ref`: a different ref would run another version.
+    proc = check(tmp_path, """
+        include:
+          - component: gitlab.example/acme/llm-gitops/gate@v0.2.0
+            inputs: {ref: v0.1.0}
+          - component: gitlab.example/acme/llm-gitops/build@v0.2.0
+            inputs: {model: ./model}
+          - component: gitlab.example/acme/llm-gitops/gate@v0.2.0
+            inputs: {ref: v0.2.0, job-name: second}
+          - component: gitlab.example/acme/llm-gitops/gate@v0.2.0
+            inputs: {install: false, job-name: third}
+    """)
+    assert proc.returncode == 1
+    lines = proc.stdout.splitlines()
+    assert len(lines) == 2, lines
+    assert "include[0] component 'gate': input 'ref' is 'v0.1.0' but the component is included at 'v0.2.0'" in lines[0]
+    assert "include[1] component 'build': input 'ref' is required to install llm-gitops" in lines[1]

@@ -3,7 +3,9 @@
 Jobs run with the shell executor in a throwaway git repository whose templates/ holds
 this checkout's components, so `include: component: $CI_SERVER_FQDN/$CI_PROJECT_PATH/
 gate@$CI_COMMIT_SHA` resolves to gitlab-templates/templates/gate.yml. Every include is
-also run through the input checker, as GitLab itself would reject bad inputs.
+also run through the input checker, as GitLab itself would reject bad inputs. The CLI is
+the real one of this checkout (tests/glue/real_cli.py): parse-only where a test checks what
+the glue passes, for real where it checks what the job does.
 """
 
 from __future__ import annotations
@@ -16,13 +18,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.glue.support import REPO_ROOT, clean_env, git_repo, gitlab_ci_local, require_real_gate, run, write_gate_project
+from tests.glue.support import (GATE_CONFIG, REPO_ROOT, clean_env, git_repo, gitlab_ci_local, require_real_gate, run,
+                                write_gate_project)
 
 pytestmark = pytest.mark.glue
 
 TOKEN = "glpat-glue-token-for-tests-0123"
 CHECKER = REPO_ROOT / "gitlab-templates" / "check_inputs.py"
 MR_PIPELINE = {"CI_PIPELINE_SOURCE": "merge_request_event", "CI_MERGE_REQUEST_IID": "4"}
+PARSE_ONLY = {"GLUE_PARSE_ONLY": "1"}
 
 
 def project(root: Path, ci_text: str, files: dict[str, str] | None = None, models: Path | None = None) -> Path:
@@ -61,9 +65,8 @@ def downstream_job(result_file: Path, *names: str) -> str:
     """
 
 
-def test_gate_component_passes_inputs_and_hands_the_verdict_on(tmp_path, fake_cli):
+def test_gate_component_passes_inputs_the_cli_accepts(tmp_path, cli):
     hostile = "$(touch pwned) `touch pwned2` 'x'"
-    result = tmp_path / "downstream.txt"
     repo = project(tmp_path, f"""
         include:
           - component: $CI_SERVER_FQDN/$CI_PROJECT_PATH/gate@$CI_COMMIT_SHA
@@ -74,12 +77,12 @@ def test_gate_component_passes_inputs_and_hands_the_verdict_on(tmp_path, fake_cl
               config: ci/llm-gitops.yaml
               candidate: "{hostile}"
               report-to: gitlab
-    """ + downstream_job(result, "LLM_GITOPS_VERDICT", "LLM_GITOPS_REPORT"))
-    proc = run_pipeline(tmp_path, repo, path_first=[fake_cli.bin_dir],
+    """)
+    proc = run_pipeline(tmp_path, repo, path_first=[cli.bin_dir],
                         variables={**MR_PIPELINE, "CI_API_V4_URL": "http://127.0.0.1:9/api/v4", "GITLAB_TOKEN": TOKEN},
-                        extra_env={"FAKE_LLM_GITOPS_LOG": str(fake_cli.log)})
-    assert "PASS  model-gate" in proc.stdout
-    [call] = fake_cli.calls("gate")
+                        extra_env=PARSE_ONLY)
+    assert "PASS  model-gate" in proc.stdout  # the real CLI accepted every option
+    [call] = cli.calls("gate")
     assert call["argv"] == ["gate", "--config", "ci/llm-gitops.yaml", "--report-to", "gitlab",
                             "--output-dir", ".llm-gitops/reports",
                             "--output-env", ".llm-gitops/reports/llm-gitops.env", "--candidate", hostile]
@@ -87,10 +90,9 @@ def test_gate_component_passes_inputs_and_hands_the_verdict_on(tmp_path, fake_cl
     assert call["env"]["GITLAB_TOKEN"] == TOKEN
     assert call["env"]["CI_API_V4_URL"] == "http://127.0.0.1:9/api/v4"
     assert call["env"]["CI_MERGE_REQUEST_IID"] == "4"
-    assert result.read_text().split() == ["LLM_GITOPS_VERDICT=pass", "LLM_GITOPS_REPORT=.llm-gitops/reports/report.md"]
 
 
-def test_gate_component_runs_only_in_merge_request_pipelines(tmp_path, fake_cli):
+def test_gate_component_runs_only_in_merge_request_pipelines(tmp_path, cli):
     repo = project(tmp_path, """
         include:
           - component: $CI_SERVER_FQDN/$CI_PROJECT_PATH/gate@$CI_COMMIT_SHA
@@ -98,70 +100,67 @@ def test_gate_component_runs_only_in_merge_request_pipelines(tmp_path, fake_cli)
         other:
           script: [echo other]
     """)
-    proc = run_pipeline(tmp_path, repo, variables={}, path_first=[fake_cli.bin_dir],
-                        extra_env={"FAKE_LLM_GITOPS_LOG": str(fake_cli.log)})
+    proc = run_pipeline(tmp_path, repo, variables={}, path_first=[cli.bin_dir], extra_env=PARSE_ONLY)
     assert "PASS  other" in proc.stdout
     assert "llm-gitops-gate" not in proc.stdout
-    assert fake_cli.records() == []
+    assert cli.records() == []
 
 
-def test_a_failed_gate_fails_the_job(tmp_path, fake_cli):
+def test_a_failed_gate_fails_the_job_and_keeps_the_report(tmp_path, cli, glue_tiny_models):
+    # A real gate on a random tiny model: an exact-match floor of 0.5 fails.
     repo = project(tmp_path, """
         include:
           - component: $CI_SERVER_FQDN/$CI_PROJECT_PATH/gate@$CI_COMMIT_SHA
-            inputs: {install: false}
-    """)
-    proc = run_pipeline(tmp_path, repo, variables=MR_PIPELINE, path_first=[fake_cli.bin_dir], check=False,
-                        extra_env={"FAKE_LLM_GITOPS_LOG": str(fake_cli.log), "FAKE_LLM_GITOPS_VERDICT": "fail"})
+            inputs: {install: false, report-to: none}
+    """, models=glue_tiny_models, files={".llm-gitops.yaml": GATE_CONFIG.replace("min: 0.0", "min: 0.5")})
+    proc = run_pipeline(tmp_path, repo, variables=MR_PIPELINE, path_first=[cli.bin_dir], check=False)
     assert proc.returncode != 0
     assert "FAIL  llm-gitops-gate" in proc.stdout
     # artifacts: when: always keeps the report of a failed gate.
     assert list((repo / ".gitlab-ci-local").rglob("report.md"))
 
 
-def test_build_component_passes_budget_and_push_and_hands_the_digest_on(tmp_path, fake_cli):
-    result = tmp_path / "downstream.txt"
-    repo = project(tmp_path, """
+@pytest.mark.parametrize("quantize", ["budget", "prune"])
+def test_build_component_quantizes_then_builds_with_options_the_cli_accepts(tmp_path, cli, quantize):
+    repo = project(tmp_path, f"""
         include:
           - component: $CI_SERVER_FQDN/$CI_PROJECT_PATH/build@$CI_COMMIT_SHA
             inputs:
               install: false
               model: ./model
-              quantize: budget
+              quantize: {quantize}
               repository: registry.invalid/acme/adder
+              push: false
               before-script: ["echo logging in"]
-    """ + downstream_job(result, "LLM_GITOPS_IMAGE", "LLM_GITOPS_IMAGE_DIGEST"))
+    """)
     sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True).stdout.strip()
-    proc = run_pipeline(tmp_path, repo, variables={}, path_first=[fake_cli.bin_dir],
-                        extra_env={"FAKE_LLM_GITOPS_LOG": str(fake_cli.log)})
+    proc = run_pipeline(tmp_path, repo, variables={}, path_first=[cli.bin_dir], extra_env=PARSE_ONLY)
     assert "PASS  llm-gitops-build" in proc.stdout and "logging in" in proc.stdout
-    [call] = fake_cli.calls("build")
-    assert call["argv"] == ["build", "--config", ".llm-gitops.yaml", "--model", "./model", "--tag", sha,
+    [q] = cli.calls("quantize")
+    method = [] if quantize == "budget" else ["--method", quantize, "--no-budget"]
+    assert q["argv"] == ["quantize", "--config", ".llm-gitops.yaml", "--model", "./model",
+                         "--output", ".llm-gitops/quantized", *method]
+    [call] = cli.calls("build")
+    assert call["argv"] == ["build", "--config", ".llm-gitops.yaml", "--model", ".llm-gitops/quantized", "--tag", sha,
                             "--output-env", "llm-gitops-build.env", "--repository", "registry.invalid/acme/adder",
-                            "--budget", "--push"]
-    assert result.read_text().split() == [f"LLM_GITOPS_IMAGE=registry.invalid/acme/adder:{sha}",
-                                          "LLM_GITOPS_IMAGE_DIGEST=sha256:" + "ab" * 32]
+                            "--no-push"]
 
 
-def test_classic_include_is_configured_by_variables(tmp_path, fake_cli):
+def test_classic_include_runs_the_real_gate_and_hands_the_verdict_on(tmp_path, cli, glue_tiny_models):
     result = tmp_path / "downstream.txt"
     repo = project(tmp_path, """
         include:
           - local: ci/llm-gitops.gitlab-ci.yml
         variables:
           LLM_GITOPS_INSTALL: "false"
-          LLM_GITOPS_CANDIDATE: ./candidate model
-          LLM_GITOPS_BASELINE: models:/adder@production
-          LLM_GITOPS_REPORT_TO: gitlab
-    """ + downstream_job(result, "LLM_GITOPS_VERDICT"))
-    proc = run_pipeline(tmp_path, repo, variables={**MR_PIPELINE, "GITLAB_TOKEN": TOKEN}, path_first=[fake_cli.bin_dir],
-                        extra_env={"FAKE_LLM_GITOPS_LOG": str(fake_cli.log)})
+          LLM_GITOPS_REPORT_TO: none
+    """ + downstream_job(result, "LLM_GITOPS_VERDICT"), models=glue_tiny_models)
+    proc = run_pipeline(tmp_path, repo, variables={**MR_PIPELINE, "GITLAB_TOKEN": TOKEN}, path_first=[cli.bin_dir])
     assert "PASS  llm-gitops-gate" in proc.stdout
     assert "llm-gitops-build" not in proc.stdout  # no LLM_GITOPS_BUILD_MODEL, no build job
-    [call] = fake_cli.calls("gate")
-    assert call["argv"] == ["gate", "--config", ".llm-gitops.yaml", "--report-to", "gitlab",
-                            "--output-dir", ".llm-gitops/reports", "--output-env", ".llm-gitops/reports/llm-gitops.env",
-                            "--candidate", "./candidate model", "--baseline", "models:/adder@production"]
+    [call] = cli.calls("gate")
+    assert call["argv"] == ["gate", "--config", ".llm-gitops.yaml", "--report-to", "none",
+                            "--output-dir", ".llm-gitops/reports", "--output-env", ".llm-gitops/reports/llm-gitops.env"]
     assert call["env"]["GITLAB_TOKEN"] == TOKEN
     assert result.read_text().split() == ["LLM_GITOPS_VERDICT=pass"]
 
@@ -194,7 +193,7 @@ GATE_CLASSIC = """
 
 
 @pytest.mark.slow
-def test_gate_posts_one_note_and_a_status_to_the_gitlab_standin(tmp_path, glue_tiny_models, gate_state_dir):
+def test_gate_posts_one_note_and_a_status_to_the_gitlab_standin(tmp_path, cli, glue_tiny_models, gate_state_dir):
     # gitlab-ci-local -> the template -> the real CLI (real lm-eval) -> python-gitlab -> the stand-in,
     # first as a component, then as the classic include: the second run updates the same note.
     require_real_gate()
@@ -211,7 +210,7 @@ def test_gate_posts_one_note_and_a_status_to_the_gitlab_standin(tmp_path, glue_t
             repo = project(tmp_path / run_dir, ci_text, models=glue_tiny_models)
             sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True).stdout.strip()
             adopt_commit(forge, "acme/models", iid, sha)
-            proc = run_pipeline(tmp_path / run_dir, repo, variables=variables, path_first=[])
+            proc = run_pipeline(tmp_path / run_dir, repo, variables=variables, path_first=[cli.bin_dir])
             assert "PASS  llm-gitops-gate" in proc.stdout
             notes = forge.notes("acme/models", iid)
             assert len(notes) == 1, (run_dir, notes)  # updated in place, not one per run

@@ -3,7 +3,9 @@ with pipeline steps stubbed (tests/glue/jenkins/run_scenarios.groovy).
 
 The harness's `sh` really runs the script with bash, with the environment withEnv and
 withCredentials would give it, so these tests see what reaches the CLI - and that PR
-text and tokens never become part of a shell string.
+text and tokens never become part of a shell string. The CLI is the real one of this
+checkout (tests/glue/real_cli.py): parse-only where a test checks what the step passes,
+for real where it checks what the step does with the result.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.glue.support import REPO_ROOT, clean_env, java_home, run, tool
+from tests.glue.support import GATE_CONFIG, REPO_ROOT, clean_env, java_home, run, tool, write_gate_project
 
 pytestmark = pytest.mark.glue
 
@@ -57,35 +59,41 @@ def test_every_step_has_a_help_page():
 
 
 @pytest.fixture(scope="module")
-def gate_results(tmp_path_factory):
-    from tests.glue.support import make_fake_cli
+def gate_results(tmp_path_factory, glue_tiny_models):
+    from tests.glue.real_cli import recording_cli
 
     tmp = tmp_path_factory.mktemp("jenkins-gate")
-    cli = make_fake_cli(tmp / "cli")
+    cli = recording_cli(tmp / "cli")
+    failing = GATE_CONFIG.replace("min: 0.0", "min: 0.5")
     scenarios = [
-        {"name": "pass", "step": "llmGitopsGate", "env": {"CHANGE_ID": "12"},
+        {"name": "pass", "step": "llmGitopsGate", "env": {"CHANGE_ID": "12", "GLUE_PARSE_ONLY": "1"},
          "args": {"install": False, "candidate": HOSTILE, "baseline": "models:/adder@production",
                   "reportTo": "github", "credentialsId": "forge-token"},
          "credentials": {"forge-token": SECRET}},
-        {"name": "fail", "step": "llmGitopsGate", "env": {},
-         "args": {"install": False, "credentialsId": "forge-token", "tokenVariable": "GITLAB_TOKEN"},
+        {"name": "real-pass", "step": "llmGitopsGate", "args": {"install": False, "reportTo": "none"}},
+        {"name": "fail", "step": "llmGitopsGate", "env": {}, "config": failing,
+         "args": {"install": False, "reportTo": "none", "credentialsId": "forge-token", "tokenVariable": "GITLAB_TOKEN"},
          "credentials": {"forge-token": SECRET}},
-        {"name": "fail-soft", "step": "llmGitopsGate", "args": {"install": False, "failBuild": False, "archive": False}},
+        {"name": "fail-soft", "step": "llmGitopsGate", "config": failing,
+         "args": {"install": False, "reportTo": "none", "failBuild": False, "archive": False}},
         {"name": "typo", "step": "llmGitopsGate", "args": {"candiate": "./model"}},
         {"name": "bad-token-variable", "step": "llmGitopsGate", "args": {"tokenVariable": "PATH"}},
     ]
-    # One JVM for all scenarios (groovy starts in ~1 s); the verdict differs per workspace.
+    # One JVM for all scenarios (groovy starts in ~1 s); each has a real gate project.
     for sc in scenarios:
-        if sc["name"].startswith("fail"):
-            sc["env"] = {**sc.get("env", {}), "FAKE_LLM_GITOPS_VERDICT": "fail"}
-    results = run_scenarios(tmp, scenarios, cli.bin_dir, FAKE_LLM_GITOPS_LOG=str(cli.log))
+        workspace = tmp / "ws" / sc["name"]
+        write_gate_project(workspace, glue_tiny_models)
+        if "config" in sc:
+            (workspace / ".llm-gitops.yaml").write_text(sc.pop("config"))
+        sc["workspace"] = str(workspace)
+    results = run_scenarios(tmp, scenarios, cli.bin_dir)
     return results, cli, tmp
 
 
 def test_gate_passes_values_through_the_environment_only(gate_results):
     results, cli, tmp = gate_results
     result = results["pass"]
-    assert "error" not in result, result
+    assert "error" not in result, result  # the real CLI accepted every option
     [sh] = steps(result, "sh")
     # The shell string is the library's own literals: no value, no PR text, no token.
     assert sh["script"] == ('llm-gitops gate --config "$LLM_GITOPS_ARG_CONFIG" --candidate "$LLM_GITOPS_ARG_CANDIDATE"'
@@ -103,6 +111,12 @@ def test_gate_passes_values_through_the_environment_only(gate_results):
     [creds] = steps(result, "withCredentials")
     assert creds["bindings"] == [{"kind": "string", "credentialsId": "forge-token", "variable": "GITHUB_TOKEN"}]
     assert "GITHUB_TOKEN" in sh["scoped"]
+
+
+def test_a_real_gate_returns_its_verdict_and_archives_the_report(gate_results):
+    results, _, _ = gate_results
+    result = results["real-pass"]
+    assert "error" not in result, result
     assert steps(result, "readJSON") == [{"step": "readJSON", "file": ".llm-gitops/reports/report.json"}]
     assert steps(result, "archiveArtifacts")[0]["artifacts"] == ".llm-gitops/reports/**"
     assert result["returned"] == {"verdict": "pass", "reportPath": ".llm-gitops/reports/report.md", "exitCode": 0}
@@ -128,34 +142,42 @@ def test_unknown_options_and_token_variables_are_rejected_before_anything_runs(g
         assert steps(results[name], "sh") == []
 
 
-def test_install_writes_the_library_script_and_pins_torch(tmp_path, fake_cli, fake_python):
+def test_install_writes_the_library_script_and_pins_torch(tmp_path, cli, fake_python):
     results = run_scenarios(tmp_path, [
         {"name": "install", "step": "llmGitopsGate",
          "args": {"python": str(fake_python.exe), "version": "1.2.3", "extras": "eval,forge", "reportTo": "none"}},
-    ], fake_cli.bin_dir, FAKE_LLM_GITOPS_LOG=str(fake_cli.log), FAKE_PYTHON_LOG=str(fake_python.log))
+    ], cli.bin_dir, FAKE_PYTHON_LOG=str(fake_python.log), GLUE_PARSE_ONLY="1")
     result = results["install"]
     assert "error" not in result, result
     assert steps(result, "libraryResource") == [{"step": "libraryResource", "resource": "org/llmgitops/install.sh"}]
     install_sh, gate_sh = steps(result, "sh")
     assert install_sh["script"] == "bash .llm-gitops/install.sh"
     venv = str(tmp_path / "ws" / "install" / ".llm-gitops" / "venv")
-    assert fake_python.calls()[0]["argv"] == ["-m", "venv", venv]
+    assert [c["argv"] for c in fake_python.calls() if c["argv"][:2] == ["-m", "venv"]] == [["-m", "venv", venv]]
     assert [args[-1] for args in fake_python.pip_installs()] == ["torch==2.13.0", "llm-gitops[eval,forge]==1.2.3"]
     # The gate then runs with the venv's bin first on PATH.
     assert "PATH+LLMGITOPS" in gate_sh["scoped"]
 
 
-def test_build_passes_budget_push_and_commit_tag_and_returns_the_digest(tmp_path, fake_cli):
-    results = run_scenarios(tmp_path, [
-        {"name": "build", "step": "llmGitopsBuild", "env": {"GIT_COMMIT": "c0ffee" * 6 + "abcd"},
-         "args": {"install": False, "model": "model dir", "quantize": "budget", "repository": "registry.invalid/acme/adder"}},
-        {"name": "no-model", "step": "llmGitopsBuild", "args": {"install": False}},
-    ], fake_cli.bin_dir, FAKE_LLM_GITOPS_LOG=str(fake_cli.log))
+@pytest.mark.parametrize("quantize", ["budget", "int8-weight-only"])
+def test_build_quantizes_then_builds_with_options_the_cli_accepts(tmp_path, cli, quantize):
     tag = "c0ffee" * 6 + "abcd"
-    [call] = fake_cli.calls("build")
-    assert call["argv"] == ["build", "--config", ".llm-gitops.yaml", "--model", "model dir",
+    results = run_scenarios(tmp_path, [
+        {"name": "build", "step": "llmGitopsBuild", "env": {"GIT_COMMIT": tag, "GLUE_PARSE_ONLY": "1"},
+         "args": {"install": False, "model": "model dir", "quantize": quantize, "push": False,
+                  "repository": "registry.invalid/acme/adder"}},
+        {"name": "no-model", "step": "llmGitopsBuild", "args": {"install": False}},
+        {"name": "no-source", "step": "llmGitopsBuild", "args": {"model": "model", "tag": "t"}},
+    ], cli.bin_dir)
+    assert "error" not in results["build"], results["build"]  # the real CLI accepted every option
+    [q] = cli.calls("quantize")
+    method = [] if quantize == "budget" else ["--method", quantize, "--no-budget"]
+    assert q["argv"] == ["quantize", "--config", ".llm-gitops.yaml", "--model", "model dir",
+                         "--output", ".llm-gitops/quantized", *method]
+    [call] = cli.calls("build")
+    assert call["argv"] == ["build", "--config", ".llm-gitops.yaml", "--model", ".llm-gitops/quantized",
                             "--repository", "registry.invalid/acme/adder", "--tag", tag,
-                            "--output-env", "llm-gitops-build.env", "--budget", "--push"]
-    assert results["build"]["returned"] == {"image": f"registry.invalid/acme/adder:{tag}",
-                                            "digest": "sha256:" + "ab" * 32}
+                            "--output-env", "llm-gitops-build.env", "--no-push"]
     assert results["no-model"]["error"].startswith("llmGitopsBuild: set model")
+    # Installing needs to know what: this library's repository and ref, or a release.
+    assert results["no-source"]["error"].startswith("llmGitopsSetup: set source and ref")

@@ -178,3 +178,25 @@ def test_every_action_runs_the_one_install_script_the_jenkins_library_ships():
         relative = command.strip('"').removeprefix("$GITHUB_ACTION_PATH/")
         assert (REPO_ROOT / "actions" / action / relative).resolve() == INSTALL_SCRIPT, command
     assert list((REPO_ROOT / "actions").rglob("install.sh")) == []  # no second copy to drift
+
+
+def gitlab_install_snippet(path: Path) -> str:
+    """The script item that fetches llm-gitops at its ref and runs the one install script."""
+    for doc in yaml.safe_load_all(path.read_text()):
+        for job in (doc or {}).values():
+            if isinstance(job, dict):
+                for item in [*(job.get("before_script") or []), *(job.get("script") or [])]:
+                    if isinstance(item, str) and "install.sh" in item:
+                        return item
+    raise AssertionError(f"{path.name} runs no install.sh")
+
+
+def test_gitlab_templates_fetch_and_install_llm_gitops_the_same_way():
+    # A GitLab job cannot read a file of the component project: each template fetches the
+    # project at its ref and runs the install script from there. The fetch is the same text
+    # everywhere, so a fix cannot miss one.
+    snippets = {p.name: gitlab_install_snippet(p) for p in [*GITLAB_TEMPLATES, GITLAB_CLASSIC]}
+    assert len(set(snippets.values())) == 1, snippets
+    snippet = next(iter(snippets.values()))
+    assert "bash .llm-gitops/src/jenkins/resources/org/llmgitops/install.sh" in snippet
+    assert "pip install" not in snippet  # pip is driven by the install script only

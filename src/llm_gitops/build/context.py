@@ -65,23 +65,70 @@ def _pip(args: list[str], what: str) -> None:
                                    hint="check the package index (or build a wheelhouse with network access)")
 
 
+def _installed_origin() -> dict:
+    """PEP 610's direct_url.json of the installed llm-gitops: where pip installed it from
+    (a directory, a wheel file or a VCS URL at a commit); empty for an index release."""
+    import json
+
+    try:
+        text = metadata.distribution(DIST).read_text("direct_url.json")
+    except metadata.PackageNotFoundError:
+        return {}
+    return json.loads(text) if text else {}
+
+
+def _local_path(url: str) -> Path | None:
+    from urllib.parse import unquote, urlparse
+
+    parsed = urlparse(url)
+    return Path(unquote(parsed.path)) if parsed.scheme == "file" else None
+
+
 def package_wheel(cache: Path) -> Path:
-    """The wheel of the running llm-gitops, built once per source digest and cached."""
+    """The wheel of the running llm-gitops, made from what it was installed from, cached.
+
+    The image gets the same package as the CI job, with no publication step: a checkout
+    (editable, or a glue's own checkout installed from its directory) is built into a
+    wheel once per source digest; a wheel file is reused; a VCS install is rebuilt from
+    its URL at the installed commit; only a release from the index is downloaded again.
+    """
     root = _source_tree()
-    if root is None:
-        # Installed from a wheel: fetch that exact release from the index.
-        target = cache / "wheel" / __version__
-        if not any(target.glob("*.whl")):
-            _pip(["download", "--no-deps", "--only-binary=:all:", "-d", str(target), f"{DIST}=={__version__}"],
-                 f"downloading the {DIST} {__version__} wheel")
-        return next(target.glob("*.whl"))
-    target = cache / "wheel" / _tree_digest(root)
+    origin = _installed_origin()
+    if root is None and "dir_info" in origin:
+        path = _local_path(origin.get("url", ""))
+        if path is not None and (path / "pyproject.toml").is_file():
+            root = path
+    if root is not None:
+        target = cache / "wheel" / _tree_digest(root)
+        return _built_wheel(target, str(root))
+    if "archive_info" in origin:
+        path = _local_path(origin.get("url", ""))
+        if path is not None and path.suffix == ".whl" and path.is_file():
+            return path
+    vcs = origin.get("vcs_info") or {}
+    if vcs.get("vcs") == "git" and vcs.get("commit_id"):
+        return _built_wheel(cache / "wheel" / vcs["commit_id"], f"{DIST} @ git+{origin['url']}@{vcs['commit_id']}")
+    # Installed from the index: fetch that exact release.
+    target = cache / "wheel" / __version__
+    if not any(target.glob("*.whl")):
+        _pip(["download", "--no-deps", "--only-binary=:all:", "-d", str(target), f"{DIST}=={__version__}"],
+             f"downloading the {DIST} {__version__} wheel")
+    return next(target.glob("*.whl"))
+
+
+def _built_wheel(target: Path, requirement: str) -> Path:
+    """``pip wheel`` of ``requirement`` into ``target``, unless it is already there."""
     wheels = list(target.glob("*.whl"))
     if wheels:
         return wheels[0]
-    staging = cache / "wheel" / f".tmp-{os.getpid()}"
+    staging = target.parent / f".tmp-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
-    _pip(["wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(staging), str(root)], f"building the {DIST} wheel")
+    import importlib.util
+
+    # Offline when the build backend is at hand; a fresh CI venv (Python 3.12+ venvs have
+    # no setuptools) lets pip fetch it into an isolated build environment instead.
+    isolation = [] if importlib.util.find_spec("setuptools") is None else ["--no-build-isolation"]
+    _pip(["wheel", "--no-deps", *isolation, "-q", "-w", str(staging), requirement], f"building the {DIST} wheel")
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.rmtree(target, ignore_errors=True)
     os.replace(staging, target)

@@ -31,11 +31,13 @@ class Options implements Serializable {
      */
     static Map installDefaults(String extras) {
         return [
-            version      : '0.1.0',              // llm-gitops release; pin it
-            spec         : '',                   // pip requirement instead of the release (extras included)
+            source       : '',                   // git URL of the llm-gitops repository this library comes from
+            ref          : '',                   // the ref you load the library at (@Library('llm-gitops@REF'))
+            version      : '',                   // a release from the package index instead of source@ref
+            spec         : '',                   // pip requirement instead (extras included)
             extras       : extras,
             torchVersion : '2.13.0',             // unpinned torch resolves to a multi-GB GPU build
-            torchIndexUrl: '',                   // package index for torch only
+            torchIndexUrl: '',                   // package index for torch only (CPU agents: PyTorch's CPU index)
             python       : 'python3',            // interpreter that creates the venv
             venv         : '.llm-gitops/venv',   // relative to the workspace
         ]
