@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from llm_gitops.cli import main
 from llm_gitops.config.schema import EvalSection, GateSection, Threshold
 from llm_gitops.evaluation.runner import document_order
 from llm_gitops.gate.looks import evaluate_in_looks, join_slices
@@ -17,6 +16,7 @@ from llm_gitops.gate.policy import Measurements, decide
 from llm_gitops.models.resolved import ResolvedModel
 from tests.corpus.harness import expect_clean_error
 from tests.gate.factories import eval_results, metric, paired_scores
+from tests.gate.test_cli_gate import gate
 
 REPO_TEMPLATE = Path(__file__).resolve().parents[2] / "examples" / "repo-template"
 EM, MC = "add_em/exact_match", "add_mc/acc"
@@ -91,6 +91,29 @@ class TestLooks:
         check = outcome.checks[0]
         assert check.n == 500 and check.samples_needed > 500 and check.mde is not None
 
+    def test_a_rerun_replays_the_looks_without_deciding(self):
+        settings = EvalSection(limit=100)
+        store: dict = {}
+        runner = FakeRunner(settings, "worse")
+        thresholds = [Threshold(metric=EM, max_drop="2pt"), Threshold(metric=MC, max_drop="2pt")]
+        decisions = []
+
+        def decide_look(cand, base, design):
+            decisions.append(1)
+            return decide(thresholds, candidate=Measurements(eval=cand), baseline=Measurements(eval=base),
+                          gate=GateSection(), design=design)
+
+        def looks(decider):
+            return evaluate_in_looks(model("worse"), model("base"), settings, measure=runner, decide=decider,
+                                     recall=lambda keys: store.get(tuple(keys)),
+                                     remember=lambda keys, stops: store.__setitem__(tuple(keys), stops))
+
+        first = looks(decide_look)
+        assert decisions and len(store) == 1
+        again = looks(lambda *_: pytest.fail("a replayed run decides only once, at the end"))
+        assert again[0].metrics[EM].doc_ids == first[0].metrics[EM].doc_ids
+        assert again[2] == first[2]
+
     def test_joined_slices_equal_one_evaluation(self):
         settings = EvalSection(limit=100)
         runner = FakeRunner(settings, "worse")
@@ -154,12 +177,6 @@ def fake_cli(monkeypatch):
     return slices
 
 
-def gate(*args) -> int:
-    with pytest.raises(SystemExit) as excinfo:
-        main(["gate", *args])
-    return excinfo.value.code
-
-
 def test_gate_decides_a_regression_in_looks(repo, fake_cli, capsys):
     (repo / ".llm-gitops.yaml").write_text(CONFIG.format(candidate="worse", eval_extra=""))
     assert gate() == 1
@@ -175,6 +192,18 @@ def test_gate_decides_a_regression_in_looks(repo, fake_cli, capsys):
     assert f"Sequential eval: decided at look {last['look']}" in md and "| look | samples | decided |" in md
     check = data["checks"][0]
     assert check["bound_side"] == "lower" and check["bound_value"] > 0.02 and check["look"] == last["look"]
+
+
+def test_the_report_links_the_ci_run_and_its_artifacts():
+    from llm_gitops.ci_context import CiContext
+    from llm_gitops.commands.gate import report_links
+
+    url = "https://github.com/o/r/actions/runs/7"
+    github = CiContext("github-actions", "github", "o/r", 3, "abc", "main", "me", False, None, url)
+    assert report_links(github) == {"CI run": url, "artifacts": url + "#artifacts"}
+    gitlab = CiContext("gitlab-ci", "gitlab", "g/p", 3, "abc", "main", "me", False, None, "https://gl/g/p/-/pipelines/9")
+    assert report_links(gitlab) == {"CI run": "https://gl/g/p/-/pipelines/9"}
+    assert report_links(CiContext("local", None, None, None, None, None, None, False, None, None)) == {}
 
 
 def test_max_limit_below_the_first_look_is_a_config_error(repo):

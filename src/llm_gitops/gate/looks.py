@@ -62,35 +62,53 @@ def join_slices(parts: list[EvalResults]) -> EvalResults:
 
 def evaluate_in_looks(candidate: ResolvedModel, baseline: ResolvedModel | None, settings: EvalSection, *,
                       measure: Measure, decide: Callable[[EvalResults, EvalResults | None, object], object],
-                      progress: Callable[[str], None] = lambda _m: None):
+                      progress: Callable[[str], None] = lambda _m: None,
+                      recall: Callable[[list[str]], list[int] | None] | None = None,
+                      remember: Callable[[list[str], list[int]], None] | None = None):
     """Evaluate both models look by look until ``decide`` asks for no further look.
 
     Returns (candidate results, baseline results or None, the SequentialDesign). Without
     a baseline there is nothing to compare, so only the first look is evaluated.
+
+    ``recall(first-look cache keys)`` may give the look boundaries an earlier run reached
+    on the same inputs (``remember`` stores them): those slices are then measured (from
+    the eval cache) and joined without deciding at every look, so a re-run imports no
+    numpy or scipy when its decision is cached too.
     """
     from llm_gitops.gate import sequential
-    from llm_gitops.gate.policy import SequentialDesign
 
     stop = settings.first_look
     models = [m for m in (candidate, baseline) if m is not None]
     parts = {id(m): [measure(m, (0, stop))] for m in models}
     sizes = dict(parts[id(candidate)][0].settings.get("split_sizes") or {})
-    design = SequentialDesign(
+    design = sequential.SequentialDesign(
         order={t: tuple(document_order(t, n, settings.seed, settings.sampling)) for t, n in sizes.items()},
         looks={t: sequential.plan_looks(n, first=min(settings.first_look, n), cap=settings.max_limit)
                for t, n in sizes.items()},
     )
+    first_keys = [parts[id(m)][0].cache_key for m in models]
+    trail = recall(first_keys) if recall is not None and all(first_keys) else None
+    replay = list(trail) if trail is not None else None
+    stops = [stop]
     while True:
         joined = {key: join_slices(value) for key, value in parts.items()}
         cand, base = joined[id(candidate)], joined.get(id(baseline)) if baseline is not None else None
         if base is None:
             return cand, None, design
-        outcome = decide(cand, base, design)
-        looks = getattr(outcome, "looks", ())
-        pending = looks[-1].get("next") if looks else None
-        if not pending:
-            return cand, base, design
-        new_stop = max(pending.values())
+        if replay is not None:  # the looks an earlier run on the same inputs went through
+            if not replay:
+                return cand, base, design
+            new_stop = replay.pop(0)
+        else:
+            outcome = decide(cand, base, design)
+            looks = getattr(outcome, "looks", ())
+            pending = looks[-1].get("next") if looks else None
+            if not pending:
+                if remember is not None and all(first_keys):
+                    remember(first_keys, stops[1:])
+                return cand, base, design
+            new_stop = max(pending.values())
+        stops.append(new_stop)
         progress(f"gate: undecided after {stop} documents per task; evaluating up to {new_stop}")
         for m in models:
             parts[id(m)].append(measure(m, (stop, new_stop)))

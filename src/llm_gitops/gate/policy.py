@@ -15,7 +15,8 @@ Per check (one ``thresholds`` entry):
   - ``inconclusive`` otherwise; the report then gives the minimum detectable effect of
     this sample size (at ``gate.alpha``, power 0.8) and the samples that would resolve
     the observed drop (``gate.stats.resolution``).
-  ``hard_max_drop`` fails an *observed* drop beyond it, with no statistics.
+  ``hard_max_drop`` fails an *observed* drop beyond it, with no statistics (at any look
+  of a sequential eval: it is the team's line on the measured number).
 * Several relative checks: Holm's step-down procedure, separately for the two claims.
   A check passes at level ``alpha / (m - passed so far)``, so the chance that *any*
   truly regressed metric passes stays <= ``gate.alpha``; likewise the chance that any
@@ -50,6 +51,7 @@ import numpy as np
 from llm_gitops.config.schema import GateSection, Threshold
 from llm_gitops.evaluation.results import EvalResults, MetricResult
 from llm_gitops.gate import sequential, stats
+from llm_gitops.gate.sequential import SequentialDesign
 from llm_gitops.gate.outcome import (
     BASELINE_HOWTO,
     NO_BASELINE_YET,
@@ -89,25 +91,6 @@ class Measurements:
 
     eval: EvalResults | None = None
     perf: PerfResults | None = None
-
-
-@dataclass(frozen=True)
-class SequentialDesign:
-    """The planned looks of a sequential eval, to decide (or replay) look by look.
-
-    ``order[task]`` lists the task's document ids in evaluation order (a seeded random
-    order); ``looks[task]`` the cumulative document counts of its looks. Look k of a task
-    is the first ``looks[task][k]`` documents of ``order[task]``; a look is available when
-    both models have results for its last document.
-    """
-
-    order: Mapping[str, tuple[int, ...]]
-    looks: Mapping[str, tuple[int, ...]]
-
-    def __post_init__(self):
-        for task, looks in self.looks.items():
-            if not looks or looks[-1] > len(self.order.get(task, ())):
-                raise ValueError(f"{task}: looks {looks} exceed the {len(self.order.get(task, ()))} ordered documents")
 
 
 # Perf metrics that are exact, not sampled: one measurement is the truth.

@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from llm_gitops import __version__
-from llm_gitops.cache import content_key
+from llm_gitops.cache import ResultCache, content_key
 from llm_gitops.config.schema import Config, Threshold
 from llm_gitops.errors import ConfigError, LlmGitopsError
 from llm_gitops.evaluation.results import EvalResults
@@ -250,7 +250,6 @@ def _evaluate_in_looks(plan: GatePlan, request: GateRequest, measured: dict[str,
     the perf results already ``measured``; returns (candidate, baseline, design)."""
     from llm_gitops.evaluation import runner
     from llm_gitops.gate.looks import evaluate_in_looks
-    from llm_gitops.gate.policy import Measurements, decide
 
     config = plan.config
 
@@ -259,12 +258,35 @@ def _evaluate_in_looks(plan: GatePlan, request: GateRequest, measured: dict[str,
                                progress=progress, order_slice=order_slice)
 
     def decide_look(cand, base, design):
+        # gate.policy (numpy, scipy) only when a look is decided, not when a cached trail is replayed.
+        from llm_gitops.gate.policy import Measurements, decide
+
         return decide(plan.thresholds, candidate=Measurements(eval=cand, perf=measured.get("candidate_perf")),
                       baseline=Measurements(eval=base, perf=measured.get("baseline_perf")), gate=config.gate,
                       seed=config.eval.seed, design=design)
 
+    trail = ResultCache(request.cache_root, "gate-looks") if request.cache_root is not None else None
+
+    def trail_key(first_keys: list[str]) -> str:
+        # What decides where the looks stop: the first look's measurements (models, tasks,
+        # eval settings), the perf measurements Holm counts, the checks and the policy.
+        return content_key({"llm_gitops": __version__, "first_look": first_keys, "thresholds": [
+            t.model_dump(mode="json") for t in plan.thresholds], "gate": config.gate.model_dump(mode="json"),
+            "looks": [config.eval.first_look, config.eval.max_limit],
+            "perf": [getattr(measured.get(k), "cache_key", None) for k in ("candidate_perf", "baseline_perf")]})
+
+    def recall(first_keys: list[str]) -> list[int] | None:
+        if trail is None or any(getattr(measured.get(k), "cache_key", "") == "" for k in measured):
+            return None
+        found = trail.get(trail_key(first_keys))
+        return list(found["stops"]) if found is not None else None
+
+    def remember(first_keys: list[str], stops: list[int]) -> None:
+        if trail is not None:
+            trail.put(trail_key(first_keys), {"stops": stops})
+
     return evaluate_in_looks(request.candidate, request.baseline, config.eval, measure=measure, decide=decide_look,
-                             progress=progress)
+                             progress=progress, recall=recall, remember=remember)
 
 
 def _steps(plan: GatePlan, candidate: ResolvedModel, baseline: ResolvedModel | None, cache_root: Path | None,

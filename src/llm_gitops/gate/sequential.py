@@ -38,14 +38,35 @@ from __future__ import annotations
 
 import functools
 import math
+from dataclasses import dataclass
+from typing import Mapping
 
-import numpy as np
-from scipy import special as _special
+# numpy and scipy are imported by the functions that compute: planning looks and
+# replaying a cached trail of them need neither.
 
 RHO = 1.0
 GROWTH = 1.5
 _GRID = 801  # points per look in the numerical integration
 _Z_MAX = 8.5  # beyond this the normal tail is below 1e-16: "never crossed"
+
+
+@dataclass(frozen=True)
+class SequentialDesign:
+    """The planned looks of a sequential eval, to decide (or replay) look by look.
+
+    ``order[task]`` lists the task's document ids in evaluation order (a seeded random
+    order); ``looks[task]`` the cumulative document counts of its looks. Look k of a task
+    is the first ``looks[task][k]`` documents of ``order[task]``; a look is available when
+    both models have results for its last document.
+    """
+
+    order: Mapping[str, tuple[int, ...]]
+    looks: Mapping[str, tuple[int, ...]]
+
+    def __post_init__(self):
+        for task, looks in self.looks.items():
+            if not looks or looks[-1] > len(self.order.get(task, ())):
+                raise ValueError(f"{task}: looks {looks} exceed the {len(self.order.get(task, ()))} ordered documents")
 
 
 def plan_looks(total: int, *, first: int, cap: int | None = None) -> tuple[int, ...]:
@@ -82,11 +103,16 @@ def critical_values(looks: tuple[int, ...], alpha: float) -> tuple[float, ...]:
 
 def confidence_levels(looks: tuple[int, ...], alpha: float) -> tuple[float, ...]:
     """The nominal one-sided confidence of each look's bounds (Phi of its critical value)."""
+    from scipy import special as _special
+
     return tuple(float(_special.ndtr(z)) for z in critical_values(looks, alpha))
 
 
 @functools.lru_cache(maxsize=256)
 def _critical_values(fractions: tuple[float, ...], alpha: float) -> tuple[float, ...]:
+    import numpy as np
+    from scipy import special as _special
+
     # The statistic on the score scale, S_k = Z_k * sqrt(t_k), is a Brownian motion in t.
     # ``density`` is the sub-density of S at the previous look on ``grid``, restricted to
     # the paths that have not crossed yet.
