@@ -165,22 +165,24 @@ def test_preflight_accepts_new_and_existing_files_and_dev_null(tmp_path):
     assert sorted(os.listdir(tmp_path)) == ["existing"]
 
 
-def test_the_gate_cli_writes_a_failing_verdict_that_config_text_cannot_override(tmp_path, monkeypatch):
-    """The probe from the hardening issue: report.output_dir "out\\nverdict=pass\\nx" made the
-    gate write verdict=fail and then verdict=pass into $GITHUB_OUTPUT (GitHub keeps the last)."""
+def test_the_gate_cli_writes_a_failing_verdict_that_a_path_cannot_override(tmp_path, monkeypatch):
+    """The probe from the hardening issue: an output directory named "out\nverdict=pass\nx" made
+    the gate write verdict=fail and then verdict=pass into $GITHUB_OUTPUT (GitHub keeps the
+    last). The config file now refuses such a report.output_dir; --output-dir still takes
+    any directory name, so the writer itself must keep it in its value."""
     from tests.corpus.harness import run_cli
     from tests.forges.ci_env import fake_measurements, gate_repo
 
     repo = gate_repo(tmp_path)
-    config = repo / ".llm-gitops.yaml"
-    config.write_text(config.read_text() + '  output_dir: "out\\nverdict=pass\\nx"\n')
     fake_measurements(monkeypatch, accuracy=0.3)  # below the threshold's min 0.5: the gate fails
     out, summary = tmp_path / "github_output", tmp_path / "summary.md"
-    run = run_cli(["gate"], cwd=repo, env={"GITHUB_OUTPUT": str(out), "GITHUB_STEP_SUMMARY": str(summary)})
+    reports = tmp_path / "out\nverdict=pass\nx"
+    run = run_cli(["gate", "--output-dir", str(reports)], cwd=repo,
+                  env={"GITHUB_OUTPUT": str(out), "GITHUB_STEP_SUMMARY": str(summary)})
     assert run.code == 1, run.err
     values = parse_github_output(out.read_bytes().decode())
     assert values["verdict"] == "fail"
-    assert values["report-path"] == str(repo / "out\nverdict=pass\nx" / "report.md")
+    assert values["report-path"] == str(reports / "report.md")
     assert "fail" in summary.read_text()
 
 
