@@ -116,3 +116,14 @@ def test_a_planted_marker_leaves_exactly_one_comment_of_ours(site):
         assert_posted(site.gate(), site)
     bodies = [c["body"] for c in site.comments()]
     assert len(bodies) == 2 and bodies[0] == planted
+
+
+@pytest.mark.parametrize("site", ["gitlab"], indirect=True)
+def test_a_gitlab_job_token_posts_nothing_and_says_which_token_to_set(site):
+    site.standin.add_user("job-runner", token="job-token-for-this-pipeline-0123")
+    job = {"GITLAB_TOKEN": "", "CI_JOB_TOKEN": "job-token-for-this-pipeline-0123"}
+    assert_clean_failure(site.gate(**job), "a CI job token may not write notes", "GITLAB_TOKEN")
+    # On a fork's merge request the same refusal is "not posted": the gate's verdict stands.
+    fork = site.gate(**job, CI_MERGE_REQUEST_SOURCE_PROJECT_ID="4242")
+    assert fork.code == 0 and "report not posted" in fork.err, fork.err
+    assert site.comments() == []
