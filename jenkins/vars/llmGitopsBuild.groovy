@@ -16,6 +16,7 @@ def call(Map config = [:]) {
         push         : true,
         outputEnv    : 'llm-gitops-build.env',  // dotenv lines the CLI appends (image, digest)
         install      : true,
+        dvcPull      : '',                   // DVC targets to pull first, e.g. 'model' (space-separated)
     ] + Options.installDefaults('quantize,eval,build,dvc')
     String problem = Options.unknownKeys('llmGitopsBuild', defaultConfig, config)
     if (problem) {
@@ -35,6 +36,10 @@ def call(Map config = [:]) {
     if (config.install) {
         String bin = llmGitopsSetup(Options.installOptions(config))
         pathEntry = ["PATH+LLMGITOPS=${bin}"]
+    }
+
+    if (config.dvcPull) {
+        llmGitopsDvcPull(targets: config.dvcPull, path: pathEntry)
     }
 
     String model = config.model

@@ -40,17 +40,7 @@ def call(Map config = [:]) {
     }
 
     if (config.dvcPull) {
-        // Each target is its own argument through the environment; the shell parses none of it.
-        List<String> targets = config.dvcPull.toString().tokenize(' ')
-        List<String> targetEnv = []
-        StringBuilder pull = new StringBuilder('dvc pull')
-        targets.eachWithIndex { String target, int i ->
-            targetEnv << "LLM_GITOPS_DVC_TARGET_${i}=${target}".toString()
-            pull.append(' "$LLM_GITOPS_DVC_TARGET_').append(i).append('"')
-        }
-        withEnv(pathEntry + targetEnv) {
-            sh(script: pull.toString(), label: 'dvc pull')
-        }
+        llmGitopsDvcPull(targets: config.dvcPull, path: pathEntry)
     }
 
     CliArgs cli = new CliArgs('gate')
