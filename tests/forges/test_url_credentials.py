@@ -72,3 +72,25 @@ def test_the_run_link_on_a_status_carries_no_credentials(env, expected):
     from llm_gitops.ci_context import detect
 
     assert detect(env).run_url == expected
+
+
+def test_a_logged_traceback_is_redacted_too(capsys):
+    import logging
+
+    from llm_gitops.logsafe import install_redaction
+
+    logger = logging.getLogger("tests.url_credentials")
+    handler = logging.StreamHandler()
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        install_redaction()
+        try:
+            raise ConnectionError(f"cannot reach http://deploy:{PASSWORD}@127.0.0.1:9/api")
+        except ConnectionError:
+            logger.error("posting failed", exc_info=True)
+    finally:
+        root.removeHandler(handler)
+    err = capsys.readouterr().err
+    assert "posting failed" in err and "ConnectionError: cannot reach http://***@127.0.0.1:9/api" in err
+    assert PASSWORD not in err
