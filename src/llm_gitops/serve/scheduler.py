@@ -48,14 +48,15 @@ class ModelQueue:
     def __init__(self, max_queue: int, metrics: ServeMetrics):
         self.max_queue = max_queue
         self.metrics = metrics
-        self._waiting: set[threading.Event] = set()  # one stop flag per admitted request not yet running
+        self._admitted = 0  # requests waiting or running
+        self._running = False
         self._lock = asyncio.Lock()
         # Mean seconds per request (exponential moving average), for Retry-After.
         self._service_seconds = 1.0
 
     @property
     def waiting(self) -> int:
-        return len(self._waiting)
+        return self._admitted - self._running
 
     def retry_after(self) -> int:
         """Whole seconds until the queue has probably moved by one place beyond the waiters."""
@@ -69,11 +70,12 @@ class ModelQueue:
         at once when the queue is full, and :class:`RequestAbandoned` when the client left
         or ``timeout`` seconds (queueing included) passed first.
         """
-        if self.waiting >= self.max_queue:
+        if self._admitted > self.max_queue:  # one running and max_queue waiting already
             self.metrics.rejected.labels("queue_full").inc()
             raise QueueFull(self.retry_after())
         stop = threading.Event()
-        self._enter(stop)
+        self._admitted += 1
+        self._publish()
         job = asyncio.ensure_future(self._turn(work, stop))
         watcher = asyncio.ensure_future(disconnected())
         try:
@@ -89,15 +91,12 @@ class ModelQueue:
             raise
         finally:
             watcher.cancel()
-            self._leave(stop)  # in case the job was cancelled before it ever ran
+            self._admitted -= 1  # the job has finished or never started: nothing runs for it now
+            self._publish()
 
-    def _enter(self, stop: threading.Event) -> None:
-        self._waiting.add(stop)
+    def _publish(self) -> None:
         self.metrics.queue_depth.set(self.waiting)
-
-    def _leave(self, stop: threading.Event) -> None:
-        self._waiting.discard(stop)
-        self.metrics.queue_depth.set(self.waiting)
+        self.metrics.generating.set(int(self._running))
 
     @staticmethod
     async def _abandon(job: asyncio.Future, stop: threading.Event) -> None:
@@ -109,14 +108,12 @@ class ModelQueue:
             job.exception()  # retrieved: its outcome is of no use to anyone now
 
     async def _turn(self, work: Callable[[Callable[[], bool]], T], stop: threading.Event) -> T:
-        try:
-            await self._lock.acquire()
-        finally:
-            self._leave(stop)
+        await self._lock.acquire()
         try:
             if stop.is_set():
                 raise asyncio.CancelledError()
-            self.metrics.generating.set(1)
+            self._running = True
+            self._publish()
             started = time.perf_counter()
             thread = asyncio.get_running_loop().run_in_executor(None, work, stop.is_set)
             try:
@@ -132,5 +129,6 @@ class ModelQueue:
             self._service_seconds = 0.8 * self._service_seconds + 0.2 * (time.perf_counter() - started)
             return result
         finally:
-            self.metrics.generating.set(0)
+            self._running = False
+            self._publish()
             self._lock.release()
