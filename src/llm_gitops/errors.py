@@ -8,9 +8,10 @@ Exit codes (documented in the README and in ``llm-gitops --help``):
 * 3 - internal error: an unexpected exception (a bug; the CLI writes a log to paste)
 * 4 - ``gate`` could not measure: an evaluation or benchmark failed while running (out
   of memory, a crash inside the harness) after every input was checked. The verdict is
-  ``error`` and report.json says why. It is not 3 because it need not be a bug of
-  llm-gitops, and a CI job may retry it; it is not 2 because nothing the user wrote was
-  wrong as far as could be checked up front.
+  ``error`` and report.json says why. It is not 3 because it is most often not a bug
+  of llm-gitops (memory, the harness, the model's own code), and a CI job may retry it;
+  it is not 2 because nothing the user wrote was found wrong up front. Which it was,
+  the log file the error line names says (its traceback).
 
 ``gate.outcome.verdict_effects`` maps each gate verdict to its exit code and commit
 state, in one table.
