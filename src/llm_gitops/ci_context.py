@@ -119,7 +119,7 @@ _REPO = re.compile(rf"{_SEGMENT}/{_SEGMENT}")
 _PROJECT = re.compile(rf"{_SEGMENT}(?:/{_SEGMENT})+")
 _SHA = re.compile(r"[0-9a-fA-F]{7,64}")
 _GITHUB_LOGIN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})(?:\[bot\])?")
-_REF = re.compile(r"[^\x00-\x1f\x7f]{1,255}")
+_REF = re.compile(r"[^\x00-\x1f\x7f]{1,1024}")
 # GitHub caps a webhook payload at 25 MB; an event file larger than that is not one.
 MAX_EVENT_BYTES = 25 * 1024 * 1024
 PR_EVENTS = ("pull_request", "pull_request_target", "pull_request_review", "pull_request_review_comment")

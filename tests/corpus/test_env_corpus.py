@@ -26,7 +26,7 @@ BAD_NUMBERS = ["abc", "-1", "0", "1.5", "1e3", "0x10", "\u0663", "99999999999999
 BAD_SHAS = ["zz", "a" * 65, "abc", "g" * 40, SHA + "x", f"{SHA[:20]} {SHA[:19]}", "$(id)"]
 BAD_REPOS = ["noslash", "a/b/c", "a b/c", "a/b\n", "/", "a/", "/b", "../etc", "a/..", "a;b/c", "a/b?x=1"]
 BAD_PROJECTS = ["noslash", "a//b", "a/b/", "/a/b", "a b/c", "a/b\n", "a/./b", "a/b#c"]
-BAD_BRANCHES = ["a\nb", "x" * 300, "\x1b[31mred"]
+BAD_BRANCHES = ["a\nb", "x" * 2000, "\x1b[31mred"]
 
 
 def _github(**overrides: str | None) -> Callable[[Path], tuple[dict[str, str], str]]:

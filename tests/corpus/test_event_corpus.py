@@ -33,7 +33,7 @@ WRONG: dict[str, list] = {
     "pull_request.head.sha": [5, None, "", "zz", "a" * 100, "abc", "g" * 40, [], _MISSING, SHA + "\n",
                               " " + SHA, {"sha": SHA}, "$(touch pwned)"],
     "pull_request.base": ["x", 5, None, [], _MISSING, True],
-    "pull_request.base.ref": [5, None, "", "a\nb", "x" * 300, [], _MISSING, "\x00", {}],
+    "pull_request.base.ref": [5, None, "", "a\nb", "x" * 2000, [], _MISSING, "\x00", {}],
     "pull_request.head.repo": ["x", 5, [], True, 1.5],
     "pull_request.head.repo.full_name": [5, "noslash", "a/b/c", "", [], "../etc", "a b/c", True],
     "pull_request.head.repo.fork": ["yes", 1, [], {}, "true"],
