@@ -419,7 +419,8 @@ def _relative_parts(rel: _Relative, probe: CheckResult, *, alpha: float):
     md = f"max_drop {threshold.max_drop}{_in_units(threshold.max_drop, rel.allowed, p)}"
     pct = f"{(rel.confidence or 0) * 100:.4g}%"
     if rel.verdict == "pass":
-        return [], extra
+        return [("pass", f"{word} of {amount}: its {pct} upper bound {format_amount(p, rel.bound)} is within {md}",
+                 "drop")], extra
     if rel.verdict == "fail":
         return [("fail", f"{word} of {amount}: its {pct} lower bound {format_amount(p, rel.bound)} exceeds {md}",
                  "drop")], extra
