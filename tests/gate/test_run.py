@@ -87,3 +87,23 @@ def test_the_plan_checks_the_config_before_any_model(config, measured):
     with pytest.raises(ConfigError, match="thresholds: none configured"):
         plan_gate(config.model_copy(update={"thresholds": []}))
     assert measured == []
+
+
+def test_a_bug_of_llm_gitops_is_not_a_verdict_about_the_models(config, monkeypatch):
+    from llm_gitops.gate.outcome import format_p
+
+    def buggy(*args, **kwargs):
+        return format_p("0.5")  # a TypeError raised inside llm_gitops itself
+
+    monkeypatch.setattr("llm_gitops.evaluation.runner.run_eval", buggy)
+    with pytest.raises(TypeError):
+        run_gate(GateRequest(config=config, candidate=model("good")))
+
+
+def test_a_missing_optional_dependency_is_left_to_the_cli_to_name(config, monkeypatch):
+    def missing(*args, **kwargs):
+        raise ModuleNotFoundError("No module named 'lm_eval'", name="lm_eval")
+
+    monkeypatch.setattr("llm_gitops.evaluation.runner.run_eval", missing)
+    with pytest.raises(ModuleNotFoundError):
+        run_gate(GateRequest(config=config, candidate=model("good")))

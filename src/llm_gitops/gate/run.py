@@ -182,9 +182,13 @@ def run_gate(request: GateRequest, *, progress: Progress = _quiet, plan: GatePla
         t0 = time.perf_counter()
         try:
             measured = step()
-        except LlmGitopsError:
-            raise  # a config-class problem (unknown task, unusable model): exit 2, nothing written
+        except (LlmGitopsError, ImportError):
+            # A config-class problem (unknown task, unusable model) or a missing optional
+            # dependency (the CLI names the extra to install): exit 2, nothing written.
+            raise
         except Exception as exc:  # noqa: BLE001 - a failed measurement is the verdict 'error'
+            if is_own_bug(exc):
+                raise  # a bug of llm-gitops is exit 3 with a crash log, not a verdict about the models
             text = str(exc).strip()
             first = redact(text.splitlines()[0] if text else "")
             timings[f"{role}_{kind}_s"] = time.perf_counter() - t0
@@ -243,6 +247,19 @@ def run_gate(request: GateRequest, *, progress: Progress = _quiet, plan: GatePla
     if key is not None:
         decisions.put(key, rendered)
     return GateRun(outcome, rendered, decision_key=key)
+
+
+# Exceptions that, raised by llm-gitops's own code, mean that code is wrong; raised by
+# torch, transformers or lm-eval (or a measuring child process) they are a failed run.
+_PROGRAMMING_ERRORS = (AttributeError, NameError, TypeError, KeyError, IndexError, AssertionError)
+_PACKAGE_DIR = Path(__file__).resolve().parents[1]
+
+
+def is_own_bug(exc: BaseException) -> bool:
+    """Whether ``exc`` is a programming error raised in llm-gitops's own code."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    return (isinstance(exc, _PROGRAMMING_ERRORS) and bool(frames)
+            and Path(frames[-1].filename).resolve().is_relative_to(_PACKAGE_DIR))
 
 
 def _evaluate_in_looks(plan: GatePlan, request: GateRequest, measured: dict[str, object], progress: Progress):
