@@ -10,8 +10,8 @@ Exit codes (documented in the README and in ``llm-gitops --help``):
   of memory, a crash inside the harness) after every input was checked. The verdict is
   ``error`` and report.json says why. It is not 3 because it is most often not a bug
   of llm-gitops (memory, the harness, the model's own code), and a CI job may retry it;
-  it is not 2 because nothing the user wrote was found wrong up front. Which it was,
-  the log file the error line names says (its traceback).
+  it is not 2 because nothing the user wrote was found wrong up front. A programming
+  error raised in llm-gitops's own code stays 3 (``gate.run.is_own_bug``).
 
 ``gate.outcome.verdict_effects`` maps each gate verdict to its exit code and commit
 state, in one table.
