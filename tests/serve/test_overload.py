@@ -5,6 +5,7 @@ answered that was not."""
 
 from __future__ import annotations
 
+import json
 import time
 
 import httpx
@@ -79,3 +80,33 @@ def test_a_request_out_of_time_gets_504_and_its_generation_stops(eos_free_model)
         assert metric_value(text, "llm_gitops_generation_active") == 0  # stopped before the 504 was sent
         assert 0 < metric_value(text, "llm_gitops_cancelled_generated_tokens_total") < MAX_TOKENS
         assert metric_value(text, "llm_gitops_generated_tokens_total") == 0
+
+
+def test_a_body_that_never_arrives_gets_408_without_touching_the_model(tiny_model):
+    """A client trickling its body holds a connection, never the model, and not forever."""
+    import asyncio
+
+    with ready_client(tiny_model, request_timeout=0.3) as client:
+        sent: list[dict] = []
+
+        async def scenario():
+            parts = [{"type": "http.request", "body": b'{"prompt": "1', "more_body": True}]
+
+            async def receive():
+                if parts:
+                    return parts.pop()
+                await asyncio.sleep(3600)  # the rest of the body never comes
+
+            async def send(message):
+                sent.append(message)
+
+            scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+                     "scheme": "http", "path": ROUTE, "raw_path": ROUTE.encode(), "query_string": b"", "root_path": "",
+                     "headers": [(b"content-type", b"application/json"), (b"content-length", b"100")],
+                     "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80), "state": {}}
+            await asyncio.wait_for(client.app(scope, receive, send), 30)
+
+        asyncio.run(scenario())
+        assert sent[0]["status"] == 408
+        assert json.loads(sent[1]["body"])["error"]["code"] == "request_timeout"
+        assert metric_value(client.get("/metrics").text, "llm_gitops_generation_active") == 0

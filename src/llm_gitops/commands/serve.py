@@ -31,8 +31,8 @@ from llm_gitops.commands.options import config_option
 @click.option("--max-prompt-chars", default=8192, show_default=True, type=click.IntRange(1),
               help="Longest prompt accepted, in characters.")
 @click.option("--max-queue", default=16, show_default=True, type=click.IntRange(0, 10_000),
-              help="Completions that may wait for the model (one runs at a time); more are refused at once with "
-                   "429 and Retry-After instead of timing out in a long queue.")
+              help="Completions that may wait for the model (one runs at a time, per worker); more are refused at "
+                   "once with 429 and Retry-After instead of timing out in a long queue.")
 @click.option("--request-timeout", default=60.0, show_default=True, type=click.FloatRange(0, min_open=True),
               help="Seconds a completion may take, queueing included; then its generation stops and it gets 504.")
 @click.option("--threads", default=None, type=click.IntRange(1, 1024),

@@ -18,6 +18,7 @@ full, 504 after ``request_timeout``, and generation stops when the client discon
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
@@ -221,9 +222,13 @@ def create_app(
             raise ApiError(503, f"{detail}; retry when /readyz answers 200", type="service_unavailable",
                            code="model_not_ready")
         try:
-            body = await _read_body(request, limits.max_body_bytes)
+            # A client trickling its body in holds a connection, never the model; still bounded.
+            body = await asyncio.wait_for(_read_body(request, limits.max_body_bytes), request_timeout)
         except ClientDisconnect:
             return Response(status_code=CLIENT_GONE)
+        except asyncio.TimeoutError:
+            raise ApiError(408, f"the request body did not arrive within {request_timeout:g}s",
+                           code="request_timeout") from None
         req = parse_request(body, request.headers.get("content-type"), limits)
         prompt: str = req.prompt  # a one-element list was unwrapped by validation
         context = state.info.context_length
