@@ -86,6 +86,10 @@ def fakes(monkeypatch):
         calls.append(("eval", model.source))
         if model.source == "crash":
             raise RuntimeError("CUDA out of memory\nmore lines")
+        if model.source == "unloadable":  # passed validation, refused by transformers (models.loader says so)
+            from llm_gitops.errors import ModelSourceError
+
+            raise ModelSourceError("model directory /models/unloadable could not be loaded: ValueError: bad")
         n = int(settings.limit or 500)
         em, mc = ACCURACY[model.source]
         # Seed 0 for every model: "good" and "bad" share the baseline's answers, as a
@@ -432,3 +436,13 @@ def test_report_output_dir_that_is_a_file_names_the_config_field(repo, fakes, ca
     assert gate("--baseline", "./good") == 2
     err = capsys.readouterr().err
     assert "report.output_dir" in err and ".llm-gitops.yaml:" in err and fakes == []
+
+
+def test_a_model_that_validates_but_does_not_load_is_exit_2_with_no_report_or_run(repo, fakes, monkeypatch, capsys):
+    write_config(repo, tracking="true")
+    logged = []
+    monkeypatch.setattr("llm_gitops.tracking.mlflow_tracking.log_gate_run", lambda *a, **k: logged.append(1))
+    assert gate("--candidate", "./unloadable", "--baseline", "./good") == 2
+    err = capsys.readouterr().err
+    assert "could not be loaded" in err and "Traceback" not in err
+    assert not (repo / ".llm-gitops" / "reports").exists() and logged == []
