@@ -237,3 +237,15 @@ def test_logprobs_without_echo_cover_the_generated_tokens(client):
     for token, own, top in zip(echoed["logprobs"]["tokens"][6:], echoed["logprobs"]["token_logprobs"][6:],
                                echoed["logprobs"]["top_logprobs"][6:]):
         assert own == max(top.values()), (token, top)
+
+
+@pytest.mark.parametrize("seed", [-(2**63), -1, 0, 2**63 - 1])
+def test_every_seed_in_the_documented_range_is_accepted(client, seed):
+    response = _complete(client, max_tokens=2, temperature=1.0, seed=seed)
+    assert response.status_code == 200, response.text
+
+
+def test_seed_out_of_range_is_a_400_naming_the_range(client):
+    error = _complete(client, seed=1e26).json()["error"]
+    assert error["param"] == "seed" and str(2**63 - 1) in error["message"]
+    assert _complete(client, max_tokens=True).json()["error"]["param"] == "max_tokens"
