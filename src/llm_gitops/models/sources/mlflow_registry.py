@@ -13,9 +13,9 @@ from __future__ import annotations
 import hashlib
 import re
 import shutil
-import tempfile
 from pathlib import Path
 
+from llm_gitops.atomic_dir import fill_atomically
 from llm_gitops.config.schema import ModelSourceSpec
 from llm_gitops.errors import ModelSourceError
 from llm_gitops.models.loaded import ARTIFACT_MANIFEST
@@ -127,18 +127,8 @@ def _download_mlflow(download_uri: str, tracking_uri: str, target: Path) -> None
     """Download into a sibling temp dir, then rename: a crash never leaves a partial cache."""
     import mlflow.artifacts
 
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
-    try:
-        mlflow.artifacts.download_artifacts(artifact_uri=download_uri, dst_path=str(tmp), tracking_uri=tracking_uri)
-        try:
-            tmp.rename(target)
-        except OSError:
-            if not target.is_dir():  # not a concurrent download that won the race
-                raise
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
+    fill_atomically(target, lambda tmp: mlflow.artifacts.download_artifacts(
+        artifact_uri=download_uri, dst_path=str(tmp), tracking_uri=tracking_uri))
 
 
 def _find_model_dir(root: Path) -> Path:
