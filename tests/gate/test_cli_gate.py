@@ -446,3 +446,57 @@ def test_a_model_that_validates_but_does_not_load_is_exit_2_with_no_report_or_ru
     err = capsys.readouterr().err
     assert "could not be loaded" in err and "Traceback" not in err
     assert not (repo / ".llm-gitops" / "reports").exists() and logged == []
+
+
+_CACHED_RUN = """
+import json, sys, types
+import llm_gitops.evaluation.runner as runner
+import llm_gitops.tracking.mlflow_tracking as tracking
+from pathlib import Path
+from tests.gate.factories import eval_results, metric, paired_scores
+
+def run_eval(model, settings, **kwargs):
+    em, _ = paired_scores(int(settings.limit), 0.8, 0.6 if model.source.endswith("bad") else 0.8, seed=0)
+    mc, _ = paired_scores(int(settings.limit), 0.8, 0.8, seed=1)
+    return eval_results(metric("add_em/exact_match", em), metric("add_mc/acc", mc), digest=model.digest, source=model.source)
+
+def log_gate_run(config, **kwargs):
+    Path(".llm-gitops/mlflow.db").touch()  # as the real sqlite store would be
+    return types.SimpleNamespace(run_id="run1", model_version=None)
+
+runner.run_eval, tracking.log_gate_run = run_eval, log_gate_run
+import llm_gitops.commands.gate as gate
+gate.command_model = lambda config, spec, **kw: __import__("llm_gitops.models.resolved", fromlist=["x"]).ResolvedModel(
+    path=Path(spec), digest="sha256:" + Path(spec).name.ljust(64, "0"), source=Path(spec).name, kind="local")
+gate.git_sha = lambda directory: "abc123"
+from llm_gitops.cli import main
+try:
+    main(["gate", "--candidate", "./bad", "--baseline", "./good"])
+except SystemExit as exc:
+    code = exc.code
+print(json.dumps({"code": code, "heavy": sorted(m for m in ("scipy", "mlflow", "matplotlib", "torch", "lm_eval")
+                                                if m in sys.modules)}))
+"""
+
+
+def test_a_cached_rerun_imports_neither_mlflow_nor_matplotlib_nor_scipy(repo, monkeypatch):
+    """The cached path stays light: the decision, its report and its MLflow run are all reused."""
+    import os
+    import subprocess
+
+    write_config(repo, tracking="true")
+    path = repo / ".llm-gitops.yaml"
+    path.write_text(path.read_text().replace("report:\n  to: none", "report:\n  to: none\n  chart: true"))
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+
+    def run() -> dict:
+        done = subprocess.run([sys.executable, "-c", _CACHED_RUN], cwd=repo, env=env, capture_output=True, text=True,
+                              timeout=300)
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout.strip().splitlines()[-1])
+
+    first = run()
+    assert first["code"] == 1 and {"scipy", "matplotlib"} <= set(first["heavy"])  # it decided and drew the chart
+    again = run()
+    assert again == {"code": 1, "heavy": []}
+    assert (repo / ".llm-gitops" / "reports" / "chart.png").is_file()  # the chart came from the cache too
