@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from llm_gitops.config.schema import EvalSection
-from llm_gitops.evaluation.endpoint import completions_url, served_target
+from llm_gitops.evaluation.endpoint import PROBE_PROMPT, completions_url, served_target
 from llm_gitops.evaluation.runner import run_eval
 from llm_gitops.evaluation.tasks import resolve_tasks
 from llm_gitops.models.digest import model_digest
@@ -82,6 +82,8 @@ def fake_server(routes: dict[str, tuple[int, bytes]]):
             length = int(self.headers.get("Content-Length") or 0)
             body = json.loads(self.rfile.read(length) or b"{}") if length else {}
             key = self.path + (":echo" if body.get("echo") else "")
+            if body.get("prompt") not in (None, PROBE_PROMPT) and self.path + ":real" in routes:
+                key = self.path + ":real"  # lm-eval's own requests, after the probe
             status, payload = routes.get(key) or routes.get(self.path) or (404, b'{"error": "not found"}')
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
@@ -141,6 +143,26 @@ def test_a_server_that_answers_garbage_is_a_clean_error(name, example_models, tm
         repo = write_repo(tmp_path / "repo", example_models, base)
         expect_clean_error(["eval", "--model", str(example_models.good), "--output", str(repo / "out.json")], cwd=repo,
                            culprit=["eval.endpoint", base, said], surface="endpoint", case=name)
+
+
+@pytest.mark.parametrize("name, answer", [
+    ("http-500", (500, b'{"error": "overloaded"}')),
+    ("garbage", (200, b'{"choices": 7}')),
+    ("not-json", (200, b"<html>")),
+])
+def test_a_server_that_fails_mid_run_is_a_clean_error(name, answer, example_models, tmp_path):
+    """The probe passes, then lm-eval's own requests get a broken answer."""
+    routes = {"/v1/models": MODELS, "/v1/completions": COMPLETION, "/v1/completions:real": answer}
+    with fake_server(routes) as base:
+        repo = write_repo(tmp_path / "repo", example_models, base, tasks=["tasks/add_em.yaml"])
+        run = run_cli(["eval", "--model", str(example_models.good), "--output", str(repo / "out.json")], cwd=repo,
+                      timeout_s=120)
+    # Progress lines come first (the run had started); then one error line, and nothing written.
+    assert run.code == 2 and "Traceback" not in run.err, run.err
+    errors = [line for line in run.error_lines if not line.startswith("eval: ")]
+    assert len(errors) == 1 and errors[0].startswith(f"error: eval.endpoint {base}: the server failed during the "
+                                                     "evaluation"), run.err
+    assert not (repo / "out.json").exists()
 
 
 def test_a_server_that_is_down_is_a_clean_error(example_models, tmp_path):

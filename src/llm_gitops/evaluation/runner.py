@@ -194,7 +194,7 @@ def _quiet_logs(enabled: bool) -> Iterator[None]:
 
 
 # lm-eval modules that draw progress bars with a module-level ``tqdm`` name.
-_TQDM_MODULES = ("lm_eval.api.task", "lm_eval.api.model", "lm_eval.models.huggingface")
+_TQDM_MODULES = ("lm_eval.api.task", "lm_eval.api.model", "lm_eval.models.huggingface", "lm_eval.models.api_models")
 
 
 @contextlib.contextmanager
