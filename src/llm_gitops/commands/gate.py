@@ -86,7 +86,8 @@ def report_links(ctx: ci_context.CiContext) -> dict[str, str]:
               help="Also write chart.png (matplotlib; default: report.chart, off: the report has a Mermaid chart).")
 @click.option("--no-cache", is_flag=True, help="Ignore and don't update the eval/bench result cache.")
 @click.option("--no-perf", is_flag=True, help="Skip the benchmark; perf/* thresholds are reported as not checked.")
-@click.option("--limit", type=click.IntRange(min=1), default=None, help="Samples per task (overrides eval.limit).")
+@click.option("--limit", type=click.IntRange(min=1), default=None,
+              help="Samples per task (overrides eval.limit); with sequential looks, the first look's.")
 @click.option("--json", "as_json", is_flag=True,
               help="Print report.json on stdout (for scripts); the table and progress go to stderr.")
 def command(config_path: Path | None, candidate_src: str | None, baseline_src: str | None,
