@@ -164,3 +164,36 @@ def test_is_binary():
     assert stats.is_binary(np.array([0.0, 1.0, 1.0]))
     assert not stats.is_binary(np.array([0.5, 1.0]))
     assert not stats.is_binary(np.array([]))
+
+
+# Properties every bound must have, whatever the counts (hypothesis explores the corners:
+# no discordant pair, all losses, tiny n).
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@st.composite
+def counts(draw):
+    n = draw(st.integers(min_value=1, max_value=5000))
+    losses = draw(st.integers(min_value=0, max_value=n))
+    wins = draw(st.integers(min_value=0, max_value=n - losses))
+    return losses, wins, n
+
+
+@settings(max_examples=200, deadline=None)
+@given(counts(), st.floats(min_value=0.5, max_value=0.9999))
+def test_paired_binary_bounds_are_ordered_and_nested(c, confidence):
+    ev = stats.PairedBinary(*c)
+    lower, upper = ev.bounds(confidence)
+    assert -1.0 <= lower <= ev.estimate + 1e-9 and ev.estimate - 1e-9 <= upper <= 1.0
+    wider = ev.bounds(min(confidence + (1 - confidence) / 2, 0.99999))
+    assert wider[0] <= lower + 1e-9 and wider[1] >= upper - 1e-9
+
+
+@settings(max_examples=200, deadline=None)
+@given(counts(), st.floats(min_value=-0.5, max_value=0.5))
+def test_paired_binary_evidence_weakens_as_the_margin_rises(c, margin):
+    # p_above(m) is the p of "degradation > m": a larger margin is harder to exceed.
+    ev = stats.PairedBinary(*c)
+    assert 0.0 <= ev.p_above(margin) <= 1.0
+    assert ev.p_above(margin + 0.05) >= ev.p_above(margin) - 1e-12

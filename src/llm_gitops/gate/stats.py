@@ -124,10 +124,14 @@ class PairedBinary:
         """
         n, b, c = self.n, self.losses, self.wins
         w = -b - c + (2 * n - b + c) * delta
-        q = (-w + math.sqrt(max(w * w + 8.0 * n * c * delta * (1.0 - delta), 0.0))) / (4.0 * n)
+        x = 8.0 * n * c * delta * (1.0 - delta)
+        # hypot: w * w underflows for a tiny delta, which would put q below 0.
+        root = math.hypot(w, math.sqrt(x)) if x >= 0 else math.sqrt(max(w * w + x, 0.0))
+        # q is P(win) and q + delta is P(loss): neither below 0.
+        q = max((-w + root) / (4.0 * n), 0.0, -delta)
         var = n * (2.0 * q + delta * (1.0 - delta))
         num = b - c - n * delta
-        if var <= 1e-300:
+        if var <= 0.0:
             return 0.0 if num == 0 else math.copysign(math.inf, num)
         return num / math.sqrt(var)
 
