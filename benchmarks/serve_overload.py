@@ -112,8 +112,7 @@ def _after_clients_left(base: str) -> dict[str, float]:
     first = _scrape(base)
 
     def work(text: str) -> float:
-        return (metric_value(text, "llm_gitops_generated_tokens_total")
-                + metric_value(text, "llm_gitops_cancelled_generated_tokens_total"))
+        return metric_value(text, "llm_gitops_decoded_tokens_total")  # counted as each token is made
 
     text = first
     while metric_value(text, "llm_gitops_generation_active") or metric_value(text, "llm_gitops_queue_depth"):

@@ -56,9 +56,10 @@ def test_a_full_queue_answers_429_with_retry_after_and_disconnected_clients_free
     text = wait_for_metric(base, "llm_gitops_generation_active", 0)
     wasted = metric_value(text, "llm_gitops_cancelled_generated_tokens_total")
     assert 0 < wasted < MAX_TOKENS
+    assert metric_value(text, "llm_gitops_decoded_tokens_total") == wasted  # every token made was for it
     time.sleep(0.5)
     after = _metrics(base)
-    assert metric_value(after, "llm_gitops_cancelled_generated_tokens_total") == wasted  # no work after it left
+    assert metric_value(after, "llm_gitops_decoded_tokens_total") == wasted  # and none after it left
     assert metric_value(after, "llm_gitops_generated_tokens_total") == 0  # nothing was answered
     assert metric_value(after, "llm_gitops_requests_total", route=ROUTE, method="POST", status="200") == 0
     assert metric_value(after, "llm_gitops_requests_total", route=ROUTE, method="POST", status="499") == 2

@@ -246,6 +246,7 @@ def create_app(
                 return gen.complete(
                     prompt, max_tokens=req.max_tokens, temperature=req.temperature, top_p=req.top_p, stop=req.stop,
                     seed=req.seed, logprobs=req.logprobs, echo=req.echo, should_stop=should_stop,
+                    on_token=metrics.decoded_tokens.inc,
                 )
             except GenerationCancelled as exc:
                 metrics.cancelled_tokens.inc(exc.tokens)

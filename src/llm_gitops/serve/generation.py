@@ -79,14 +79,16 @@ class _StopOnStrings:
 
 
 class _StopWhen:
-    """Stops generation at the next decode step once ``cancelled()`` says so."""
+    """Called once per generated token: reports it, and stops generation once ``cancelled()`` says so."""
 
-    def __init__(self, cancelled: Callable[[], bool]):
+    def __init__(self, cancelled: Callable[[], bool], on_token: Callable[[], None]):
         self.cancelled = cancelled
+        self.on_token = on_token
 
     def __call__(self, input_ids, scores, **kwargs):
         import torch
 
+        self.on_token()
         return torch.full((input_ids.shape[0],), self.cancelled(), dtype=torch.bool, device=input_ids.device)
 
 
@@ -127,6 +129,7 @@ class Generator:
         logprobs: int | None = None,
         echo: bool = False,
         should_stop: Callable[[], bool] | None = None,
+        on_token: Callable[[], None] | None = None,
     ) -> Completion:
         """Generate up to ``max_tokens`` tokens after ``prompt``; greedy at temperature 0.
 
@@ -137,6 +140,7 @@ class Generator:
 
         ``should_stop`` is checked before the work and between decode steps; once it says
         yes, :class:`GenerationCancelled` is raised (the client is gone or out of time).
+        ``on_token`` is called as each token is generated (live work, for metrics).
         """
         import torch
 
@@ -145,7 +149,8 @@ class Generator:
         with self._lock, torch.inference_mode():
             if cancelled():
                 raise GenerationCancelled(0)
-            new_ids = self._generate(ids, max_tokens, temperature, top_p, stop, seed, cancelled) if max_tokens else []
+            new_ids = self._generate(ids, max_tokens, temperature, top_p, stop, seed, cancelled,
+                                     on_token or (lambda: None)) if max_tokens else []
             if cancelled():
                 raise GenerationCancelled(len(new_ids))
             hit_eos = self._eos is not None and self._eos in new_ids
@@ -166,7 +171,7 @@ class Generator:
                           logprobs=scored)
 
     def _generate(self, ids: list[int], max_tokens: int, temperature: float, top_p: float, stop: list[str] | None,
-                  seed: int | None, cancelled: Callable[[], bool]) -> list[int]:
+                  seed: int | None, cancelled: Callable[[], bool], on_token: Callable[[], None]) -> list[int]:
         import torch
         from transformers import StoppingCriteriaList
 
@@ -184,7 +189,7 @@ class Generator:
             kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
         else:
             kwargs.update(do_sample=True, temperature=temperature, top_p=top_p, top_k=None)
-        criteria = [_StopWhen(cancelled)]
+        criteria = [_StopWhen(cancelled, on_token)]
         if stops:
             criteria.append(_StopOnStrings(self.loaded.tokenizer, len(ids), stops))
         kwargs["stopping_criteria"] = StoppingCriteriaList(criteria)

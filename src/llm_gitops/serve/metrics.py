@@ -56,6 +56,11 @@ class ServeMetrics:
             "Admitted requests given up, by reason (client_gone: the client disconnected; timeout: answered 504).",
             ["reason"], registry=self.registry,
         )
+        self.decoded_tokens = Counter(
+            "llm_gitops_decoded_tokens",
+            "Tokens generated, counted as each is made (answered or not): shows work still going on.",
+            registry=self.registry,
+        )
         self.cancelled_tokens = Counter(
             "llm_gitops_cancelled_generated_tokens",
             "Tokens generated for requests that were then given up: work nobody received.", registry=self.registry,
