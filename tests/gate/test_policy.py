@@ -163,6 +163,37 @@ class TestSequential:
         data = json.loads(json.dumps(outcome.to_json()))
         assert data["looks"][0]["look"] == 1 and GateOutcome.from_json(data).looks == tuple(outcome.looks)
 
+    def test_tasks_with_different_splits_look_on_their_own_plans(self):
+        em_c, em_b = counted_scores(6, 5, 120)  # a small split that cannot decide
+        mc_c, mc_b = paired_scores(2000, 0.80, 0.60)  # a large one that fails early
+        design = SequentialDesign(order={"add_em": tuple(range(120)), "add_mc": tuple(range(2000))},
+                                  looks={"add_em": sequential.plan_looks(120, first=100),
+                                         "add_mc": sequential.plan_looks(2000, first=100)})
+        outcome = decide([Threshold(metric=EM, max_drop="2pt"), Threshold(metric=MC, max_drop="2pt")],
+                         candidate=Measurements(eval=eval_results(metric(EM, em_c), metric(MC, mc_c[:150]))),
+                         baseline=Measurements(eval=eval_results(metric(EM, em_b), metric(MC, mc_b[:150]))),
+                         gate=GateSection(), design=design)
+        em, mc = outcome.checks
+        assert mc.verdict == "fail" and mc.n <= 150
+        # add_em's split is exhausted at 120: inconclusive, and no further look is asked for it.
+        assert em.verdict == "inconclusive" and em.n == 120 and em.samples_needed > 120
+        assert outcome.looks[-1]["next"] is None
+
+    def test_perf_checks_count_in_holm_at_the_first_look(self):
+        cand, base = paired_scores(2000, 0.80, 0.80)
+        perf_c = perf_results(perf_metric("size_on_disk_mb", [4.0], unit="MB"))
+        perf_b = perf_results(perf_metric("size_on_disk_mb", [4.0], unit="MB"))
+        outcome = decide([Threshold(metric=EM, max_drop="2pt"), Threshold(metric="perf/size_on_disk_mb", max_drop="5%")],
+                         candidate=Measurements(eval=eval_results(metric(EM, cand)), perf=perf_c),
+                         baseline=Measurements(eval=eval_results(metric(EM, base)), perf=perf_b),
+                         gate=GateSection(), design=self.design(2000))
+        assert [c.verdict for c in outcome.checks] == ["pass", "pass"]
+        em, size = outcome.checks
+        # The exact size check passes at the first look at alpha/2 (Holm over 2); the eval check,
+        # then at alpha, later, once its bound is within 2pt.
+        assert size.look == 1 and size.test.startswith("exact") and size.confidence == pytest.approx(0.975)
+        assert 1 < em.look and em.n < 2000
+
     def test_a_design_beyond_the_ordered_documents_is_refused(self):
         with pytest.raises(ValueError, match="exceed"):
             SequentialDesign(order={"add_em": (1, 2)}, looks={"add_em": (100,)})
