@@ -237,7 +237,7 @@ def _gate_params(config: Config, report: dict, candidate: ResolvedModel) -> dict
     }
     eval_settings = config.eval
     params["eval.tasks"] = ",".join(t.label for t in eval_settings.tasks) or "none"
-    for field in ("limit", "sampling", "num_fewshot", "batch_size", "seed", "max_gen_toks"):
+    for field in ("backend", "device", "dtype", "limit", "sampling", "num_fewshot", "batch_size", "seed", "max_gen_toks"):
         params[f"eval.{field}"] = getattr(eval_settings, field)
     params["gate.alpha"] = config.gate.alpha
     params["gate.on_inconclusive"] = config.gate.on_inconclusive
