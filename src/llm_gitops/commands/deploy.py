@@ -20,10 +20,26 @@ def environment_target(config, env: str):
         raise ConfigError(f"--env {env}: no such environment in {config.where('environments')}",
                           hint=f"use one of: {', '.join(config.environments) or '(none: add an environments: section)'}")
     spec = config.environments[env]
-    target = TARGETS[spec.target](env=env, spec=spec, base_dir=config.base_dir,
-                                  engine_url=spec.docker.engine or config.image.engine,
-                                  container_port=config.image.port)
+    if spec.target == "kubernetes":
+        where = {"kubeconfig": _kubeconfig(spec.kubernetes.kubeconfig)}
+    else:
+        where = {"engine_url": spec.docker.engine or config.image.engine}
+    target = TARGETS[spec.target](env=env, spec=spec, base_dir=config.base_dir, container_port=config.image.port,
+                                  **where)
     return spec, target
+
+
+def _kubeconfig(configured: str | None) -> str | None:
+    """The setting, else $KUBECONFIG's first file, else ~/.kube/config if any; None: in-cluster credentials."""
+    import os
+
+    if configured:
+        return configured
+    listed = [p for p in os.environ.get("KUBECONFIG", "").split(os.pathsep) if p]
+    if listed:
+        return listed[0]
+    default = Path.home() / ".kube" / "config"
+    return str(default) if default.is_file() else None
 
 
 @click.command("deploy")

@@ -85,12 +85,67 @@ class DockerTarget(_Strict):
         return v
 
 
+class KubernetesResources(_Strict):
+    """Container resources, as Kubernetes writes them (``cpu: "4"``, ``memory: 16Gi``, ``nvidia.com/gpu: "1"``)."""
+
+    requests: dict[str, str] = Field(default_factory=dict, description="Resource requests of the model container.")
+    limits: dict[str, str] = Field(default_factory=dict, description="Resource limits of the model container.")
+
+
+class KubernetesTarget(_Strict):
+    """A Kubernetes namespace: a Deployment per colour and a Service whose selector is switched
+    (``strategy: deployments``), or an Argo Rollouts ``Rollout`` with a blueGreen strategy
+    (``strategy: argo-rollouts``)."""
+
+    strategy: Literal["deployments", "argo-rollouts"] = Field(default="deployments", description="``deployments``: "
+                                                              "llm-gitops switches a Service between two Deployments; "
+                                                              "``argo-rollouts``: a Rollout (blueGreen) that Argo Rollouts "
+                                                              "drives, promoted by llm-gitops.")
+    namespace: str = Field(default="default", pattern=r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$",
+                           description="Namespace everything is applied in.")
+    name: str | None = Field(default=None, pattern=r"^[a-z]([-a-z0-9]{0,40}[a-z0-9])?$",
+                             description="Base name of the objects (``NAME-blue``, ``NAME-green``, Service ``NAME``, "
+                             "``NAME-preview``); None = ``llm-<environment>``.")
+    replicas: int = Field(default=1, ge=1, le=1000, description="Pods per colour.")
+    resources: KubernetesResources = Field(default_factory=KubernetesResources,
+                                           description="Resources of the model container.")
+    service_port: int = Field(default=80, ge=1, le=65535, description="Port the Services listen on.")
+    kubeconfig: str | None = Field(default=None, description="Kubeconfig file (relative to the config file); None = "
+                                   "$KUBECONFIG, then ~/.kube/config, then the in-cluster service account.")
+    context: str | None = Field(default=None, description="Kubeconfig context; None = its current context.")
+    preview_url: str = Field(default="http://{service}.{namespace}.svc.cluster.local:{port}",
+                             description="How the deploy job reaches a colour for analysis; ``{service}``, "
+                             "``{namespace}`` and ``{port}`` are filled in. The default works from a job running "
+                             "in the cluster.")
+    lock_ttl: float = Field(default=900.0, description="How long the deploy Lease lasts without renewal (a killed "
+                            "deploy's lock expires after it); renewed every third of it while a deploy runs.")
+    prometheus: str = Field(default="http://prometheus.monitoring.svc.cluster.local:9090",
+                            description="Prometheus address for the Argo Rollouts AnalysisTemplate "
+                            "(``strategy: argo-rollouts``).")
+
+    _durations = field_validator("lock_ttl", mode="before")(classmethod(lambda cls, v: parse_duration(v)))
+
+    @field_validator("preview_url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        if not v.startswith(("http://", "https://")):
+            raise ValueError(f"{v!r} is not an http(s) URL template (e.g. http://{{service}}.{{namespace}}.svc:{{port}})")
+        try:
+            v.format(service="s", namespace="n", port=1)
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ValueError(f"{v!r}: only {{service}}, {{namespace}} and {{port}} can be filled in ({exc})") from None
+        return v
+
+
 class EnvironmentSpec(_Strict):
     """One environment (``staging``, ``prod``, ...)."""
 
-    target: Literal["docker"] = Field(description="Where it runs: ``docker`` (one host, Docker Engine or Podman, "
-                                      "haproxy in front).")
+    target: Literal["docker", "kubernetes"] = Field(description="Where it runs: ``docker`` (one host, Docker Engine or "
+                                                    "Podman, haproxy in front) or ``kubernetes`` (a namespace; see "
+                                                    "``kubernetes``).")
     docker: DockerTarget = Field(default_factory=DockerTarget, description="Settings of the docker target.")
+    kubernetes: KubernetesTarget = Field(default_factory=KubernetesTarget,
+                                         description="Settings of the kubernetes target.")
     requires: str | None = Field(default=None, description="The upstream environment a release must be verified in "
                                  "before ``promote`` moves it here (e.g. prod requires staging).")
     auto_promote: bool = Field(default=True, description="Switch traffic as soon as pre-promotion analysis passes; "

@@ -68,5 +68,12 @@ def _docker(**kwargs) -> DeployTarget:
     return DockerTarget(**kwargs)
 
 
+def _kubernetes(**kwargs) -> DeployTarget:
+    from llm_gitops.deploy.kubernetes_target import ArgoRolloutsTarget, KubernetesTarget
+
+    strategy = kwargs["spec"].kubernetes.strategy
+    return (ArgoRolloutsTarget if strategy == "argo-rollouts" else KubernetesTarget)(**kwargs)
+
+
 # name -> factory; adding a target is one module and one entry here.
-TARGETS: dict[str, TargetFactory] = {"docker": _docker}
+TARGETS: dict[str, TargetFactory] = {"docker": _docker, "kubernetes": _kubernetes}
