@@ -105,6 +105,12 @@ def test_vllm_missing_names_the_package_and_gpu_runners():
     assert "'vllm'" in message and "GPU runners" in message and "pip install vllm" in message
 
 
+def test_vllm_refuses_an_llm_gitops_artifact(tmp_path):
+    (tmp_path / "llm-gitops-artifact.json").write_text("{}")
+    with pytest.raises(EvalError, match="quantized llm-gitops artifact, which only the hf backend runs"):
+        require_vllm(Placement("cuda", "bfloat16"), tmp_path)
+
+
 # ----------------------------------------------------------------- through the CLI
 def _repo(tmp_path: Path, eval_extra: str) -> Path:
     repo = write_suite(tmp_path / "repo", count=5)

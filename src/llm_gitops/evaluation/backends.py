@@ -23,10 +23,16 @@ from llm_gitops.errors import EvalError, MissingExtra
 from llm_gitops.evaluation.placement import GPU_DOC, Placement
 from llm_gitops.extras import VLLM_INSTALL
 from llm_gitops.models.adapters import has_tokenizer
+from llm_gitops.models.loaded import is_artifact
 
 
-def require_vllm(placement: Placement) -> None:
-    """vllm importable and a GPU to run it on, or a usage error saying what to do."""
+def require_vllm(placement: Placement, model_dir: Path | None = None) -> None:
+    """vllm importable, a model it can load and a GPU to run it on, or a usage error saying what to do."""
+    if model_dir is not None and is_artifact(model_dir):
+        raise EvalError(
+            f"eval.backend is 'vllm' but {model_dir} is a quantized llm-gitops artifact, which only the hf backend runs",
+            hint="evaluate artifacts with eval.backend: hf (on the CPU), or give vLLM the unquantized model",
+        )
     if importlib.util.find_spec("vllm") is None:
         raise MissingExtra("vllm", VLLM_INSTALL, "eval")
     if not placement.on_gpu:

@@ -390,7 +390,7 @@ def _evaluate(
     if settings.backend == "vllm":
         from llm_gitops.evaluation.backends import require_vllm
 
-        require_vllm(placement)  # before minutes of task loading
+        require_vllm(placement, model.path)  # before minutes of task loading
     include_dir = suite.write_include_dir(tmp / "tasks")
     # Building lm-eval's built-in index takes seconds: only when a built-in name is used.
     manager = builtin_task_manager(include_dir, include_defaults=suite.has_builtin)
