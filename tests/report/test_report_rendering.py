@@ -152,12 +152,14 @@ class TestWhatTheReaderNeeds:
             candidate_info=ModelInfo(f"{root}/model", "sha256:" + "a" * 64),
             baseline_info=ModelInfo("models:/adder@production", "sha256:" + "b" * 64, "mlflow"),
             notes=(f"read {root}/out/results.json and /tmp/llm-gitops-x/results_2026.json",),
-            links={"CI run": "https://github.com/o/r/actions/runs/7"},
+            links={"CI run": "https://github.com/o/r/actions/runs/7", "artifacts": f"https://ci.example{root}/artifacts"},
         )
         comment = render_markdown(outcome, for_comment=True, root=root)
-        assert "/home/runner" not in comment and "/tmp/" not in comment
+        outside_urls = comment.replace(f"https://ci.example{root}/artifacts", "")
+        assert "/home/runner" not in outside_urls and "/tmp/" not in outside_urls
         assert "`model`" in comment and "read out/results.json and .../results_2026.json" in comment
         assert "models:/adder@production" in comment and "https://github.com/o/r/actions/runs/7" in comment
+        assert f"(https://ci.example{root}/artifacts)" in comment  # a URL keeps its path
         # The report file keeps paths outside the repo (it stays on the runner), relative inside it.
         md = render_markdown(outcome, root=root)
         assert "/tmp/llm-gitops-x/results_2026.json" in md and f"{root}/" not in md

@@ -211,15 +211,19 @@ def mermaid_chart(outcome: GateOutcome) -> str | None:
 
 def relative_paths(text: str, root: str | Path | None, *, hide_absolute: bool) -> str:
     """``text`` with paths under ``root`` made relative to it; with ``hide_absolute`` any
-    other absolute path is cut to its last component ('.../results.json')."""
-    if root is not None:
-        base = str(Path(root)).rstrip("/")
-        if base:
-            text = re.sub(re.escape(base) + r"(?=/|\b)/?", lambda m: "" if m.group(0).endswith("/") else ".", text)
-    if hide_absolute:  # URLs are left whole: their paths are not the runner's
-        pieces = _URL.split(text)
-        text = "".join(p if i % 2 else _ABSOLUTE_PATH.sub(lambda m: f".../{m.group(1)}", p) for i, p in enumerate(pieces))
-    return text
+    other absolute path is cut to its last component ('.../results.json'). URLs are left
+    whole: their paths are not the runner's."""
+    base = str(Path(root)).rstrip("/") if root is not None else ""
+    under_root = re.compile(re.escape(base) + r"(?=/|\b)/?") if base else None
+
+    def local(piece: str) -> str:
+        if under_root is not None:
+            piece = under_root.sub(lambda m: "" if m.group(0).endswith("/") else ".", piece)
+        if hide_absolute:
+            piece = _ABSOLUTE_PATH.sub(lambda m: f".../{m.group(1)}", piece)
+        return piece
+
+    return "".join(p if i % 2 else local(p) for i, p in enumerate(_URL.split(text)))
 
 
 def render_markdown(outcome: GateOutcome, *, for_comment: bool = False, title: str | None = None,
