@@ -194,6 +194,14 @@ class TestSequential:
         assert size.look == 1 and size.test.startswith("exact") and size.confidence == pytest.approx(0.975)
         assert 1 < em.look and em.n < 2000
 
+    def test_a_hard_max_drop_alone_asks_for_no_further_look(self):
+        cand, base = counted_scores(6, 5, 100)
+        outcome = decide([Threshold(metric=EM, hard_max_drop="10pt")],
+                         candidate=Measurements(eval=eval_results(metric(EM, cand))),
+                         baseline=Measurements(eval=eval_results(metric(EM, base))), gate=GateSection(),
+                         design=self.design(1000))
+        assert outcome.verdict == "pass" and outcome.looks[-1]["next"] is None
+
     def test_a_design_beyond_the_ordered_documents_is_refused(self):
         with pytest.raises(ValueError, match="exceed"):
             SequentialDesign(order={"add_em": (1, 2)}, looks={"add_em": (100,)})

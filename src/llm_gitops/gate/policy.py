@@ -305,16 +305,17 @@ def _decide_looks(rels: list[_Relative], alpha: float) -> list[dict[str, Any]]:
                     continue
                 changed = True
                 decided_now.append(r)
-        samples = {}
-        for r in active:
-            task = r.comparison.task or r.threshold.metric
-            samples[task] = r.comparison.evidence[k].n
+        # Documents per eval task at this look (perf checks have their own fixed repeats).
+        samples = {r.comparison.task: r.comparison.evidence[k].n for r in active if r.comparison.task}
         log.append({"look": k + 1, "samples": samples,
                     "decided": {r.threshold.metric: r.verdict for r in decided_now}})
     pending = {}
     for r in rels:
-        if r.verdict is None and r.comparison.testable and len(r.comparison.evidence) < len(r.comparison.looks):
-            pending[r.comparison.task or r.threshold.metric] = r.comparison.looks[len(r.comparison.evidence)]
+        # A check without max_drop (hard_max_drop alone) is a rule on the observed drop: more
+        # documents cannot decide it any better.
+        if (r.verdict is None and r.allowed is not None and r.comparison.testable and r.comparison.task
+                and len(r.comparison.evidence) < len(r.comparison.looks)):
+            pending[r.comparison.task] = r.comparison.looks[len(r.comparison.evidence)]
     if log:
         log[-1]["next"] = pending or None
     return log
