@@ -172,7 +172,7 @@ class TestWhatTheReaderNeeds:
                          baseline=Measurements(eval=eval_results(metric(EM, base))), gate=GateSection(), design=design)
         md = render_markdown(outcome)
         last = outcome.looks[-1]
-        assert f"Sequential eval: decided at look {last['look']} on {last['samples']['add_em']:,} (add_em) samples." in md
+        assert f"Sequential eval: decided at look {last['look']} on {last['samples']['add_em']:,} documents (add_em)." in md
         assert "| look | samples | decided |" in md and f"`{EM}` fail" in md
 
     def test_a_first_model_reads_as_skipped_not_passed_silently(self):

@@ -104,12 +104,20 @@ def looks_summary(outcome: GateOutcome) -> str | None:
     if not outcome.looks:
         return None
     last = outcome.looks[-1]
-    samples = ", ".join(f"{n:,} ({task})" for task, n in last.get("samples", {}).items())
+    samples = _per_task(last.get("samples", {}))
     pending = last.get("next")
     if pending:
-        more = ", ".join(f"{n:,} ({task})" for task, n in pending.items())
-        return f"Sequential eval: stopped at look {last['look']} on {samples} samples; the next look needed {more}."
-    return f"Sequential eval: decided at look {last['look']} on {samples} samples."
+        return (f"Sequential eval: stopped at look {last['look']} on {samples}; the next look needed "
+                f"{_per_task(pending)}.")
+    return f"Sequential eval: decided at look {last['look']} on {samples}."
+
+
+def _per_task(counts: dict) -> str:
+    """'200 documents per task (add_em, add_mc)', or '500 (add_em), 120 (add_mc) documents'."""
+    if len(set(counts.values())) == 1:
+        n = next(iter(counts.values()))
+        return f"{n:,} documents per task ({', '.join(counts)})" if len(counts) > 1 else f"{n:,} documents ({next(iter(counts))})"
+    return ", ".join(f"{n:,} ({task})" for task, n in counts.items()) + " documents"
 
 
 def _model_line(label: str, info: ModelInfo | None) -> str:
