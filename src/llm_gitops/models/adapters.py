@@ -66,7 +66,7 @@ def base_source(adapter_dir: Path, config: dict[str, Any], override: str | None)
             f"{adapter_dir / ADAPTER_CONFIG} names no base model (base_model_name_or_path is empty)",
             hint="give it in the source spec: {source: ./adapter, base: ./base-model}",
         )
-    local = (adapter_dir / named).expanduser()
+    local = adapter_dir / Path(named).expanduser()  # an absolute path stays as it is
     if local.exists() or local.is_symlink() or named.startswith((".", "/", "~")):
         return str(local)
     if named.startswith(HUB_PREFIX) or _HUB_ID.match(named):
@@ -169,7 +169,7 @@ def _adapter_files(adapter_dir: Path) -> list[str]:
 def base_dir_of(view: Path) -> Path:
     """The base model directory an adapter (view) names."""
     config = read_json_object(Path(view) / ADAPTER_CONFIG, "re-resolve the adapter")
-    return Path(config.get("base_model_name_or_path") or "")
+    return Path(view) / Path(config.get("base_model_name_or_path") or "").expanduser()
 
 
 def has_tokenizer(path: Path) -> bool:
