@@ -154,3 +154,22 @@ def recording_cli(root: Path) -> RecordingCli:
                                                                     real=str(real_bin / "llm-gitops")))
     exe.chmod(0o755)
     return RecordingCli(bin_dir=bin_dir, log=log)
+
+
+def seeding_python(root: Path) -> Path:
+    """A bin directory with a `python3` that makes venvs with seed_venv (so the glue's own
+    install of llm-gitops from a checkout downloads nothing) and is the test venv's Python
+    otherwise. Run the glue with PIP_NO_INDEX=1 and PIP_NO_BUILD_ISOLATION=0 as well."""
+    bin_dir = root / "python-bin"
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    seed = (f'import sys; sys.path.insert(0, {str(REPO_ROOT)!r}); from pathlib import Path; '
+            f'from tests.glue.real_cli import seed_venv; seed_venv(Path(sys.argv[1]))')
+    script = (f'#!/bin/sh\nif [ "$1" = "-m" ] && [ "$2" = "venv" ]; then exec "{sys.executable}" -c "{seed}" "$3"; fi\n'
+              f'exec "{sys.executable}" "$@"\n')
+    for name in ("python3", "python"):
+        (bin_dir / name).write_text(script)
+        (bin_dir / name).chmod(0o755)
+    return bin_dir
+
+
+OFFLINE_PIP = {"PIP_NO_INDEX": "1", "PIP_NO_BUILD_ISOLATION": "0"}
