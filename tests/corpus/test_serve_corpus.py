@@ -44,7 +44,8 @@ def _json(value) -> bytes:
 # Per field: values of a wrong type, out of range, or badly encoded. Each is sent in an
 # otherwise valid request.
 BAD_FIELDS: dict[str, list] = {
-    "prompt": [12, True, 1.5, {}, [], ["a", "b"], [1, 2, 3], [[1, 2]], [None], "", "9" * (MAX_PROMPT_CHARS + 1)],
+    "prompt": [12, True, 1.5, {}, [], ["a", "b"], [[1], [2]], [[]], [-1], [10**6], [1, "a"], [True], [None], "",
+               "9" * (MAX_PROMPT_CHARS + 1), [1] * (MAX_PROMPT_CHARS + 1)],
     "max_tokens": [0, -1, MAX_TOKENS + 1, True, False, "4", 4.0, 1e26, [4], {}],
     "temperature": [-0.1, 2.5, "0", True, [0], {}],
     "top_p": [0, 1.5, -1, "1", True],

@@ -249,3 +249,17 @@ def test_seed_out_of_range_is_a_400_naming_the_range(client):
     error = _complete(client, seed=1e26).json()["error"]
     assert error["param"] == "seed" and str(2**63 - 1) in error["message"]
     assert _complete(client, max_tokens=True).json()["error"]["param"] == "max_tokens"
+
+
+def test_a_token_id_prompt_is_the_same_as_its_text(client, tiny_model):
+    from llm_gitops.models.loader import load_model
+
+    ids = load_model(tiny_model).tokenizer("12+34=")["input_ids"]
+    text = _complete(client, max_tokens=5, temperature=0).json()["choices"][0]
+    for prompt in (ids, [ids]):
+        by_ids = client.post("/v1/completions", json={"prompt": prompt, "max_tokens": 5, "temperature": 0}).json()
+        assert by_ids["choices"][0]["text"] == text["text"] and by_ids["usage"]["prompt_tokens"] == len(ids)
+    echoed = client.post("/v1/completions", json={"prompt": ids, "max_tokens": 0, "echo": True, "logprobs": 0}).json()
+    assert echoed["choices"][0]["text"] == "12+34=" and echoed["choices"][0]["logprobs"]["tokens"] == list("12+34=")
+    outside = client.post("/v1/completions", json={"prompt": [1, 10**6]}).json()["error"]
+    assert outside["param"] == "prompt" and "vocabulary" in outside["message"]

@@ -1,7 +1,8 @@
 """Loglikelihood tasks against the served model: lm-eval's ``local-completions`` client sends
 ``echo: true, logprobs: 1, max_tokens: 1`` and reads the prompt's token log-probabilities.
 On the example's multiple-choice task the served model must score every document as the
-same model loaded in-process does."""
+same model loaded in-process does, with text prompts and with lm-eval's default token-id
+prompts alike."""
 
 from __future__ import annotations
 
@@ -34,14 +35,20 @@ def task_manager(example_models, tmp_path_factory):
     return builtin_task_manager(suite.write_include_dir(tmp_path_factory.mktemp("tasks")), include_defaults=False)
 
 
-def test_served_loglikelihoods_match_the_in_process_model(example_models, task_manager, tmp_path):
+@pytest.fixture(scope="module")
+def local(example_models, task_manager):
+    return _samples("hf", f"pretrained={example_models.good},device=cpu,dtype=float32", task_manager)
+
+
+# Text prompts (the server tokenizes) and token ids (lm-eval's default: its own tokenization).
+@pytest.mark.parametrize("tokenized", [False, True])
+def test_served_loglikelihoods_match_the_in_process_model(example_models, task_manager, local, tmp_path, tokenized):
     model = example_models.good
-    local = _samples("hf", f"pretrained={model},device=cpu,dtype=float32", task_manager)
     with serve_process(model, tmp_path / "serve.log") as (_, base):
         served = _samples(
             "local-completions",
             f"model=good,base_url={base}/v1/completions,tokenizer={model},num_concurrent=1,max_retries=1,"
-            "tokenized_requests=False",
+            f"tokenized_requests={tokenized}",
             task_manager,
         )
     assert "Traceback" not in (tmp_path / "serve.log").read_text()

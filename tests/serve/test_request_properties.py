@@ -33,7 +33,8 @@ SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[Heal
 
 def _check_valid(request: CompletionRequest) -> None:
     """What every request the model lets through guarantees to the generator."""
-    assert isinstance(request.prompt, str) and 0 < len(request.prompt) <= LIMITS.max_prompt_chars
+    assert 0 < len(request.prompt) <= LIMITS.max_prompt_chars
+    assert isinstance(request.prompt, str) or all(type(t) is int and t >= 0 for t in request.prompt)
     assert type(request.max_tokens) is int and 0 <= request.max_tokens <= LIMITS.max_tokens
     assert request.max_tokens > 0 or request.echo
     assert 0 <= request.temperature <= 2 and 0 < request.top_p <= 1

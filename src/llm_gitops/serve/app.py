@@ -230,10 +230,13 @@ def create_app(
             raise ApiError(408, f"the request body did not arrive within {request_timeout:g}s",
                            code="request_timeout") from None
         req = parse_request(body, request.headers.get("content-type"), limits)
-        prompt: str = req.prompt  # a one-element list was unwrapped by validation
+        prompt: str | list[int] = req.prompt  # a one-element list was unwrapped by validation
+        if isinstance(prompt, list) and max(prompt) >= gen.vocab_size:
+            raise ApiError(400, f"prompt: token id {max(prompt)} is outside this model's vocabulary "
+                                f"(0 to {gen.vocab_size - 1})", param="prompt")
         context = state.info.context_length
         if context is not None:
-            prompt_tokens = gen.count_tokens(prompt)
+            prompt_tokens = len(gen.token_ids(prompt))
             if prompt_tokens + req.max_tokens > context:
                 raise ApiError(
                     400, f"this model's maximum context length is {context} tokens; the prompt has {prompt_tokens} "
@@ -272,7 +275,7 @@ def create_app(
             "created": int(time.time()),
             "model": state.info.name,
             "choices": [{
-                "text": prompt + result.text if req.echo else result.text,
+                "text": gen.prompt_text(prompt) + result.text if req.echo else result.text,
                 "index": 0,
                 "logprobs": None if result.logprobs is None else asdict(result.logprobs),
                 "finish_reason": result.finish_reason,

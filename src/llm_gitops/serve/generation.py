@@ -101,6 +101,8 @@ class Generator:
         config = getattr(loaded.model, "config", None)
         self.context_length: int | None = getattr(config, "max_position_embeddings", None)
         tokenizer = loaded.tokenizer
+        # Token ids a prompt may hold: the embedding rows (a tokenizer may know fewer).
+        self.vocab_size: int = getattr(config, "vocab_size", None) or len(tokenizer)
         self._eos = tokenizer.eos_token_id
         # Models without a pad token (most causal LMs) pad with EOS, as pipelines do.
         self._pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else self._eos
@@ -109,17 +111,18 @@ class Generator:
     def load(cls, model_dir: Path) -> Generator:
         return cls(load_model(model_dir))
 
-    def count_tokens(self, prompt: str) -> int:
-        return len(self._encode(prompt))
-
-    def _encode(self, prompt: str) -> list[int]:
-        # The tokenizer's own default for special tokens, as lm-eval uses when it scores
-        # the model: the served model sees prompts the way the gate measured it.
+    def token_ids(self, prompt: str | list[int]) -> list[int]:
+        """A text prompt tokenized (with the tokenizer's default special tokens); token ids as given."""
+        if isinstance(prompt, list):
+            return prompt
         return self.loaded.tokenizer(prompt)["input_ids"]
+
+    def prompt_text(self, prompt: str | list[int]) -> str:
+        return prompt if isinstance(prompt, str) else self.loaded.tokenizer.decode(prompt)
 
     def complete(
         self,
-        prompt: str,
+        prompt: str | list[int],
         *,
         max_tokens: int,
         temperature: float = 0.0,
@@ -131,7 +134,7 @@ class Generator:
         should_stop: Callable[[], bool] | None = None,
         on_token: Callable[[], None] | None = None,
     ) -> Completion:
-        """Generate up to ``max_tokens`` tokens after ``prompt``; greedy at temperature 0.
+        """Generate up to ``max_tokens`` tokens after ``prompt`` (text or token ids); greedy at temperature 0.
 
         ``logprobs`` (top alternatives per position) or ``echo`` add token log-probabilities:
         of the generated tokens, and with ``echo`` of the prompt's too (OpenAI's legacy
@@ -145,7 +148,7 @@ class Generator:
         import torch
 
         cancelled = should_stop or (lambda: False)
-        ids = self._encode(prompt)
+        ids = self.token_ids(prompt)
         with self._lock, torch.inference_mode():
             if cancelled():
                 raise GenerationCancelled(0)
@@ -165,8 +168,8 @@ class Generator:
             if logprobs is not None or echo:
                 # The EOS token stays in the scored tokens: lm-eval drops the last one
                 # of an echoed max_tokens=1 request, whatever it is.
-                scored = self._logprobs(ids, new_ids if cut < 0 else self._within(new_ids, cut), prompt,
-                                        top=logprobs or 0, echo=echo)
+                scored = self._logprobs(ids, new_ids if cut < 0 else self._within(new_ids, cut),
+                                        len(self.prompt_text(prompt)), top=logprobs or 0, echo=echo)
         return Completion(text=text, finish_reason=finish, prompt_tokens=len(ids), completion_tokens=len(kept),
                           logprobs=scored)
 
@@ -211,7 +214,7 @@ class Generator:
     def _piece(self, token: int) -> str:
         return self.loaded.tokenizer.decode([token])
 
-    def _logprobs(self, ids: list[int], new_ids: list[int], prompt: str, *, top: int, echo: bool) -> Logprobs:
+    def _logprobs(self, ids: list[int], new_ids: list[int], prompt_chars: int, *, top: int, echo: bool) -> Logprobs:
         """Log-probabilities of ``new_ids`` (and with ``echo`` of the prompt's ``ids``) in one pass.
 
         Each position lists the token's own log-probability and the ``top`` most likely
@@ -228,7 +231,7 @@ class Generator:
         best_values, best_ids = logp.topk(top, dim=-1) if top else (None, None)
         first = 0 if echo else len(ids)
         tokens, token_logprobs, top_logprobs, offsets = [], [], [], []
-        offset = 0 if echo else len(prompt)
+        offset = 0 if echo else prompt_chars
         for position in range(first, len(everything)):
             piece = self._piece(everything[position])
             tokens.append(piece)

@@ -44,7 +44,8 @@ def _rules(limits: Limits) -> dict[str, str]:
     """What each field must be, for error messages that say how to fix the request."""
     return {
         "model": f"a string of at most {MAX_NAME_CHARS} characters",
-        "prompt": f"a non-empty string (or a list of exactly one) of at most {limits.max_prompt_chars} characters",
+        "prompt": f"a non-empty string of at most {limits.max_prompt_chars} characters, or a list of token ids "
+                  "(either one alone in a list)",
         "max_tokens": f"an integer from 1 to {limits.max_tokens} (0 only with echo=true)",
         "temperature": "a number from 0 to 2",
         "top_p": "a number greater than 0 and at most 1",
@@ -82,7 +83,10 @@ class CompletionRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
     model: str | None = Field(default=None, max_length=MAX_NAME_CHARS)
-    prompt: str | list[str]
+    # Text, or token ids (lm-eval's default, tokenized_requests=True): the client's own
+    # tokenization, so echoed log-probabilities line up with its context length exactly.
+    # Either may come wrapped in a list of one; validation unwraps it.
+    prompt: str | list[str] | list[int] | list[list[int]]
     # echo and logprobs come before max_tokens: its check reads echo.
     echo: bool = False
     logprobs: int | None = Field(default=None, ge=0, le=MAX_LOGPROBS)
@@ -105,24 +109,23 @@ class CompletionRequest(BaseModel):
             data.setdefault("max_tokens", min(16, _limits(info).max_tokens))
         return data
 
-    @field_validator("prompt", mode="before")
-    @classmethod
-    def _no_token_ids(cls, v):
-        if isinstance(v, list) and v and all(isinstance(x, (int, list)) and not isinstance(x, bool) for x in v):
-            raise ValueError("token-id prompts are not supported; send the text "
-                             "(lm-eval's local-completions: tokenized_requests=False)")
-        return v
-
     @field_validator("prompt")
     @classmethod
     def _one_prompt(cls, v, info: ValidationInfo):
-        if isinstance(v, list):
+        if isinstance(v, list) and (not v or not isinstance(v[0], int)):  # a list of prompts
             if len(v) != 1:
-                raise ValueError("only one prompt per request is supported; send a string or a list of exactly one")
+                raise ValueError("only one prompt per request is supported; send one string or token-id list, "
+                                 "alone or in a list of one")
             v = v[0]
         if not v:
             raise ValueError("must not be empty")
         limit = _limits(info).max_prompt_chars
+        if isinstance(v, list):
+            if len(v) > limit:
+                raise ValueError(f"has {len(v)} tokens; this server accepts at most {limit}")
+            if min(v) < 0:
+                raise ValueError(f"token id {min(v)} is negative")
+            return v
         if len(v) > limit:
             raise ValueError(f"is {len(v)} characters; this server accepts at most {limit}")
         return _check_text(v)
