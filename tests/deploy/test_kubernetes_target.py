@@ -4,11 +4,13 @@ the real CLI and the official ``kubernetes`` client, against kmock on loopback
 
 from __future__ import annotations
 
+import contextlib
+import http.server
 import json
 import os
+import threading
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from urllib.parse import parse_qs, urlparse
 
 import pytest
 
@@ -21,6 +23,44 @@ from llm_gitops.release.record import GateEvidence, Release, write_release  # no
 from tests.standins.kube import kube_cluster, write_kubeconfig  # noqa: E402
 
 NS = "models"
+
+
+class _ModelStub(http.server.BaseHTTPRequestHandler):
+    """What analysis asks a colour: completions (smoke) and Prometheus /metrics counting them."""
+
+    def do_POST(self):  # noqa: N802 - http.server's naming
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.server.completions += 1
+        self._answer(b'{"choices": [{"text": "2"}]}')
+
+    def do_GET(self):  # noqa: N802
+        n = self.server.completions
+        self._answer((f'llm_gitops_requests_total{{route="/v1/completions",status="200"}} {n}\n'
+                      f'llm_gitops_request_duration_seconds_bucket{{route="/v1/completions",le="0.1"}} {n}\n'
+                      f'llm_gitops_request_duration_seconds_bucket{{route="/v1/completions",le="+Inf"}} {n}\n').encode())
+
+    def _answer(self, body: bytes) -> None:
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+@contextlib.contextmanager
+def model_stub():
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _ModelStub)
+    server.daemon_threads = True
+    server.completions = 0
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def make_release(n: int) -> Release:
@@ -252,3 +292,31 @@ def test_an_unreachable_cluster_is_a_one_line_error(project, capsys):
     err = project.deploy(capsys, code=2)
     lines = [line for line in err.strip().splitlines() if line.startswith("error:")]
     assert len(lines) == 1 and "Kubernetes API" in lines[0] and "Lease" in lines[0]
+
+
+def test_analysis_reaches_the_preview_through_preview_url(project, capsys):
+    with model_stub() as stub:
+        port = stub.server_address[1]
+        project.configure(kubernetes={"preview_url": "http://127.0.0.1:{port}", "service_port": port},
+                          analysis={"smoke_requests": 2, "interval": "0.1s", "iterations": 2,
+                                    "metrics": [{"metric": "error_rate", "max": 0.05}]})
+        r1 = make_release(1)
+        project.want(r1)
+        project.deploy(capsys)
+        assert stub.completions == 2 + 2 * 2  # the smoke requests, then two per round
+    record = json.loads(next((project.root / ".llm-gitops" / "deploys" / "prod").glob("*.json")).read_text())
+    pre = record["analyses"][0]
+    assert pre["status"] == "Successful"
+    assert [m["value"] for m in pre["measurements"] if m["check"] == "error_rate"] == [0.0, 0.0]
+
+
+def test_analysis_with_no_reachable_preview_does_not_promote(project, capsys):
+    project.want(make_release(1))
+    project.deploy(capsys)
+    project.configure(kubernetes={"preview_url": "http://127.0.0.1:9"},
+                      analysis={"smoke_requests": 0, "interval": "0.1s", "metrics": [{"metric": "error_rate", "max": 0.05}]})
+    project.want(make_release(2))
+    err = project.deploy(capsys, code=1)
+    assert "pre-promotion analysis Error" in err
+    assert project.selector()["io.llm-gitops/colour"] == "blue"
+    assert project.get("deployments", "adder-green") is None

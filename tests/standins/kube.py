@@ -175,7 +175,8 @@ class Cluster(kmock.KubernetesEmulator):
         self._put("replicasets", namespace, f"{name}-{pod_hash}", {
             "apiVersion": "apps/v1", "kind": "ReplicaSet",
             "metadata": {"name": f"{name}-{pod_hash}", "namespace": namespace, "labels": labels},
-            "spec": {"replicas": replicas}, "status": {"replicas": replicas, "readyReplicas": ready}})
+            "spec": {"replicas": replicas, "template": {**template, "metadata": {"labels": labels}}},
+            "status": {"replicas": replicas, "readyReplicas": ready}})
         self._select(namespace, preview_name, pod_hash)
         new_status: dict[str, Any] = {"currentPodHash": pod_hash, "abort": None}
         if active_hash is None or (blue_green.get("autoPromotionEnabled", True) and ready):

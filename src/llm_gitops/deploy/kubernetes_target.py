@@ -299,6 +299,7 @@ class ArgoRolloutsTarget(KubernetesTarget):
     """``strategy: argo-rollouts``: a Rollout (blueGreen) that Argo drives; llm-gitops promotes it."""
 
     name = "kubernetes/argo-rollouts"
+    _left: str | None = None  # the live colour when start() applied the Rollout
 
     def _rollout(self) -> dict | None:
         return self._get("argoproj.io/v1alpha1", "rollouts", self.names.rollout)
@@ -343,6 +344,8 @@ class ArgoRolloutsTarget(KubernetesTarget):
         for service in (self.names.service, self.names.preview_service):
             if self._get("v1", "services", service) is None:
                 self._apply_service(service, selector)
+        # With autoPromotionEnabled Argo may switch before switch() is called: remember what was live.
+        self._left = self.live()
         with_analysis = bool(self.spec.analysis.metrics)
         if with_analysis:
             self._apply(manifests.analysis_template(self.names, self.env, self.spec.analysis, self.settings.prometheus))
@@ -370,8 +373,8 @@ class ArgoRolloutsTarget(KubernetesTarget):
 
     def switch(self, colour: str) -> str | None:
         previous = self.live()
-        if previous == colour:
-            return None
+        if previous == colour:  # Argo promoted on its own (autoPromotionEnabled)
+            return self._left if self._left != colour else None
         rs, _ = self._current(colour)
         path = self._path("argoproj.io/v1alpha1", "rollouts", self.names.rollout)
         if rs is None:
@@ -402,6 +405,11 @@ class ArgoRolloutsTarget(KubernetesTarget):
 
     def remove(self, colour: str) -> None:
         if self.live() == colour:
+            if self._left is None:
+                raise ExternalServiceError(
+                    f"{colour} is {self.env}'s first revision, which Argo Rollouts makes active at once: "
+                    f"there is no previous colour to keep traffic on",
+                    hint="fix the release and deploy again, or delete the Rollout by hand")
             raise ExternalServiceError(f"refusing to remove {self.env}'s live colour {colour}",
                                        hint="switch traffic away first ('llm-gitops rollback' or a deploy)")
         rs, _ = self._current(colour)
