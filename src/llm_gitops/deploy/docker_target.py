@@ -19,7 +19,7 @@ from pathlib import Path
 from llm_gitops.build.engine import connect
 from llm_gitops.config.environments import EnvironmentSpec
 from llm_gitops.deploy.haproxy import COLOURS, FrontSettings, HaproxyFront, front_running, start_front
-from llm_gitops.deploy.target import ColourState, Progress
+from llm_gitops.deploy.base import ColourState, Progress
 from llm_gitops.errors import ExternalServiceError
 from llm_gitops.logsafe import redact
 from llm_gitops.release.record import Release

@@ -38,8 +38,9 @@ from llm_gitops.deploy import manifests
 from llm_gitops.deploy.haproxy import COLOURS
 from llm_gitops.deploy.manifests import FIELD_MANAGER, LABEL_COLOUR, LABEL_ENV, LABEL_RELEASE
 from llm_gitops.deploy.schemas import check_manifest
-from llm_gitops.deploy.target import ColourState, Progress
+from llm_gitops.deploy.base import ColourState, Progress
 from llm_gitops.errors import ConfigError, ExternalServiceError
+from llm_gitops.build.engine import _one_line  # an error's text on one line, redacted, bounded
 from llm_gitops.logsafe import redact
 from llm_gitops.release.record import Release
 
@@ -457,8 +458,3 @@ def _hint(status: int) -> str:
     return {401: "the kubeconfig's credentials were refused", 403: "the credentials lack RBAC rights on this namespace",
             404: "does the namespace exist (and the Argo Rollouts CRDs, for strategy: argo-rollouts)?"}.get(
         status, "see the API server's message")
-
-
-def _one_line(exc: BaseException | str, limit: int = 240) -> str:
-    text = " ".join(str(exc).split())
-    return redact(text if len(text) <= limit else text[: limit - 3] + "...")
