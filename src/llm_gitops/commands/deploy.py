@@ -56,8 +56,9 @@ def command(config_path: Path | None, env: str, promote: bool, no_scale_down: bo
 
     Steps: pull the image by digest, start it as the colour that is not live, wait for its
     readiness, run the pre-promotion analysis (smoke completions, then the metric checks
-    of environments.ENV.analysis against the new colour itself), switch traffic (haproxy's
-    runtime API: no reload, no failed request), watch the post-promotion window (a failure
+    of environments.ENV.analysis against the new colour itself), switch traffic (docker:
+    haproxy's runtime API, no reload, no failed request; kubernetes: the Service's
+    selector, or an Argo Rollouts promote), watch the post-promotion window (a failure
     switches back), keep the previous colour warm for scale_down_delay, then remove it.
     Running it again with nothing to change does nothing; a deploy that was killed is
     completed or undone by the next run. One deploy per environment at a time.

@@ -18,8 +18,9 @@ from llm_gitops.commands.options import config_option
 def command(config_path: Path | None, env: str, base: str, forge_choice: str) -> None:
     """Move ENV's traffic back to the previous colour, which is kept warm after a deploy.
 
-    One weight change in haproxy's runtime API: no restart, no failed request, done in
-    well under a second. It needs no deploy lock, so it never waits behind the deploy it
+    One weight change in haproxy's runtime API (docker: no restart, no failed request, done
+    in well under a second) or one apply of the Service's selector (kubernetes; with Argo Rollouts, an undo
+    to the warm ReplicaSet and a promote). It needs no deploy lock, so it never waits behind the deploy it
     undoes. Then it opens (or updates) the pull request that sets deploy/ENV.yaml to the
     release now live, so that git says what runs: without it the next 'llm-gitops deploy'
     would roll forward again.
