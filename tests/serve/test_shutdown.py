@@ -17,7 +17,10 @@ MAX_TOKENS = 200  # ~1 s of generation each on this model; requests queue for th
 
 def test_sigterm_drains_then_finishes_in_flight_requests_and_exits_0(eos_free_model, tmp_path):
     log = tmp_path / "serve.log"
-    args = ["--max-tokens", str(MAX_TOKENS), "--drain-seconds", str(DRAIN_SECONDS), "--color", "blue"]
+    # Generous request and graceful timeouts: this test is about draining, and a loaded CI
+    # machine may take many times the usual second per request.
+    args = ["--max-tokens", str(MAX_TOKENS), "--drain-seconds", str(DRAIN_SECONDS), "--color", "blue",
+            "--request-timeout", "600", "--graceful-timeout", "600"]
     with serve_process(eos_free_model, log, *args) as (proc, base):
         with httpx.Client(base_url=base, timeout=60) as client:
             results: list[tuple[int, float]] = []
