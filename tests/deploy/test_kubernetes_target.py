@@ -8,6 +8,9 @@ import contextlib
 import http.server
 import json
 import os
+import socket
+import subprocess
+import sys
 import threading
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -230,15 +233,13 @@ def _lease(renewed: datetime, holder: str = "llm-gitops/ci-runner-7/4242") -> di
 
 
 def _put_lease(project, lease: dict) -> None:
+    """Another deploy's Lease, created through the official client as that deploy would have."""
     from kubernetes import client
-
-    from llm_gitops.deploy.kubernetes_target import KubernetesTarget  # noqa: F401 - the same client stack
-
-    config = client.Configuration()
     from kubernetes import config as kube_config
 
-    kube_config.load_kube_config(config_file=str(project.root / "kubeconfig"), client_configuration=config)
-    client.CoordinationV1Api(client.ApiClient(config)).create_namespaced_lease(NS, lease, _preload_content=False)
+    configuration = client.Configuration()
+    kube_config.load_kube_config(config_file=str(project.root / "kubeconfig"), client_configuration=configuration)
+    client.CoordinationV1Api(client.ApiClient(configuration)).create_namespaced_lease(NS, lease, _preload_content=False)
 
 
 def test_a_held_lease_refuses_a_second_deploy(project, capsys):
@@ -320,3 +321,44 @@ def test_analysis_with_no_reachable_preview_does_not_promote(project, capsys):
     assert "pre-promotion analysis Error" in err
     assert project.selector()["io.llm-gitops/colour"] == "blue"
     assert project.get("deployments", "adder-green") is None
+
+
+def test_a_lease_left_by_a_killed_deploy_on_this_host_is_taken_over(project, capsys):
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    _put_lease(project, _lease(datetime.now(timezone.utc), holder=f"llm-gitops/{socket.gethostname()}/{gone.pid}"))
+    r1 = make_release(1)
+    project.want(r1)
+    assert f"prod runs {r1.id} on blue" in project.deploy(capsys)
+
+
+def test_the_lease_is_renewed_while_a_deploy_runs(project, capsys):
+    project.configure(kubernetes={"lock_ttl": "0.3s"}, scale_down_delay="0.8s")
+    project.want(make_release(1))
+    project.deploy(capsys)
+    project.want(make_release(2))
+    before = len(project.cluster.writes)
+    project.deploy(capsys)
+    renewals = [body for method, path, _, body in project.cluster.writes[before:]
+                if method == "PATCH" and path.endswith("/leases/adder-deploy-lock")]
+    assert len(renewals) >= 2 and all(set(body["spec"]) == {"renewTime", "holderIdentity"} for body in renewals)
+
+
+def test_a_deploy_killed_after_its_preview_started_is_completed_by_the_next(project, capsys):
+    from llm_gitops.commands.deploy import environment_target
+    from llm_gitops.config import load_config
+
+    r1, r2 = make_release(1), make_release(2)
+    project.want(r1)
+    project.deploy(capsys)
+    # what a deploy killed between start and switch leaves: green running r2, no switch
+    _, target = environment_target(load_config(project.root / ".llm-gitops.yaml"), "prod")
+    target.start("green", r2, lambda line: None)
+    assert project.selector()["io.llm-gitops/colour"] == "blue"
+    project.want(r2)
+    before = len(project.cluster.writes)
+    err = project.deploy(capsys)
+    assert f"green already runs {r2.id}; continuing that deploy" in err
+    assert project.selector()["io.llm-gitops/colour"] == "green"
+    assert [(m, p.rsplit("/", 2)[-2:]) for m, p, _, _ in project.writes(before)] == [
+        ("PATCH", ["services", "adder"]), ("DELETE", ["deployments", "adder-blue"])]

@@ -196,13 +196,15 @@ class KubernetesTarget:
         renewed = _parse_time(spec.get("renewTime") or spec.get("acquireTime"))
         duration = spec.get("leaseDurationSeconds") or 0
         now = datetime.now(timezone.utc)
-        if spec.get("holderIdentity") and renewed is not None and (now - renewed).total_seconds() < duration:
+        fresh = renewed is not None and (now - renewed).total_seconds() < duration
+        if spec.get("holderIdentity") and fresh and not _holder_gone(spec["holderIdentity"]):
             raise ExternalServiceError(
                 f"another deploy of {self.env} is running: Lease {self.names.namespace}/{self.names.lease} is held by "
                 f"{spec['holderIdentity']} (renewed {spec.get('renewTime')}, lasts {duration} s)",
                 hint="wait for it to finish; deploys of one environment run one at a time, and a killed "
                      "deploy's lock expires after kubernetes.lock_ttl")
-        # Expired: a killed deploy's. A merge patch naming the resourceVersion read is
+        # Expired, or its holder was a process on this host that is gone (a killed deploy):
+        # taken over. A merge patch naming the resourceVersion read is
         # refused (409) if the Lease changed since, so two deploys taking it over at once
         # cannot both succeed.
         patch = {"spec": manifest["spec"]}
@@ -421,6 +423,20 @@ class ArgoRolloutsTarget(KubernetesTarget):
                        self._path("argoproj.io/v1alpha1", "rollouts", self.names.rollout, "status"),
                        {"status": {"abort": True}}, content_type=_MERGE)
         # An older colour: Argo scales it down itself after scaleDownDelaySeconds.
+
+
+def _holder_gone(holder: str) -> bool:
+    """True when ``holder`` (``llm-gitops/<host>/<pid>``) was a process of this host that no longer runs."""
+    _, host, pid = (holder.split("/") + ["", ""])[:3]
+    if host != socket.gethostname() or not pid.isdigit():
+        return False  # another machine's: only its Lease's expiry tells
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False  # it exists (another user's process)
+    return False
 
 
 class _Conflict(Exception):
