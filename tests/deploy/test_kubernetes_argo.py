@@ -125,6 +125,13 @@ def test_auto_promote_with_analysis_renders_the_template_and_rollback_undoes(pro
     assert f"traffic moved from green back to blue ({r1.id})" in out
     assert active_hash(project) == blue_hash
     assert rollout(project)["spec"]["template"]["spec"]["containers"][0]["image"] == r1.image
+    # deploy/prod.yaml still names r2 (no PR merged here): the next deploy goes forward again,
+    # taking the warm green ReplicaSet back as the Rollout's revision
+    project.configure(auto_promote=True, **ARGO)
+    err = project.deploy(capsys, "--no-scale-down")
+    assert f"green already runs {r2.id}; continuing that deploy" in err and f"prod runs {r2.id} on green" in err
+    assert rollout(project)["spec"]["template"]["spec"]["containers"][0]["image"] == r2.image
+    assert active_hash(project) != blue_hash
 
 
 def test_the_lease_is_the_same_for_argo(project, capsys):

@@ -61,6 +61,7 @@ class Cluster(kmock.KubernetesEmulator):
         super().__init__(**kwargs)
         self.ready = ready
         self.writes: list[tuple[str, str, str, Any]] = []  # (method, path, content type, body)
+        self.calls: list[tuple[str, str]] = []  # every API request: (method, path)
         for core in ("v1/services", "apps/v1/deployments", "apps/v1/replicasets", "coordination.k8s.io/v1/leases"):
             kind = core.rsplit("/", 1)[1][:-1]
             self.resources[core] = kmock.ResourceInfo(namespaced=True, kind=kind, singular=kind, verbs=_VERBS)
@@ -101,6 +102,7 @@ class Cluster(kmock.KubernetesEmulator):
 
     # ------------------------------------------------------------------ request handling
     async def _handle(self, request):
+        self.calls.append((request.method.value, request.url.path))
         try:
             if request.resource is not None and request.method.value in ("POST", "PUT", "PATCH", "DELETE"):
                 self.writes.append((request.method.value, request.url.path, request.headers.get("Content-Type", ""),

@@ -303,6 +303,7 @@ class ArgoRolloutsTarget(KubernetesTarget):
 
     name = "kubernetes/argo-rollouts"
     _left: str | None = None  # the live colour when start() applied the Rollout
+    _started: str | None = None  # the colour start() applied
 
     def _rollout(self) -> dict | None:
         return self._get("argoproj.io/v1alpha1", "rollouts", self.names.rollout)
@@ -349,6 +350,7 @@ class ArgoRolloutsTarget(KubernetesTarget):
                 self._apply_service(service, selector)
         # With autoPromotionEnabled Argo may switch before switch() is called: remember what was live.
         self._left = self.live()
+        self._started = colour
         with_analysis = bool(self.spec.analysis.metrics)
         if with_analysis:
             self._apply(manifests.analysis_template(self.names, self.env, self.spec.analysis, self.settings.prometheus))
@@ -371,6 +373,11 @@ class ArgoRolloutsTarget(KubernetesTarget):
         return (False, why) if rs is None else _rollout_status(rs)
 
     def wait_ready(self, colour: str, timeout_s: float) -> None:
+        if self._started != colour and self._current(colour)[0] is None:
+            # A preview the flow found running (a killed deploy's, or the colour a rollback
+            # left) that is no longer the Rollout's current revision: make it current again.
+            self._left = self.live()
+            self._revert_to(colour)
         self._wait(lambda: self._colour_ready(colour), timeout_s,
                    f"{colour} (Rollout {self.names.rollout}) did not become ready")
 
@@ -378,24 +385,26 @@ class ArgoRolloutsTarget(KubernetesTarget):
         previous = self.live()
         if previous == colour:  # Argo promoted on its own (autoPromotionEnabled)
             return self._left if self._left != colour else None
-        rs, _ = self._current(colour)
         path = self._path("argoproj.io/v1alpha1", "rollouts", self.names.rollout)
-        if rs is None:
-            # Back to an older revision (a rollback): what 'kubectl argo rollouts undo' does,
-            # the Rollout takes that ReplicaSet's pod template again; Argo reuses the warm
-            # ReplicaSet, then the promotion below moves the active Service to it.
-            rs = next((r for r in self._replica_sets() if self._labels(r).get(LABEL_COLOUR) == colour
-                       and ((r.get("spec") or {}).get("replicas") or 0) > 0), None)
-            if rs is None:
-                raise ExternalServiceError(f"{self.env}: no running ReplicaSet of {colour} to switch to")
-            template = json.loads(json.dumps((rs.get("spec") or {}).get("template") or {}))
-            ((template.get("metadata") or {}).get("labels") or {}).pop(_HASH, None)
-            self._call(f"reverting Rollout {self.names.rollout} to {colour}", "PATCH", path,
-                       {"spec": {"template": template}}, content_type=_MERGE)
+        if self._current(colour)[0] is None:
+            self._revert_to(colour)  # back to an older revision: a rollback
         self._promote(path)
         self._wait(lambda: (self.live() == colour, f"the active Service still selects {self.live()}"),
                    _PROMOTE_TIMEOUT_S, f"Argo Rollouts did not promote {colour}")
         return previous
+
+    def _revert_to(self, colour: str) -> None:
+        """What ``kubectl argo rollouts undo`` does: the Rollout takes the pod template of
+        ``colour``'s running ReplicaSet again; Argo reuses that warm ReplicaSet."""
+        rs = next((r for r in self._replica_sets() if self._labels(r).get(LABEL_COLOUR) == colour
+                   and ((r.get("spec") or {}).get("replicas") or 0) > 0), None)
+        if rs is None:
+            raise ExternalServiceError(f"{self.env}: no running ReplicaSet of {colour} to go back to")
+        template = json.loads(json.dumps((rs.get("spec") or {}).get("template") or {}))
+        ((template.get("metadata") or {}).get("labels") or {}).pop(_HASH, None)
+        self._call(f"reverting Rollout {self.names.rollout} to {colour}", "PATCH",
+                   self._path("argoproj.io/v1alpha1", "rollouts", self.names.rollout),
+                   {"spec": {"template": template}}, content_type=_MERGE)
 
     def _promote(self, path: str) -> None:
         """``kubectl argo rollouts promote``: unpause the spec, clear the status' pause conditions."""
