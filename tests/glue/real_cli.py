@@ -45,10 +45,10 @@ WATCHED_ENV = (
 def install_env(venv: Path, source: Path = REPO_ROOT, **extra: str) -> dict[str, str]:
     """The environment the glue gives the install script, for a venv made from `source`."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LLM_GITOPS_", "GITHUB_"))}
-    env.update(LLM_GITOPS_PYTHON=sys.executable, LLM_GITOPS_VENV=str(venv), LLM_GITOPS_SOURCE=str(source),
-               LLM_GITOPS_EXTRAS=EXTRAS, LLM_GITOPS_TORCH_VERSION=TORCH, PIP_NO_INDEX="1",
-               # the build backend comes from the test venv too ("0" turns isolation off)
-               PIP_NO_BUILD_ISOLATION="0", **extra)
+    env.update({"LLM_GITOPS_PYTHON": sys.executable, "LLM_GITOPS_VENV": str(venv), "LLM_GITOPS_SOURCE": str(source),
+                "LLM_GITOPS_EXTRAS": EXTRAS, "LLM_GITOPS_TORCH_VERSION": TORCH, "PIP_NO_INDEX": "1",
+                # the build backend comes from the test venv too ("0" turns isolation off)
+                "PIP_NO_BUILD_ISOLATION": "0", **extra})
     return env
 
 

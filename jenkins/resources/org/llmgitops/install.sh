@@ -90,8 +90,21 @@ if [ -n "$venv" ]; then
   stamp="$venv/.llm-gitops-install-key"
 fi
 
-if [ -n "$stamp" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$key" ]; then
+if [ -n "$stamp" ] && [ -f "$stamp" ] && [ "$(head -n 1 "$stamp")" = "$key" ]; then
   echo "llm-gitops is already installed in $venv (install key $key)"
+  # A venv restored from a cache into another directory (GitLab's build directory, act's
+  # workspace) still names the old one in its scripts' #! lines: point them here.
+  here="$(cd "$venv" && pwd)"
+  made_at="$(sed -n 2p "$stamp")"
+  if [ -n "$made_at" ] && [ "$made_at" != "$here" ]; then
+    for script in "$venv"/bin/*; do
+      if [ -f "$script" ] && [ ! -L "$script" ] && head -n 1 "$script" | grep -qF "#!$made_at/bin/python"; then
+        sed -i "1s|^#!$made_at/bin/python|#!$here/bin/python|" "$script"
+      fi
+    done
+    printf '%s\n%s\n' "$key" "$here" > "$stamp"
+    echo "moved the venv's scripts from $made_at to $here"
+  fi
 else
   pip=("$python" -m pip install --disable-pip-version-check --progress-bar off)
   # torch first, pinned: left to the resolver, an unpinned torch pulls a multi-GB GPU build.
@@ -106,7 +119,8 @@ else
   echo "Installing $requirement"
   "${pip[@]}" "$requirement"
   if [ -n "$stamp" ]; then
-    echo "$key" > "$stamp"
+    # The key, and where the venv was made (its scripts' #! lines name it).
+    printf '%s\n%s\n' "$key" "$(cd "$venv" && pwd)" > "$stamp"
   fi
 fi
 
