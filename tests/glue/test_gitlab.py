@@ -219,3 +219,40 @@ def test_gate_posts_one_note_and_a_status_to_the_gitlab_standin(tmp_path, cli, g
             assert statuses and statuses[-1]["state"] == "success", (run_dir, statuses)
     finally:
         forge.stop()
+
+
+def component_project(root: Path) -> tuple[Path, str]:
+    """A git repository of this checkout's package and install script, as the component
+    project holds them at a release tag; returns (path, commit SHA)."""
+    source = root / "llm-gitops"
+    shutil.copytree(REPO_ROOT / "src" / "llm_gitops", source / "src" / "llm_gitops",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
+        shutil.copy(REPO_ROOT / name, source / name)
+    shutil.copytree(REPO_ROOT / "jenkins" / "resources", source / "jenkins" / "resources")
+    shutil.copytree(REPO_ROOT / "gitlab-templates" / "templates", source / "templates")
+    return source, git_repo(source)
+
+
+@pytest.mark.slow
+def test_gate_component_installs_llm_gitops_from_the_component_project_at_ref(tmp_path, glue_tiny_models):
+    # No llm-gitops on PATH: the job fetches the component project at `ref` with git, runs its
+    # install script on that checkout (a venv, dependencies seen from the test venv), and gates.
+    from tests.glue.real_cli import OFFLINE_PIP, seeding_python
+
+    source, sha = component_project(tmp_path)
+    python = seeding_python(tmp_path) / "python3"
+    repo = project(tmp_path, f"""
+        include:
+          - component: $CI_SERVER_FQDN/$CI_PROJECT_PATH/gate@$CI_COMMIT_SHA
+            inputs:
+              source: {source}
+              ref: {sha}
+              python: {python}
+              extras: eval
+              report-to: none
+    """, models=glue_tiny_models)
+    proc = run_pipeline(tmp_path, repo, variables={**MR_PIPELINE, **OFFLINE_PIP}, path_first=[])
+    assert "PASS  llm-gitops-gate" in proc.stdout, proc.stdout[-4000:]
+    assert "llm-gitops 0.1.0 installed; its command is in " in proc.stdout
+    assert "/.llm-gitops/venv/bin" in proc.stdout
