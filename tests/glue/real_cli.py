@@ -67,8 +67,9 @@ def seed_venv(venv: Path) -> None:
                                    "import sysconfig; print(sysconfig.get_path('purelib'))"],
                                   capture_output=True, text=True, check=True).stdout.strip())
     (purelib / "zz-llm-gitops-test-deps.pth").write_text(sysconfig.get_path("purelib") + "\n")
-    # The venv's own (older) setuptools would shadow the test venv's, which torch requires.
-    subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "uninstall", "-q", "-y", "setuptools"],
+    # The venv's own (older) setuptools and pip would shadow the test venv's: torch requires
+    # the newer setuptools, and pip 23 rejects `name @ git+file://...` requirements.
+    subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "uninstall", "-q", "-y", "setuptools", "pip"],
                    check=True, capture_output=True)
 
 

@@ -181,3 +181,26 @@ def test_build_quantizes_then_builds_with_options_the_cli_accepts(tmp_path, cli,
     assert results["no-model"]["error"].startswith("llmGitopsBuild: set model")
     # Installing needs to know what: this library's repository and ref, or a release.
     assert results["no-source"]["error"].startswith("llmGitopsSetup: set source and ref")
+
+
+@pytest.mark.slow
+def test_setup_installs_llm_gitops_from_the_library_repository_at_its_ref(tmp_path):
+    # source + ref: pip installs the package of that commit of the repository the library
+    # comes from (here a local clone of this checkout's package), into the workspace venv.
+    from tests.glue.real_cli import OFFLINE_PIP, seeding_python
+    from tests.glue.test_gitlab import component_project
+
+    source, sha = component_project(tmp_path)
+    python = seeding_python(tmp_path) / "python3"
+    results = run_scenarios(tmp_path, [
+        {"name": "setup", "step": "llmGitopsSetup",
+         "args": {"source": f"file://{source}", "ref": sha, "extras": "eval", "python": str(python)}},
+    ], **OFFLINE_PIP)
+    result = results["setup"]
+    assert "error" not in result, result
+    bin_dir = Path(result["returned"])
+    assert bin_dir == tmp_path / "ws" / "setup" / ".llm-gitops" / "venv" / "bin"
+    proc = run([str(bin_dir / "llm-gitops"), "--version"], env=clean_env(tmp_path / "home"), cwd=tmp_path)
+    assert proc.stdout.startswith("llm-gitops, version")
+    direct_url = next((bin_dir.parent / "lib").glob("python3*/site-packages/llm_gitops-*.dist-info/direct_url.json"))
+    assert sha in direct_url.read_text()  # installed from that commit
