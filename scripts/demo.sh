@@ -3,7 +3,9 @@
 #   1. train the example model (and an under-trained "regressed" one, and a retrained
 #      one of equal quality) - cached after the first run;
 #   2. gate the regressed candidate against the good baseline: the report, verdict fail;
-#   3. gate the retrained candidate against the same baseline: verdict pass.
+#   3. gate the retrained candidate against the same baseline: verdict pass;
+#   4. the loop after the gate (scripts/demo_loop.sh): quantize, build and push, release,
+#      deploy to staging blue/green, promote to prod by pull request, roll back.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT="$PWD"
@@ -31,7 +33,7 @@ rm -rf "$WORK" && mkdir -p "$WORK"
 cp -r "$ROOT/examples/repo-template/." "$WORK/"
 cd "$WORK"
 # A model repo is a git repository: the gate records its commit in MLflow.
-git init -q && git add -A && git -c user.name=demo -c user.email=demo@localhost commit -qm "example model repo"
+git init -q -b main && git add -A && git -c user.name=demo -c user.email=demo@localhost commit -qm "example model repo"
 
 say "llm-gitops validate-config"
 llm-gitops validate-config || exit 2
@@ -47,9 +49,9 @@ second=$?
 echo "exit code: $second (0 = gate passed)"
 
 say "Reports (Markdown, JSON, PNG chart) are in $WORK/reports; MLflow runs in $WORK/.llm-gitops/mlflow.db"
-if [ "$first" -eq 1 ] && [ "$second" -eq 0 ]; then
-  echo "demo: OK - the regressed model was blocked, the good one passed"
-  exit 0
+if [ "$first" -ne 1 ] || [ "$second" -ne 0 ]; then
+  echo "demo: unexpected verdicts (regressed exit $first, retrained exit $second)" >&2
+  exit 1
 fi
-echo "demo: unexpected verdicts (regressed exit $first, retrained exit $second)" >&2
-exit 1
+echo "demo: the regressed model was blocked, the good one passed"
+exec bash "$ROOT/scripts/demo_loop.sh" "$WORK" "$GOOD" "$RETRAINED"
