@@ -43,6 +43,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import yaml
 from scipy import special
 
 REPO = Path(__file__).resolve().parent.parent
@@ -199,6 +200,71 @@ def cli_part(runs: int, a_base: float, abilities: dict[float, float], threshold:
                   f" of {runs}; same verdict as the core {agree}/{runs}; {np.mean(seconds):.1f} s per gate", flush=True)
 
 
+# --------------------------------------------------------------------------- real models
+def _cli(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    env = dict(os.environ, HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", TRANSFORMERS_OFFLINE="1",
+               MLFLOW_DISABLE_TELEMETRY="true", LLM_GITOPS_STATE_DIR=str(cwd / ".state"))
+    return subprocess.run([str(Path(sys.executable).parent / "llm-gitops"), *args], cwd=cwd, env=env,
+                          capture_output=True, text=True)
+
+
+def real_part(seeds: list[int], steps: int, max_drop: float) -> None:
+    """Mid-quality models from the example recipe (seed 0 the baseline, ``seeds`` the
+    candidates, all trained ``steps`` steps), their true exact match measured on all 1,000
+    pairs the recipe holds out of training, then gated as CI does (the example config:
+    add_em and add_mc, a first look of 200, sequential; no perf), beside the naive rule."""
+    from tests.support.example_models import ensure_example_models, ensure_seed_model
+
+    example = ensure_example_models()
+    print(f"\nreal models: the example recipe at {steps or 'its default'} steps, seed 0 the baseline; truth on the "
+          "1,000 held-out pairs", flush=True)
+    # steps 0: the recipe's own steps (converged); seed 0 is then the example's "good" model.
+    models = {seed: (example.good if seed == 0 and not steps else ensure_seed_model(seed, steps or None))
+              for seed in [0, *seeds]}
+    with tempfile.TemporaryDirectory(prefix="gate-errors-real-") as tmp:
+        repo = Path(tmp)
+        shutil.copytree(example.repo / "tasks", repo / "tasks")
+        shutil.copytree(example.repo / "data" / "eval", repo / "data" / "eval")
+        heldout = [json.loads(line) for line in (repo / "data" / "eval" / "add_em.jsonl").read_text().splitlines()]
+        for line in (repo / "data" / "eval" / "add_mc.jsonl").read_text().splitlines():
+            item = json.loads(line)
+            heldout.append({"question": item["question"], "answer": item["choices"][item["label"]]})
+        (repo / "data" / "heldout.jsonl").write_text("".join(json.dumps(h) + "\n" for h in heldout))
+        (repo / "tasks" / "heldout_em.yaml").write_text(
+            (repo / "tasks" / "add_em.yaml").read_text().replace("task: add_em", "task: heldout_em")
+            .replace("../data/eval/add_em.jsonl", "../data/heldout.jsonl"))
+        (repo / "truth.yaml").write_text("version: 1\neval:\n  tasks: [tasks/heldout_em.yaml]\n  batch_size: 32\n"
+                                         "tracking: {mlflow: {enabled: false}}\n")
+        doc = yaml.safe_load(example.config.read_text())
+        doc["tracking"] = {"mlflow": {"enabled": False}}
+        (repo / ".llm-gitops.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
+        truth = {}
+        for seed, model in models.items():
+            out = repo / f"truth-{seed}.json"
+            proc = _cli(["eval", "--config", str(repo / "truth.yaml"), "--model", str(model), "--output", str(out)], repo)
+            if proc.returncode != 0:
+                raise SystemExit(f"eval exited {proc.returncode}: {proc.stderr[-2000:]}")
+            truth[seed] = json.loads(out.read_text())["metrics"]["heldout_em/exact_match"]["value"]
+            print(f"  seed {seed}: true exact match {truth[seed]:.3f}", flush=True)
+        for seed in seeds:
+            out = repo / f"gate-{seed}"
+            t0 = time.perf_counter()
+            proc = _cli(["gate", "--candidate", str(models[seed]), "--baseline", str(models[0]), "--no-perf",
+                         "--report-to", "none", "--output-dir", str(out)], repo)
+            if proc.returncode not in (0, 1):
+                raise SystemExit(f"gate exited {proc.returncode}: {proc.stderr[-2000:]}")
+            report = json.loads((out / "report.json").read_text())
+            em = next(c for c in report["checks"] if c["metric"] == "add_em/exact_match")
+            naive = "fail" if any(c["candidate"] is not None and c["baseline"] is not None and c["allowed_drop"] is not None
+                                  and c["candidate"] < c["baseline"] - c["allowed_drop"] for c in report["checks"]) else "pass"
+            docs = report["looks"][-1]["samples"] if report.get("looks") else {}
+            how = (f"{em['bound_side']} bound {100 * em['bound_value']:.1f}pt" if em["bound_value"] is not None
+                   else em["cause"] or "-")
+            print(f"  seed {seed} vs seed 0: true drop {100 * (truth[0] - truth[seed]):+.1f}pt; gate {report['verdict']} "
+                  f"(add_em observed drop {100 * -(em['delta'] or 0):+.1f}pt, decided by {how}; documents {docs}); "
+                  f"naive {naive}; {time.perf_counter() - t0:.0f} s", flush=True)
+
+
 # --------------------------------------------------------------------------- the sweep
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -208,6 +274,10 @@ def main() -> None:
     ap.add_argument("--max-drop", type=float, default=0.02, help="max_drop in accuracy units (0.02 = 2pt)")
     ap.add_argument("--alpha", type=float, default=0.05)
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--real", type=int, nargs="*", default=None, metavar="SEED",
+                    help="also gate mid-quality models of the example recipe trained with these seeds against seed 0")
+    ap.add_argument("--real-steps", type=int, default=330,
+                    help="training steps of the --real models (0: the recipe's own, converged)")
     ap.add_argument("--cli", type=int, default=0, metavar="N",
                     help="also N runs per scenario through the real CLI on lm-eval output files (split 500)")
     args = ap.parse_args()
@@ -253,6 +323,8 @@ def main() -> None:
                   f"{'  MDE %.1fpt' % (100 * np.mean(mdes)) if mult == 0 else ''}{resolves if mult == 0 else ''}",
                   flush=True)
     print(f"(rates in %; 'docs' = mean share of the split evaluated by the sequential gate; {time.perf_counter() - started:.0f}s)")
+    if args.real:
+        real_part(args.real, args.real_steps, args.max_drop)
     if args.cli:
         cli_part(args.cli, a_base, {m: ability_for(args.accuracy - m * args.max_drop) for m in multiples}, threshold,
                  gate, rng)
