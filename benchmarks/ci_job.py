@@ -24,6 +24,7 @@ so the cold figure leaves out torch and friends that a hosted runner's cold job 
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import sys
 import tempfile
@@ -32,7 +33,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.glue.support import STUBS, clean_env, run  # noqa: E402
+from tests.glue.support import REPO_ROOT, STUBS, clean_env, run  # noqa: E402
 from tests.glue.test_example_pipelines import TOKEN, example_act_command  # noqa: E402
 from tests.glue.real_cli import OFFLINE_PIP, seeding_python  # noqa: E402
 
@@ -43,14 +44,25 @@ def tree_bytes(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
-def run_job(root: Path, repo: Path, forge, number: int, sha: str, store: Path) -> dict:
+def glue_snapshot(root: Path) -> Path:
+    """This checkout's actions, package and install script, copied once: the cold and the
+    warm run install the same package even while the working tree changes."""
+    snap = root / "llm-gitops"
+    for name in ("actions", "jenkins/resources", "src/llm_gitops"):
+        shutil.copytree(REPO_ROOT / name, snap / name, ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
+        shutil.copy(REPO_ROOT / name, snap / name)
+    return snap
+
+
+def run_job(root: Path, repo: Path, glue: Path, forge, number: int, sha: str, store: Path) -> dict:
     event = {"action": "synchronize", "number": number,
              "pull_request": {"number": number, "head": {"sha": sha, "ref": "retrain", "repo": {"full_name": "acme/adder"}},
                               "base": {"ref": "main", "repo": {"full_name": "acme/adder"}}},
              "repository": {"full_name": "acme/adder", "name": "adder", "owner": {"login": "acme"}}}
     event_file = root / "event.json"
     event_file.write_text(json.dumps(event))
-    cmd = example_act_command(repo, event_file)
+    cmd = example_act_command(repo, event_file, glue)
     # The real cache behaviour instead of the no-op stub.
     cmd = [f"{part.split('=')[0]}={STUBS / 'cache'}" if part.startswith(CACHE_ACTION) else part for part in cmd]
     cmd += ["--env", f"GITHUB_API_URL={forge.url}", "--env", "GITHUB_REPOSITORY=acme/adder", "-s", f"GITHUB_TOKEN={TOKEN}",
@@ -67,9 +79,12 @@ def run_job(root: Path, repo: Path, forge, number: int, sha: str, store: Path) -
     events = [json.loads(line) for line in (store / "log.jsonl").read_text().splitlines()[len(log_before):]] \
         if (store / "log.jsonl").exists() else []
     restored = sum(e["bytes"] for e in events if e["op"] == "restore")
-    dvc_fetched = 0 if "Everything is up to date" in log else tree_bytes(root / "dvc-remote")
+    # dvc pull's summary says how many files came from the remote ("... 2 files fetched");
+    # with DVC's cache restored it only checks them out.
+    fetched = re.search(r"(\d+) files? fetched", log)
+    dvc_fetched = tree_bytes(root / "dvc-remote") if fetched and int(fetched.group(1)) > 0 else 0
     return {"rc": proc.returncode, "wall_s": wall, "restored_bytes": restored, "dvc_bytes": dvc_fetched,
-            "installed": "Installing " in log, "evaluated": "eval: running" in log,
+            "installed": "already installed in" not in log, "evaluated": "eval: running" in log,
             "hits": [(e["key"].split("-")[2] if e["key"].count("-") > 2 else e["key"], e["exact"])
                      for e in events if e["op"] == "restore"], "log": log}
 
@@ -82,13 +97,14 @@ def main() -> int:
     forge = ForgeStandin.start(kind="github", token=TOKEN)
     try:
         repo = dvc_example_repo(root)
+        glue = glue_snapshot(root)
         forge.add_repo("acme/adder")
         number = forge.add_pull("acme/adder", head="retrain", title="Retrain the adder")
         sha = forge.pull("acme/adder", number)["head_sha"]
         store = root / "cache-store"
         results = {}
         for name in ("cold", "warm"):
-            results[name] = run_job(root, repo, forge, number, sha, store)
+            results[name] = run_job(root, repo, glue, forge, number, sha, store)
             r = results[name]
             if "llm-gitops" not in r["log"] or "Pull the models with DVC" not in r["log"]:
                 print(r["log"][-4000:], file=sys.stderr)

@@ -24,9 +24,9 @@ TOKEN = "ghs_example_token_for_tests_0123456789"
 WORKFLOW = REPO_ROOT / "examples" / "repo-template" / ".github" / "workflows" / "llm-gitops.yml"
 
 
-def example_act_command(repo: Path, event_file: Path) -> list[str]:
+def example_act_command(repo: Path, event_file: Path, glue_root: Path = REPO_ROOT) -> list[str]:
     """act running the example workflow with every remote action mapped to something local:
-    llm-gitops' own actions to this checkout, the third-party ones to stubs."""
+    llm-gitops' own actions to this checkout (or `glue_root`), the third-party ones to stubs."""
     cmd = [tool("act"), "pull_request", "-W", str(repo / ".github" / "workflows" / "llm-gitops.yml"),
            "-P", "ubuntu-24.04=-self-hosted", "-e", str(event_file),
            "--env", f"GLUE_SOURCE_DIR={repo}"]
@@ -36,7 +36,7 @@ def example_act_command(repo: Path, event_file: Path) -> list[str]:
         repo_name, sha = uses
         key = f"{repo_name}@{sha}"
         if repo_name == "llm-gitops/llm-gitops":
-            target = REPO_ROOT
+            target = glue_root
         elif key == CHECKOUT:
             target = STUBS / "checkout"
         else:
