@@ -51,6 +51,14 @@ class ModelSourceError(LlmGitopsError):
     """A model source cannot be resolved, or the directory is not a usable model."""
 
 
+class NoSuchModelYet(ModelSourceError):
+    """A registry source names a model or alias that does not exist (yet).
+
+    As a gate's baseline that is a team's first model: the gate skips its relative
+    checks with a note instead of failing (``commands/gate.py``).
+    """
+
+
 class EvalError(LlmGitopsError):
     """An eval task is unknown or its data cannot be read."""
 

@@ -216,3 +216,41 @@ def test_max_limit_without_sequential_looks_is_a_config_error(repo):
     (repo / ".llm-gitops.yaml").write_text(CONFIG.format(candidate="same", eval_extra="  sequential: false\n  max_limit: 500"))
     expect_clean_error(["validate-config"], cwd=repo, culprit=["eval.max_limit", "eval.sequential: true"],
                        surface="config", case="max_limit without sequential")
+
+
+# --------------------------------------------------------------------------- a first model
+def test_a_baseline_alias_not_registered_yet_skips_relative_checks(repo, monkeypatch, capsys):
+    """A team's first PR: models.baseline names models:/NAME@production, which the first
+    merge registers. The gate decides the absolute bounds and says why relative ones are skipped."""
+    from llm_gitops.errors import NoSuchModelYet
+
+    def resolve(config, spec, **_flags):
+        text = spec if isinstance(spec, str) else spec.source
+        if text.startswith("models:/"):
+            raise NoSuchModelYet(f"{text}: no registered model 'adder' in MLflow at sqlite (the registry is empty)")
+        return model(Path(text).name)
+
+    def run_eval(m, settings, *, base_dir, cache_root, progress=None, order_slice=None):
+        return FakeRunner(settings, "same")(m, order_slice)
+
+    monkeypatch.setattr("llm_gitops.commands.gate.command_model", resolve)
+    monkeypatch.setattr("llm_gitops.evaluation.runner.run_eval", run_eval)
+    (repo / ".llm-gitops.yaml").write_text(CONFIG.format(candidate="same", eval_extra="").replace(
+        "baseline: ./base", "baseline: models:/adder@production"))
+    assert gate() == 0
+    data = json.loads((repo / ".llm-gitops" / "reports" / "report.json").read_text())
+    assert data["verdict"] == "pass" and data["models"]["baseline"] is None
+    assert data["summary"] == "pass - all 2 checks passed (no baseline yet: relative checks skipped)"
+    assert any(n.startswith("the baseline does not exist yet: models:/adder@production: no registered model")
+               for n in data["notes"])
+    assert any("llm-gitops register" in n for n in data["notes"])
+
+
+def test_an_unregistered_model_is_not_there_yet(tmp_path):
+    from llm_gitops.errors import NoSuchModelYet
+    from llm_gitops.models.sources import resolve_model
+    from tests.support.mlflow_store import empty_store
+
+    uri = empty_store(tmp_path / "mlflow.db")
+    with pytest.raises(NoSuchModelYet, match="no registered model 'adder'"):
+        resolve_model("models:/adder@production", base_dir=tmp_path, tracking_uri=uri)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -17,7 +18,7 @@ from llm_gitops.commands.preflight import check_output_dir, command_model, sourc
 from llm_gitops.commands.step_outputs import append_step_summary, check_step_outputs, write_step_outputs
 from llm_gitops.config import load_config
 from llm_gitops.config.schema import Config
-from llm_gitops.errors import ConfigError, LlmGitopsError
+from llm_gitops.errors import ConfigError, LlmGitopsError, NoSuchModelYet
 from llm_gitops.gate.decisions import DecisionCache
 from llm_gitops.gate.run import PERF_PREFIX, GatePlan, GateRequest, GateRun, plan_gate, run_gate
 from llm_gitops.logsafe import redact
@@ -181,8 +182,14 @@ def command(config_path: Path | None, candidate_src: str | None, baseline_src: s
     if baseline_results is not None:
         baseline, runs["baseline"] = _results_side(plan, baseline_results, "--baseline-results")
     else:
-        baseline = (command_model(config, baseline_spec, flag="--baseline", field="models.baseline")
-                    if baseline_spec is not None else None)
+        try:
+            baseline = (command_model(config, baseline_spec, flag="--baseline", field="models.baseline")
+                        if baseline_spec is not None else None)
+        except NoSuchModelYet as exc:
+            # A team's first model: the baseline it names is registered by the first merge.
+            # Relative checks are skipped with a note, not an error that blocks every PR.
+            baseline = None
+            plan = replace(plan, notes=(*plan.notes, f"the baseline does not exist yet: {redact(str(exc))}"))
     if runs:
         from llm_gitops.evaluation.lm_eval_results import check_sides
         from llm_gitops.evaluation.runner import harness_version

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from llm_gitops.atomic_dir import fill_atomically
 from llm_gitops.config.schema import ModelSourceSpec
-from llm_gitops.errors import ModelSourceError
+from llm_gitops.errors import ModelSourceError, NoSuchModelYet
 from llm_gitops.models.loaded import ARTIFACT_MANIFEST
 from llm_gitops.models.sources.base import Fetched, refuse_rev
 from llm_gitops.models.validate import validate_model_dir
@@ -85,7 +85,7 @@ def _registered_model(client, name: str, source: str, where: str):
             raise
     known = sorted(m.name for m in client.search_registered_models(max_results=50))
     listing = f"registered: {', '.join(known)}" if known else "the registry is empty"
-    raise ModelSourceError(
+    raise NoSuchModelYet(
         f"{source}: no registered model {name!r} in MLflow at {where} ({listing})",
         hint="check the name, or register the model first",
     )
@@ -98,7 +98,7 @@ def _pick_version(client, registered, name: str, version: str | None, alias: str
         aliases = dict(getattr(registered, "aliases", None) or {})
         if alias not in aliases:
             listing = ", ".join(f"@{a} -> {v}" for a, v in sorted(aliases.items())) or "none"
-            raise ModelSourceError(
+            raise NoSuchModelYet(
                 f"{source}: registered model {name!r} has no alias {alias!r} in MLflow at {where} (aliases: {listing})",
                 hint=f"set it, e.g. client.set_registered_model_alias({name!r}, {alias!r}, VERSION)",
             )
