@@ -204,3 +204,22 @@ def test_setup_installs_llm_gitops_from_the_library_repository_at_its_ref(tmp_pa
     assert proc.stdout.startswith("llm-gitops, version")
     direct_url = next((bin_dir.parent / "lib").glob("python3*/site-packages/llm_gitops-*.dist-info/direct_url.json"))
     assert sha in direct_url.read_text()  # installed from that commit
+
+
+@pytest.mark.slow
+def test_dvc_pull_fetches_the_model_before_the_gate(tmp_path, cli):
+    # The example repo with its model in a DVC remote: dvcPull restores it, each target one
+    # argument through the environment; the gate then gets the model (parse-only here).
+    from tests.glue.example_repo import dvc_example_repo
+
+    repo = dvc_example_repo(tmp_path)
+    results = run_scenarios(tmp_path, [
+        {"name": "pull", "step": "llmGitopsGate", "workspace": str(repo), "env": {"GLUE_PARSE_ONLY": "1"},
+         "args": {"install": False, "dvcPull": "model", "reportTo": "none", "archive": False}},
+    ], cli.bin_dir)
+    result = results["pull"]
+    assert "error" not in result, result
+    pull, gate = steps(result, "sh")
+    assert pull["script"] == 'dvc pull "$LLM_GITOPS_DVC_TARGET_0"' and pull["rc"] == 0
+    assert (repo / "model" / "model.safetensors").is_file()
+    assert gate["script"].startswith("llm-gitops gate ")
