@@ -34,8 +34,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.glue.support import REPO_ROOT, STUBS, clean_env, run  # noqa: E402
-from tests.glue.test_example_pipelines import TOKEN, example_act_command  # noqa: E402
-from tests.glue.real_cli import OFFLINE_PIP, seeding_python  # noqa: E402
+from tests.glue.test_example_pipelines import TOKEN, example_job_command  # noqa: E402
+from tests.glue.real_cli import seeding_python  # noqa: E402
 
 CACHE_ACTION = "actions/cache@"
 
@@ -56,19 +56,10 @@ def glue_snapshot(root: Path) -> Path:
 
 
 def run_job(root: Path, repo: Path, glue: Path, forge, number: int, sha: str, store: Path) -> dict:
-    event = {"action": "synchronize", "number": number,
-             "pull_request": {"number": number, "head": {"sha": sha, "ref": "retrain", "repo": {"full_name": "acme/adder"}},
-                              "base": {"ref": "main", "repo": {"full_name": "acme/adder"}}},
-             "repository": {"full_name": "acme/adder", "name": "adder", "owner": {"login": "acme"}}}
-    event_file = root / "event.json"
-    event_file.write_text(json.dumps(event))
-    cmd = example_act_command(repo, event_file, glue)
+    cmd = example_job_command(root, repo, forge.url, number, sha, glue)
     # The real cache behaviour instead of the no-op stub.
     cmd = [f"{part.split('=')[0]}={STUBS / 'cache'}" if part.startswith(CACHE_ACTION) else part for part in cmd]
-    cmd += ["--env", f"GITHUB_API_URL={forge.url}", "--env", "GITHUB_REPOSITORY=acme/adder", "-s", f"GITHUB_TOKEN={TOKEN}",
-            "--env", f"GLUE_CACHE_STORE={store}"]
-    for key, value in OFFLINE_PIP.items():
-        cmd += ["--env", f"{key}={value}"]
+    cmd += ["--env", f"GLUE_CACHE_STORE={store}"]
     home = root / "home"
     shutil.rmtree(home / ".cache" / "act", ignore_errors=True)  # a fresh runner workspace each time
     log_before = (store / "log.jsonl").read_text().splitlines() if (store / "log.jsonl").exists() else []

@@ -22,16 +22,15 @@ def test_init_writes_the_config_world_readable_under_umask_022(tmp_path):
     assert _mode(tmp_path / ".llm-gitops.yaml") == 0o644
 
 
+def _written_under(mask: int, path) -> int:
+    old = os.umask(mask)
+    try:
+        write_atomic(path, "{}")
+    finally:
+        os.umask(old)
+    return _mode(path)
+
+
 def test_write_atomic_follows_the_umask(tmp_path):
-    old = os.umask(0o077)
-    try:
-        write_atomic(tmp_path / "private.json", "{}")
-    finally:
-        os.umask(old)
-    assert _mode(tmp_path / "private.json") == 0o600
-    old = os.umask(0o022)
-    try:
-        write_atomic(tmp_path / "report.md", "# report")
-    finally:
-        os.umask(old)
-    assert _mode(tmp_path / "report.md") == 0o644
+    assert _written_under(0o077, tmp_path / "private.json") == 0o600
+    assert _written_under(0o022, tmp_path / "report.md") == 0o644

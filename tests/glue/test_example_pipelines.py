@@ -45,20 +45,26 @@ def example_act_command(repo: Path, event_file: Path, glue_root: Path = REPO_ROO
     return cmd
 
 
-def run_example_job(tmp_path: Path, repo: Path, forge_url: str, number: int, sha: str, state_dir: Path | None = None):
+def example_job_command(root: Path, repo: Path, forge_url: str, number: int, sha: str,
+                        glue_root: Path = REPO_ROOT) -> list[str]:
+    """act running the example's gate job on a pull_request event of acme/adder, posting to
+    the stand-in at `forge_url`, pip offline (dependencies come from the test venv)."""
     event = {"action": "opened", "number": number,
              "pull_request": {"number": number, "head": {"sha": sha, "ref": "retrain", "repo": {"full_name": "acme/adder"}},
                               "base": {"ref": "main", "repo": {"full_name": "acme/adder"}}},
              "repository": {"full_name": "acme/adder", "name": "adder", "owner": {"login": "acme"}}}
-    event_file = tmp_path / "event.json"
+    event_file = root / "event.json"
     event_file.write_text(json.dumps(event))
-    cmd = example_act_command(repo, event_file)
+    cmd = example_act_command(repo, event_file, glue_root)
     cmd += ["--env", f"GITHUB_API_URL={forge_url}", "--env", "GITHUB_REPOSITORY=acme/adder", "-s", f"GITHUB_TOKEN={TOKEN}"]
     for key, value in OFFLINE_PIP.items():
         cmd += ["--env", f"{key}={value}"]
-    extra = {"LLM_GITOPS_STATE_DIR": str(state_dir)} if state_dir else {}
-    env = clean_env(tmp_path / "home", seeding_python(tmp_path), **extra)
-    return run(cmd, env=env, cwd=repo, check=False, timeout=900)
+    return cmd
+
+
+def run_example_job(tmp_path: Path, repo: Path, forge_url: str, number: int, sha: str):
+    cmd = example_job_command(tmp_path, repo, forge_url, number, sha)
+    return run(cmd, env=clean_env(tmp_path / "home", seeding_python(tmp_path)), cwd=repo, check=False, timeout=900)
 
 
 def test_the_example_workflow_pulls_the_model_gates_it_and_posts(tmp_path):
