@@ -186,3 +186,31 @@ def test_setup_action_pins_torch_first_and_puts_the_command_on_path(tmp_path, fa
     assert "version=0.0.0+fake\n" in outputs
     # The venv's scripts directory is on PATH for the steps after setup.
     assert any(p.endswith(".llm-gitops/venv/bin") for p in outputs.split("path=")[1].split(":"))
+
+
+@pytest.mark.slow
+def test_build_action_quantizes_builds_and_pushes_to_the_local_registry(tmp_path, cli, glue_tiny_models, engine,
+                                                                        wheelhouse):
+    # act -> ./actions/build -> the real `llm-gitops quantize` then `llm-gitops build`
+    # (installed from this checkout) -> Podman's Docker API -> the local registry.
+    import httpx
+
+    config = (f"version: 1\nimage:\n  repository: {engine.registry}/acme/adder\n  base_image: {engine.base_image}\n"
+              f"  wheelhouse: {wheelhouse}\n  engine: {engine.docker_host}\n")
+    repo = consumer_repo(tmp_path, models=glue_tiny_models, files={".llm-gitops.yaml": config})
+    proc, results = run_act(tmp_path, repo, path_first=[cli.bin_dir], event_name="push",
+                            env={"GLUE_MODEL": "./models/candidate", "GLUE_QUANTIZE": "int8-dynamic", "GLUE_REPOSITORY": ""},
+                            secrets={}, event={"ref": "refs/heads/main", "after": "1" * 40}, extra_env=engine.env)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-5000:]
+    [q] = cli.calls("quantize")
+    [b] = cli.calls("build")
+    assert b["argv"][b["argv"].index("--model") + 1] == ".llm-gitops/quantized"
+    outputs = dict(line.split("=", 1) for line in (results / "outputs.txt").read_text().splitlines())
+    image, digest = outputs["image"], outputs["digest"]
+    assert image.startswith(f"{engine.registry}/acme/adder:") and digest.startswith("sha256:")
+    # The registry serves exactly that digest for the tag the action pushed.
+    tag = image.rsplit(":", 1)[1]
+    head = httpx.head(f"http://{engine.registry}/v2/acme/adder/manifests/{tag}",
+                      headers={"Accept": "application/vnd.oci.image.manifest.v1+json, "
+                                         "application/vnd.docker.distribution.manifest.v2+json"})
+    assert head.status_code == 200 and head.headers["Docker-Content-Digest"] == digest
