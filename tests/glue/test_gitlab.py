@@ -256,3 +256,36 @@ def test_gate_component_installs_llm_gitops_from_the_component_project_at_ref(tm
     assert "PASS  llm-gitops-gate" in proc.stdout, proc.stdout[-4000:]
     assert "llm-gitops 0.1.0 installed; its command is in " in proc.stdout
     assert "/.llm-gitops/venv/bin" in proc.stdout
+
+
+def registry_digest(registry: str, repository: str, tag: str) -> str:
+    """The digest the local registry serves for REPOSITORY:TAG."""
+    import httpx
+
+    head = httpx.head(f"http://{registry}/v2/{repository}/manifests/{tag}",
+                      headers={"Accept": "application/vnd.oci.image.manifest.v1+json, "
+                                         "application/vnd.docker.distribution.manifest.v2+json"})
+    assert head.status_code == 200, head
+    return head.headers["Docker-Content-Digest"]
+
+
+@pytest.mark.slow
+def test_build_component_quantizes_builds_and_pushes_to_the_local_registry(tmp_path, cli, glue_tiny_models, engine,
+                                                                           wheelhouse):
+    result = tmp_path / "downstream.txt"
+    config = (f"version: 1\nimage:\n  repository: {engine.registry}/acme/adder\n  base_image: {engine.base_image}\n"
+              f"  wheelhouse: {wheelhouse}\n  engine: {engine.docker_host}\n")
+    repo = project(tmp_path, """
+        include:
+          - component: $CI_SERVER_FQDN/$CI_PROJECT_PATH/build@$CI_COMMIT_SHA
+            inputs:
+              install: false
+              model: ./models/candidate
+              quantize: int8-dynamic
+    """ + downstream_job(result, "LLM_GITOPS_IMAGE", "LLM_GITOPS_IMAGE_DIGEST"), models=glue_tiny_models,
+                   files={".llm-gitops.yaml": config})
+    proc = run_pipeline(tmp_path, repo, variables={}, path_first=[cli.bin_dir], extra_env=engine.env)
+    assert "PASS  llm-gitops-build" in proc.stdout, proc.stdout[-4000:]
+    image, digest = (line.split("=", 1)[1] for line in result.read_text().split())
+    assert image.startswith(f"{engine.registry}/acme/adder:")
+    assert registry_digest(engine.registry, "acme/adder", image.rsplit(":", 1)[1]) == digest

@@ -223,3 +223,23 @@ def test_dvc_pull_fetches_the_model_before_the_gate(tmp_path, cli):
     assert pull["script"] == 'dvc pull "$LLM_GITOPS_DVC_TARGET_0"' and pull["rc"] == 0
     assert (repo / "model" / "model.safetensors").is_file()
     assert gate["script"].startswith("llm-gitops gate ")
+
+
+@pytest.mark.slow
+def test_build_quantizes_builds_and_pushes_to_the_local_registry(tmp_path, cli, glue_tiny_models, engine, wheelhouse):
+    from tests.glue.test_gitlab import registry_digest
+
+    workspace = tmp_path / "ws" / "build"
+    write_gate_project(workspace, glue_tiny_models)
+    (workspace / ".llm-gitops.yaml").write_text(
+        f"version: 1\nimage:\n  repository: {engine.registry}/acme/adder\n  base_image: {engine.base_image}\n"
+        f"  wheelhouse: {wheelhouse}\n  engine: {engine.docker_host}\n")
+    results = run_scenarios(tmp_path, [
+        {"name": "build", "step": "llmGitopsBuild", "workspace": str(workspace), "env": {"GIT_COMMIT": "c0ffee" * 6 + "abcd"},
+         "args": {"install": False, "model": "models/candidate", "quantize": "int8-dynamic"}},
+    ], cli.bin_dir, **engine.env)
+    result = results["build"]
+    assert "error" not in result, result
+    image, digest = result["returned"]["image"], result["returned"]["digest"]
+    assert image == f"{engine.registry}/acme/adder:" + "c0ffee" * 6 + "abcd"
+    assert registry_digest(engine.registry, "acme/adder", "c0ffee" * 6 + "abcd") == digest
