@@ -12,11 +12,14 @@ front while the live colour is switched back and forth:
 Printed: failed requests per front (goal for llm-gitops: 0), requests answered, and the
 rollback time: from the switch call until a request through the front is answered by the
 other colour, and then every request of a burst of 20 (all traffic on it; goal <= 1 s).
-The time a deploy takes from start to traffic (pull, start, ready, analysis, switch) and a
-deploy with nothing to do are measured by the engine tests' deploy records
-(tests/deploy/test_docker_e2e.py) and printed there with ``-s``; see the closing notes.
+With ``--engine``, also a real deploy on a private Podman engine + local registry (as the
+engine tests start them): two releases of the example model (good, then regressed) built
+by ``build_image`` and deployed by ``llm-gitops deploy``; printed: the time from deploy
+start to traffic on the new colour split into pull, start, ready, analysis and switch
+(from the deploy records), a deploy with nothing to do (goal <= 1 s; the CLI process's
+wall time and the reconcile itself), and ``llm-gitops rollback``'s wall time.
 
-    .venv/bin/python benchmarks/bluegreen.py [--clients 8] [--switches 4] [--seconds 12]
+    .venv/bin/python benchmarks/bluegreen.py [--clients 8] [--switches 4] [--seconds 12] [--engine]
 """
 
 from __future__ import annotations
@@ -129,6 +132,7 @@ def main() -> None:
     ap.add_argument("--clients", type=int, default=8)
     ap.add_argument("--switches", type=int, default=4)
     ap.add_argument("--seconds", type=float, default=12.0, help="load time per front")
+    ap.add_argument("--engine", action="store_true", help="also time real deploys on a private Podman engine")
     args = ap.parse_args()
     for tool in ("haproxy", "nginx"):
         if shutil.which(tool) is None:
@@ -199,6 +203,85 @@ def main() -> None:
     print(f"  nginx reload:                     {nginx_failed} failed of {nginx_failed + nginx_ok} requests")
     print(f"  rollback: switch call {switch_ms:.1f} ms; first answer from {target} {first_ms:.1f} ms; "
           f"20 more all from {sorted(burst)} by {all_ms:.1f} ms (goal <= 1000 ms)")
+    if args.engine:
+        engine_deploys()
+
+
+def _cli(root: Path, *args: str) -> tuple[subprocess.CompletedProcess, float]:
+    t0 = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "llm_gitops", *args], cwd=root, capture_output=True, text=True,
+                          timeout=900)
+    if proc.returncode != 0:
+        raise SystemExit(f"llm-gitops {' '.join(args)} exited {proc.returncode}: {proc.stderr[-2000:]}")
+    return proc, time.perf_counter() - t0
+
+
+def engine_deploys() -> None:
+    import os
+
+    from llm_gitops.build.context import prepare_wheelhouse
+    from llm_gitops.build.image import build_image
+    from llm_gitops.commands.deploy import environment_target
+    from llm_gitops.config import load_config
+    from llm_gitops.deploy.haproxy import stop_front
+    from llm_gitops.models.sources import resolve_model
+    from tests.conftest import test_cache_root
+    from tests.support.engine import _parse_env, frozen_package_inputs
+    from tests.support.example_models import ensure_example_models
+
+    scripts = REPO_ROOT / "scripts" / "engine"
+    models = ensure_example_models()
+    with tempfile.TemporaryDirectory(prefix="llm-gitops-bench-deploy-") as tmp:
+        tmp_path = Path(tmp)
+        state = tmp_path / "engine"
+        with frozen_package_inputs(tmp_path / "inputs") as inputs:
+            wheelhouse = prepare_wheelhouse(test_cache_root() / "wheelhouse", list(inputs.requirements))
+            started = subprocess.run([str(scripts / "start.sh"), str(state)], capture_output=True, text=True, check=True)
+            env = _parse_env(started.stdout)
+            target = None
+            try:
+                base = subprocess.run([str(scripts / "base-image.sh")], capture_output=True, text=True, check=True,
+                                      env={**os.environ, **env}).stdout.split()[-1]
+                root = tmp_path / "project"
+                (root / "deploy").mkdir(parents=True)
+                (root / "deploy" / "staging.yaml").write_text("version: 1\nrelease: null\n")
+                (root / ".llm-gitops.yaml").write_text(
+                    f"version: 1\nimage:\n  repository: {env['LLM_GITOPS_REGISTRY']}/adder\n  base_image: {base}\n"
+                    f"  wheelhouse: {wheelhouse}\n  engine: {env['DOCKER_HOST']}\n"
+                    f"environments:\n  staging:\n    target: docker\n    docker: {{listen: '127.0.0.1:{_free_port()}'}}\n"
+                    "    require_gate: false\n    scale_down_delay: 0\n"
+                    "    analysis: {smoke_requests: 3, metrics: [{metric: error_rate, max: 0.01}], interval: 1s, "
+                    "iterations: 1}\n")
+                config = load_config(root / ".llm-gitops.yaml")
+                _, target = environment_target(config, "staging")
+                records = []
+                for name, model in (("good", models.good), ("regressed", models.regressed)):
+                    built = build_image(config, resolve_model(str(model), base_dir=root), tag=name)
+                    # A deploy host pulls what a build host pushed: drop the local copy.
+                    target.client.images.remove(f"{built.image}:{built.tag}", force=True)
+                    _cli(root, "release", "--env", "staging")
+                    proc, wall = _cli(root, "deploy", "--env", "staging", "--no-scale-down")
+                    records.append((name, json.loads(proc.stdout), wall))
+                    if name == "good":
+                        noop, noop_wall = _cli(root, "deploy", "--env", "staging")
+                        noop_record = json.loads(noop.stdout)
+                _, rollback_wall = _cli(root, "rollback", "--env", "staging")
+            finally:
+                if target is not None:
+                    for container in target._containers().values():
+                        container.remove(force=True)
+                    stop_front(target.front_settings)
+                subprocess.run([str(scripts / "stop.sh"), str(state), "--purge"], capture_output=True, timeout=120)
+    print("deploys on a Podman engine (example model image, 1 analysis round of 1 s + 3 smoke completions):")
+    for name, record, wall in records:
+        t = record["timings"]
+        split = ", ".join(f"{k[:-2]} {t[k]:.2f}" for k in ("pull_s", "start_s", "ready_s", "analysis_s", "switch_s")
+                          if k in t)
+        print(f"  {name} -> {record['live']}: start to traffic {t['to_traffic_s']:.2f} s ({split} s); "
+              f"CLI wall {wall:.2f} s")
+    print(f"  nothing to do: CLI wall {noop_wall:.2f} s, reconcile {noop_record['timings']['total_s']:.3f} s "
+          f"(goal <= 1 s)")
+    print(f"  rollback (CLI wall, start-up included): {rollback_wall:.2f} s")
 
 
 if __name__ == "__main__":
