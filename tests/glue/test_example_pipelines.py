@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -94,5 +95,67 @@ def test_the_example_workflow_pulls_the_model_gates_it_and_posts(tmp_path):
         [status] = [s for s in forge.statuses("acme/adder", sha) if s["context"] == "llm-gitops/gate"][-1:]
         expected = "success" if proc.returncode == 0 else "failure"
         assert status["state"] == expected, (status, log[-3000:])
+    finally:
+        forge.stop()
+
+
+def test_the_example_gitlab_pipeline_installs_from_the_component_project_and_gates(tmp_path):
+    # The example's .gitlab-ci.yml as written, except that the components resolve to this
+    # project (gitlab-ci-local reads local components only); the component project (this
+    # checkout's package at tag v0.1.0) is fetched over file:// from CI_SERVER_URL.
+    require_real_gate()
+    from tests.glue.example_repo import dvc_example_repo
+    from tests.glue.support import gitlab_ci_local
+    from tests.glue.test_gitlab import component_project
+    from tests.standins.forge import ForgeStandin
+
+    server = tmp_path / "server"
+    source, _ = component_project(server / "llm-gitops")
+    (server / "llm-gitops" / "llm-gitops").rename(server / "llm-gitops" / "llm-gitops.git")
+    run(["git", "-C", str(server / "llm-gitops" / "llm-gitops.git"), "tag", "v0.1.0"], env=clean_env(tmp_path / "h"),
+        cwd=tmp_path)
+    name = "adder"
+    repo = dvc_example_repo(tmp_path, remote=f"git@gitlab.example:acme/{name}.git")
+    ci = (repo / ".gitlab-ci.yml").read_text().replace("$CI_SERVER_FQDN/llm-gitops/llm-gitops/", "$CI_SERVER_FQDN/$CI_PROJECT_PATH/")
+    ci = ci.replace("@v0.1.0", "@$CI_COMMIT_SHA")
+    (repo / ".gitlab-ci.yml").write_text(ci)
+    shutil.copytree(REPO_ROOT / "gitlab-templates" / "templates", repo / "templates")
+    run(["git", "add", "-A"], env={**clean_env(tmp_path / "h"), "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@x",
+                                   "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@x"}, cwd=repo)
+    run(["git", "commit", "-q", "-m", "components"], env={**clean_env(tmp_path / "h"), "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@x", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@x"}, cwd=repo)
+    sha = run(["git", "rev-parse", "HEAD"], env=clean_env(tmp_path / "h"), cwd=repo).stdout.strip()
+    forge = ForgeStandin.start(kind="gitlab", token=TOKEN)
+    try:
+        forge.add_project(f"acme/{name}")
+        iid = forge.add_merge_request(f"acme/{name}", source="retrain", title="Retrain the adder")
+        from tests.glue.test_gitlab import adopt_commit
+
+        adopt_commit(forge, f"acme/{name}", iid, sha)
+        variables = {"CI_PIPELINE_SOURCE": "merge_request_event", "CI_MERGE_REQUEST_IID": str(iid),
+                     "CI_API_V4_URL": f"{forge.url}/api/v4", "GITLAB_TOKEN": TOKEN, "CI_SERVER_URL": f"file://{server}",
+                     # links in the comment stay http(s), as on a real instance
+                     "CI_PIPELINE_URL": "https://gitlab.example/acme/adder/-/pipelines/1",
+                     "CI_JOB_URL": "https://gitlab.example/acme/adder/-/jobs/1",
+                     "CI_PROJECT_URL": "https://gitlab.example/acme/adder",
+                     "LLM_GITOPS_TORCH_INDEX_URL": "", **OFFLINE_PIP}
+        cmd = [gitlab_ci_local(), "--force-shell-executor", "--shell-isolation", "--no-color", "llm-gitops-gate"]
+        for key, value in variables.items():
+            cmd += ["--variable", f"{key}={value}"]
+        python = seeding_python(tmp_path)
+        proc = run(cmd, env=clean_env(tmp_path / "home", python), cwd=repo, check=False, timeout=900)
+        log = proc.stdout + proc.stderr
+        assert "Installing llm-gitops[eval,forge,tracking,dvc] @ " not in log  # not from an index or git URL
+        # A fresh install from the component project's checkout at v0.1.0.
+        assert re.search(r"Installing /\S+/\.llm-gitops/src\[eval,forge,tracking,dvc\]", log), log[-5000:]
+        assert "llm-gitops 0.1.0 installed" in log, log[-5000:]
+        notes = forge.notes(f"acme/{name}", iid)
+        assert len(notes) == 1, log[-5000:]
+        note = notes[0]
+        assert TOKEN not in note["body"] and TOKEN not in log
+        assert "no baseline yet" in note["body"]
+        expected = "success" if "PASS  llm-gitops-gate" in log else "failed"
+        statuses = forge.statuses(f"acme/{name}", sha)
+        assert statuses and statuses[-1]["state"] == expected, (statuses, log[-3000:])
     finally:
         forge.stop()
