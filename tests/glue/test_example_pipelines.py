@@ -159,3 +159,50 @@ def test_the_example_gitlab_pipeline_installs_from_the_component_project_and_gat
         assert statuses and statuses[-1]["state"] == expected, (statuses, log[-3000:])
     finally:
         forge.stop()
+
+
+def test_the_example_jenkinsfile_gate_stage_installs_from_source_at_ref_and_gates(tmp_path):
+    # The Jenkinsfile's Gate stage, step for step, in the Jenkins harness (no Jenkins can run
+    # here): llmGitopsGate(LLM_GITOPS + [...]) with the options the Jenkinsfile passes, the
+    # library repository (this checkout's package, tagged v0.1.0) as `source`.
+    require_real_gate()
+    from tests.glue.example_repo import dvc_example_repo
+    from tests.glue.test_gitlab import component_project
+    from tests.glue.test_jenkins import run_scenarios, steps
+    from tests.standins.forge import ForgeStandin
+
+    jenkinsfile = (REPO_ROOT / "examples" / "repo-template" / "Jenkinsfile").read_text()
+    for option in ("llmGitopsGate(LLM_GITOPS + [", "reportTo: 'github'", "credentialsId: 'llm-gitops-forge-token'",
+                   "dvcPull: 'model'", "ref: 'v0.1.0'"):
+        assert option in jenkinsfile, option
+    source, _ = component_project(tmp_path)
+    run(["git", "-C", str(source), "tag", "v0.1.0"], env=clean_env(tmp_path / "h"), cwd=tmp_path)
+    repo = dvc_example_repo(tmp_path)
+    forge = ForgeStandin.start(kind="github", token=TOKEN)
+    try:
+        forge.add_repo("acme/adder")
+        number = forge.add_pull("acme/adder", head="retrain", title="Retrain the adder")
+        sha = forge.pull("acme/adder", number)["head_sha"]
+        env = {"JENKINS_URL": "http://127.0.0.1:9/", "BUILD_URL": "http://127.0.0.1:9/job/adder/PR-1/1/",
+               "CHANGE_ID": str(number), "CHANGE_URL": f"https://github.com/acme/adder/pull/{number}",
+               "CHANGE_TARGET": "main", "GIT_COMMIT": sha, "LLM_GITOPS_GITHUB_API_URL": forge.url}
+        args = {"source": f"file://{source}", "ref": "v0.1.0", "config": ".llm-gitops.yaml", "reportTo": "github",
+                "credentialsId": "llm-gitops-forge-token", "dvcPull": "model"}
+        results = run_scenarios(tmp_path, [
+            {"name": "gate", "step": "llmGitopsGate", "workspace": str(repo), "env": env, "args": args,
+             "credentials": {"llm-gitops-forge-token": TOKEN}},
+        ], seeding_python(tmp_path), **OFFLINE_PIP)
+        result = results["gate"]
+        install, pull, gate = steps(result, "sh")
+        assert install["rc"] == 0 and pull["rc"] == 0 and gate["rc"] in (0, 1), result
+        assert (repo / ".llm-gitops" / "venv" / "bin" / "llm-gitops").is_file()
+        [comment] = forge.comments("acme/adder", number)
+        assert TOKEN not in comment["body"] and "no baseline yet" in comment["body"]
+        [status] = [s for s in forge.statuses("acme/adder", sha) if s["context"] == "llm-gitops/gate"][-1:]
+        assert status["state"] == ("success" if gate["rc"] == 0 else "failure")
+        if gate["rc"] == 0:
+            assert result["returned"]["verdict"] == "pass"
+        else:  # failBuild: a failed gate fails the build
+            assert result["error"].startswith("llm-gitops gate: the candidate did not pass")
+    finally:
+        forge.stop()
