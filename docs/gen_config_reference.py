@@ -1,7 +1,7 @@
 """Generate docs/config.md, the ``.llm-gitops.yaml`` reference, from the config schema.
 
-    python docs/gen_config_reference.py            # rewrite docs/config.md
-    python docs/gen_config_reference.py --check    # exit 1 when docs/config.md is stale
+    python docs/gen_config_reference.py            # rewrite docs/config.md and docs/config.schema.json
+    python docs/gen_config_reference.py --check    # exit 1 when either is stale
 
 Every field's text comes from the schema itself: its ``Field(description=...)``, else
 the ``#`` comment block right above it in the class body. A field with neither is an
@@ -27,6 +27,7 @@ from llm_gitops.config import schema
 from llm_gitops.config.load import CONFIG_FILENAME
 
 DOC = Path(__file__).resolve().parent / "config.md"
+JSON_SCHEMA = Path(__file__).resolve().parent / "config.schema.json"
 STARTER = Path(schema.__file__).resolve().parent / "starter.yaml"
 REGENERATE = "python docs/gen_config_reference.py"
 
@@ -251,21 +252,30 @@ def render() -> str:
     return "\n".join(lines)
 
 
+def render_json_schema() -> str:
+    """docs/config.schema.json: the JSON Schema editors read (config/json_schema.py)."""
+    from llm_gitops.config.json_schema import config_json_schema
+
+    return json.dumps(config_json_schema(), indent=2, sort_keys=True) + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     try:
-        text = render()
+        outputs = {DOC: render(), JSON_SCHEMA: render_json_schema()}
     except UndocumentedField as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if "--check" in argv:
-        current = DOC.read_text(encoding="utf-8") if DOC.is_file() else ""
-        if current != text:
-            print(f"{DOC} is out of date with the config schema; run: {REGENERATE}", file=sys.stderr)
-            return 1
+        for path, text in outputs.items():
+            current = path.read_text(encoding="utf-8") if path.is_file() else ""
+            if current != text:
+                print(f"{path} is out of date with the config schema; run: {REGENERATE}", file=sys.stderr)
+                return 1
         return 0
-    DOC.write_text(text, encoding="utf-8")
-    print(f"wrote {DOC}")
+    for path, text in outputs.items():
+        path.write_text(text, encoding="utf-8")
+        print(f"wrote {path}")
     return 0
 
 

@@ -24,6 +24,7 @@ from llm_gitops.quick_exit import quick_exit
 COMMANDS: dict[str, tuple[str, str]] = {
     "init": ("init", "Write a commented starter .llm-gitops.yaml."),
     "validate-config": ("validate_config", "Check .llm-gitops.yaml and print what it resolves to."),
+    "schema": ("schema", "Print the JSON Schema of .llm-gitops.yaml, for editor completion."),
     "eval": ("eval", "Run the lm-eval suite on a model (cached by content)."),
     "bench": ("bench", "Measure load time, latency, throughput, memory and size (cached)."),
     "gate": ("gate", "Compare a candidate with thresholds and a baseline; pass, fail or inconclusive."),

@@ -21,7 +21,7 @@ def run_main(args, monkeypatch, tmp_path):
 def test_init_writes_a_valid_starter_and_refuses_to_overwrite(tmp_path, monkeypatch, capsys):
     assert run_main(["init"], monkeypatch, tmp_path) == 0
     text = (tmp_path / ".llm-gitops.yaml").read_text()
-    assert text.startswith("# llm-gitops configuration")
+    assert text.startswith("# yaml-language-server: $schema=") and "# llm-gitops configuration" in text
     assert run_main(["validate-config", "--no-check-tasks"], monkeypatch, tmp_path) == 0
     assert "valid (version 1)" in capsys.readouterr().out
     assert run_main(["init"], monkeypatch, tmp_path) == 2
