@@ -50,8 +50,8 @@ class Backend(http.server.ThreadingHTTPServer):
 
 
 @contextmanager
-def backend(colour: str, ready: bool = True) -> Iterator[Backend]:
-    server = Backend(colour, ready)
+def serving(server: http.server.HTTPServer):
+    """Serve ``server`` on a daemon thread for the block; shut down and closed after."""
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:
@@ -59,3 +59,9 @@ def backend(colour: str, ready: bool = True) -> Iterator[Backend]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+@contextmanager
+def backend(colour: str, ready: bool = True) -> Iterator[Backend]:
+    with serving(Backend(colour, ready)) as server:
+        yield server

@@ -11,7 +11,6 @@ import os
 import socket
 import subprocess
 import sys
-import threading
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -23,6 +22,7 @@ pytest.importorskip("kubernetes")
 from llm_gitops.cli import main  # noqa: E402
 from llm_gitops.deploy.desired import releases_dir  # noqa: E402
 from llm_gitops.release.record import GateEvidence, Release, write_release  # noqa: E402
+from tests.deploy.backends import serving  # noqa: E402
 from tests.standins.kube import kube_cluster, write_kubeconfig  # noqa: E402
 
 NS = "models"
@@ -57,13 +57,8 @@ def model_stub():
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _ModelStub)
     server.daemon_threads = True
     server.completions = 0
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
+    with serving(server):
         yield server
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def make_release(n: int) -> Release:
