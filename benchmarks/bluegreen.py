@@ -260,12 +260,12 @@ def engine_deploys() -> None:
                     # A deploy host pulls what a build host pushed: drop the local copy.
                     target.client.images.remove(f"{built.image}:{built.tag}", force=True)
                     _cli(root, "release", "--env", "staging")
-                    proc, wall = _cli(root, "deploy", "--env", "staging", "--no-scale-down")
+                    proc, wall = _cli(root, "deploy", "--env", "staging", "--no-scale-down", "--forge", "none")
                     records.append((name, json.loads(proc.stdout), wall))
                     if name == "good":
-                        noop, noop_wall = _cli(root, "deploy", "--env", "staging")
+                        noop, noop_wall = _cli(root, "deploy", "--env", "staging", "--forge", "none")
                         noop_record = json.loads(noop.stdout)
-                _, rollback_wall = _cli(root, "rollback", "--env", "staging")
+                _, rollback_wall = _cli(root, "rollback", "--env", "staging", "--forge", "none")
             finally:
                 if target is not None:
                     for container in target._containers().values():
