@@ -32,6 +32,13 @@ def get(port: int, conn: http.client.HTTPConnection | None = None) -> tuple[int,
     return resp.status, resp.read().decode()
 
 
+def make_live(handle: HaproxyFront, colour: str, port: int) -> None:
+    """Attach ``colour`` at ``port``, wait for its checks, send it all traffic."""
+    handle.attach(colour, "127.0.0.1", port)
+    handle.wait_up(colour, timeout_s=10)
+    handle.switch_to(colour)
+
+
 def test_rendered_config_is_valid_and_parks_both_colours(tmp_path):
     settings = FrontSettings(listen_host="127.0.0.1", listen_port=18080, run_dir=tmp_path)
     text = render_config(settings)
@@ -65,9 +72,7 @@ def test_first_deploy_then_switch_and_back(front):
 def test_a_colour_that_never_becomes_ready_gets_no_traffic(front):
     settings, handle = front
     with backend("blue") as blue, backend("green", ready=False) as green:
-        handle.attach("blue", "127.0.0.1", blue.port)
-        handle.wait_up("blue", timeout_s=10)
-        handle.switch_to("blue")
+        make_live(handle, "blue", blue.port)
         handle.attach("green", "127.0.0.1", green.port)
         with pytest.raises(ExternalServiceError, match="did not pass its health checks"):
             handle.wait_up("green", timeout_s=1.0)
@@ -82,9 +87,7 @@ def test_a_colour_that_never_becomes_ready_gets_no_traffic(front):
 def test_the_live_colour_cannot_be_parked(front):
     _, handle = front
     with backend("blue") as blue:
-        handle.attach("blue", "127.0.0.1", blue.port)
-        handle.wait_up("blue", timeout_s=10)
-        handle.switch_to("blue")
+        make_live(handle, "blue", blue.port)
         with pytest.raises(ExternalServiceError, match="refusing to park the live colour"):
             handle.park("blue")
 
@@ -92,9 +95,7 @@ def test_the_live_colour_cannot_be_parked(front):
 def test_live_colour_is_read_from_haproxy_not_remembered(front):
     settings, handle = front
     with backend("green") as green:
-        handle.attach("green", "127.0.0.1", green.port)
-        handle.wait_up("green", timeout_s=10)
-        handle.switch_to("green")
+        make_live(handle, "green", green.port)
         # A fresh handle (a new deploy process) sees the same state.
         assert HaproxyFront(settings.socket_path).live() == "green"
         # start_front on a running front is a no-op that keeps the state.
@@ -126,9 +127,7 @@ def test_zero_failed_requests_under_keep_alive_load_during_switches(front):
         conn.close()
 
     with backend("blue") as blue, backend("green") as green:
-        handle.attach("blue", "127.0.0.1", blue.port)
-        handle.wait_up("blue", timeout_s=10)
-        handle.switch_to("blue")
+        make_live(handle, "blue", blue.port)
         handle.attach("green", "127.0.0.1", green.port)
         handle.wait_up("green", timeout_s=10)
         threads = [threading.Thread(target=client) for _ in range(4)]
