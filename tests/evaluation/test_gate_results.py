@@ -102,3 +102,72 @@ def test_partly_overlapping_documents_are_decided_on_the_common_ones(repo, outpu
     assert {c["n"] for c in report["checks"] if c["metric"] != "perf/size_on_disk_mb"} == {30}
     assert "add_em/exact_match: decided on the 30 documents both sides evaluated (candidate had 40, baseline 30)" \
         in report["notes"]
+
+
+GITHUB_TOKEN = "ghs_MlflowLinkTestToken0123456789abcdef"
+FORGE_REPO = "acme/adder-model"
+
+
+def _gate_on_a_pull_request(repo: Path, outputs: dict[str, Path], tmp_path: Path, tracking_uri: str):
+    """Gate the results files for a PR on the GitHub stand-in; (run, the PR's comments, the stand-in's url)."""
+    from tests.forges.ci_env import github_env, pull_request_event
+    from tests.standins.forge import ForgeStandin
+
+    (repo / ".llm-gitops.yaml").write_text(
+        (CONFIG % "true").replace("tracking: {mlflow: {enabled: true}}",
+                                  f"tracking: {{mlflow: {{enabled: true, tracking_uri: '{tracking_uri}'}}}}"))
+    standin = ForgeStandin.start(kind="github", token=GITHUB_TOKEN)
+    try:
+        standin.add_repo(FORGE_REPO, files={"README.md": "adder\n"})
+        number = standin.add_pull(FORGE_REPO, head="feature", title="Retrain the adder")
+        head = standin.pull(FORGE_REPO, number)["head_sha"]
+        env = github_env(standin.url, FORGE_REPO, tmp_path / "event.json", token=GITHUB_TOKEN,
+                         event=pull_request_event(number, head, FORGE_REPO))
+        args = ["gate", "--candidate-results", str(outputs["regressed"]), "--baseline-results", str(outputs["good"]),
+                "--report-to", "github"]
+        runs = [run_cli(args, cwd=repo, env=env, timeout_s=300) for _ in range(2)]
+        return runs, standin.comments(FORGE_REPO, number)
+    finally:
+        standin.stop()
+
+
+def test_the_comment_links_the_mlflow_run_on_a_tracking_server(repo, outputs, tmp_path):
+    """With a tracking server the run is made before the report: report.json and the one PR
+    comment link its page (no credentials), the run holds the report, and a re-run of the
+    same commit reuses the run and its link."""
+    from mlflow import MlflowClient
+
+    from tests.support.mlflow_store import mlflow_server
+
+    shutil.copytree(repo, tmp_path / "repo")
+    with mlflow_server(tmp_path / "mlflow") as url:
+        authed = url.replace("http://", "http://ci-bot:s3cret-mlflow-pass@")
+        (first, again), comments = _gate_on_a_pull_request(tmp_path / "repo", outputs, tmp_path, authed)
+        assert first.code == 1, first.err
+        assert again.code == 1 and "already logged as MLflow run" in again.err, again.err
+        client = MlflowClient(tracking_uri=url)
+        runs = client.search_runs([client.get_experiment_by_name("llm-gitops").experiment_id])
+        assert len(runs) == 1
+        run = runs[0]
+        link = f"{url}/#/experiments/{run.info.experiment_id}/runs/{run.info.run_id}"
+        report = json.loads((tmp_path / "repo" / ".llm-gitops" / "reports" / "report.json").read_text())
+        assert report["links"]["MLflow run"] == link
+        assert len(comments) == 1 and f"[MLflow run]({link})" in comments[0]["body"]
+        assert run.info.status == "FINISHED" and run.data.tags["verdict"] == "fail"
+        assert run.data.tags["report_digest"].startswith("sha256:")
+        assert {a.path for a in client.list_artifacts(run.info.run_id, "report")} >= {"report/report.json",
+                                                                                       "report/report.md"}
+        for text in (comments[0]["body"], first.out, first.err, again.out, again.err, json.dumps(report)):
+            assert "s3cret-mlflow-pass" not in text
+
+
+def test_an_unreachable_tracking_server_is_a_warning_and_the_comment_has_no_mlflow_link(repo, outputs, tmp_path):
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    shutil.copytree(repo, tmp_path / "repo")
+    (first, _), comments = _gate_on_a_pull_request(tmp_path / "repo", outputs, tmp_path, dead)
+    assert first.code == 1 and "warning: the gate run was not logged to MLflow" in first.err, first.err
+    assert len(comments) == 1 and "MLflow run" not in comments[0]["body"] and "fail" in comments[0]["body"]

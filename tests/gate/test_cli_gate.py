@@ -261,7 +261,7 @@ def test_tracking_gets_the_report_and_artifacts(repo, fakes, monkeypatch, capsys
     write_config(repo, tracking="true")
     seen = {}
 
-    def log_gate_run(config, *, report, artifacts, candidate, git_sha):
+    def log_gate_run(config, *, report, artifacts, candidate, git_sha, run=None):
         seen.update(report=report, artifacts=artifacts, candidate=candidate, git_sha=git_sha)
         return types.SimpleNamespace(run_id="run123", model_version=None)
 
@@ -278,7 +278,7 @@ def test_a_rerun_on_the_same_inputs_reuses_the_decision_and_its_mlflow_run(repo,
     write_config(repo, tracking="true")
     runs = []
 
-    def log_gate_run(config, *, report, artifacts, candidate, git_sha):
+    def log_gate_run(config, *, report, artifacts, candidate, git_sha, run=None):
         runs.append(git_sha)
         (repo / ".llm-gitops" / "mlflow.db").touch()  # as the real sqlite store would be
         return types.SimpleNamespace(run_id=f"run{len(runs)}", model_version=None)
@@ -398,7 +398,7 @@ def test_a_pull_request_run_is_tracked_against_the_pr_head_not_the_merge_commit(
         monkeypatch.setenv(key, value)
     seen = []
 
-    def log_gate_run(config, *, report, artifacts, candidate, git_sha):
+    def log_gate_run(config, *, report, artifacts, candidate, git_sha, run=None):
         seen.append(git_sha)
         return types.SimpleNamespace(run_id="run1", model_version=None)
 

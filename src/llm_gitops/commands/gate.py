@@ -54,6 +54,9 @@ def write_reports(rendered: RenderedGate, output_dir: Path) -> tuple[Path, Path,
     return md_path, json_path, png_path if rendered.png is not None else None
 
 
+MLFLOW_LINK = "MLflow run"
+
+
 def report_links(ctx: ci_context.CiContext) -> dict[str, str]:
     """Links the report and comment show: the CI run and, on GitHub Actions, its artifacts."""
     if not ctx.run_url:
@@ -240,6 +243,12 @@ def _write_publish_track(config: Config, result: GateRun, out_dir: Path, output_
                          candidate: ResolvedModel, say, *, ctx: ci_context.CiContext,
                          token: ci_context.ForgeToken | None, decisions: DecisionCache | None) -> int:
     """Write the reports and step outputs, post, log to MLflow; returns the exit code."""
+    tracking = _Tracking.plan(config, result, candidate, say, commit=ctx.head_sha or git_sha(config.base_dir) or "",
+                              decisions=decisions)
+    if tracking is not None and tracking.linkable:
+        # A tracking server has a page a reviewer can open: make the run first, so that the
+        # report and the comment link it (one comment, not one edited afterwards).
+        result = tracking.link(result)
     rendered = result.rendered
     md_path, json_path, png_path = write_reports(rendered, out_dir)
     say(f"gate: wrote {md_path}, {json_path}" + (f", {png_path}" if png_path else ""))
@@ -252,45 +261,84 @@ def _write_publish_track(config: Config, result: GateRun, out_dir: Path, output_
         output_env,
     )
 
-    # Post first: the reviewer's comment should not wait for MLflow's slow import.
+    # Else post first: the reviewer's comment should not wait for MLflow's slow import.
     code = rendered.exit_code
     if target != "none":
         code = _publish(config, rendered, target, code, say, ctx=ctx, token=token)
-    if rendered.verdict != "error" and config.tracking.mlflow.enabled:
-        _track(config, result, [md_path, json_path] + ([png_path] if png_path else []), candidate, say,
-               commit=ctx.head_sha or git_sha(config.base_dir) or "", decisions=decisions)
+    if tracking is not None:
+        tracking.log(result, [md_path, json_path] + ([png_path] if png_path else []))
     return code
 
 
-def _track(config: Config, result: GateRun, artifacts: list[Path], candidate: ResolvedModel, say, *,
-           commit: str, decisions: DecisionCache | None) -> None:
-    """Log the run to MLflow. A tracking failure is a warning: the verdict stands.
+class _Tracking:
+    """The gate's MLflow run: reused when this decision was logged at this commit, else logged.
 
-    ``commit`` is what the run is recorded against: the PR head from the CI context when
-    there is one (on a GitHub pull_request checkout HEAD is a merge commit, not what the
-    commit status is set on), else HEAD.
+    A tracking failure is a warning: the verdict stands. The commit is what the run is
+    recorded against: the PR head from the CI context when there is one (on a GitHub
+    pull_request checkout HEAD is a merge commit, not what the commit status is set on),
+    else HEAD.
     """
-    from llm_gitops.tracking.mlflow_tracking import log_gate_run, resolve_tracking_uri, sqlite_path
 
-    sha = commit
-    tracking_uri = resolve_tracking_uri(config)
-    key = result.decision_key
-    already = decisions.tracked_run(key, tracking_uri, sha) if decisions is not None and key is not None else None
-    store = sqlite_path(tracking_uri)
-    if already and (store is None or store.is_file()):
-        # The same decision at the same commit is one run, however often CI re-runs it.
-        say(f"gate: already logged as MLflow run {already}")
-        return
-    try:
-        record = log_gate_run(config, report=json.loads(result.rendered.json), artifacts=artifacts,
-                              candidate=candidate, git_sha=sha or None)
-    except LlmGitopsError as exc:
-        click.echo(f"warning: the gate run was not logged to MLflow: {redact(str(exc))}", err=True)
-        return
-    registered = f", registered version {record.model_version}" if getattr(record, "model_version", None) else ""
-    say(f"gate: logged MLflow run {record.run_id}{registered}")
-    if decisions is not None and key is not None:
-        decisions.add_tracked(key, tracking_uri, sha, record.run_id)
+    def __init__(self, config: Config, result: GateRun, candidate: ResolvedModel, say, *, commit: str,
+                 decisions: DecisionCache | None, uri: str, already: tuple[str, str | None] | None):
+        self.config, self.candidate, self.say, self.commit, self.decisions = config, candidate, say, commit, decisions
+        self.key, self.uri, self.already = result.decision_key, uri, already
+        self.started = None  # the run made before the report (a linkable store)
+
+    @classmethod
+    def plan(cls, config: Config, result: GateRun, candidate: ResolvedModel, say, *, commit: str,
+             decisions: DecisionCache | None) -> "_Tracking | None":
+        if result.rendered.verdict == "error" or not config.tracking.mlflow.enabled:
+            return None
+        from llm_gitops.tracking.store import resolve_tracking_uri, sqlite_path
+
+        uri = resolve_tracking_uri(config)
+        key = result.decision_key
+        already = decisions.tracked_run(key, uri, commit) if decisions is not None and key is not None else None
+        store = sqlite_path(uri)
+        if already and store is not None and not store.is_file():
+            already = None  # the local store was deleted: log the decision again
+        return cls(config, result, candidate, say, commit=commit, decisions=decisions, uri=uri, already=already)
+
+    @property
+    def linkable(self) -> bool:
+        return self.uri.startswith(("http://", "https://"))
+
+    def link(self, result: GateRun) -> GateRun:
+        """``result`` with the MLflow run's page among its links (the run created if new)."""
+        from llm_gitops.tracking.mlflow_tracking import start_gate_run
+
+        url = self.already[1] if self.already else None
+        if self.already is None:
+            try:
+                self.started = start_gate_run(self.config, candidate=self.candidate, git_sha=self.commit or None)
+            except LlmGitopsError as exc:
+                click.echo(f"warning: the gate run was not logged to MLflow: {redact(str(exc))}", err=True)
+                self.already = ("", None)  # nothing to log into: do not try again after posting
+                return result
+            url = self.started.url
+        return result.with_links({**result.outcome.links, MLFLOW_LINK: url}, root=self.config.base_dir) if url else result
+
+    def log(self, result: GateRun, artifacts: list[Path]) -> None:
+        from llm_gitops.tracking.mlflow_tracking import log_gate_run
+
+        if self.already:
+            if self.already[0]:
+                self.say(f"gate: already logged as MLflow run {self.already[0]}")
+            return
+        try:
+            record = log_gate_run(self.config, report=json.loads(result.rendered.json), artifacts=artifacts,
+                                  candidate=self.candidate, git_sha=self.commit or None,
+                                  run=self.started)
+        except LlmGitopsError as exc:
+            click.echo(f"warning: the gate run was not logged to MLflow: {redact(str(exc))}", err=True)
+            return
+        registered = f", registered version {record.model_version}" if getattr(record, "model_version", None) else ""
+        url = getattr(record, "url", None)
+        self.say(f"gate: logged MLflow run {record.run_id}{registered}" + (f" ({url})" if url else ""))
+        if self.decisions is not None and self.key is not None:
+            self.decisions.add_tracked(self.key, self.uri, self.commit, record.run_id,
+                                       getattr(record, "url", None))
 
 
 def _publish(config: Config, rendered: RenderedGate, target: str, code: int, say, *, ctx: ci_context.CiContext,

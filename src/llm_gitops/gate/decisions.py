@@ -34,14 +34,18 @@ class DecisionCache:
         entry = self._cache.get(key) or {}
         self._cache.put(key, {**entry, **rendered.to_json()})
 
-    def tracked_run(self, key: str, store: str, commit: str) -> str | None:
-        """The MLflow run id already logged for this decision in ``store`` at ``commit``."""
+    def tracked_run(self, key: str, store: str, commit: str) -> tuple[str, str | None] | None:
+        """(run id, UI page or None) of the MLflow run already logged for this decision in
+        ``store`` at ``commit``."""
         entry = self._cache.get(key) or {}
-        return dict((tuple(pair) for pair in entry.get("tracked", ()) if len(pair) == 2)).get(f"{store} {commit}")
+        for pair in entry.get("tracked", ()):
+            if isinstance(pair, list) and len(pair) in (2, 3) and pair[0] == f"{store} {commit}":
+                return str(pair[1]), (str(pair[2]) if len(pair) == 3 and pair[2] else None)
+        return None
 
-    def add_tracked(self, key: str, store: str, commit: str, run_id: str) -> None:
+    def add_tracked(self, key: str, store: str, commit: str, run_id: str, url: str | None = None) -> None:
         entry = self._cache.get(key)
         if entry is None:
             return
-        entry["tracked"] = [*entry.get("tracked", []), [f"{store} {commit}", run_id]]
+        entry["tracked"] = [*entry.get("tracked", []), [f"{store} {commit}", run_id, url]]
         self._cache.put(key, entry)

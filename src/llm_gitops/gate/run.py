@@ -127,6 +127,15 @@ class GateRun:
     def verdict(self) -> str:
         return self.rendered.verdict
 
+    def with_links(self, links: Mapping[str, str], *, root: Path | None) -> "GateRun":
+        """This run with ``links`` as its report's links, re-rendered; the chart, which
+        shows no links, is kept as drawn."""
+        if dict(links) == dict(self.outcome.links):
+            return self
+        outcome = replace(self.outcome, links=dict(links))
+        rendered = replace(RenderedGate.from_outcome(outcome, root=root), png=self.rendered.png)
+        return replace(self, outcome=outcome, rendered=rendered)
+
     @property
     def exit_code(self) -> int:
         return self.rendered.exit_code
@@ -230,7 +239,9 @@ def run_gate(request: GateRequest, *, progress: Progress = _quiet, plan: GatePla
             elif cached.png is None:
                 cached = cached.with_chart(outcome)
                 decisions.put(key, cached)
-            return GateRun(outcome, cached, decision_key=key, reused=True)
+            # The decision is the earlier run's; the links (this CI run, its artifacts) are this one's.
+            return GateRun(outcome, cached, decision_key=key, reused=True).with_links(common["links"],
+                                                                                      root=config.base_dir)
 
     progress("gate: deciding")
     # gate.policy (numpy, scipy) is imported only to decide: a reused decision needs neither.

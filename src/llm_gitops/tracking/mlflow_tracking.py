@@ -64,7 +64,12 @@ class TrackingRecord:
     run_id: str
     model_version: str | None
     experiment_id: str | None = None
-    tracking_uri: str | None = None
+    tracking_uri: str | None = None  # without credentials
+
+    @property
+    def url(self) -> str | None:
+        """The run's page in the MLflow UI when the store is a server; None for a local store."""
+        return run_url(self.tracking_uri or "", self.experiment_id, self.run_id)
 
 
 # --------------------------------------------------------------------------- registry
@@ -151,6 +156,39 @@ def _create_version(client, name: str, run, tags: dict[str, str]) -> str:
 
 
 # --------------------------------------------------------------------------- gate runs
+def run_url(tracking_uri: str, experiment_id: str | None, run_id: str) -> str | None:
+    """The MLflow UI page of a run on an http(s) tracking server, without credentials.
+
+    None for a local store (sqlite, file): its UI runs on nobody's machine but the
+    runner's, so a PR comment has nothing a reviewer could open.
+    """
+    if not tracking_uri.startswith(("http://", "https://")) or not experiment_id:
+        return None
+    return f"{display_uri(tracking_uri).rstrip('/')}/#/experiments/{experiment_id}/runs/{run_id}"
+
+
+def start_gate_run(config: Config, *, candidate: ResolvedModel, git_sha: str | None) -> TrackingRecord:
+    """Create the gate's MLflow run (status RUNNING) before the report is written.
+
+    The run's id is known before its content: the report and the PR comment can then
+    link it (``TrackingRecord.url``), and ``log_gate_run(..., run=record)`` fills it in.
+    """
+    from mlflow.exceptions import MlflowException
+
+    uri = resolve_tracking_uri(config)
+    tags = {"model_digest": candidate.digest}
+    if git_sha:
+        tags.update({"git_sha": git_sha, "mlflow.source.git.commit": git_sha})
+    client = open_client(uri)
+    try:
+        experiment_id = ensure_experiment(client, uri, config.tracking.mlflow.experiment)
+        run = client.create_run(experiment_id, run_name=f"gate {candidate.short_digest}", tags=tags)
+    except (MlflowException, OSError) as exc:
+        raise service_error(uri, exc, "creating the gate run") from None
+    return TrackingRecord(run_id=run.info.run_id, model_version=None, experiment_id=experiment_id,
+                          tracking_uri=display_uri(uri))
+
+
 def log_gate_run(
     config: Config,
     *,
@@ -158,6 +196,7 @@ def log_gate_run(
     artifacts: list[Path],
     candidate: ResolvedModel,
     git_sha: str | None,
+    run: TrackingRecord | None = None,
 ) -> TrackingRecord:
     """Record one gate as an MLflow run (and a model version when ``register_as`` is set).
 
@@ -165,9 +204,10 @@ def log_gate_run(
     it: ``verdict``, ``summary``, the baseline under ``models.baseline`` (``digest``,
     ``source``) and the rows of ``checks`` (``metric``, ``candidate``, ``baseline``,
     ``delta``, ``ci_low``, ``ci_high``, ``p_value``; numbers or null). A ``metrics``
-    mapping from metric name to such a row is read the same way.
+    mapping from metric name to such a row is read the same way. ``run``: a run made
+    by ``start_gate_run`` to fill in; else a new one is created.
     """
-    from mlflow.entities import Metric, Param
+    from mlflow.entities import Metric, Param, RunTag
     from mlflow.exceptions import MlflowException
 
     settings = config.tracking.mlflow
@@ -184,9 +224,12 @@ def log_gate_run(
 
     client = open_client(uri)
     try:
-        experiment_id = ensure_experiment(client, uri, settings.experiment)
-        run = client.create_run(experiment_id, run_name=f"gate {candidate.short_digest}", tags=tags)
-        run_id = run.info.run_id
+        if run is None:
+            experiment_id = ensure_experiment(client, uri, settings.experiment)
+            mlflow_run = client.create_run(experiment_id, run_name=f"gate {candidate.short_digest}", tags=tags)
+        else:
+            experiment_id, mlflow_run = run.experiment_id, client.get_run(run.run_id)
+        run_id = mlflow_run.info.run_id
         status = "FAILED"
         try:
             now = int(time.time() * 1000)
@@ -194,6 +237,7 @@ def log_gate_run(
                 run_id,
                 params=[Param(_key(k), _param_value(v)) for k, v in params.items()],
                 metrics=[Metric(_key(k), v, now, 0) for k, v in metrics.items()],
+                tags=[RunTag(k, v) for k, v in tags.items()] if run is not None else [],
             )
             for path in artifacts:
                 path = Path(path)
@@ -205,7 +249,7 @@ def log_gate_run(
                 version_tags = {"verdict": verdict, "report_digest": report_digest, "model_digest": candidate.digest}
                 if git_sha:
                     version_tags["git_sha"] = git_sha
-                version = _create_version(client, settings.register_as, run, version_tags)
+                version = _create_version(client, settings.register_as, mlflow_run, version_tags)
                 client.set_tag(run_id, "registered_version", f"{settings.register_as}/{version}")
             status = "FINISHED"
         finally:

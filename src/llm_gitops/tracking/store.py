@@ -70,6 +70,10 @@ def quiet_mlflow() -> None:
     # Set before the import (telemetry is decided then), and only if the user has not chosen.
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    # MLflow prints "View run ... at: <tracking URI>" on stdout when a run ends: with the
+    # URI's credentials, and into stdout that carries only the report (gate --json).
+    # llm-gitops says where the run is itself, without credentials.
+    os.environ["MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT"] = "true"
     import mlflow  # noqa: F401  (configures mlflow's loggers at INFO; lowered below)
 
     for name in ("mlflow", "alembic"):
