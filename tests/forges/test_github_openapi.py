@@ -159,3 +159,48 @@ def test_the_check_can_fail():
         _validate({"state": "bogus", "context": "c"}, schema, "bad status")
     with pytest.raises(AssertionError, match="not an operation"):
         _operation("POST", "/repos/acme/x/no-such-endpoint")
+
+
+def test_deployment_requests_and_answers_match_githubs_openapi(h_github_only):
+    """Deployments: what PyGithub (and our raw status call) sends, and every answer of the stand-in."""
+    import requests
+
+    h, forge = h_github_only
+    made = forge.create_deployment(h.repo, sha=h.head_sha, ref="main", environment="staging", description="deploying",
+                                   payload={"release": "r-000000000001"})
+    forge.set_deployment_status(h.repo, made, "success", "staging runs r-000000000001",
+                                environment_url="http://127.0.0.1:8080", log_url="http://ci.invalid/run/1")
+    second = forge.create_deployment(h.repo, sha=h.head_sha, ref="main", environment="staging", description="again",
+                                     payload={"release": "r-000000000002"})
+    forge.set_deployment_status(h.repo, second, "failure", "analysis Failed")
+    forge.list_deployments(h.repo, "staging")
+    checked = set()
+    for request in h.s.requests_snapshot():
+        template, op = _operation(request.method, request.path)
+        checked.add(f"{request.method} {template}")
+        if request.body is not None:
+            schema = op["requestBody"]["content"]["application/json"]["schema"]
+            _validate(request.body, schema, f"request body of {request.method} {template}")
+    assert {"POST /repos/{owner}/{repo}/deployments", "GET /repos/{owner}/{repo}/deployments",
+            "POST /repos/{owner}/{repo}/deployments/{deployment_id}/statuses",
+            "GET /repos/{owner}/{repo}/deployments/{deployment_id}/statuses"} <= checked
+
+    headers = {"Authorization": f"token {h.token}"}
+    base = f"{h.s.url}/repos/{h.repo}"
+    for method, url, body in [
+        ("POST", f"{base}/deployments", {"ref": "main", "environment": "prod", "payload": {"release": "r"},
+                                         "required_contexts": [], "auto_merge": False}),
+        ("GET", f"{base}/deployments?environment=staging", None),
+        ("GET", f"{base}/deployments/{made.id}", None),
+        ("POST", f"{base}/deployments/{made.id}/statuses", {"state": "error", "description": "d", "log_url": "http://x"}),
+        ("GET", f"{base}/deployments/{made.id}/statuses", None),
+        ("POST", f"{base}/deployments", {"ref": "no-such-ref"}),
+    ]:
+        response = requests.request(method, url, json=body, headers=headers, timeout=5)
+        path = url.split(h.s.url, 1)[1].split("?")[0]
+        template, op = _operation(method, path)
+        spec = op["responses"].get(str(response.status_code))
+        assert spec is not None, f"{method} {template} answered {response.status_code}, not in the description"
+        if "content" in spec:
+            schema = spec["content"]["application/json"]["schema"]
+            _validate(response.json(), schema, f"response of {method} {template}", lenient=True)

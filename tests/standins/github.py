@@ -56,6 +56,7 @@ class GitHubStandin(GitRepos, Standin):
                 "id": self.new_id(), "full_name": full_name, "default_branch": default_branch, "private": private,
                 "commits": {}, "branches": {}, "pulls": {}, "comments": {}, "statuses": [], "check_runs": [],
                 "reactions": [], "collaborators": {owner: "admin"}, "next_number": 1,
+                "deployments": [], "deployment_statuses": [],
             }
             self.state.setdefault("repos", {})[full_name] = repo
             sha = commit(repo, None, encoded(files), "initial commit")
@@ -113,6 +114,22 @@ class GitHubStandin(GitRepos, Standin):
     def reactions(self, repo_name: str) -> list[dict]:
         with self.lock:
             return [dict(r) for r in self._repo(repo_name)["reactions"]]
+
+    def deployments(self, repo_name: str, environment: str | None = None) -> list[dict]:
+        """Deployments oldest first, each with ``statuses`` (oldest first)."""
+        with self.lock:
+            repo = self._repo(repo_name)
+            statuses = repo.setdefault("deployment_statuses", [])
+            return [{**d, "statuses": [dict(s) for s in statuses if s["deployment_id"] == d["id"]]}
+                    for d in repo.setdefault("deployments", []) if environment is None or d["environment"] == environment]
+
+    def add_commit(self, repo_name: str, sha: str, *, message: str = "a commit made elsewhere") -> None:
+        """Make ``sha`` (a commit of a checkout on disk) known, on the default branch's tree."""
+        with self.lock:
+            repo = self._repo(repo_name)
+            head = repo["commits"][repo["branches"][repo["default_branch"]]]
+            repo["commits"].setdefault(sha, {**head, "message": message})
+        self.dump_state()
 
     def permissions(self, repo_name: str) -> dict[str, str]:
         with self.lock:
@@ -382,6 +399,11 @@ class GitHubStandin(GitRepos, Standin):
             ("GET", R + r"/contents/(?P<path>.+)", self.h_get_contents),
             ("PUT", R + r"/contents/(?P<path>.+)", self.h_put_contents),
             ("GET", R + r"/collaborators/(?P<user>[^/]+)/permission", self.h_permission),
+            ("POST", R + r"/deployments", self.h_create_deployment),
+            ("GET", R + r"/deployments", self.h_list_deployments),
+            ("GET", R + r"/deployments/(?P<id>\d+)", self.h_get_deployment),
+            ("POST", R + r"/deployments/(?P<id>\d+)/statuses", self.h_create_deployment_status),
+            ("GET", R + r"/deployments/(?P<id>\d+)/statuses", self.h_list_deployment_statuses),
         ]
         for method, pattern, handler in routes:
             # GitHub Enterprise serves the same API under /api/v3.
@@ -757,3 +779,128 @@ class GitHubStandin(GitRepos, Standin):
             raise HttpError(404, {"message": f"{login} is not a user", "documentation_url": DOCS, "status": "404"})
         role = repo["collaborators"].get(login, "none")
         return 200, {"permission": ROLE_TO_PERMISSION[role], "role_name": role, "user": self._user(req.base_url, login)}, {}
+
+    # ================================================================== deployments
+    # https://docs.github.com/rest/deployments: a deployment of a ref (branch, tag or sha)
+    # to an environment; its state is its newest status. Checks GitHub makes on create:
+    # the ref must resolve; required_contexts (default: every context on the commit) must
+    # all be success; auto_merge (default true) is not simulated. auto_inactive (default
+    # true) marks earlier successful deployments of the environment inactive, except
+    # transient and production ones, as documented.
+    _DEPLOYMENT_STATES = ("error", "failure", "inactive", "in_progress", "queued", "pending", "success")
+
+    def _deployment_json(self, base: str, repo: dict, d: dict) -> dict:
+        url = f"{base}/repos/{repo['full_name']}/deployments/{d['id']}"
+        return {
+            "url": url, "id": d["id"], "node_id": f"DE_{d['id']}", "sha": d["sha"], "ref": d["ref"], "task": d["task"],
+            "payload": d["payload"], "original_environment": d["environment"], "environment": d["environment"],
+            "description": d["description"], "creator": self._user(base, d["creator"]), "created_at": d["created_at"],
+            "updated_at": d["updated_at"], "statuses_url": f"{url}/statuses",
+            "repository_url": f"{base}/repos/{repo['full_name']}", "transient_environment": d["transient_environment"],
+            "production_environment": d["production_environment"], "performed_via_github_app": None,
+        }
+
+    def _deployment_status_json(self, base: str, repo: dict, s: dict) -> dict:
+        url = f"{base}/repos/{repo['full_name']}/deployments/{s['deployment_id']}"
+        return {
+            "url": f"{url}/statuses/{s['id']}", "id": s["id"], "node_id": f"DES_{s['id']}", "state": s["state"],
+            "creator": self._user(base, s["creator"]), "description": s["description"], "environment": s["environment"],
+            "target_url": s["target_url"], "created_at": s["created_at"], "updated_at": s["created_at"],
+            "deployment_url": url, "repository_url": f"{base}/repos/{repo['full_name']}",
+            "environment_url": s["environment_url"], "log_url": s["log_url"], "performed_via_github_app": None,
+        }
+
+    def _deployment(self, repo: dict, req: Request) -> dict:
+        for d in repo.setdefault("deployments", []):
+            if str(d["id"]) == req.match.group("id"):
+                return d
+        raise HttpError(404, {"message": "Not Found", "documentation_url": f"{DOCS}/deployments/deployments#get-a-deployment",
+                              "status": "404"})
+
+    def _newest_status(self, repo: dict, deployment_id: int) -> dict | None:
+        return next((s for s in reversed(repo.setdefault("deployment_statuses", []))
+                     if s["deployment_id"] == deployment_id), None)
+
+    def h_create_deployment(self, req):
+        repo = self._r(req)
+        self._need(repo, req, "write")
+        body = self._body(req, "ref")
+        ref = body["ref"]
+        try:
+            sha = self._resolve(repo, ref) if isinstance(ref, str) else None
+        except HttpError:
+            sha = None
+        if sha is None:
+            raise HttpError(422, {"message": f"No ref found for: {ref}",
+                                  "documentation_url": f"{DOCS}/deployments/deployments#create-a-deployment", "status": "422"})
+        required = body.get("required_contexts")
+        newest: dict[str, str] = {}
+        for s in repo["statuses"]:
+            if s["sha"] == sha:
+                newest[s["context"]] = s["state"]
+        failing = [c for c in (newest if required is None else required) if newest.get(c) != "success"]
+        if failing:
+            raise HttpError(409, {"message": f"Conflict: Commit status checks failed for {ref}.",
+                                  "errors": [{"contexts": [{"context": c, "state": newest.get(c, "missing")} for c in failing],
+                                              "resource": "Deployment", "field": "required_contexts", "code": "invalid"}],
+                                  "documentation_url": f"{DOCS}/deployments/deployments#create-a-deployment", "status": "409"})
+        environment = body.get("environment") or "production"
+        payload = body.get("payload", {})
+        d = {"id": self.new_id(), "sha": sha, "ref": ref, "task": body.get("task") or "deploy", "payload": payload,
+             "environment": environment, "description": body.get("description"), "creator": req.user,
+             "created_at": now_iso(), "updated_at": now_iso(),
+             "transient_environment": bool(body.get("transient_environment", False)),
+             "production_environment": bool(body.get("production_environment", environment == "production"))}
+        repo.setdefault("deployments", []).append(d)
+        return 201, self._deployment_json(req.base_url, repo, d), {}
+
+    def h_list_deployments(self, req):
+        repo = self._r(req)
+        items = [d for d in reversed(repo.setdefault("deployments", []))
+                 if all(str(d[k]) == req.query[k] for k in ("sha", "ref", "task", "environment") if k in req.query)]
+        chunk, headers = paginate(req, items, default_per_page=30)
+        return 200, [self._deployment_json(req.base_url, repo, d) for d in chunk], headers
+
+    def h_get_deployment(self, req):
+        repo = self._r(req)
+        return 200, self._deployment_json(req.base_url, repo, self._deployment(repo, req)), {}
+
+    def h_create_deployment_status(self, req):
+        repo = self._r(req)
+        self._need(repo, req, "write")
+        d = self._deployment(repo, req)
+        body = self._body(req, "state")
+        invalid = None
+        if body["state"] not in self._DEPLOYMENT_STATES:
+            invalid = ("state", "state is not included in the list")
+        elif len(body.get("description") or "") > 140:
+            invalid = ("description", "description is too long (maximum is 140 characters)")
+        if invalid:
+            raise HttpError(422, {"message": "Validation Failed", "errors": [{"resource": "DeploymentStatus",
+                                  "field": invalid[0], "code": "custom", "message": invalid[1]}],
+                                  "documentation_url": f"{DOCS}/deployments/statuses#create-a-deployment-status",
+                                  "status": "422"})
+        statuses = repo.setdefault("deployment_statuses", [])
+        log_url = body.get("log_url") or ""
+        s = {"id": self.new_id(), "deployment_id": d["id"], "state": body["state"], "description": body.get("description") or "",
+             "environment": body.get("environment") or d["environment"], "target_url": log_url or body.get("target_url") or "",
+             "log_url": log_url or body.get("target_url") or "", "environment_url": body.get("environment_url") or "",
+             "creator": req.user, "created_at": now_iso()}
+        statuses.append(s)
+        d["updated_at"] = now_iso()
+        if body["state"] == "success" and body.get("auto_inactive", True):
+            for other in repo["deployments"]:
+                newest = self._newest_status(repo, other["id"])
+                if (other["id"] != d["id"] and other["environment"] == d["environment"] and newest is not None
+                        and newest["state"] == "success" and not other["transient_environment"]
+                        and not other["production_environment"]):
+                    statuses.append({**newest, "id": self.new_id(), "state": "inactive", "created_at": now_iso(),
+                                     "description": newest["description"], "creator": req.user})
+        return 201, self._deployment_status_json(req.base_url, repo, s), {}
+
+    def h_list_deployment_statuses(self, req):
+        repo = self._r(req)
+        d = self._deployment(repo, req)
+        items = [s for s in reversed(repo.setdefault("deployment_statuses", [])) if s["deployment_id"] == d["id"]]
+        chunk, headers = paginate(req, items, default_per_page=30)
+        return 200, [self._deployment_status_json(req.base_url, repo, s) for s in chunk], headers

@@ -108,6 +108,23 @@ class GitLabStandin(GitRepos, Standin):
         with self.lock:
             return dict(self._project(path)["mrs"][str(iid)])
 
+    def deployments(self, path: str, environment: str | None = None) -> list[dict]:
+        """Deployments oldest first; ``statuses`` lists every status each one went through."""
+        with self.lock:
+            return [dict(d) for d in self._project(path).setdefault("deployments", [])
+                    if environment is None or d["environment"] == environment]
+
+    def environments(self, path: str) -> dict[str, dict]:
+        with self.lock:
+            return {k: dict(v) for k, v in self._project(path).setdefault("environments", {}).items()}
+
+    def add_commit(self, path: str, sha: str, *, message: str = "a commit made elsewhere") -> None:
+        """Make ``sha`` (a commit of a checkout on disk) known, on the default branch's tree."""
+        with self.lock:
+            p = self._project(path)
+            p["commits"].setdefault(sha, {**p["commits"][p["branches"][p["default_branch"]]], "message": message})
+        self.dump_state()
+
     def awards(self, path: str) -> list[dict]:
         with self.lock:
             return [dict(a) for a in self._project(path)["awards"]]
@@ -274,6 +291,11 @@ class GitLabStandin(GitRepos, Standin):
             ("GET", P + r"/repository/files/(?P<path>[^/]+)", self.h_get_file),
             ("GET", P + r"/members/all/(?P<uid>\d+)", self.h_member_all),
             ("GET", P + r"/members/(?P<uid>\d+)", self.h_member),
+            ("POST", P + r"/deployments", self.h_create_deployment),
+            ("GET", P + r"/deployments", self.h_list_deployments),
+            ("GET", P + r"/deployments/(?P<did>\d+)", self.h_get_deployment),
+            ("PUT", P + r"/deployments/(?P<did>\d+)", self.h_update_deployment),
+            ("GET", P + r"/environments", self.h_list_environments),
         ]:
             self.route(method, pattern, handler)
 
@@ -556,3 +578,88 @@ class GitLabStandin(GitRepos, Standin):
 
     def h_member(self, req):
         return self._member(req, False)
+
+    # ================================================================== deployments
+    # https://docs.gitlab.com/api/deployments/: POST needs environment, sha, ref, tag and a
+    # status (running, success, failed or canceled); the environment is created by the
+    # first deployment to it. PUT changes the status; a transition to the status it has
+    # is refused. The list is ordered by id ascending unless told otherwise.
+    DEPLOYMENT_STATUSES = ("running", "success", "failed", "canceled")
+
+    def _environment_json(self, base, p, e):
+        return {"id": e["id"], "name": e["name"], "slug": e["name"].lower().replace("/", "-"),
+                "external_url": e.get("external_url"), "state": "available", "tier": e["tier"],
+                "created_at": e["created_at"], "updated_at": e["created_at"]}
+
+    def _deployment_json(self, base, p, d):
+        env = p["environments"][d["environment"]]
+        done = d["status"] in ("success", "failed", "canceled")
+        return {"id": d["id"], "iid": d["iid"], "ref": d["ref"], "sha": d["sha"], "created_at": d["created_at"],
+                "updated_at": d["updated_at"], "finished_at": d["updated_at"] if done else None, "status": d["status"],
+                "user": self._user(base, d["user"]), "environment": self._environment_json(base, p, env),
+                "deployable": None}
+
+    def _deployment(self, p, req) -> dict:
+        for d in p.setdefault("deployments", []):
+            if str(d["id"]) == req.match.group("did"):
+                return d
+        raise HttpError(404, {"message": "404 Not found"})
+
+    def h_create_deployment(self, req):
+        p = self._p(req)
+        self._need(p, req, "developer")
+        body = req.body if isinstance(req.body, dict) else {}
+        for key in ("environment", "sha", "ref", "tag", "status"):
+            if key not in body or body[key] in (None, ""):
+                raise HttpError(400, {"error": f"{key} is missing"})
+        if body["status"] not in self.DEPLOYMENT_STATUSES:
+            raise HttpError(400, {"error": "status does not have a valid value"})
+        environments = p.setdefault("environments", {})
+        name = body["environment"]
+        if name not in environments:
+            tier = next((t for t, words in (("production", ("prod", "live")), ("staging", ("stag", "model", "demo")),
+                                            ("testing", ("test", "qc")), ("development", ("dev", "review")))
+                         if any(w in name.lower() for w in words)), "other")
+            environments[name] = {"id": self.new_id(), "name": name, "tier": tier, "created_at": now_iso(),
+                                  "external_url": None}
+        deployments = p.setdefault("deployments", [])
+        d = {"id": self.new_id(), "iid": 1 + max((x["iid"] for x in deployments), default=0), "environment": name,
+             "sha": body["sha"], "ref": body["ref"], "tag": bool(body["tag"]), "status": body["status"],
+             "user": req.user, "created_at": now_iso(), "updated_at": now_iso(), "statuses": [body["status"]]}
+        deployments.append(d)
+        return 201, self._deployment_json(req.base_url, p, d), {}
+
+    def h_list_deployments(self, req):
+        p = self._p(req)
+        items = [d for d in p.setdefault("deployments", [])
+                 if all(d[k] == req.query[k] for k in ("environment", "status") if k in req.query)]
+        key = req.query.get("order_by", "id")
+        if key not in ("id", "iid", "created_at", "updated_at", "finished_at", "ref"):
+            raise HttpError(400, {"error": "order_by does not have a valid value"})
+        items.sort(key=lambda d: d.get("updated_at" if key == "finished_at" else key) or "",
+                   reverse=req.query.get("sort", "asc") == "desc")
+        chunk, headers = paginate(req, items, default_per_page=20)
+        return 200, [self._deployment_json(req.base_url, p, d) for d in chunk], headers
+
+    def h_get_deployment(self, req):
+        p = self._p(req)
+        return 200, self._deployment_json(req.base_url, p, self._deployment(p, req)), {}
+
+    def h_update_deployment(self, req):
+        p = self._p(req)
+        self._need(p, req, "developer")
+        d = self._deployment(p, req)
+        status = (req.body if isinstance(req.body, dict) else {}).get("status")
+        if status not in self.DEPLOYMENT_STATUSES:
+            raise HttpError(400, {"error": "status does not have a valid value"})
+        if status == d["status"]:
+            raise HttpError(400, {"message": f"Cannot transition status via :{status} from :{d['status']}"})
+        d.update(status=status, updated_at=now_iso())
+        d["statuses"].append(status)
+        return 200, self._deployment_json(req.base_url, p, d), {}
+
+    def h_list_environments(self, req):
+        p = self._p(req)
+        items = [e for e in p.setdefault("environments", {}).values() if req.query.get("name") in (None, e["name"])]
+        chunk, headers = paginate(req, items, default_per_page=20)
+        return 200, [self._environment_json(req.base_url, p, e) for e in chunk], headers

@@ -11,7 +11,7 @@ comment in place instead of adding one more.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal, Protocol, runtime_checkable
 
 Permission = Literal["none", "read", "triage", "write", "maintain", "admin"]
@@ -25,6 +25,12 @@ STATUS_STATES: tuple[str, ...] = ("pending", "success", "failure", "error", "neu
 # GitHub's reaction names; GitLab's award emoji are mapped from these.
 Reaction = Literal["+1", "-1", "laugh", "confused", "heart", "hooray", "rocket", "eyes"]
 REACTIONS: tuple[str, ...] = ("+1", "-1", "laugh", "confused", "heart", "hooray", "rocket", "eyes")
+
+# Deployment states llm-gitops speaks: GitHub's deployment status states. GitLab's
+# deployment statuses are mapped in forges/gitlab.py (running = in_progress, failed =
+# failure or error, canceled = error, created = queued; GitLab has no inactive).
+DeploymentState = Literal["queued", "in_progress", "success", "failure", "error", "inactive"]
+DEPLOYMENT_STATES: tuple[str, ...] = ("queued", "in_progress", "success", "failure", "error", "inactive")
 
 _KEY_PART = re.compile(r"^[A-Za-z0-9_.\-]+$")
 
@@ -94,6 +100,29 @@ class ReactionTarget:
     comment_id: int | None = None
 
 
+@dataclass(frozen=True)
+class Deployment:
+    """One deployment of ``sha`` to ``environment`` on a forge, with its newest status.
+
+    ``payload`` is what llm-gitops attached (``{"release": id}``); ``description`` is the
+    newest status's. GitLab keeps neither a payload nor a description: both are empty there.
+    """
+
+    id: int
+    environment: str
+    sha: str
+    ref: str
+    state: str  # a DeploymentState
+    description: str = ""
+    payload: dict = field(default_factory=dict, hash=False)
+    created_at: str = ""
+
+    @property
+    def release(self) -> str | None:
+        value = self.payload.get("release")
+        return value if isinstance(value, str) else None
+
+
 def sticky_marker(command: str, environment: str | None = None) -> str:
     """The hidden first line that identifies a sticky comment, e.g. ``<!-- llm-gitops:gate:staging -->``."""
     for part in (command, environment):
@@ -159,3 +188,17 @@ class Forge(Protocol):
     def read_file(self, repo: str, path: str, ref: str) -> bytes | None: ...
 
     def merge_pull_request(self, pr: PullRequestRef, sha: str | None = None) -> str: ...
+
+    def create_deployment(self, repo: str, *, sha: str, ref: str, environment: str, description: str,
+                          payload: dict[str, str]) -> Deployment:
+        """Record a deployment of ``sha`` to ``environment``, already ``in_progress``.
+
+        The environment is created on its first deployment. Previous successful deployments
+        of the environment become ``inactive`` once this one succeeds (GitHub's auto_inactive).
+        """
+
+    def set_deployment_status(self, repo: str, deployment: Deployment, state: DeploymentState, description: str,
+                              *, environment_url: str | None = None, log_url: str | None = None) -> None: ...
+
+    def list_deployments(self, repo: str, environment: str) -> list[Deployment]:
+        """The environment's deployments, newest first, each with its newest status."""

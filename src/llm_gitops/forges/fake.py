@@ -11,9 +11,12 @@ import hashlib
 from dataclasses import dataclass, field
 
 from llm_gitops.errors import ExternalServiceError
+from llm_gitops.forges import deployment_log
 from llm_gitops.forges.base import (
     Comment,
     CommitStatus,
+    Deployment,
+    DeploymentState,
     FileChange,
     Permission,
     PullRequest,
@@ -48,6 +51,7 @@ class FakeForge:
     permissions: dict[tuple[str, str], Permission] = field(default_factory=dict)
     reactions: list[tuple[ReactionTarget, str]] = field(default_factory=list)
     merged: list[PullRequestRef] = field(default_factory=list)
+    deployments: dict[str, list[dict]] = field(default_factory=dict)  # repo -> deployment_log records
     _next_id: int = 1
 
     def _id(self) -> int:
@@ -154,3 +158,16 @@ class FakeForge:
         base.update(self.files.get((pr.repo, p.head_ref), {}))
         self.files[(pr.repo, p.base_ref)] = base
         return hashlib.sha1(f"merge {pr}".encode()).hexdigest()
+
+    def create_deployment(self, repo: str, *, sha: str, ref: str, environment: str, description: str,
+                          payload: dict[str, str]) -> Deployment:
+        return deployment_log.create(self.deployments.setdefault(repo, []), sha=sha, ref=ref, environment=environment,
+                                     description=description, payload=payload)
+
+    def set_deployment_status(self, repo: str, deployment: Deployment, state: DeploymentState, description: str,
+                              *, environment_url: str | None = None, log_url: str | None = None) -> None:
+        deployment_log.add_status(self.deployments.setdefault(repo, []), deployment.id, state, description,
+                                  environment_url=environment_url, log_url=log_url)
+
+    def list_deployments(self, repo: str, environment: str) -> list[Deployment]:
+        return deployment_log.listed(self.deployments.get(repo, []), environment)

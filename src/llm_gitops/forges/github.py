@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TypeVar
 
 from llm_gitops.errors import ExternalServiceError
@@ -27,6 +28,8 @@ from llm_gitops.forges.base import (
     PERMISSIONS,
     Comment,
     CommitStatus,
+    Deployment,
+    DeploymentState,
     FileChange,
     Permission,
     PullRequest,
@@ -200,7 +203,7 @@ class GitHubForge(LibraryForge):
     # ------------------------------------------------------------------ statuses
     def set_commit_status(self, repo: str, sha: str, state: StatusState, context: str, description: str,
                           target_url: str | None = None, summary: str | None = None) -> None:
-        desc = description if len(description) <= DESCRIPTION_LIMIT else description[: DESCRIPTION_LIMIT - 1] + "…"
+        desc = _short(description)
         r = self._repo(repo)
 
         def status() -> None:
@@ -303,6 +306,71 @@ class GitHubForge(LibraryForge):
             return result.sha
 
         return self._run(f"merging pull request #{pr.number}", merge, repo=pr.repo, pr=pr)
+
+    # ------------------------------------------------------------------ deployments
+    def create_deployment(self, repo: str, *, sha: str, ref: str, environment: str, description: str,
+                          payload: dict[str, str]) -> Deployment:
+        """A deployment of ``sha`` (GitHub deploys a ref, so the ref sent is the sha itself:
+        a branch that moved on would deploy another commit; ``ref`` is GitLab's), then its
+        ``in_progress`` status. ``auto_merge`` off (GitHub would merge the default branch
+        into the ref) and no required contexts (the gate is the CI's job, not the deploy's)."""
+        r = self._repo(repo)
+        desc = _short(description)
+        tries: list[int] = []
+
+        def create():
+            # A retried create whose first answer was lost finds the deployment it made.
+            existing = self._unstarted(r, sha, environment, payload) if tries else None
+            tries.append(1)
+            return existing or r.create_deployment(ref=sha, auto_merge=False, required_contexts=[],
+                                                   payload=dict(payload), environment=environment, description=desc,
+                                                   transient_environment=False)
+
+        made = self._run(f"creating a deployment of {sha[:12]} to {environment}", create, repo=repo)
+        deployment = _deployment(made, None)
+        self.set_deployment_status(repo, deployment, "in_progress", description)
+        return replace(deployment, state="in_progress", description=desc)
+
+    @staticmethod
+    def _unstarted(r, sha: str, environment: str, payload: dict[str, str]):
+        for d in r.get_deployments(sha=sha, environment=environment):
+            if d.payload == payload and next(iter(d.get_statuses()), None) is None:
+                return d
+        return None
+
+    def set_deployment_status(self, repo: str, deployment: Deployment, state: DeploymentState, description: str,
+                              *, environment_url: str | None = None, log_url: str | None = None) -> None:
+        r = self._repo(repo)
+        body: dict = {"state": state, "description": _short(description), "auto_inactive": True}
+        if environment_url:
+            body["environment_url"] = environment_url
+        if log_url:
+            body["log_url"] = log_url  # GitHub sets target_url from it; PyGithub's create_status lacks it
+
+        def status() -> None:
+            r._requester.requestJsonAndCheck("POST", f"{r.url}/deployments/{deployment.id}/statuses", input=body)
+
+        self._run(f"setting deployment {deployment.id} ({deployment.environment}) to {state}", status, repo=repo)
+
+    def list_deployments(self, repo: str, environment: str) -> list[Deployment]:
+        def fetch() -> list[Deployment]:
+            # GitHub lists deployments and their statuses newest first.
+            return [_deployment(d, next(iter(d.get_statuses()), None))
+                    for d in self._repo(repo).get_deployments(environment=environment)]
+
+        return self._run(f"reading the deployments of {environment}", fetch, repo=repo)
+
+
+def _short(description: str) -> str:
+    return description if len(description) <= DESCRIPTION_LIMIT else description[: DESCRIPTION_LIMIT - 1] + "…"
+
+
+def _deployment(d, newest) -> Deployment:
+    payload = d.payload if isinstance(d.payload, dict) else {}
+    created = d.created_at.strftime("%Y-%m-%dT%H:%M:%SZ") if d.created_at else ""
+    if newest is None:
+        return Deployment(d.id, d.environment, d.sha, d.ref, "queued", d.description or "", payload, created)
+    return Deployment(d.id, d.environment, d.sha, d.ref, newest.state, newest.description or "", payload, created)
 
 
 def _message(data) -> str:

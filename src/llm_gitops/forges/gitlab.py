@@ -23,6 +23,8 @@ from llm_gitops.errors import ExternalServiceError
 from llm_gitops.forges.base import (
     Comment,
     CommitStatus,
+    Deployment,
+    DeploymentState,
     FileChange,
     Permission,
     PullRequest,
@@ -42,6 +44,12 @@ T = TypeVar("T")
 NOTE_LIMIT = 1_000_000  # characters GitLab accepts in a note
 TOKEN_HINT = "set GITLAB_TOKEN (or LLM_GITOPS_GITLAB_TOKEN) to a token with the api scope"
 _STATE = {"pending": "pending", "success": "success", "failure": "failed", "error": "failed", "neutral": "success"}
+# Deployment states (GitHub's words, the project's vocabulary) <-> GitLab deployment statuses.
+# GitLab keeps one failed status for both failure and error; it has no inactive (an
+# environment's current deployment is its newest successful one) and no settable queued.
+_DEPLOY_TO = {"in_progress": "running", "success": "success", "failure": "failed", "error": "failed"}
+_DEPLOY_FROM = {"created": "queued", "blocked": "queued", "running": "in_progress", "success": "success",
+                "failed": "failure", "canceled": "error", "skipped": "error"}
 # GitHub reaction names (the project's vocabulary) -> GitLab award emoji.
 _EMOJI = {"+1": "thumbsup", "-1": "thumbsdown", "laugh": "laughing", "confused": "confused", "heart": "heart",
           "hooray": "tada", "rocket": "rocket", "eyes": "eyes"}
@@ -299,6 +307,55 @@ class GitLabForge(LibraryForge):
             return (result or {}).get("merge_commit_sha") or getattr(mr, "merge_commit_sha", None) or ""
 
         return self._run(f"merging merge request !{pr.number}", merge, repo=pr.repo, pr=pr)
+
+    # ------------------------------------------------------------------ deployments
+    def create_deployment(self, repo: str, *, sha: str, ref: str, environment: str, description: str,
+                          payload: dict[str, str]) -> Deployment:
+        """A ``running`` deployment of ``sha`` from branch ``ref``; GitLab creates the
+        environment on its first deployment. GitLab keeps no description or payload."""
+        project = self._project(repo)
+        tries: list[int] = []
+
+        def create():
+            existing = None
+            if tries:  # a retried create whose first answer was lost finds the deployment it made
+                existing = next((d for d in project.deployments.list(environment=environment, status="running",
+                                                                     order_by="id", sort="desc", get_all=False)
+                                 if d.sha == sha and d.ref == ref), None)
+            tries.append(1)
+            return existing or project.deployments.create({"environment": environment, "sha": sha, "ref": ref,
+                                                           "tag": False, "status": "running"})
+
+        return _deployment(self._run(f"creating a deployment of {sha[:12]} to {environment}", create, repo=repo))
+
+    def set_deployment_status(self, repo: str, deployment: Deployment, state: DeploymentState, description: str,
+                              *, environment_url: str | None = None, log_url: str | None = None) -> None:
+        from gitlab import exceptions as glexc
+
+        status = _DEPLOY_TO.get(state)
+        if status is None:
+            return  # queued, inactive: nothing GitLab lets a client set (see _DEPLOY_TO)
+
+        def update() -> None:
+            try:
+                self._project(repo).deployments.update(deployment.id, {"status": status})
+            except glexc.GitlabUpdateError as exc:
+                # A retried update that had in fact been applied: GitLab refuses the same state again.
+                if exc.response_code == 400 and "transition" in str(exc.error_message):
+                    return
+                raise
+
+        self._run(f"setting deployment {deployment.id} ({deployment.environment}) to {status}", update, repo=repo)
+
+    def list_deployments(self, repo: str, environment: str) -> list[Deployment]:
+        return self._run(f"reading the deployments of {environment}", lambda: [
+            _deployment(d) for d in self._project(repo).deployments.list(environment=environment, order_by="id",
+                                                                         sort="desc", iterator=True)], repo=repo)
+
+
+def _deployment(d) -> Deployment:
+    environment = d.environment.get("name", "") if isinstance(d.environment, dict) else str(d.environment)
+    return Deployment(d.id, environment, d.sha, d.ref, _DEPLOY_FROM.get(d.status, "error"), "", {}, d.created_at or "")
 
 
 def _note(note, mr_url: str, body: str | None = None) -> Comment:

@@ -2,9 +2,10 @@
 
 A pull request is a branch plus a record; merging merges. Records live inside the
 repository's git directory (``<git dir>/llm-gitops/``): pull requests and their comments,
-commit statuses and reactions. Being under ``.git``, they are not part of any commit, so
-a change proposed in a pull request cannot forge them (the same property a hosted forge's
-statuses have). ``repo`` in every call is the path of the repository.
+commit statuses, reactions and deployments (with their statuses: each environment's
+deploy history, as a hosted forge's environment page shows it). Being under ``.git``,
+they are not part of any commit, so a change proposed in a pull request cannot forge
+them (the same property a hosted forge's statuses have). ``repo`` in every call is the path of the repository.
 
 Branches are written with git's plumbing (a temporary index, ``commit-tree``,
 ``update-ref`` with the expected old value), so the user's working tree and index are
@@ -24,9 +25,12 @@ from dataclasses import asdict
 from pathlib import Path
 
 from llm_gitops.errors import ExternalServiceError
+from llm_gitops.forges import deployment_log
 from llm_gitops.forges.base import (
     Comment,
     CommitStatus,
+    Deployment,
+    DeploymentState,
     FileChange,
     Permission,
     PullRequest,
@@ -79,8 +83,8 @@ class LocalForge:
             fcntl.flock(lock, fcntl.LOCK_EX)
             path = store / "records.json"
             data = json.loads(path.read_text()) if path.is_file() else {}
-            for key in ("pulls", "comments", "statuses", "reactions"):
-                data.setdefault(key, [] if key in ("statuses", "reactions") else {})
+            for key in ("pulls", "comments", "statuses", "reactions", "deployments"):
+                data.setdefault(key, [] if key in ("statuses", "reactions", "deployments") else {})
             yield data
             tmp = path.with_suffix(".tmp")
             tmp.write_text(json.dumps(data, indent=1))
@@ -234,3 +238,21 @@ class LocalForge:
         with self._records(repo) as data:
             data["pulls"][str(pr.number)].update(state="merged", merged_sha=merged_sha)
         return merged_sha
+
+    def create_deployment(self, repo: str, *, sha: str, ref: str, environment: str, description: str,
+                          payload: dict[str, str]) -> Deployment:
+        if self._sha(repo, sha) is None:
+            raise ExternalServiceError(f"no commit {sha[:12]} in {repo}")
+        with self._records(repo) as data:
+            return deployment_log.create(data["deployments"], sha=sha, ref=ref, environment=environment,
+                                         description=description, payload=payload)
+
+    def set_deployment_status(self, repo: str, deployment: Deployment, state: DeploymentState, description: str,
+                              *, environment_url: str | None = None, log_url: str | None = None) -> None:
+        with self._records(repo) as data:
+            deployment_log.add_status(data["deployments"], deployment.id, state, description,
+                                      environment_url=environment_url, log_url=log_url)
+
+    def list_deployments(self, repo: str, environment: str) -> list[Deployment]:
+        with self._records(repo) as data:
+            return deployment_log.listed(data["deployments"], environment)
