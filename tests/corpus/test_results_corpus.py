@@ -18,28 +18,17 @@ import pytest
 
 from tests.corpus.harness import expect_clean_error
 from tests.evaluation.conftest import write_suite
-from tests.evaluation.lm_eval_output import samples_files, write_lm_eval_output
+from tests.evaluation.lm_eval_output import SUITE_TASKS as TASKS
+from tests.evaluation.lm_eval_output import samples_files, suite_gate_config, write_lm_eval_output
 
 pytestmark = pytest.mark.slow
-
-TASKS = ["tasks/add_mc.yaml", "tasks/add_em.yaml"]
-CONFIG = """\
-version: 1
-eval:
-  tasks: [tasks/add_mc.yaml, tasks/add_em.yaml]
-thresholds:
-  - {metric: add_em/exact_match, max_drop: 2pt}
-  - {metric: add_mc/acc, max_drop: 2pt}
-tracking: {mlflow: {enabled: false%s}}
-report: {to: none}
-"""
 
 
 @pytest.fixture(scope="module")
 def world(example_models, tmp_path_factory):
     root = tmp_path_factory.mktemp("results-corpus")
     repo = write_suite(root / "repo", count=40)
-    (repo / ".llm-gitops.yaml").write_text(CONFIG % "")
+    (repo / ".llm-gitops.yaml").write_text(suite_gate_config())
     good = write_lm_eval_output(example_models.good, repo, TASKS, root / "good").parent
     return {"repo": repo, "good": good, "model": example_models.good}
 
@@ -464,8 +453,7 @@ def _both_baseline_flags(r: Run, _t: Path, model: Path):
 
 
 def _register_results(r: Run, _t: Path):
-    return ["register_as", "no model to register"], {"config": (CONFIG % ", register_as: adder").replace(
-        "enabled: false", "enabled: true")}
+    return ["register_as", "no model to register"], {"config": suite_gate_config(mlflow="enabled: true, register_as: adder")}
 
 
 NEEDS_MODEL = {"pair-harness-vs-installed": _other_harness_than_here,

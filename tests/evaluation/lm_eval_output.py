@@ -14,6 +14,18 @@ from pathlib import Path
 from llm_gitops.config.schema import EvalSection
 from llm_gitops.evaluation.tasks import builtin_task_manager, resolve_tasks
 
+# The example suite's two tasks (tests.evaluation.conftest.write_suite), and a gate config
+# checking each with max_drop 2pt: what the results-file tests gate with.
+SUITE_TASKS = ["tasks/add_mc.yaml", "tasks/add_em.yaml"]
+
+
+def suite_gate_config(*, mlflow: str = "enabled: false", eval_extra: str = "", more: str = "") -> str:
+    """``.llm-gitops.yaml`` text: the suite's tasks, max_drop 2pt on each, ``tracking.mlflow``
+    set to ``{mlflow}``, no posting; ``eval_extra`` lines go under ``eval:``, ``more`` at the end."""
+    return (f"version: 1\neval:\n  tasks: [{', '.join(SUITE_TASKS)}]\n{eval_extra}"
+            "thresholds:\n  - {metric: add_em/exact_match, max_drop: 2pt}\n  - {metric: add_mc/acc, max_drop: 2pt}\n"
+            f"{more}tracking: {{mlflow: {{{mlflow}}}}}\nreport: {{to: none}}\n")
+
 
 def write_lm_eval_output(model_dir: Path, repo: Path, tasks: list[str], out: Path, *, limit: int | None = None,
                          log_samples: bool = True, max_gen_toks: int | None = None,

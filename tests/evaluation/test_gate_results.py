@@ -14,30 +14,22 @@ import pytest
 
 from tests.corpus.harness import run_cli
 from tests.evaluation.conftest import write_suite
-from tests.evaluation.lm_eval_output import samples_files, write_lm_eval_output
+from tests.evaluation.lm_eval_output import SUITE_TASKS as TASKS
+from tests.evaluation.lm_eval_output import samples_files, suite_gate_config, write_lm_eval_output
 
 pytestmark = pytest.mark.slow
 
-TASKS = ["tasks/add_mc.yaml", "tasks/add_em.yaml"]
-CONFIG = """\
-version: 1
-eval:
-  tasks: [tasks/add_mc.yaml, tasks/add_em.yaml]
-  batch_size: 8
-thresholds:
-  - {metric: add_em/exact_match, max_drop: 2pt}
-  - {metric: add_mc/acc, max_drop: 2pt}
-  - {metric: perf/size_on_disk_mb, max_drop: 10%%}
-gate: {bootstrap_samples: 500}
-tracking: {mlflow: {enabled: %s}}
-report: {to: none}
-"""
+
+def config(mlflow: str = "enabled: false") -> str:
+    """The suite's checks, plus a perf check results files cannot measure."""
+    return suite_gate_config(mlflow=mlflow, eval_extra="  batch_size: 8\n",
+                             more="  - {metric: perf/size_on_disk_mb, max_drop: 10%}\ngate: {bootstrap_samples: 500}\n")
 
 
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory) -> Path:
     root = write_suite(tmp_path_factory.mktemp("gate-results") / "repo", count=40)
-    (root / ".llm-gitops.yaml").write_text(CONFIG % "false")
+    (root / ".llm-gitops.yaml").write_text(config())
     return root
 
 
@@ -75,7 +67,7 @@ def test_same_verdict_from_results_files_as_from_the_models(repo, outputs, examp
 
 def test_results_gate_is_tracked_and_its_decision_reused(repo, outputs, tmp_path):
     shutil.copytree(repo, tmp_path / "repo")
-    (tmp_path / "repo" / ".llm-gitops.yaml").write_text(CONFIG % "true")
+    (tmp_path / "repo" / ".llm-gitops.yaml").write_text(config("enabled: true"))
     args = ["gate", "--candidate-results", str(outputs["good"]), "--baseline-results", str(outputs["good"])]
     first = run_cli(args, cwd=tmp_path / "repo", timeout_s=300)
     assert first.code in (0, 1) and "logged MLflow run" in first.err, first.err
@@ -113,9 +105,7 @@ def _gate_on_a_pull_request(repo: Path, outputs: dict[str, Path], tmp_path: Path
     from tests.forges.ci_env import github_env, pull_request_event
     from tests.standins.forge import ForgeStandin
 
-    (repo / ".llm-gitops.yaml").write_text(
-        (CONFIG % "true").replace("tracking: {mlflow: {enabled: true}}",
-                                  f"tracking: {{mlflow: {{enabled: true, tracking_uri: '{tracking_uri}'}}}}"))
+    (repo / ".llm-gitops.yaml").write_text(config(f"enabled: true, tracking_uri: '{tracking_uri}'"))
     standin = ForgeStandin.start(kind="github", token=GITHUB_TOKEN)
     try:
         standin.add_repo(FORGE_REPO, files={"README.md": "adder\n"})
