@@ -80,9 +80,12 @@ def command(config_path: Path | None, env: str, promote: bool, no_scale_down: bo
     or an engine/haproxy problem.
     """
     from llm_gitops.cache import write_atomic
+    from llm_gitops.commands.deploy_record import open_recorder
     from llm_gitops.config import load_config
     from llm_gitops.deploy.bluegreen import DeployFailed, deploy, promote_preview
     from llm_gitops.deploy.desired import load_desired
+    from llm_gitops.deploy.forge_record import final_state
+    from llm_gitops.errors import LlmGitopsError
     from llm_gitops.workspace import state_dir
 
     config = load_config(config_path)
@@ -98,13 +101,24 @@ def command(config_path: Path | None, env: str, promote: bool, no_scale_down: bo
             return
         left = promote_preview(env, target, desired.release)
         say(f"{env}: traffic on {desired.release.id}" + (f" (left {left})" if left else " (already live)"))
+        if (recorder := open_recorder(forge_choice, config.base_dir, env, say)) is not None:
+            recorder.complete_pending(desired.release.id)
         return
     failure = None
+    # The forge deployment is created before the target changes, finished after (deploy/forge_record.py).
+    recorder = open_recorder(forge_choice, config.base_dir, env, say) if desired.release is not None else None
+    begin = {"begin": lambda: recorder.begin(desired.release.id)} if recorder is not None else {}
     try:
-        record = deploy(env, spec, desired.release, target, progress=say, scale_down=not no_scale_down)
+        record = deploy(env, spec, desired.release, target, progress=say, scale_down=not no_scale_down, **begin)
     except DeployFailed as exc:
         # The flow raises only once traffic is back where it was; what it measured is kept.
         failure, record = exc, exc.record
+    except LlmGitopsError as exc:
+        if recorder is not None:  # the target failed half-way (engine, front, cluster): an error, not a verdict
+            recorder.end("error", exc.message)
+        raise
+    if recorder is not None and (state := final_state(record.action)) is not None:
+        recorder.end(state, record.message)
     if record.action != "none":
         out = state_dir(config.base_dir) / "deploys" / env / f"{record.started_at.replace(':', '')}-{record.release}.json"
         out.parent.mkdir(parents=True, exist_ok=True)

@@ -21,9 +21,10 @@ def command(config_path: Path | None, env: str, base: str, forge_choice: str) ->
     One weight change in haproxy's runtime API (docker: no restart, no failed request, done
     in well under a second) or one apply of the Service's selector (kubernetes; with Argo Rollouts, an undo
     to the warm ReplicaSet and a promote). It needs no deploy lock, so it never waits behind the deploy it
-    undoes. Then it opens (or updates) the pull request that sets deploy/ENV.yaml to the
-    release now live, so that git says what runs: without it the next 'llm-gitops deploy'
-    would roll forward again.
+    undoes. It records a deployment of the release now live on the forge (a warning if it
+    cannot: traffic has moved already). Then it opens (or updates) the pull request that
+    sets deploy/ENV.yaml to the release now live, so that git says what runs: without it
+    the next 'llm-gitops deploy' would roll forward again.
 
     \b
     Examples:
@@ -40,6 +41,14 @@ def command(config_path: Path | None, env: str, base: str, forge_choice: str) ->
     colours = target.colours()
     live_release = colours[now].release_id
     click.echo(f"{env}: traffic moved from {left} back to {now} ({live_release})")
+    if live_release is not None:
+        from llm_gitops.commands.deploy_record import open_recorder
+
+        # After the switch: the forge may only warn (deploy/forge_record.py).
+        recorder = open_recorder(forge_choice, config.base_dir, env, lambda line: click.echo(line, err=True),
+                                 release_id=live_release)
+        if recorder is not None:
+            recorder.record_rollback(live_release, colours[left].release_id)
     access = open_forge(forge_choice, config.base_dir)
     if access is None or live_release is None:
         return

@@ -91,8 +91,13 @@ def _post_spec(spec: EnvironmentSpec) -> AnalysisSection:
 
 def deploy(env: str, spec: EnvironmentSpec, release: Release | None, target: DeployTarget, *,
            progress: Callable[[str], None] = lambda _: None, analyse: Analyse = run_analysis,
-           sleep: Callable[[float], None] = time.sleep, scale_down: bool = True) -> DeployRecord:
-    """Reconcile ``env`` to ``release``; returns the record (raises DeployFailed when it did not promote)."""
+           sleep: Callable[[float], None] = time.sleep, scale_down: bool = True,
+           begin: Callable[[], None] = lambda: None) -> DeployRecord:
+    """Reconcile ``env`` to ``release``; returns the record (raises DeployFailed when it did not promote).
+
+    ``begin`` runs once the deploy is known to have work to do, before the target changes
+    (the forge deployment is created there: its error stops the deploy with nothing changed).
+    """
     record = DeployRecord(env=env, release=release.id if release else None)
     started = time.perf_counter()
     if release is None:
@@ -107,6 +112,7 @@ def deploy(env: str, spec: EnvironmentSpec, release: Release | None, target: Dep
             record.message = f"{env} already runs {release.id} ({live}): nothing to do"
             record.timings["total_s"] = time.perf_counter() - started
             return record
+        begin()
         preview = other(live) if live else COLOURS[0]
         record.preview = preview
         state = colours[preview]

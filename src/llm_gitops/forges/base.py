@@ -190,8 +190,8 @@ class Forge(Protocol):
     def merge_pull_request(self, pr: PullRequestRef, sha: str | None = None) -> str: ...
 
     def create_deployment(self, repo: str, *, sha: str, ref: str, environment: str, description: str,
-                          payload: dict[str, str]) -> Deployment:
-        """Record a deployment of ``sha`` to ``environment``, already ``in_progress``.
+                          payload: dict[str, str], log_url: str | None = None) -> Deployment:
+        """Record a deployment of ``sha`` to ``environment``, already ``in_progress`` (``log_url``: the CI run).
 
         The environment is created on its first deployment. Previous successful deployments
         of the environment become ``inactive`` once this one succeeds (GitHub's auto_inactive).

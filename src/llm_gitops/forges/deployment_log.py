@@ -15,14 +15,14 @@ from llm_gitops.timestamps import utc_timestamp
 
 
 def create(records: list[dict], *, sha: str, ref: str, environment: str, description: str,
-           payload: dict[str, str]) -> Deployment:
+           payload: dict[str, str], log_url: str | None = None) -> Deployment:
     """Append a new deployment, ``in_progress``."""
     if not environment or not sha:
         raise ExternalServiceError("a deployment needs an environment and a commit")
     record = {"id": 1 + max((r["id"] for r in records), default=0), "environment": environment, "sha": sha,
               "ref": ref, "payload": dict(payload), "created_at": utc_timestamp(), "statuses": []}
     records.append(record)
-    return add_status(records, record["id"], "in_progress", description)
+    return add_status(records, record["id"], "in_progress", description, log_url=log_url)
 
 
 def add_status(records: list[dict], deployment_id: int, state: str, description: str, *,

@@ -160,9 +160,9 @@ class FakeForge:
         return hashlib.sha1(f"merge {pr}".encode()).hexdigest()
 
     def create_deployment(self, repo: str, *, sha: str, ref: str, environment: str, description: str,
-                          payload: dict[str, str]) -> Deployment:
+                          payload: dict[str, str], log_url: str | None = None) -> Deployment:
         return deployment_log.create(self.deployments.setdefault(repo, []), sha=sha, ref=ref, environment=environment,
-                                     description=description, payload=payload)
+                                     description=description, payload=payload, log_url=log_url)
 
     def set_deployment_status(self, repo: str, deployment: Deployment, state: DeploymentState, description: str,
                               *, environment_url: str | None = None, log_url: str | None = None) -> None:

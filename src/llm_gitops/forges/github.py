@@ -309,7 +309,7 @@ class GitHubForge(LibraryForge):
 
     # ------------------------------------------------------------------ deployments
     def create_deployment(self, repo: str, *, sha: str, ref: str, environment: str, description: str,
-                          payload: dict[str, str]) -> Deployment:
+                          payload: dict[str, str], log_url: str | None = None) -> Deployment:
         """A deployment of ``sha`` (GitHub deploys a ref, so the ref sent is the sha itself:
         a branch that moved on would deploy another commit; ``ref`` is GitLab's), then its
         ``in_progress`` status. ``auto_merge`` off (GitHub would merge the default branch
@@ -328,7 +328,7 @@ class GitHubForge(LibraryForge):
 
         made = self._run(f"creating a deployment of {sha[:12]} to {environment}", create, repo=repo)
         deployment = _deployment(made, None)
-        self.set_deployment_status(repo, deployment, "in_progress", description)
+        self.set_deployment_status(repo, deployment, "in_progress", description, log_url=log_url)
         return replace(deployment, state="in_progress", description=desc)
 
     @staticmethod

@@ -310,9 +310,10 @@ class GitLabForge(LibraryForge):
 
     # ------------------------------------------------------------------ deployments
     def create_deployment(self, repo: str, *, sha: str, ref: str, environment: str, description: str,
-                          payload: dict[str, str]) -> Deployment:
+                          payload: dict[str, str], log_url: str | None = None) -> Deployment:
         """A ``running`` deployment of ``sha`` from branch ``ref``; GitLab creates the
-        environment on its first deployment. GitLab keeps no description or payload."""
+        environment on its first deployment. GitLab keeps no description, payload or log URL
+        (a deployment made by a CI job links its job; one made through the API links nothing)."""
         project = self._project(repo)
         tries: list[int] = []
 

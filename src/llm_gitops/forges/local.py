@@ -240,12 +240,12 @@ class LocalForge:
         return merged_sha
 
     def create_deployment(self, repo: str, *, sha: str, ref: str, environment: str, description: str,
-                          payload: dict[str, str]) -> Deployment:
+                          payload: dict[str, str], log_url: str | None = None) -> Deployment:
         if self._sha(repo, sha) is None:
             raise ExternalServiceError(f"no commit {sha[:12]} in {repo}")
         with self._records(repo) as data:
             return deployment_log.create(data["deployments"], sha=sha, ref=ref, environment=environment,
-                                         description=description, payload=payload)
+                                         description=description, payload=payload, log_url=log_url)
 
     def set_deployment_status(self, repo: str, deployment: Deployment, state: DeploymentState, description: str,
                               *, environment_url: str | None = None, log_url: str | None = None) -> None:

@@ -1,0 +1,53 @@
+"""The forge deployment a deploy or rollback records: which forge, which commit and branch,
+which CI run (the command layer reads the checkout and the CI's environment)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+# The branch a CI job runs for (GitLab's deployments name one; the checkout is detached there).
+_REF_VARIABLES = ("CI_COMMIT_REF_NAME", "GITHUB_REF_NAME")
+
+
+def open_recorder(forge_choice: str, root: Path, env: str, say: Callable[[str], None], *,
+                  release_id: str | None = None):
+    """A DeploymentRecorder, or None when nothing is to be recorded (``--forge none``) or can be.
+
+    The deployment is of the commit that last set ``deploy/ENV.yaml`` or, for a rollback
+    (``release_id``), of the newest commit whose ``deploy/ENV.yaml`` named the release gone
+    back to. No forge, token or commit is a warning: the deploy goes on, unrecorded, as
+    the verified status does (commands/deploy.py).
+    """
+    from llm_gitops import ci_context
+    from llm_gitops.commands.forge_access import open_forge
+    from llm_gitops.deploy.forge_record import DeploymentRecorder, commit_naming
+    from llm_gitops.deploy.promotion import last_change
+    from llm_gitops.errors import LlmGitopsError
+    from llm_gitops.logsafe import redact
+
+    if forge_choice == "none":
+        return None
+    try:
+        access = open_forge(forge_choice, root)
+        if access is None:
+            return None
+        forge, repo = access
+        sha = (release_id and commit_naming(root, env, release_id)) or last_change(root, env)
+        log_url = ci_context.detect().run_url
+    except LlmGitopsError as exc:
+        say(f"warning: {env}: no forge deployment will be recorded: {redact(str(exc))}")
+        return None
+    return DeploymentRecorder(forge, repo, env, sha, _branch(root, sha), warn=say, log_url=log_url)
+
+
+def _branch(root: Path, sha: str) -> str:
+    for name in _REF_VARIABLES:
+        if os.environ.get(name):
+            return os.environ[name]
+    proc = subprocess.run(["git", "-C", str(root), "rev-parse", "--abbrev-ref", "HEAD"], capture_output=True,
+                          text=True, timeout=30)
+    branch = proc.stdout.strip()
+    return branch if proc.returncode == 0 and branch and branch != "HEAD" else sha

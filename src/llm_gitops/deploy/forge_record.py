@@ -1,0 +1,117 @@
+"""Each deploy and rollback recorded on the forge as a deployment with statuses, so that the
+forge's environment page (GitHub's Environments, GitLab's Operate > Environments) shows the
+history of what ran where.
+
+When the forge may stop a deploy, and when it may not:
+
+- before anything changes on the target, the deployment is created (``in_progress``); a
+  forge that refuses or cannot be reached stops the deploy there, with one error line and
+  nothing changed (a deploy that the forge does not show would be an unrecorded change);
+- once the target has changed (after the preview started, after the switch), the forge
+  can no longer change what happens to traffic: a status that cannot be written is a
+  warning line and the deploy's outcome and exit code stay what they were.
+
+The deployment is of the commit that last set ``deploy/<env>.yaml`` (the commit the
+verified status ``llm-gitops/verified/<env>`` is on), with the release id as its payload.
+The verified status stays the promotion evidence (``deploy/promotion.py``); deployments are
+the history a person reads.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from llm_gitops.deploy.desired import DEPLOY_DIR
+from llm_gitops.errors import ExternalServiceError, LlmGitopsError
+from llm_gitops.forges.base import Deployment, DeploymentState, Forge
+from llm_gitops.logsafe import redact
+
+# How far back a rollback looks for the commit that last named the release it goes back to.
+_HISTORY_LIMIT = 200
+
+
+@dataclass
+class DeploymentRecorder:
+    """One deploy's deployment on ``forge``: :meth:`begin` before the target changes, :meth:`end` after."""
+
+    forge: Forge
+    repo: str
+    env: str
+    sha: str
+    ref: str
+    warn: Callable[[str], None]
+    log_url: str | None = None
+    deployment: Deployment | None = field(default=None, init=False)
+
+    def begin(self, release_id: str) -> None:
+        """Create the deployment, ``in_progress``; raises ExternalServiceError (nothing has changed yet)."""
+        try:
+            self.deployment = self.forge.create_deployment(
+                self.repo, sha=self.sha, ref=self.ref, environment=self.env,
+                description=f"llm-gitops deploy of {release_id} to {self.env}", payload={"release": release_id},
+                log_url=self.log_url)
+        except ExternalServiceError as exc:
+            raise ExternalServiceError(f"deploy {self.env}: not started, its forge deployment could not be recorded: "
+                                       f"{exc.message}",
+                                       hint="re-run when the forge answers, or deploy with --forge none") from None
+
+    def end(self, state: DeploymentState, description: str) -> None:
+        """Set the final state; a failure to do so is a warning (the deploy's outcome stands)."""
+        if self.deployment is not None:
+            self._status(state, description)
+
+    def _status(self, state: DeploymentState, description: str) -> None:
+        assert self.deployment is not None
+        try:
+            self.forge.set_deployment_status(self.repo, self.deployment, state, description, log_url=self.log_url)
+        except LlmGitopsError as exc:
+            self.warn(f"warning: deployment {self.deployment.id} of {self.env} on the forge was not set to {state}: "
+                      f"{redact(str(exc))}")
+
+    def complete_pending(self, release_id: str) -> None:
+        """After ``deploy --promote``: the deployment left ``in_progress`` (auto_promote: false) succeeds."""
+        try:
+            pending = next((d for d in self.forge.list_deployments(self.repo, self.env)
+                            if d.sha == self.sha and d.state == "in_progress"), None)
+        except LlmGitopsError as exc:
+            self.warn(f"warning: the deployments of {self.env} could not be read from the forge: {redact(str(exc))}")
+            return
+        if pending is not None:
+            self.deployment = pending
+            self.end("success", f"{self.env} runs {release_id} (promoted)")
+
+    def record_rollback(self, release_id: str, moved_from: str | None) -> None:
+        """A deployment of the release traffic went back to, at once ``success``; failures are warnings."""
+        try:
+            self.deployment = self.forge.create_deployment(
+                self.repo, sha=self.sha, ref=self.ref, environment=self.env,
+                description=f"llm-gitops rollback of {self.env} to {release_id}", payload={"release": release_id},
+                log_url=self.log_url)
+        except LlmGitopsError as exc:
+            self.warn(f"warning: the rollback of {self.env} was not recorded as a forge deployment: {redact(str(exc))}")
+            return
+        self.end("success", f"rolled back to {release_id}" + (f" from {moved_from}" if moved_from else ""))
+
+
+def final_state(action: str) -> DeploymentState | None:
+    """The deployment's last state for a deploy's ``action`` (bluegreen.DeployRecord); None: leave it.
+
+    ``awaiting-promotion`` (auto_promote: false) stays ``in_progress`` until ``deploy --promote``.
+    """
+    return {"deployed": "success", "failed": "failure", "aborted": "failure"}.get(action)
+
+
+def commit_naming(root: Path, env: str, release_id: str) -> str | None:
+    """The newest commit whose ``deploy/<env>.yaml`` names ``release_id`` (what a rollback goes back to)."""
+    rel = f"{DEPLOY_DIR}/{env}.yaml"
+
+    def git(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, timeout=30)
+
+    for sha in git("log", f"-{_HISTORY_LIMIT}", "--format=%H", "--", rel).stdout.split():
+        if release_id in git("show", f"{sha}:{rel}").stdout:
+            return sha
+    return None
