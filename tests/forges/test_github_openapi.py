@@ -80,6 +80,33 @@ def _validate(instance, schema: dict, what: str, *, lenient: bool = False) -> No
     assert not errors, f"{what}: " + "; ".join(f"{list(e.path)}: {e.message[:200]}" for e in errors[:5])
 
 
+def _check_requests(h) -> set[str]:
+    """Validate every request body the stand-in got; returns the operations seen ("METHOD /template")."""
+    checked = set()
+    for request in h.s.requests_snapshot():
+        template, op = _operation(request.method, request.path)
+        checked.add(f"{request.method} {template}")
+        if request.body is not None:
+            schema = op["requestBody"]["content"]["application/json"]["schema"]
+            _validate(request.body, schema, f"request body of {request.method} {template}")
+    return checked
+
+
+def _check_answers(h, calls: list[tuple[str, str, dict | None]]) -> None:
+    """Send each (method, url, body) to the stand-in; its status and answer must be GitHub's."""
+    import requests
+
+    for method, url, body in calls:
+        response = requests.request(method, url, json=body, headers={"Authorization": f"token {h.token}"}, timeout=5)
+        path = url.split(h.s.url, 1)[1].split("?")[0]
+        template, op = _operation(method, path)
+        spec = op["responses"].get(str(response.status_code))
+        assert spec is not None, f"{method} {template} answered {response.status_code}, not in the description"
+        if "content" in spec:
+            schema = spec["content"]["application/json"]["schema"]
+            _validate(response.json(), schema, f"response of {method} {template}", lenient=True)
+
+
 def test_requests_and_responses_match_githubs_openapi(h_github_only):
     h, forge = h_github_only
     comment = forge.upsert_sticky_comment(h.pr, "report v1", ("gate", None)).comment
@@ -97,13 +124,7 @@ def test_requests_and_responses_match_githubs_openapi(h_github_only):
     forge.merge_pull_request(pr.ref)
     forge.get_pull_request(h.pr)
 
-    checked = set()
-    for request in h.s.requests_snapshot():
-        template, op = _operation(request.method, request.path)
-        checked.add(f"{request.method} {template}")
-        if request.body is not None:
-            schema = op["requestBody"]["content"]["application/json"]["schema"]
-            _validate(request.body, schema, f"request body of {request.method} {template}")
+    checked = _check_requests(h)
     assert {"POST /repos/{owner}/{repo}/issues/{issue_number}/comments",
             "PATCH /repos/{owner}/{repo}/issues/comments/{comment_id}",
             "POST /repos/{owner}/{repo}/statuses/{sha}", "POST /repos/{owner}/{repo}/check-runs",
@@ -114,14 +135,11 @@ def test_requests_and_responses_match_githubs_openapi(h_github_only):
 
 def test_standin_answers_match_githubs_openapi(h_github_only):
     """The stand-in's shapes are what PyGithub parses: every field it sends has GitHub's type."""
-    import requests
-
     h, forge = h_github_only
     comment = forge.upsert_sticky_comment(h.pr, "report", ("gate", None)).comment
     forge.set_commit_status(h.repo, h.head_sha, "success", "llm-gitops/gate", "passed", summary="s")
-    headers = {"Authorization": f"token {h.token}"}
     base = f"{h.s.url}/repos/{h.repo}"
-    for method, url, body in [
+    _check_answers(h, [
         ("GET", base, None),
         ("GET", f"{base}/pulls/{h.number}", None),
         ("GET", f"{base}/issues/{h.number}/comments", None),
@@ -133,14 +151,7 @@ def test_standin_answers_match_githubs_openapi(h_github_only):
         ("GET", f"{base}/contents/README.md?ref=main", None),
         ("GET", f"{base}/collaborators/acme/permission", None),
         ("POST", f"{base}/issues/comments/{comment.id}/reactions", {"content": "heart"}),
-    ]:
-        response = requests.request(method, url, json=body, headers=headers, timeout=5)
-        path = url.split(h.s.url, 1)[1].split("?")[0]
-        template, op = _operation(method, path)
-        spec = op["responses"].get(str(response.status_code))
-        assert spec is not None, f"{method} {template} answered {response.status_code}, not in the description"
-        schema = spec["content"]["application/json"]["schema"]
-        _validate(response.json(), schema, f"response of {method} {template}", lenient=True)
+    ])
 
 
 @pytest.fixture
@@ -163,8 +174,6 @@ def test_the_check_can_fail():
 
 def test_deployment_requests_and_answers_match_githubs_openapi(h_github_only):
     """Deployments: what PyGithub (and our raw status call) sends, and every answer of the stand-in."""
-    import requests
-
     h, forge = h_github_only
     made = forge.create_deployment(h.repo, sha=h.head_sha, ref="main", environment="staging", description="deploying",
                                    payload={"release": "r-000000000001"})
@@ -174,20 +183,13 @@ def test_deployment_requests_and_answers_match_githubs_openapi(h_github_only):
                                      payload={"release": "r-000000000002"})
     forge.set_deployment_status(h.repo, second, "failure", "analysis Failed")
     forge.list_deployments(h.repo, "staging")
-    checked = set()
-    for request in h.s.requests_snapshot():
-        template, op = _operation(request.method, request.path)
-        checked.add(f"{request.method} {template}")
-        if request.body is not None:
-            schema = op["requestBody"]["content"]["application/json"]["schema"]
-            _validate(request.body, schema, f"request body of {request.method} {template}")
+    checked = _check_requests(h)
     assert {"POST /repos/{owner}/{repo}/deployments", "GET /repos/{owner}/{repo}/deployments",
             "POST /repos/{owner}/{repo}/deployments/{deployment_id}/statuses",
             "GET /repos/{owner}/{repo}/deployments/{deployment_id}/statuses"} <= checked
 
-    headers = {"Authorization": f"token {h.token}"}
     base = f"{h.s.url}/repos/{h.repo}"
-    for method, url, body in [
+    _check_answers(h, [
         ("POST", f"{base}/deployments", {"ref": "main", "environment": "prod", "payload": {"release": "r"},
                                          "required_contexts": [], "auto_merge": False}),
         ("GET", f"{base}/deployments?environment=staging", None),
@@ -195,12 +197,4 @@ def test_deployment_requests_and_answers_match_githubs_openapi(h_github_only):
         ("POST", f"{base}/deployments/{made.id}/statuses", {"state": "error", "description": "d", "log_url": "http://x"}),
         ("GET", f"{base}/deployments/{made.id}/statuses", None),
         ("POST", f"{base}/deployments", {"ref": "no-such-ref"}),
-    ]:
-        response = requests.request(method, url, json=body, headers=headers, timeout=5)
-        path = url.split(h.s.url, 1)[1].split("?")[0]
-        template, op = _operation(method, path)
-        spec = op["responses"].get(str(response.status_code))
-        assert spec is not None, f"{method} {template} answered {response.status_code}, not in the description"
-        if "content" in spec:
-            schema = spec["content"]["application/json"]["schema"]
-            _validate(response.json(), schema, f"response of {method} {template}", lenient=True)
+    ])

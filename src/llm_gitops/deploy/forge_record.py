@@ -49,14 +49,16 @@ class DeploymentRecorder:
     def begin(self, release_id: str) -> None:
         """Create the deployment, ``in_progress``; raises ExternalServiceError (nothing has changed yet)."""
         try:
-            self.deployment = self.forge.create_deployment(
-                self.repo, sha=self.sha, ref=self.ref, environment=self.env,
-                description=f"llm-gitops deploy of {release_id} to {self.env}", payload={"release": release_id},
-                log_url=self.log_url)
+            self._create(release_id, f"llm-gitops deploy of {release_id} to {self.env}")
         except ExternalServiceError as exc:
             raise ExternalServiceError(f"deploy {self.env}: not started, its forge deployment could not be recorded: "
                                        f"{exc.message}",
                                        hint="re-run when the forge answers, or deploy with --forge none") from None
+
+    def _create(self, release_id: str, description: str) -> None:
+        self.deployment = self.forge.create_deployment(self.repo, sha=self.sha, ref=self.ref, environment=self.env,
+                                                       description=description, payload={"release": release_id},
+                                                       log_url=self.log_url)
 
     def end(self, state: DeploymentState, description: str) -> None:
         """Set the final state; a failure to do so is a warning (the deploy's outcome stands)."""
@@ -86,10 +88,7 @@ class DeploymentRecorder:
     def record_rollback(self, release_id: str, moved_from: str | None) -> None:
         """A deployment of the release traffic went back to, at once ``success``; failures are warnings."""
         try:
-            self.deployment = self.forge.create_deployment(
-                self.repo, sha=self.sha, ref=self.ref, environment=self.env,
-                description=f"llm-gitops rollback of {self.env} to {release_id}", payload={"release": release_id},
-                log_url=self.log_url)
+            self._create(release_id, f"llm-gitops rollback of {self.env} to {release_id}")
         except LlmGitopsError as exc:
             self.warn(f"warning: the rollback of {self.env} was not recorded as a forge deployment: {redact(str(exc))}")
             return
