@@ -123,4 +123,14 @@ echo "prod answers 12+34= with: $(ask "$PROD_PORT")"
 say "The record: git history of deploy/ is the deploy history"
 git --no-pager log --oneline -- deploy/
 git --no-pager branch --list 'llm-gitops/*'
+say "The forge's view: each environment's deployments on the local forge, newest first"
+python - "$WORK" <<'PY' || fail "reading the deployments failed"
+import sys
+from llm_gitops.forges.registry import make_forge
+
+forge = make_forge("local")
+for env in ("staging", "prod"):
+    for d in forge.list_deployments(sys.argv[1], env):
+        print(f"{env:8} #{d.id:<3} {d.state:11} {d.release or '-':15} {d.sha[:12]}  {d.description}")
+PY
 echo "demo: OK - gated, quantized, built, released, deployed to staging and prod blue/green, promoted by pull request, rolled back"

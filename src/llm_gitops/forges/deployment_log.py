@@ -38,8 +38,8 @@ def add_status(records: list[dict], deployment_id: int, state: str, description:
     if state == "success":
         for other in records:
             if other is not record and other["environment"] == record["environment"] and _state(other) == "success":
-                other["statuses"].append({"state": "inactive", "description": f"superseded by deployment {record['id']}",
-                                          "environment_url": None, "log_url": None, "created_at": now})
+                # As on GitHub: the description of the success it ends is kept.
+                other["statuses"].append({**other["statuses"][-1], "state": "inactive", "created_at": now})
     return to_deployment(record)
 
 
