@@ -17,6 +17,7 @@ from llm_gitops.deploy.desired import releases_dir
 from llm_gitops.deploy.fake import FakeTarget
 from llm_gitops.forges.registry import make_forge
 from llm_gitops.release.record import GateEvidence, Release, write_release
+from tests.corpus.harness import expect_clean_error
 from tests.forges.ci_env import github_env, gitlab_env
 from tests.forges.conftest import GITHUB_TOKEN, GITLAB_TOKEN, REPO, cli_sleeps  # noqa: F401 - a fixture
 from tests.standins.forge import ForgeStandin
@@ -103,7 +104,7 @@ def hosted(request, checkout, monkeypatch, tmp_path):
         env["CI_COMMIT_REF_NAME"] = "main"
     for key, value in env.items():
         monkeypatch.setenv(key, value)
-    checkout.standin, checkout.kind = standin, kind
+    checkout.standin, checkout.kind, checkout.env = standin, kind, env
     yield checkout
     standin.stop()
 
@@ -177,16 +178,33 @@ def test_a_deploy_that_does_not_promote_ends_as_failure_with_its_reason(hosted, 
         assert failed["description"].startswith("green never became ready")
 
 
-def test_a_forge_that_fails_the_create_stops_the_deploy_before_anything_changes(hosted, capsys):
+def _server_down(c: Checkout) -> None:
+    c.standin.inject_errors(20, method="POST", path_contains="/deployments")
+
+
+def _read_only(c: Checkout) -> None:
+    if c.kind == "github":
+        c.standin.set_permission(REPO, "llm-gitops-bot", "read")
+    else:
+        c.standin.set_access(REPO, "llm-gitops-bot", "reporter")
+
+
+def _no_such_repo(c: Checkout) -> None:
+    c.env["GITHUB_REPOSITORY" if c.kind == "github" else "CI_PROJECT_PATH"] = "acme/elsewhere"
+
+
+@pytest.mark.parametrize("fault, culprit", [
+    (_server_down, ["deploy staging: not started", "failed after 4 attempts", "502"]),
+    (_read_only, ["deploy staging: not started", "refused", "403"]),
+    (_no_such_repo, ["deploy staging: not started", "acme/elsewhere not found"]),
+], ids=["5xx", "403", "404"])
+def test_a_forge_that_fails_the_create_stops_the_deploy_before_anything_changes(hosted, fault, culprit):
     c = hosted
     c.want(make_release(1))
-    c.standin.inject_errors(20, method="POST", path_contains="/deployments")
-    code, err = c.cli(capsys, "deploy", "--env", "staging")
-    errors = [line for line in err.splitlines() if line.startswith("error:")]
-    assert code == 2 and len(errors) == 1 and "Traceback" not in err
-    assert "deploy staging: not started" in errors[0] and "502" in errors[0]
+    fault(c)
+    expect_clean_error(["deploy", "--env", "staging"], cwd=c.root, env=c.env, culprit=culprit, surface="deploy",
+                       case=f"forge deployment refused ({c.kind}, {fault.__name__})")
     assert c.target.calls == [] and c.target.live_colour is None
-    assert not (c.root / ".llm-gitops" / "deploys").exists()
     assert history(c) == []
 
 
