@@ -24,8 +24,8 @@ PINNED = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40} # v\d+(\.\d+)*\b")
 
 
 def test_the_glue_exists():
-    assert {p.parent.name for p in ACTIONS} == {"setup", "gate", "build"}
-    assert {p.stem for p in GITLAB_TEMPLATES} == {"gate", "build"}
+    assert {p.parent.name for p in ACTIONS} == {"setup", "gate", "build", "deploy", "promote"}
+    assert {p.stem for p in GITLAB_TEMPLATES} == {"gate", "build", "deploy", "promote"}
 
 
 # ------------------------------------------------------------------ injection rule
@@ -173,7 +173,7 @@ def test_every_action_runs_the_one_install_script_the_jenkins_library_ships():
     # the actions run it from their checkout of the repository.
     runs = {path.parent.name: step["run"] for path in ACTIONS
             for step in yaml.safe_load(path.read_text())["runs"]["steps"] if "install.sh" in step.get("run", "")}
-    assert sorted(runs) == ["build", "gate", "setup"]
+    assert sorted(runs) == ["build", "deploy", "gate", "promote", "setup"]
     for action, command in runs.items():
         relative = command.strip('"').removeprefix("$GITHUB_ACTION_PATH/")
         assert (REPO_ROOT / "actions" / action / relative).resolve() == INSTALL_SCRIPT, command
