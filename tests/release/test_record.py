@@ -7,7 +7,8 @@ import json
 import pytest
 
 from llm_gitops.errors import ConfigError
-from llm_gitops.release.record import compare, load_release, release_from_build, write_release
+from llm_gitops.evaluation.results import MetricResult
+from llm_gitops.release.record import RecordedEval, compare, load_release, release_from_build, write_release
 
 DIGEST = "sha256:" + "ab" * 32
 
@@ -85,3 +86,38 @@ def test_compare_names_what_changes(tmp_path):
     assert "add_em/exact_match: 0.95 -> 0.98 (+0.03)" in text
     first = "\n".join(compare(None, new).lines())
     assert "first release of this environment" in first
+
+
+def recorded(scores=(1.0, 0.0, 1.0)) -> RecordedEval:
+    metric = MetricResult("add_em", "exact_match", sum(scores) / len(scores), None, len(scores), True,
+                          tuple(range(len(scores))), tuple(scores))
+    return RecordedEval(model_digest="sha256:" + "11" * 32, harness_version="0.4.13",
+                        settings={"seed": 1, "sampling": "random", "num_fewshot": 0, "max_gen_toks": 5,
+                                  "split_sizes": {"add_em": 500}},
+                        task_configs={"add_em": "sha256:" + "33" * 32}, metrics={metric.key: metric.to_json()})
+
+
+def test_a_recorded_eval_is_part_of_the_content_address(tmp_path):
+    bare = release_from_build(build_json(tmp_path), report_path=report_json(tmp_path), source_commit=None)
+    with_eval = release_from_build(build_json(tmp_path), report_path=report_json(tmp_path), source_commit=None,
+                                   recorded_eval=recorded())
+    assert with_eval.id != bare.id
+    assert "eval" not in bare.content()  # releases recorded before evals were keep their ids
+    write_release(with_eval, tmp_path / "releases")
+    loaded = load_release(tmp_path / "releases", with_eval.id)
+    assert loaded == with_eval and loaded.eval.documents == 3
+    # One recorded score changed by hand: the release no longer loads.
+    path = tmp_path / "releases" / f"{with_eval.id}.json"
+    data = json.loads(path.read_text())
+    data["eval"]["metrics"]["add_em/exact_match"]["samples"]["scores"][1] = 1.0
+    path.write_text(json.dumps(data))
+    with pytest.raises(ConfigError, match="does not match its id"):
+        load_release(tmp_path / "releases", with_eval.id)
+
+
+def test_a_release_too_large_for_its_file_is_refused(tmp_path):
+    huge = recorded(scores=tuple(float(i % 2) for i in range(120_000)))
+    release = release_from_build(build_json(tmp_path), report_path=None, source_commit=None, recorded_eval=huge)
+    with pytest.raises(ConfigError, match="--eval-docs"):
+        write_release(release, tmp_path / "releases")
+    assert not (tmp_path / "releases").exists()

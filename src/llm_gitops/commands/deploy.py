@@ -55,8 +55,9 @@ def command(config_path: Path | None, env: str, promote: bool, no_scale_down: bo
     """Make ENV run the release that deploy/ENV.yaml names, blue/green.
 
     Steps: pull the image by digest, start it as the colour that is not live, wait for its
-    readiness, run the pre-promotion analysis (smoke completions, then the metric checks
-    of environments.ENV.analysis against the new colour itself), switch traffic (docker:
+    readiness, run the pre-promotion analysis (smoke completions, the smoke eval of the
+    release's recorded eval if analysis.smoke_eval is set, then the metric checks of
+    environments.ENV.analysis against the new colour itself), switch traffic (docker:
     haproxy's runtime API, no reload, no failed request; kubernetes: the Service's
     selector, or an Argo Rollouts promote), watch the post-promotion window (a failure
     switches back), keep the previous colour warm for scale_down_delay, then remove it.
@@ -105,11 +106,23 @@ def command(config_path: Path | None, env: str, promote: bool, no_scale_down: bo
             recorder.complete_pending(desired.release.id)
         return
     failure = None
+    analyse = {}
+    if spec.analysis.smoke_eval is not None and desired.release is not None:
+        from functools import partial
+
+        from llm_gitops.deploy.analysis import run_analysis
+        from llm_gitops.deploy.smoke_eval import plan_smoke_eval
+
+        # Checked before anything starts: a release without a recorded eval is exit 2, nothing deployed.
+        plan = plan_smoke_eval(desired.release, spec.analysis.smoke_eval, config.eval, config.gate,
+                               base_dir=config.base_dir, env=env)
+        analyse = {"analyse": partial(run_analysis, smoke_eval=plan)}
     # The forge deployment is created before the target changes, finished after (deploy/forge_record.py).
     recorder = open_recorder(forge_choice, config.base_dir, env, say) if desired.release is not None else None
     begin = {"begin": lambda: recorder.begin(desired.release.id)} if recorder is not None else {}
     try:
-        record = deploy(env, spec, desired.release, target, progress=say, scale_down=not no_scale_down, **begin)
+        record = deploy(env, spec, desired.release, target, progress=say, scale_down=not no_scale_down, **begin,
+                        **analyse)
     except DeployFailed as exc:
         # The flow raises only once traffic is back where it was; what it measured is kept.
         failure, record = exc, exc.record

@@ -28,7 +28,13 @@ def _head_commit(directory: Path) -> str | None:
                    "if present).")
 @click.option("--env", "env", default=None, metavar="ENV",
               help="Also set deploy/ENV.yaml to the new release (e.g. staging after a merge), printing what changes.")
-def command(config_path: Path | None, build_path: Path | None, gate_report: Path | None, env: str | None) -> None:
+@click.option("--eval-docs", type=click.IntRange(min=1), default=None, metavar="N",
+              help="Documents per task whose scores the release records, for deploys' smoke evals (default: "
+                   "eval.limit, the gate's first look, so its cached scores are used; at most 1000).")
+@click.option("--no-eval", is_flag=True,
+              help="Record no eval (environments with analysis.smoke_eval then refuse the release).")
+def command(config_path: Path | None, build_path: Path | None, gate_report: Path | None, env: str | None,
+            eval_docs: int | None, no_eval: bool) -> None:
     """Record the pushed image and its gate evidence as a release; print its id.
 
     A release is immutable and content-addressed: deploy/releases/r-XXXXXXXXXXXX.json holds
@@ -36,6 +42,12 @@ def command(config_path: Path | None, build_path: Path | None, gate_report: Path
     report's digest, verdict and metric values, the source commit and the build time; the
     id is derived from that content, so an edited file no longer loads. Commit the file
     with the deploy/<env>.yaml change that names it: git history is the deploy history.
+
+    With a gate report it also records the gated eval: the per-document scores of the
+    model the report names (checked by digest) on the first --eval-docs documents of
+    each task, and each task's config digest. They come from the eval cache when the
+    gate ran here (its first look), else the model is evaluated on them now. A deploy's
+    smoke eval (environments.ENV.analysis.smoke_eval) asks the preview the same documents.
 
     \b
     Examples:
@@ -60,7 +72,11 @@ def command(config_path: Path | None, build_path: Path | None, gate_report: Path
         default = config.resolve_path(config.report.output_dir) / "report.json"
         gate_report = default if default.is_file() else None
     current = load_desired(root, env) if env is not None and desired_path(root, env).exists() else None
-    release = release_from_build(build_path, report_path=gate_report, source_commit=_head_commit(root))
+    recorded = None
+    if gate_report is not None and not no_eval:
+        recorded = _recorded_eval(config, gate_report, eval_docs)
+    release = release_from_build(build_path, report_path=gate_report, source_commit=_head_commit(root),
+                                 recorded_eval=recorded)
     path = write_release(release, releases_dir(root))
     click.echo(f"release {release.id}: {release.image} ({path.relative_to(root)})", err=True)
     if env is not None:
@@ -71,3 +87,21 @@ def command(config_path: Path | None, build_path: Path | None, gate_report: Path
         write_atomic(desired_path(root, env), new_state.to_yaml(env))
         click.echo(f"deploy/{env}.yaml -> {release.id}", err=True)
     click.echo(release.id)
+
+
+def _recorded_eval(config, report_path: Path, docs: int | None):
+    """The gated model's scores on the first ``docs`` documents per task (see release.eval_record)."""
+    from llm_gitops.commands.preflight import command_model
+    from llm_gitops.release.eval_record import MAX_RECORDED_DOCS, check_gated_model, gated_candidate, record_eval
+    from llm_gitops.release.record import read_gate_report
+    from llm_gitops.workspace import cache_dir
+
+    source, digest = gated_candidate(read_gate_report(report_path), report_path)
+    model = command_model(config, source, flag="--gate-report", field=f"{report_path}: models.candidate.source")
+    check_gated_model(model, digest, report_path)
+    say = lambda line: click.echo(line, err=True)  # noqa: E731
+    recorded = record_eval(model, config.eval, base_dir=config.base_dir, cache_root=cache_dir(config.base_dir),
+                           docs=docs or min(config.eval.first_look, MAX_RECORDED_DOCS), progress=say)
+    say(f"recorded eval: {recorded.documents} documents per task of {', '.join(sorted(recorded.task_configs))} "
+        f"({model.short_digest})")
+    return recorded

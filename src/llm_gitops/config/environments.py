@@ -14,6 +14,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from llm_gitops.config.drop import Drop, parse_drop
+
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h)$")
 _SCALE = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 ENV_NAME = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
@@ -46,6 +48,35 @@ class MetricCheck(_Strict):
     max: float = Field(ge=0, description="Highest acceptable value; above it the iteration fails.")
 
 
+class SmokeEval(_Strict):
+    """A smoke eval of the preview colour: the release's recorded eval, asked of the live server.
+
+    The preview is evaluated through lm-eval's ``local-completions`` client on the documents
+    the release recorded (``llm-gitops release`` keeps the gated model's per-document
+    scores), and each metric is decided with the gate's own rule: non-inferiority on the
+    paired scores, ``max_drop`` tolerated, Holm over the metrics. A preview serving the
+    gated model answers the same and passes; a worse one fails: no switch, the preview is
+    removed. Inconclusive does not promote unless ``on_inconclusive: pass``.
+    """
+
+    tasks: list[str] | None = Field(default=None, description="Task names to evaluate (of those the release "
+                                    "recorded); None = all recorded tasks.")
+    limit: int = Field(default=100, ge=2, le=1000, description="Documents per task (the first of those recorded). "
+                       "100 documents resolve about 4 points when nothing changed: enough to tell the gated model "
+                       "from a broken or different one in seconds; more cost one request each.")
+    max_drop: Drop = Field(default=Drop(value=5.0, unit="pt"), description="Tolerated drop of the served model vs the recorded "
+                                  "scores, as in thresholds (0.05, 5pt or 5%). Default 5pt: a smoke eval checks "
+                                  "that the preview serves the released quality, not the gate again.")
+    on_inconclusive: Literal["fail", "pass"] = Field(default="fail", description="What an undecided metric does: "
+                                                     "``fail`` (the default: an unproven drop never promotes) or "
+                                                     "``pass``.")
+    tokenizer: str | None = Field(default=None, description="A directory with the served model's tokenizer "
+                                  "(relative to the config file); None = eval.tokenizer, else the release's model "
+                                  "directory when it is a local one.")
+
+    _drop = field_validator("max_drop", mode="before")(classmethod(lambda cls, v: parse_drop(v)))
+
+
 class AnalysisSection(_Strict):
     """How a colour is judged before (pre-promotion) and after (post-promotion) the switch.
 
@@ -62,6 +93,9 @@ class AnalysisSection(_Strict):
     interval: float = Field(default=5.0, description="Time between iterations (seconds or 5s, 1m).")
     iterations: int = Field(default=3, ge=1, le=1000, description="Iterations of the metric checks.")
     threshold: int = Field(default=1, ge=1, le=1000, description="Failed iterations that abort.")
+    smoke_eval: SmokeEval | None = Field(default=None, description="Before the switch, evaluate the preview on the "
+                                         "documents the release recorded and decide with the gate's rule; None = "
+                                         "no smoke eval.")
 
     _durations = field_validator("interval", mode="before")(classmethod(lambda cls, v: parse_duration(v)))
 

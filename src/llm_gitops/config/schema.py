@@ -7,7 +7,6 @@ section is an error with a "did you mean", so a typo never silently disables a g
 
 from __future__ import annotations
 
-import math
 import os
 import re
 from pathlib import Path
@@ -15,6 +14,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationInfo, field_validator, model_validator
 
+from llm_gitops.config.drop import Drop, parse_drop as _parse_drop  # noqa: F401 - Drop is re-exported
 from llm_gitops.config.environments import EnvironmentSpec, check_environments
 
 
@@ -273,50 +273,6 @@ class PerfSection(_Section):
 
 
 # --------------------------------------------------------------------------- thresholds
-_DROP = re.compile(r"^\s*(?P<num>\d+(\.\d+)?)\s*(?P<unit>pt|points?|%)?\s*$")
-
-
-class Drop(BaseModel):
-    """A tolerated degradation: metric units (``0.02``), points (``2pt``) or percent (``5%``)."""
-
-    model_config = ConfigDict(frozen=True)
-    value: float
-    unit: Literal["abs", "pt", "pct"]
-
-    def allowed(self, baseline: float) -> float:
-        """The tolerated degradation in the metric's own units."""
-        if self.unit == "pt":
-            return self.value / 100.0
-        if self.unit == "pct":
-            return abs(baseline) * self.value / 100.0
-        return self.value
-
-    def __str__(self) -> str:
-        return {"abs": f"{self.value:g}", "pt": f"{self.value:g}pt", "pct": f"{self.value:g}%"}[self.unit]
-
-
-def _parse_drop(v):
-    if v is None or isinstance(v, Drop):
-        return v
-    if isinstance(v, bool):
-        raise ValueError("expected a number (0.02), points ('2pt') or a percentage ('5%')")
-    if isinstance(v, (int, float)):
-        if not math.isfinite(v):
-            raise ValueError("must be a finite number; .nan and .inf are not allowed")
-        if v < 0:
-            raise ValueError("must be >= 0")
-        return Drop(value=float(v), unit="abs")
-    if isinstance(v, str):
-        m = _DROP.match(v)
-        if m:
-            value = float(m.group("num"))
-            if not math.isfinite(value):  # hundreds of digits overflow to inf
-                raise ValueError(f"{v[:40]!r} is too large for a drop")
-            unit = m.group("unit") or ""
-            return Drop(value=value, unit="pct" if unit == "%" else ("pt" if unit else "abs"))
-    raise ValueError(f"{v!r} is not a drop; expected a number (0.02), points ('2pt') or a percentage ('5%')")
-
-
 class Threshold(_Section):
     """One check on one metric.
 

@@ -1,7 +1,8 @@
 """Analysis of one colour: smoke requests and metric checks, Flagger-style.
 
-``run_analysis`` sends ``smoke_requests`` completions straight to the colour, then runs
-``iterations`` rounds ``interval`` apart; each round reads the colour's own Prometheus
+``run_analysis`` sends ``smoke_requests`` completions straight to the colour, then (given a
+``SmokeEvalPlan``) runs the smoke eval against it (``deploy.smoke_eval``: the release's
+recorded eval, decided with the gate's rule), then runs ``iterations`` rounds ``interval`` apart; each round reads the colour's own Prometheus
 ``/metrics`` twice and judges what happened between the two reads. The ending follows
 Argo Rollouts: ``Successful``, ``Failed`` (``threshold`` rounds failed), ``Error``
 (the colour could not be asked) or ``Inconclusive`` (no round had data); only
@@ -21,6 +22,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Callable
 
 from llm_gitops.config.environments import AnalysisSection, MetricCheck
+from llm_gitops.deploy.smoke_eval import SmokeEvalPlan, run_smoke_eval
 
 COMPLETIONS_ROUTE = "/v1/completions"
 _REQUESTS = "llm_gitops_requests_total"
@@ -32,11 +34,15 @@ _SMOKE_BODY = {"prompt": "1", "max_tokens": 1, "temperature": 0}
 @dataclass(frozen=True)
 class Measurement:
     round: int
-    check: str  # smoke | error_rate | latency_p95_ms
-    value: float | None  # None: no data
-    limit: float | None
-    verdict: str  # pass | fail | no-data | error
+    check: str  # smoke | error_rate | latency_p95_ms | smoke_eval:TASK/METRIC
+    value: float | None  # None: no data (smoke_eval: the served model's score)
+    limit: float | None  # smoke_eval: the tolerated drop, in the metric's units
+    verdict: str  # pass | fail | no-data | error (smoke_eval: also inconclusive)
     detail: str = ""
+    # smoke_eval only: documents paired, the release's recorded score, the degradation bound that decided
+    n: int | None = None
+    recorded: float | None = None
+    bound: float | None = None
 
 
 @dataclass(frozen=True)
@@ -135,9 +141,13 @@ def judge(check: MetricCheck, before: Snapshot, after: Snapshot) -> tuple[float 
 
 
 def run_analysis(endpoint: str, spec: AnalysisSection, *, phase: str, smoke: bool = True,
-                 sleep: Callable[[float], None] = time.sleep, progress: Callable[[str], None] = lambda _: None
-                 ) -> AnalysisResult:
-    """Judge the colour at ``endpoint`` (its own base URL, not the front's)."""
+                 sleep: Callable[[float], None] = time.sleep, progress: Callable[[str], None] = lambda _: None,
+                 smoke_eval: SmokeEvalPlan | None = None) -> AnalysisResult:
+    """Judge the colour at ``endpoint`` (its own base URL, not the front's).
+
+    ``smoke_eval`` runs with the smoke requests (``smoke``: pre-promotion), so never on
+    post-promotion traffic.
+    """
     measurements: list[Measurement] = []
 
     def result(status: str, reason: str) -> AnalysisResult:
@@ -161,10 +171,20 @@ def run_analysis(endpoint: str, spec: AnalysisSection, *, phase: str, smoke: boo
 
     if smoke and (failed := send_smoke(0)) is not None:
         return failed
+    evaluated = ""
+    if smoke and smoke_eval is not None:
+        judged = run_smoke_eval(smoke_eval, endpoint, progress=progress)
+        measurements.extend(Measurement(0, f"smoke_eval:{c.metric}", c.served, c.allowed_drop, c.verdict, c.reason,
+                                        n=c.n, recorded=c.recorded, bound=c.bound) for c in judged.checks)
+        if not judged.checks:  # the preview could not be asked at all
+            measurements.append(Measurement(0, "smoke_eval", None, None, "error", judged.reason[:300]))
+        if judged.status != "Successful":
+            return result(judged.status, judged.reason)
+        evaluated = judged.reason
     if not spec.metrics:
         progress(f"analysis ({phase}): smoke requests answered; no metric checks configured")
-        return result("Successful", "smoke requests answered" if smoke and spec.smoke_requests else
-                      "no checks configured")
+        return result("Successful", evaluated or ("smoke requests answered" if smoke and spec.smoke_requests else
+                                                  "no checks configured"))
     failures = passes = 0
     for round_ in range(1, spec.iterations + 1):
         try:

@@ -313,6 +313,7 @@ def run_eval(
     cache_root: Path | None,
     progress: Progress | None = None,
     order_slice: tuple[int, int] | None = None,
+    documents: dict[str, list[int]] | None = None,
 ) -> EvalResults:
     """Evaluate ``model`` on the suite in ``settings`` (or answer from the cache).
 
@@ -320,6 +321,8 @@ def run_eval(
     stop): evaluate only the documents at those positions of each task's
     ``document_order`` (a sequential look's new documents, cached on their own), instead
     of ``limit``; the results' settings then record ``split_sizes`` (documents per task).
+    ``documents``: evaluate exactly these doc ids per task (a deploy's smoke eval repeats
+    the documents a release recorded); tasks not named are not evaluated.
     """
     say = progress or (lambda _msg: None)
     suite = resolve_tasks(settings, base_dir=base_dir)
@@ -329,6 +332,8 @@ def run_eval(
     recorded = eval_settings(settings, suite, placement)
     if order_slice is not None:
         recorded = {**recorded, "limit": None, "order_slice": list(order_slice)}
+    if documents is not None:
+        recorded = {**recorded, "limit": None, "documents": {t: sorted(ids) for t, ids in sorted(documents.items())}}
     served = None
     if settings.backend == "local-completions":
         from llm_gitops.evaluation.endpoint import served_target
@@ -355,7 +360,7 @@ def run_eval(
     started = time.perf_counter()
     quiet = logging.getLogger().getEffectiveLevel() > logging.INFO
     with _quiet_logs(quiet), _quiet_progress(quiet), tempfile.TemporaryDirectory(prefix="llm-gitops-tasks-") as tmp:
-        res, leaf_tasks = _evaluate(model, settings, placement, suite, Path(tmp), say, order_slice, served)
+        res, leaf_tasks = _evaluate(model, settings, placement, suite, Path(tmp), say, order_slice, served, documents)
     metrics = extract_metrics(res, leaf_tasks)
     if order_slice is not None:
         sizes = {t: int((res.get("n-samples", {}).get(t) or {}).get("original", 0)) for t in res.get("n-samples", {})}
@@ -381,6 +386,7 @@ def run_eval(
 def _evaluate(
     model: ResolvedModel, settings: EvalSection, placement: Placement, suite: TaskSuite, tmp: Path, say: Progress,
     order_slice: tuple[int, int] | None = None, served: Served | None = None,
+    documents: dict[str, list[int]] | None = None,
 ) -> tuple[dict, list[str]]:
     """The cache-miss path: everything heavy is imported here.
 
@@ -425,6 +431,10 @@ def _evaluate(
         tasks = [task for name, task in loaded["tasks"].items() if samples[name]]
         samples = {name: docs for name, docs in samples.items() if docs}
         limit = None
+    if documents is not None:
+        samples = {name: sorted(documents[name]) for name in loaded["tasks"] if documents.get(name)}
+        tasks = [task for name, task in loaded["tasks"].items() if name in samples]
+        limit = None
 
     if served is not None:
         say(f"eval: asking {served.endpoint.completions_url} (model {served.endpoint.model_id})")
@@ -453,4 +463,4 @@ def _evaluate(
         )
     if res is None:
         raise EvalError("lm-eval returned no results", hint="run with -v to see lm-eval's log")
-    return res, list(loaded["tasks"]) if order_slice is None else list(samples)
+    return res, list(loaded["tasks"]) if order_slice is None and documents is None else list(samples)

@@ -39,6 +39,29 @@ class GateEvidence:
 
 
 @dataclass(frozen=True)
+class RecordedEval:
+    """The gated model's per-document scores, for deploys to smoke-eval the served model against.
+
+    The documents are the first ones of each task's seeded order (``evaluation.runner.
+    document_order``; for a sequential gate exactly its first look), at most
+    ``MAX_RECORDED_DOCS`` per task so that the release stays small. ``task_configs``
+    holds each task's config digest (YAML and data): a smoke eval refuses tasks that
+    changed since. ``metrics`` are ``MetricResult`` fields over those documents.
+    """
+
+    model_digest: str  # the model the gate evaluated (the release's may be its quantized artifact)
+    harness_version: str
+    settings: dict[str, Any]  # seed, sampling, num_fewshot, max_gen_toks, split_sizes: what makes scores comparable
+    task_configs: dict[str, str]  # task -> config digest
+    metrics: dict[str, dict[str, Any]]  # TASK/METRIC -> MetricResult.to_json() over the recorded documents
+
+    @property
+    def documents(self) -> int:
+        """Documents per task (the largest task's count)."""
+        return max((int(m.get("n", 0)) for m in self.metrics.values()), default=0)
+
+
+@dataclass(frozen=True)
 class Release:
     image: str  # repository@sha256:...
     model_digest: str
@@ -47,6 +70,7 @@ class Release:
     source_commit: str | None
     built_at: str
     gate: GateEvidence | None
+    eval: RecordedEval | None = None  # the gated eval a smoke eval decides against
 
     @property
     def id(self) -> str:
@@ -55,6 +79,8 @@ class Release:
     def content(self) -> dict[str, Any]:
         """The JSON that the id is derived from (everything but the id)."""
         data = asdict(self)
+        if data["eval"] is None:
+            del data["eval"]  # releases made before evals were recorded keep their ids
         return {"schema": RELEASE_SCHEMA, **data}
 
     def to_json(self) -> str:
@@ -79,13 +105,19 @@ def _read_json(path: Path, what: str) -> dict:
     return data
 
 
-def gate_evidence(report_path: Path) -> GateEvidence:
-    """The evidence a release carries from a gate ``report.json``."""
+def read_gate_report(report_path: Path) -> dict:
+    """A gate ``report.json``, checked to be one."""
     report = _read_json(report_path, "gate report")
-    verdict = report.get("verdict")
-    if not isinstance(verdict, str) or not isinstance(report.get("checks"), list):
+    if not isinstance(report.get("verdict"), str) or not isinstance(report.get("checks"), list):
         raise ConfigError(f"{report_path}: not an llm-gitops gate report (no verdict/checks)",
                           hint="pass the report.json that 'llm-gitops gate' wrote")
+    return report
+
+
+def gate_evidence(report_path: Path) -> GateEvidence:
+    """The evidence a release carries from a gate ``report.json``."""
+    report = read_gate_report(report_path)
+    verdict = report["verdict"]
     metrics = {}
     for check in report["checks"]:
         if isinstance(check, dict) and isinstance(check.get("metric"), str) and isinstance(check.get("candidate"), (int, float)):
@@ -94,7 +126,8 @@ def gate_evidence(report_path: Path) -> GateEvidence:
                         summary=str(report.get("summary", ""))[:500], metrics=metrics)
 
 
-def release_from_build(build_path: Path, *, report_path: Path | None, source_commit: str | None) -> Release:
+def release_from_build(build_path: Path, *, report_path: Path | None, source_commit: str | None,
+                       recorded_eval: RecordedEval | None = None) -> Release:
     """A release of the image that ``llm-gitops build`` recorded in ``build.json``."""
     build = _read_json(build_path, "build record")
     reference = build.get("reference")
@@ -111,15 +144,21 @@ def release_from_build(build_path: Path, *, report_path: Path | None, source_com
         source_commit=source_commit or labels.get("org.opencontainers.image.revision"),
         built_at=str(build.get("recorded_at", labels.get("org.opencontainers.image.created", ""))),
         gate=gate_evidence(report_path) if report_path is not None else None,
+        eval=recorded_eval,
     )
 
 
 def write_release(release: Release, releases_dir: Path) -> Path:
     """Write ``<releases_dir>/<id>.json`` (atomically; an existing one has the same content by construction)."""
+    text = release.to_json()
+    if len(text.encode()) > _MAX_RELEASE_BYTES:
+        raise ConfigError(f"release {release.id} would be {len(text.encode())} bytes, above the {_MAX_RELEASE_BYTES} "
+                          "a release file may hold", hint="record fewer documents per task (llm-gitops release "
+                          "--eval-docs N)")
     path = releases_dir / f"{release.id}.json"
     if not path.is_file():
         releases_dir.mkdir(parents=True, exist_ok=True)
-        write_atomic(path, release.to_json())
+        write_atomic(path, text)
     return path
 
 
@@ -130,11 +169,12 @@ def load_release(releases_dir: Path, release_id: str) -> Release:
     path = releases_dir / f"{release_id}.json"
     data = _read_json(path, "release record")
     try:
-        gate = data.get("gate")
+        gate, recorded = data.get("gate"), data.get("eval")
         release = Release(
             image=data["image"], model_digest=data["model_digest"], model_source=data["model_source"],
             quantization=data["quantization"], source_commit=data.get("source_commit"), built_at=data["built_at"],
             gate=GateEvidence(**gate) if isinstance(gate, dict) else None,
+            eval=RecordedEval(**recorded) if isinstance(recorded, dict) else None,
         )
     except (KeyError, TypeError) as exc:
         raise ConfigError(f"{path}: not a release record ({exc})", hint="regenerate it with 'llm-gitops release'") from None
