@@ -254,3 +254,23 @@ def test_awaiting_promotion_stays_in_progress_until_promoted(checkout, capsys):
     assert code == 0, err
     [d] = forge.list_deployments(str(c.root), "staging")
     assert d.state == "success" and d.description.endswith("(promoted)")
+
+
+def test_a_deployment_left_in_progress_is_completed_or_ended(hosted, capsys):
+    c = hosted
+    forge = make_forge(c.kind, token=GITHUB_TOKEN if c.kind == "github" else GITLAB_TOKEN, api_url=c.standin.url)
+    # A deploy of r1 was killed after recording its deployment: this run of the same commit completes it.
+    sha1 = c.want(make_release(1))
+    left = forge.create_deployment(REPO, sha=sha1, ref="main", environment="staging", description="killed",
+                                   payload={"release": make_release(1).id})
+    assert c.cli(capsys, "deploy", "--env", "staging")[0] == 0
+    assert [d.id for d in forge.list_deployments(REPO, "staging")] == [left.id]
+    assert forge.list_deployments(REPO, "staging")[0].state == "success"
+    # One of another commit, left in progress, ends as error when a later deploy takes over.
+    stale = forge.create_deployment(REPO, sha=sha1, ref="main", environment="staging", description="killed",
+                                    payload={"release": make_release(1).id})
+    sha2 = c.want(make_release(2))
+    assert c.cli(capsys, "deploy", "--env", "staging")[0] == 0
+    newest, ended, _ = forge.list_deployments(REPO, "staging")
+    assert (newest.sha, newest.state) == (sha2, "success")
+    assert (ended.id, ended.state) == (stale.id, "error" if c.kind == "github" else "failure")

@@ -137,3 +137,11 @@ def test_github_refuses_a_commit_it_does_not_have(github, fast_retry):
     with pytest.raises(ExternalServiceError, match="No ref found"):
         h.forge.create_deployment(h.repo, sha="e" * 40, ref="main", environment="prod", description="d",
                                   payload={"release": "r-1"})
+
+
+def test_limit_keeps_the_newest(site):
+    for n in range(3):
+        site.deploy("prod", f"r-{n}")
+    newest = site.forge.list_deployments(site.repo, "prod")
+    assert [d.id for d in site.forge.list_deployments(site.repo, "prod", limit=1)] == [newest[0].id]
+    assert len(site.forge.list_deployments(site.repo, "prod", limit=2)) == 2

@@ -47,8 +47,21 @@ class DeploymentRecorder:
     deployment: Deployment | None = field(default=None, init=False)
 
     def begin(self, release_id: str) -> None:
-        """Create the deployment, ``in_progress``; raises ExternalServiceError (nothing has changed yet)."""
+        """Create the deployment, ``in_progress``; raises ExternalServiceError (nothing has changed yet).
+
+        The environment's newest deployment still ``in_progress`` was left by a deploy that
+        did not finish (killed, or waiting for ``--promote``): of this commit, this run
+        completes it, as the flow completes the deploy; of another, it ends as ``error``.
+        Deploys of an environment hold its lock, so nothing else is in progress meanwhile.
+        """
         try:
+            left = next(iter(self.forge.list_deployments(self.repo, self.env, limit=1)), None)
+            if left is not None and left.state in ("queued", "in_progress"):
+                if left.sha == self.sha:
+                    self.deployment = left
+                    return
+                self.forge.set_deployment_status(self.repo, left, "error", "interrupted: a later deploy took over",
+                                                 log_url=self.log_url)
             self._create(release_id, f"llm-gitops deploy of {release_id} to {self.env}")
         except ExternalServiceError as exc:
             raise ExternalServiceError(f"deploy {self.env}: not started, its forge deployment could not be recorded: "
@@ -76,7 +89,7 @@ class DeploymentRecorder:
     def complete_pending(self, release_id: str) -> None:
         """After ``deploy --promote``: the deployment left ``in_progress`` (auto_promote: false) succeeds."""
         try:
-            pending = next((d for d in self.forge.list_deployments(self.repo, self.env)
+            pending = next((d for d in self.forge.list_deployments(self.repo, self.env, limit=1)
                             if d.sha == self.sha and d.state == "in_progress"), None)
         except LlmGitopsError as exc:
             self.warn(f"warning: the deployments of {self.env} could not be read from the forge: {redact(str(exc))}")

@@ -200,5 +200,5 @@ class Forge(Protocol):
     def set_deployment_status(self, repo: str, deployment: Deployment, state: DeploymentState, description: str,
                               *, environment_url: str | None = None, log_url: str | None = None) -> None: ...
 
-    def list_deployments(self, repo: str, environment: str) -> list[Deployment]:
-        """The environment's deployments, newest first, each with its newest status."""
+    def list_deployments(self, repo: str, environment: str, limit: int | None = None) -> list[Deployment]:
+        """The environment's deployments, newest first, each with its newest status (at most ``limit``)."""

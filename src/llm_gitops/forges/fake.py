@@ -169,5 +169,5 @@ class FakeForge:
         deployment_log.add_status(self.deployments.setdefault(repo, []), deployment.id, state, description,
                                   environment_url=environment_url, log_url=log_url)
 
-    def list_deployments(self, repo: str, environment: str) -> list[Deployment]:
-        return deployment_log.listed(self.deployments.get(repo, []), environment)
+    def list_deployments(self, repo: str, environment: str, limit: int | None = None) -> list[Deployment]:
+        return deployment_log.listed(self.deployments.get(repo, []), environment)[:limit]

@@ -18,6 +18,7 @@ which arrives here as ``login``.
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections.abc import Callable
 from dataclasses import replace
@@ -352,11 +353,11 @@ class GitHubForge(LibraryForge):
 
         self._run(f"setting deployment {deployment.id} ({deployment.environment}) to {state}", status, repo=repo)
 
-    def list_deployments(self, repo: str, environment: str) -> list[Deployment]:
+    def list_deployments(self, repo: str, environment: str, limit: int | None = None) -> list[Deployment]:
         def fetch() -> list[Deployment]:
-            # GitHub lists deployments and their statuses newest first.
+            # GitHub lists deployments and their statuses newest first; one more request per deployment.
             return [_deployment(d, next(iter(d.get_statuses()), None))
-                    for d in self._repo(repo).get_deployments(environment=environment)]
+                    for d in itertools.islice(self._repo(repo).get_deployments(environment=environment), limit)]
 
         return self._run(f"reading the deployments of {environment}", fetch, repo=repo)
 

@@ -15,6 +15,7 @@ the job token's allow list), so with one no note is attempted: it is reported as
 from __future__ import annotations
 
 import base64
+import itertools
 import threading
 from collections.abc import Callable
 from typing import TypeVar
@@ -348,10 +349,10 @@ class GitLabForge(LibraryForge):
 
         self._run(f"setting deployment {deployment.id} ({deployment.environment}) to {status}", update, repo=repo)
 
-    def list_deployments(self, repo: str, environment: str) -> list[Deployment]:
+    def list_deployments(self, repo: str, environment: str, limit: int | None = None) -> list[Deployment]:
         return self._run(f"reading the deployments of {environment}", lambda: [
-            _deployment(d) for d in self._project(repo).deployments.list(environment=environment, order_by="id",
-                                                                         sort="desc", iterator=True)], repo=repo)
+            _deployment(d) for d in itertools.islice(self._project(repo).deployments.list(
+                environment=environment, order_by="id", sort="desc", iterator=True), limit)], repo=repo)
 
 
 def _deployment(d) -> Deployment:

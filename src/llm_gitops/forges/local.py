@@ -253,6 +253,6 @@ class LocalForge:
             deployment_log.add_status(data["deployments"], deployment.id, state, description,
                                       environment_url=environment_url, log_url=log_url)
 
-    def list_deployments(self, repo: str, environment: str) -> list[Deployment]:
+    def list_deployments(self, repo: str, environment: str, limit: int | None = None) -> list[Deployment]:
         with self._records(repo) as data:
-            return deployment_log.listed(data["deployments"], environment)
+            return deployment_log.listed(data["deployments"], environment)[:limit]
