@@ -23,7 +23,7 @@ passed (or wrongly failed) with probability at most alpha, however many looks ar
 The pass and the fail boundaries each spend their own alpha: they guard different
 errors, and stopping at one only removes chances to cross the other.
 
-RHO = 1.0
+Linear spending (RHO = 1) sits between Pocock's (early stops, but a weak
 final critical value) and O'Brien-Fleming's (almost no early stops): a clearly equal or
 clearly regressed candidate stops early, while the final look keeps most of a single
 test's power. At alpha 0.05 the critical values are 2.33, 2.38, 2.25, 2.08, 1.90 for a
