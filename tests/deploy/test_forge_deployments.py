@@ -274,3 +274,18 @@ def test_a_deployment_left_in_progress_is_completed_or_ended(hosted, capsys):
     newest, ended, _ = forge.list_deployments(REPO, "staging")
     assert (newest.sha, newest.state) == (sha2, "success")
     assert (ended.id, ended.state) == (stale.id, "error" if c.kind == "github" else "failure")
+
+
+def test_a_deploy_killed_after_its_switch_is_recorded_by_the_next_that_has_nothing_to_do(checkout, capsys):
+    c = checkout
+    r1 = make_release(1)
+    sha = c.want(r1)
+    forge = make_forge("local")
+    forge.create_deployment(str(c.root), sha=sha, ref="main", environment="staging", description="killed",
+                            payload={"release": r1.id})
+    c.target.running, c.target.live_colour = {"blue": r1.id}, "blue"  # it had switched before it died
+    code, err = c.cli(capsys, "deploy", "--env", "staging", "--forge", "local")
+    assert code == 0 and "nothing to do" in err
+    [d] = forge.list_deployments(str(c.root), "staging")
+    assert d.state == "success" and "already runs" in d.description
+    assert c.target.calls == []

@@ -85,7 +85,6 @@ def command(config_path: Path | None, env: str, promote: bool, no_scale_down: bo
     from llm_gitops.config import load_config
     from llm_gitops.deploy.bluegreen import DeployFailed, deploy, promote_preview
     from llm_gitops.deploy.desired import load_desired
-    from llm_gitops.deploy.forge_record import final_state
     from llm_gitops.errors import LlmGitopsError
     from llm_gitops.workspace import state_dir
 
@@ -103,7 +102,7 @@ def command(config_path: Path | None, env: str, promote: bool, no_scale_down: bo
         left = promote_preview(env, target, desired.release)
         say(f"{env}: traffic on {desired.release.id}" + (f" (left {left})" if left else " (already live)"))
         if (recorder := open_recorder(forge_choice, config.base_dir, env, say)) is not None:
-            recorder.complete_pending(desired.release.id)
+            recorder.complete_pending(f"{env} runs {desired.release.id} (promoted)")
         return
     failure = None
     analyse = {}
@@ -130,8 +129,8 @@ def command(config_path: Path | None, env: str, promote: bool, no_scale_down: bo
         if recorder is not None:  # the target failed half-way (engine, front, cluster): an error, not a verdict
             recorder.end("error", exc.message)
         raise
-    if recorder is not None and (state := final_state(record.action)) is not None:
-        recorder.end(state, record.message)
+    if recorder is not None:
+        recorder.finish(record.action, record.message)
     if record.action != "none":
         out = state_dir(config.base_dir) / "deploys" / env / f"{record.started_at.replace(':', '')}-{record.release}.json"
         out.parent.mkdir(parents=True, exist_ok=True)

@@ -66,7 +66,9 @@ class DeploymentRecorder:
         except ExternalServiceError as exc:
             raise ExternalServiceError(f"deploy {self.env}: not started, its forge deployment could not be recorded: "
                                        f"{exc.message}",
-                                       hint="re-run when the forge answers, or deploy with --forge none") from None
+                                       hint="the token needs deployments write access (GitHub Actions: permissions: "
+                                       "deployments: write); re-run when the forge answers, or deploy with --forge none "
+                                       "to record nothing") from None
 
     def _create(self, release_id: str, description: str) -> None:
         self.deployment = self.forge.create_deployment(self.repo, sha=self.sha, ref=self.ref, environment=self.env,
@@ -86,8 +88,19 @@ class DeploymentRecorder:
             self.warn(f"warning: deployment {self.deployment.id} of {self.env} on the forge was not set to {state}: "
                       f"{redact(str(exc))}")
 
-    def complete_pending(self, release_id: str) -> None:
-        """After ``deploy --promote``: the deployment left ``in_progress`` (auto_promote: false) succeeds."""
+    def finish(self, action: str, message: str) -> None:
+        """End the deployment as the deploy's ``action`` says (see :func:`final_state`).
+
+        A deploy with nothing to do made none; a deployment of this commit that a deploy
+        killed after its switch left ``in_progress`` succeeds then, as that deploy did.
+        """
+        if action == "none":
+            self.complete_pending(message)
+        elif (state := final_state(action)) is not None:
+            self.end(state, message)
+
+    def complete_pending(self, description: str) -> None:
+        """The newest deployment, left ``in_progress`` for this commit (``--promote``, a killed deploy), succeeds."""
         try:
             pending = next((d for d in self.forge.list_deployments(self.repo, self.env, limit=1)
                             if d.sha == self.sha and d.state == "in_progress"), None)
@@ -96,7 +109,7 @@ class DeploymentRecorder:
             return
         if pending is not None:
             self.deployment = pending
-            self.end("success", f"{self.env} runs {release_id} (promoted)")
+            self.end("success", description)
 
     def record_rollback(self, release_id: str, moved_from: str | None) -> None:
         """A deployment of the release traffic went back to, at once ``success``; failures are warnings."""
