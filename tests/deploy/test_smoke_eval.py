@@ -125,3 +125,17 @@ def test_smoke_eval_config_is_checked_like_thresholds():
     for bad in ({"max_drop": "lots"}, {"limit": 1}, {"on_inconclusive": "maybe"}, {"task": ["x"]}):
         with pytest.raises(ValueError):
             EnvironmentSpec.model_validate({"target": "docker", "analysis": {"smoke_eval": bad}})
+
+
+@pytest.mark.parametrize("name", ["no-prompt-logprobs", "models-not-json", "completion-503"])
+def test_a_preview_without_logprobs_or_answering_garbage_is_an_error(tmp_path, name):
+    from llm_gitops.deploy.smoke_eval import run_smoke_eval
+    from tests.evaluation.test_endpoint_backend import BAD_SERVERS, fake_server
+
+    write_suite(tmp_path)
+    made = plan(tmp_path, recorded_release(tmp_path))
+    (made.tokenizer / "tokenizer.json").write_text("{}")  # hashed only: the server fails before lm-eval starts
+    routes, expected = BAD_SERVERS[name]
+    with fake_server(routes) as url:
+        verdict = run_smoke_eval(made, url)
+    assert verdict.status == "Error" and expected in verdict.reason and not verdict.checks

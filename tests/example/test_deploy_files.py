@@ -23,3 +23,4 @@ def test_the_commented_environments_block_validates_once_uncommented():
     config = parse_config(text[:start] + block)
     assert config.environments["prod"].requires == "staging"
     assert config.environments["staging"].analysis.metrics[0].metric == "error_rate"
+    assert config.environments["staging"].analysis.smoke_eval.limit == 100
