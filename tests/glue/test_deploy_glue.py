@@ -310,3 +310,91 @@ def test_promote_component_opens_the_promotion_merge_request(tmp_path, cli):
     [build] = [p.parent.parent for p in (repo / ".gitlab-ci-local").rglob(".git/HEAD")
                if p.parent.parent.name == "llm-gitops-promote"]
     assert r2.id in promoted(build)
+
+
+# ------------------------------------------------------------------ Jenkins (groovy harness)
+def model_repo(root: Path, files: dict[str, str]) -> Path:
+    from tests.glue.support import git_repo
+
+    root.mkdir(parents=True)
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    git_repo(root, remote="https://github.com/acme/models.git")
+    return root
+
+
+def test_jenkins_steps_pass_options_the_cli_accepts_and_lock_the_environment(tmp_path, cli):
+    from tests.glue.test_jenkins import run_scenarios, steps
+
+    results = run_scenarios(tmp_path, [
+        {"name": "deploy", "step": "llmGitopsDeploy", "env": {"GLUE_PARSE_ONLY": "1"},
+         "args": {"install": False, "environment": "staging", "promote": True, "scaleDown": False, "forge": "none",
+                  "credentialsId": "forge-token"},
+         "credentials": {"forge-token": TOKEN}},
+        {"name": "promote", "step": "llmGitopsPromote", "env": {"GLUE_PARSE_ONLY": "1"},
+         "args": {"install": False, "to": "prod", "forge": "github", "credentialsId": "forge-token"},
+         "credentials": {"forge-token": TOKEN}},
+        {"name": "hostile", "step": "llmGitopsDeploy", "args": {"install": False, "environment": HOSTILE}},
+        {"name": "no-env", "step": "llmGitopsPromote", "args": {"install": False}},
+        {"name": "typo", "step": "llmGitopsDeploy", "args": {"install": False, "environment": "staging", "scaledown": 1}},
+    ], cli.bin_dir)
+    deploy = results["deploy"]
+    assert "error" not in deploy, deploy  # the real CLI accepted every option
+    assert steps(deploy, "lock") == [{"step": "lock", "resource": "llm-gitops-deploy-staging"}]
+    [sh] = steps(deploy, "sh")
+    # Only the library's literals reach the shell; values and the token travel in the environment.
+    assert sh["script"] == ('mkdir -p .llm-gitops && llm-gitops deploy --config "$LLM_GITOPS_ARG_CONFIG" --env '
+                            '"$LLM_GITOPS_ARG_ENV" --forge "$LLM_GITOPS_ARG_FORGE" --promote --no-scale-down'
+                            ' > .llm-gitops/deploy-record.json')
+    assert TOKEN not in str(deploy["calls"])
+    [call] = cli.calls("deploy")
+    assert call["argv"] == ["deploy", "--config", ".llm-gitops.yaml", "--env", "staging", "--forge", "none",
+                            "--promote", "--no-scale-down"]
+    assert call["env"]["GITHUB_TOKEN"] == TOKEN
+    assert "error" not in results["promote"], results["promote"]
+    [call] = cli.calls("promote")
+    assert call["argv"] == ["promote", "--config", ".llm-gitops.yaml", "--to", "prod", "--base", "main",
+                            "--forge", "github"]
+    assert results["hostile"]["error"].startswith("llmGitopsDeploy: set environment to a name under environments:")
+    assert results["no-env"]["error"].startswith("llmGitopsPromote: set to, the environment to promote into")
+    assert results["typo"]["error"].startswith("llmGitopsDeploy: unknown option(s) scaledown; known options: ")
+    for name in ("hostile", "no-env", "typo"):
+        assert steps(results[name], "sh") == []
+    assert not list(tmp_path.rglob("pwned*"))
+
+
+def test_jenkins_steps_deploy_release_and_promote_with_the_real_cli(tmp_path, cli):
+    require_deploy_cli()
+    from tests.glue.test_jenkins import run_scenarios, steps
+
+    r1, r2 = releases()
+    empty = model_repo(tmp_path / "empty", deploy_files())
+    verified = model_repo(tmp_path / "verified", deploy_files(staging=r2.id, prod=r1.id))
+    verify_staging(verified, r2.id)
+    built = model_repo(tmp_path / "built", {**deploy_files(), ".llm-gitops/build.json": BUILD_RECORD, ".gitignore": ""})
+    origin = bare_origin(tmp_path, built)
+    results = run_scenarios(tmp_path, [
+        {"name": "nothing", "step": "llmGitopsDeploy", "workspace": str(empty),
+         "args": {"install": False, "environment": "staging", "forge": "none"}},
+        {"name": "promote", "step": "llmGitopsPromote", "workspace": str(verified),
+         "args": {"install": False, "to": "prod", "forge": "local"}},
+        {"name": "release", "step": "llmGitopsDeploy", "workspace": str(built), "env": {"BRANCH_NAME": "main"},
+         "args": {"install": False, "environment": "staging", "forge": "none", "release": True}},
+    ], cli.bin_dir)
+    nothing = results["nothing"]
+    assert nothing.get("returned") == {"release": None, "action": "none", "record": ".llm-gitops/deploy-record.json"}, nothing
+    promote = results["promote"]
+    assert "error" not in promote, promote
+    assert promote["returned"]["pullRequest"].endswith("#pull-1")
+    assert r2.id in promoted(verified)
+    # release: true pushed the release commit before the deploy ran (which the real CLI may
+    # refuse for a release without gate evidence: the step then fails with the exit code).
+    release = results["release"]
+    commit, deploy = steps(release, "sh")
+    assert commit["rc"] == 0 and commit["label"] == "llm-gitops release"
+    staging = origin_file(origin, "deploy/staging.yaml")
+    [release_id] = [word for word in staging.split() if word.startswith("r-")]
+    assert origin_file(origin, f"deploy/releases/{release_id}.json")
+    assert deploy["script"].startswith("mkdir -p .llm-gitops && llm-gitops deploy ")
+    assert deploy["rc"] == 0 or release["error"].startswith(f"llm-gitops deploy exited with {deploy['rc']}")

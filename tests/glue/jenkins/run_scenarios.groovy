@@ -124,6 +124,11 @@ class Run {
             self.calls << [step: 'withCredentials', bindings: bindings]
             self.withLayer(layer, body)
         })
+        // Lockable Resources' lock: recorded, then the body runs (one build at a time here).
+        binding.setVariable('lock', { Map args, Closure body ->
+            self.calls << [step: 'lock', resource: args.resource.toString()]
+            body.call()
+        })
         binding.setVariable('sh', { Object arg ->
             Map args = (arg instanceof Map) ? (Map) arg : [script: arg]
             String script = args.script.toString()
