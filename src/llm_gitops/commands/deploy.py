@@ -49,8 +49,8 @@ def _kubeconfig(configured: str | None) -> str | None:
               help="Switch traffic to the colour already running the release (after auto_promote: false).")
 @click.option("--no-scale-down", is_flag=True,
               help="Leave the previous colour running after the switch instead of waiting scale_down_delay and removing it.")
-@forge_option("Where the verification (status llm-gitops/verified/ENV on the commit that set deploy/ENV.yaml) is "
-              "recorded: the CI's forge, the local git repository, or nowhere.")
+@forge_option("Where the deployment and the verification (status llm-gitops/verified/ENV on the commit that set "
+              "deploy/ENV.yaml) are recorded: the CI's forge, the local git repository, or nowhere.")
 def command(config_path: Path | None, env: str, promote: bool, no_scale_down: bool, forge_choice: str) -> None:
     """Make ENV run the release that deploy/ENV.yaml names, blue/green.
 
@@ -68,7 +68,10 @@ def command(config_path: Path | None, env: str, promote: bool, no_scale_down: bo
     .llm-gitops/deploys/ENV/<time>-<release>.json and printed as JSON on stdout. Once ENV
     runs the release, the commit that set deploy/ENV.yaml gets the status
     llm-gitops/verified/ENV (description: the release id): the evidence 'llm-gitops
-    promote' requires before the release may move downstream.
+    promote' requires before the release may move downstream. The deploy is also recorded
+    on the forge as a deployment of that commit to ENV (in_progress, then success, failure
+    or error), shown on the forge's environment page: a forge that fails before the target
+    changes stops the deploy (exit 2, nothing changed); after that, it is a warning.
 
     \b
     Examples:
@@ -78,7 +81,7 @@ def command(config_path: Path | None, env: str, promote: bool, no_scale_down: bo
     \b
     Exit codes: 0 deployed (or nothing to do), 1 not promoted (readiness or analysis
     failed; the live colour kept all traffic), 2 bad config, deploy file or release,
-    or an engine/haproxy problem.
+    an engine/haproxy problem, or the forge did not record the deployment (nothing started).
     """
     from llm_gitops.cache import write_atomic
     from llm_gitops.commands.deploy_record import open_recorder
