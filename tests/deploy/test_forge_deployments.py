@@ -117,7 +117,8 @@ def history(c: Checkout) -> list[dict]:
             states = [s["state"] for s in d["statuses"]]
             rows.append({"sha": d["sha"], "states": states, "release": d["payload"].get("release"),
                          "description": d["statuses"][-1]["description"] if d["statuses"] else "",
-                         "log_url": d["statuses"][-1]["log_url"] if d["statuses"] else ""})
+                         "log_url": d["statuses"][-1]["log_url"] if d["statuses"] else "",
+                         "environment_url": d["statuses"][-1]["environment_url"] if d["statuses"] else ""})
         else:
             rows.append({"sha": d["sha"], "states": d["statuses"], "release": None, "ref": d["ref"]})
     return rows
@@ -125,6 +126,7 @@ def history(c: Checkout) -> list[dict]:
 
 def test_deploys_and_a_rollback_leave_the_history_on_the_forge(hosted, capsys):
     c = hosted
+    (c.root / ".llm-gitops.yaml").write_text(CONFIG + "    url: https://staging.models.example\n")
     r1, r2 = make_release(1), make_release(2)
     sha1 = c.want(r1)
     code, err = c.cli(capsys, "deploy", "--env", "staging")
@@ -136,6 +138,7 @@ def test_deploys_and_a_rollback_leave_the_history_on_the_forge(hosted, capsys):
     if c.kind == "github":
         assert first["release"] == r1.id and first["description"] == f"staging runs {r1.id} on blue"
         assert first["log_url"].endswith(f"/{REPO}/actions/runs/77")
+        assert first["environment_url"] == "https://staging.models.example"
     else:
         assert first["ref"] == "main"
 
@@ -289,3 +292,16 @@ def test_a_deploy_killed_after_its_switch_is_recorded_by_the_next_that_has_nothi
     [d] = forge.list_deployments(str(c.root), "staging")
     assert d.state == "success" and "already runs" in d.description
     assert c.target.calls == []
+
+
+@pytest.mark.parametrize("url, culprit", [
+    ("ftp://models.example", ["url", "not an http(s) URL"]),
+    ("https://deployer:s3cret@models.example", ["url", "must not hold credentials"]),
+], ids=["scheme", "credentials"])
+def test_a_bad_environment_url_is_a_config_error(checkout, url, culprit):
+    c = checkout
+    (c.root / ".llm-gitops.yaml").write_text(CONFIG + f"    url: {url}\n")
+    c.want(make_release(1))
+    run = expect_clean_error(["deploy", "--env", "staging", "--forge", "local"], cwd=c.root, culprit=culprit,
+                             surface="deploy", case=f"environments.staging.url {url.split(':')[0]}")
+    assert "s3cret" not in run.err and c.target.calls == []

@@ -104,7 +104,7 @@ def command(config_path: Path | None, env: str, promote: bool, no_scale_down: bo
             return
         left = promote_preview(env, target, desired.release)
         say(f"{env}: traffic on {desired.release.id}" + (f" (left {left})" if left else " (already live)"))
-        if (recorder := open_recorder(forge_choice, config.base_dir, env, say)) is not None:
+        if (recorder := open_recorder(forge_choice, config.base_dir, env, say, environment_url=spec.url)) is not None:
             recorder.complete_pending(f"{env} runs {desired.release.id} (promoted)")
         return
     failure = None
@@ -120,7 +120,8 @@ def command(config_path: Path | None, env: str, promote: bool, no_scale_down: bo
                                base_dir=config.base_dir, env=env)
         analyse = {"analyse": partial(run_analysis, smoke_eval=plan)}
     # The forge deployment is created before the target changes, finished after (deploy/forge_record.py).
-    recorder = open_recorder(forge_choice, config.base_dir, env, say) if desired.release is not None else None
+    recorder = (open_recorder(forge_choice, config.base_dir, env, say, environment_url=spec.url)
+                if desired.release is not None else None)
     begin = {"begin": lambda: recorder.begin(desired.release.id)} if recorder is not None else {}
     try:
         record = deploy(env, spec, desired.release, target, progress=say, scale_down=not no_scale_down, **begin,

@@ -13,7 +13,7 @@ _REF_VARIABLES = ("CI_COMMIT_REF_NAME", "GITHUB_REF_NAME")
 
 
 def open_recorder(forge_choice: str, root: Path, env: str, say: Callable[[str], None], *,
-                  release_id: str | None = None):
+                  release_id: str | None = None, environment_url: str | None = None):
     """A DeploymentRecorder, or None when nothing is to be recorded (``--forge none``) or can be.
 
     The deployment is of the commit that last set ``deploy/ENV.yaml`` or, for a rollback
@@ -40,7 +40,8 @@ def open_recorder(forge_choice: str, root: Path, env: str, say: Callable[[str], 
     except LlmGitopsError as exc:
         say(f"warning: {env}: no forge deployment will be recorded: {redact(str(exc))}")
         return None
-    return DeploymentRecorder(forge, repo, env, sha, _branch(root, sha), warn=say, log_url=log_url)
+    return DeploymentRecorder(forge, repo, env, sha, _branch(root, sha), warn=say, log_url=log_url,
+                              environment_url=environment_url)
 
 
 def _branch(root: Path, sha: str) -> str:

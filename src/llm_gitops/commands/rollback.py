@@ -36,7 +36,7 @@ def command(config_path: Path | None, env: str, base: str, forge_choice: str) ->
     from llm_gitops.deploy.bluegreen import rollback
 
     config = load_config(config_path)
-    _, target = environment_target(config, env)
+    spec, target = environment_target(config, env)
     left, now = rollback(env, target)
     colours = target.colours()
     live_release = colours[now].release_id
@@ -46,7 +46,7 @@ def command(config_path: Path | None, env: str, base: str, forge_choice: str) ->
 
         # After the switch: the forge may only warn (deploy/forge_record.py).
         recorder = open_recorder(forge_choice, config.base_dir, env, lambda line: click.echo(line, err=True),
-                                 release_id=live_release)
+                                 release_id=live_release, environment_url=spec.url)
         if recorder is not None:
             recorder.record_rollback(live_release, colours[left].release_id)
     access = open_forge(forge_choice, config.base_dir)

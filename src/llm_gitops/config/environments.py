@@ -192,9 +192,26 @@ class EnvironmentSpec(_Strict):
                                          "live colour; a failure switches back. 0 = none.")
     require_gate: bool = Field(default=True, description="Refuse a release whose gate verdict is not pass.")
     analysis: AnalysisSection = Field(default_factory=AnalysisSection, description="Pre- and post-promotion analysis.")
+    url: str | None = Field(default=None, description="Where users reach the environment (https://...), linked from "
+                            "the forge's environment page as each deployment's environment_url. None = no link.")
 
     _durations = field_validator("scale_down_delay", "readiness_timeout", "post_promotion_window",
                                  mode="before")(classmethod(lambda cls, v: parse_duration(v)))
+
+    @field_validator("url")
+    @classmethod
+    def _web_url(cls, v: str | None) -> str | None:
+        from urllib.parse import urlsplit
+
+        if v is None:
+            return v
+        parts = urlsplit(v)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"{v!r} is not an http(s) URL (e.g. https://models.example.com)")
+        if parts.username or parts.password:
+            # It is shown on the forge's environment page to everyone who can read the repository.
+            raise ValueError("the URL must not hold credentials (user:password@): it is shown on the forge")
+        return v
 
 
 def check_environments(environments: dict[str, EnvironmentSpec]) -> dict[str, EnvironmentSpec]:

@@ -44,6 +44,7 @@ class DeploymentRecorder:
     ref: str
     warn: Callable[[str], None]
     log_url: str | None = None
+    environment_url: str | None = None  # environments.ENV.url: the link on the forge's environment page
     deployment: Deployment | None = field(default=None, init=False)
 
     def begin(self, release_id: str) -> None:
@@ -83,7 +84,8 @@ class DeploymentRecorder:
     def _status(self, state: DeploymentState, description: str) -> None:
         assert self.deployment is not None
         try:
-            self.forge.set_deployment_status(self.repo, self.deployment, state, description, log_url=self.log_url)
+            self.forge.set_deployment_status(self.repo, self.deployment, state, description, log_url=self.log_url,
+                                             environment_url=self.environment_url if state == "success" else None)
         except LlmGitopsError as exc:
             self.warn(f"warning: deployment {self.deployment.id} of {self.env} on the forge was not set to {state}: "
                       f"{redact(str(exc))}")
