@@ -353,6 +353,9 @@ def _gitlab_base(url: str | None) -> str | None:
 def _jenkins(env: Mapping[str, str]) -> CiContext:
     change_url = _env_url(env, "CHANGE_URL") or ""
     forge, repo, api_url = _forge_from_change_url(change_url)
+    if forge is None:
+        # A branch build (a deploy on main) has no pull request URL: the clone URL names the repository.
+        forge, repo, api_url = _forge_from_git_url(env)
     if forge == "github":
         api_url = _env_url(env, "LLM_GITOPS_GITHUB_API_URL") or api_url
     elif forge == "gitlab":
@@ -381,6 +384,27 @@ def _forge_from_change_url(url: str) -> tuple[ForgeName | None, str | None, str 
         # github.com's API lives on its own host (the client's default); Enterprise under /api/v3.
         api = None if parts.netloc.lower() in ("github.com", "www.github.com") else f"{server}/api/v3"
         return "github", repo, api
+    return None, None, None
+
+
+_GIT_URL = re.compile(r"(?:[a-z][a-z0-9+.-]*://)?(?:[^@/\s]+@)?([A-Za-z0-9.-]+)(?::\d+)?[:/](\S+?)(?:\.git)?/?")
+
+
+def _forge_from_git_url(env: Mapping[str, str]) -> tuple[ForgeName | None, str | None, str | None]:
+    """``GIT_URL`` (https://host/owner/repo.git, git@host:owner/repo.git) -> the forge, repository and API.
+
+    The forge is github.com's or gitlab.com's by host; a self-hosted one is the forge whose URL
+    variable is set (LLM_GITOPS_GITHUB_API_URL, LLM_GITOPS_GITLAB_URL); otherwise unknown.
+    """
+    match = _GIT_URL.fullmatch((env.get("GIT_URL") or "").strip())
+    if not match:
+        return None, None, None
+    host, path = match.group(1).lower(), match.group(2)
+    if host in ("github.com", "www.github.com") or (env.get("LLM_GITOPS_GITHUB_API_URL") and host != "gitlab.com"):
+        api = None if host in ("github.com", "www.github.com") else f"https://{host}/api/v3"
+        return ("github", path, api) if _REPO.fullmatch(path) else (None, None, None)
+    if host == "gitlab.com" or env.get("LLM_GITOPS_GITLAB_URL"):
+        return ("gitlab", path, f"https://{host}") if _PROJECT.fullmatch(path) else (None, None, None)
     return None, None, None
 
 

@@ -87,6 +87,27 @@ def test_jenkins_change_request(change_url, forge, repo, api):
     assert detect({**env, "CHANGE_FORK": "mallory"}).is_fork is True
 
 
+@pytest.mark.parametrize(
+    "git_url,extra,forge,repo,api",
+    [
+        ("https://github.com/acme/adder.git", {}, "github", "acme/adder", None),
+        ("git@github.com:acme/adder.git", {}, "github", "acme/adder", None),
+        ("ssh://git@gitlab.com:22/group/sub/adder.git", {}, "gitlab", "group/sub/adder", "https://gitlab.com"),
+        ("https://git.example.invalid/acme/adder.git", {"LLM_GITOPS_GITHUB_API_URL": "https://git.example.invalid/api/v3"},
+         "github", "acme/adder", "https://git.example.invalid/api/v3"),
+        ("https://git.example.invalid/group/adder", {"LLM_GITOPS_GITLAB_URL": "https://git.example.invalid"},
+         "gitlab", "group/adder", "https://git.example.invalid"),
+        ("https://git.example.invalid/acme/adder.git", {}, None, None, None),  # which forge is it? unknown
+        ("https://github.com/acme/../adder.git", {}, None, None, None),
+    ],
+)
+def test_jenkins_branch_build_takes_the_repository_from_the_clone_url(git_url, extra, forge, repo, api):
+    # A deploy on main is a branch build: no CHANGE_URL, only the clone URL.
+    env = {"JENKINS_URL": "http://127.0.0.1:8080/", "GIT_URL": git_url, "GIT_COMMIT": "b" * 40, **extra}
+    ctx = detect(env)
+    assert (ctx.system, ctx.forge, ctx.repo, ctx.pr_number, ctx.api_url) == ("jenkins", forge, repo, None, api)
+
+
 def test_local_run():
     assert detect({}).system == "local" and detect({}).forge is None
 
