@@ -60,7 +60,10 @@ environments:
     target: docker
     docker: {listen: "127.0.0.1:$STAGING_PORT"}
     scale_down_delay: 0
-    analysis: {smoke_requests: 3, metrics: [{metric: error_rate, max: 0.01}], interval: 1s, iterations: 2}
+    # smoke_eval: the preview answers the documents the release recorded from its gate
+    # (100 per task), decided with the gate's rule before any traffic moves.
+    analysis: {smoke_requests: 3, smoke_eval: {}, metrics: [{metric: error_rate, max: 0.01}], interval: 1s,
+               iterations: 2}
   prod:
     target: docker
     requires: staging
@@ -84,6 +87,18 @@ print(json.loads(urllib.request.urlopen(req, timeout=30).read())["choices"][0]["
 PY
 }
 
+smoke_eval() {  # what the staging deploy's smoke eval measured, from its deploy record
+  python - "$1" <<'PY'
+import json, sys
+record = json.load(open(sys.argv[1]))
+for m in record["analyses"][0]["measurements"]:
+    if m["check"].startswith("smoke_eval"):
+        print(f"smoke eval {m['check'][11:]}: {m['verdict']} - served {m['value']} vs recorded {m['recorded']} "
+              f"on {m['n']} documents, degradation bound {m['bound']:.3f} (max_drop {m['limit']})")
+print(f"pre-promotion analysis {record['timings'].get('analysis_s', 0):.1f} s")
+PY
+}
+
 ship() {  # ship NAME MODEL: quantize, gate, build, release to staging, deploy, promote, merge, deploy prod
   local name="$1" model="$2" extra="${3:-}"
   say "[$name] llm-gitops quantize --method int8-dynamic"
@@ -98,7 +113,8 @@ ship() {  # ship NAME MODEL: quantize, gate, build, release to staging, deploy, 
   llm-gitops release --env staging --gate-report "reports/$name-int8/report.json" || fail "release failed"
   git_c add -A deploy && git_c commit -qm "staging: release $name" || fail "git commit failed"
   say "[$name] llm-gitops deploy --env staging (blue/green, analysed, verified)"
-  llm-gitops deploy --env staging --forge local >/dev/null || fail "deploy to staging failed"
+  llm-gitops deploy --env staging --forge local > "reports/$name-staging-deploy.json" || fail "deploy to staging failed"
+  smoke_eval "reports/$name-staging-deploy.json"
   echo "staging answers 12+34= with: $(ask "$STAGING_PORT")"
   say "[$name] llm-gitops promote --to prod (a pull request on the local forge)"
   llm-gitops promote --to prod --forge local || fail "promote failed"
