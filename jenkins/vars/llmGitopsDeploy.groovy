@@ -22,7 +22,7 @@ def call(Map config = [:]) {
         tokenVariable: 'GITHUB_TOKEN',       // GITHUB_TOKEN or GITLAB_TOKEN: what the CLI reads
         lock         : true,                 // lock(resource: 'llm-gitops-deploy-ENV') around the deploy
         install      : true,
-    ] + Options.installDefaults('build,k8s,forge,serve')
+    ] + Options.installDefaults('eval,build,k8s,forge,serve')
     String problem = Options.unknownKeys('llmGitopsDeploy', defaultConfig, config)
     if (problem) {
         error(problem)

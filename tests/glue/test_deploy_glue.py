@@ -398,3 +398,51 @@ def test_jenkins_steps_deploy_release_and_promote_with_the_real_cli(tmp_path, cl
     assert origin_file(origin, f"deploy/releases/{release_id}.json")
     assert deploy["script"].startswith("mkdir -p .llm-gitops && llm-gitops deploy ")
     assert deploy["rc"] == 0 or release["error"].startswith(f"llm-gitops deploy exited with {deploy['rc']}")
+
+
+# ------------------------------------------------------------------ the example's GitLab pipeline
+def example_gitlab_jobs(tmp_path: Path, change: str | None, variables: dict[str, str]) -> list[str]:
+    """The jobs gitlab-ci-local puts in the example's pipeline for a push changing `change`
+    (relative to origin/main), or for `variables` (e.g. a merge request pipeline)."""
+    import shutil
+
+    from tests.glue.support import REPO_ROOT, clean_env, git_repo, gitlab_ci_local, run
+
+    repo = tmp_path / "adder"
+    shutil.copytree(REPO_ROOT / "examples" / "repo-template", repo,
+                    ignore=shutil.ignore_patterns("model", "model-*", ".llm-gitops", "__pycache__", ".dvc"))
+    shutil.copytree(REPO_ROOT / "gitlab-templates" / "templates", repo / "templates")
+    ci = (repo / ".gitlab-ci.yml").read_text().replace("$CI_SERVER_FQDN/llm-gitops/llm-gitops/",
+                                                       "$CI_SERVER_FQDN/$CI_PROJECT_PATH/")
+    (repo / ".gitlab-ci.yml").write_text(ci.replace("@v0.1.0", "@$CI_COMMIT_SHA"))
+    git_repo(repo, remote="git@gitlab.example:acme/adder.git")
+    git = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@example.invalid"]
+    subprocess.run([*git, "update-ref", "refs/remotes/origin/main", "HEAD"], check=True)
+    if change is not None:
+        with (repo / change).open("a") as fh:
+            fh.write("\n# changed\n")
+        # (the example has no dvc.lock until `dvc repro`; a team's repository has one)
+        subprocess.run([*git, "add", "-A"], check=True)
+        subprocess.run([*git, "commit", "-qm", f"change {change}"], check=True)
+    cmd = [gitlab_ci_local(), "--list"]
+    for key, value in variables.items():
+        cmd += ["--variable", f"{key}={value}"]
+    proc = run(cmd, env=clean_env(tmp_path / "home"), cwd=repo)
+    lines = proc.stdout.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.startswith("name "))
+    return [line.split()[0] for line in lines[header + 1:] if line.strip()]
+
+
+@pytest.mark.parametrize("change,variables,jobs", [
+    # A new model: build, gate the image's model, release to staging and deploy it, promote.
+    ("dvc.lock", {}, ["llm-gitops-build", "llm-gitops-gate-release", "llm-gitops-deploy-staging",
+                      "llm-gitops-promote"]),
+    # A merged promotion: prod's deploy (the promote job then has nothing to do).
+    ("deploy/prod.yaml", {}, ["llm-gitops-deploy-prod", "llm-gitops-promote"]),
+    ("deploy/staging.yaml", {}, ["llm-gitops-deploy-staging", "llm-gitops-promote"]),
+    # A merge request: the gate only, no deploy job and none of its secrets.
+    ("deploy/prod.yaml", {"CI_PIPELINE_SOURCE": "merge_request_event", "CI_MERGE_REQUEST_IID": "3"},
+     ["llm-gitops-gate"]),
+], ids=["model", "prod", "staging", "merge-request"])
+def test_the_example_gitlab_pipeline_deploys_what_changed(tmp_path, change, variables, jobs):
+    assert example_gitlab_jobs(tmp_path, change, variables) == jobs

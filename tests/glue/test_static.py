@@ -15,7 +15,7 @@ from tests.glue.support import REPO_ROOT, clean_env, git_repo, run, tool
 pytestmark = pytest.mark.glue
 
 ACTIONS = sorted((REPO_ROOT / "actions").glob("*/action.yml"))
-EXAMPLE_WORKFLOW = REPO_ROOT / "examples" / "repo-template" / ".github" / "workflows" / "llm-gitops.yml"
+EXAMPLE_WORKFLOWS = sorted((REPO_ROOT / "examples" / "repo-template" / ".github" / "workflows").glob("*.yml"))
 TEST_WORKFLOWS = sorted((Path(__file__).parent / "workflows").glob("*.yml"))
 GITLAB_TEMPLATES = sorted((REPO_ROOT / "gitlab-templates" / "templates").glob("*.yml"))
 GITLAB_CLASSIC = REPO_ROOT / "gitlab-templates" / "classic" / "llm-gitops.gitlab-ci.yml"
@@ -49,7 +49,7 @@ def gitlab_script_injections(docs: list[dict]) -> list[str]:
     return bad
 
 
-@pytest.mark.parametrize("path", [*ACTIONS, EXAMPLE_WORKFLOW, *TEST_WORKFLOWS], ids=lambda p: str(p.relative_to(REPO_ROOT)))
+@pytest.mark.parametrize("path", [*ACTIONS, *EXAMPLE_WORKFLOWS, *TEST_WORKFLOWS], ids=lambda p: str(p.relative_to(REPO_ROOT)))
 def test_no_expression_is_interpolated_into_a_github_script(path):
     assert github_script_injections(yaml.safe_load(path.read_text())) == []
 
@@ -69,7 +69,7 @@ def test_the_injection_checks_catch_an_injection():
 # ------------------------------------------------------------------ pinning
 def test_third_party_actions_are_pinned_by_sha_with_a_version_comment():
     uses = []
-    for path in [*ACTIONS, EXAMPLE_WORKFLOW]:
+    for path in [*ACTIONS, *EXAMPLE_WORKFLOWS]:
         for line in path.read_text().splitlines():
             m = re.match(r"^\s*(?:- )?uses:\s*(.+)$", line)
             if m and not m.group(1).startswith("./"):
@@ -115,7 +115,7 @@ def test_actionlint_passes_on_the_workflows_and_the_local_actions_they_use(tmp_p
     repo = tmp_path / "repo"
     (repo / ".github" / "workflows").mkdir(parents=True)
     shutil.copytree(REPO_ROOT / "actions", repo / "actions")
-    for wf in [EXAMPLE_WORKFLOW, *TEST_WORKFLOWS]:
+    for wf in [*EXAMPLE_WORKFLOWS, *TEST_WORKFLOWS]:
         shutil.copy(wf, repo / ".github" / "workflows" / wf.name)
     git_repo(repo)
     run([tool("actionlint"), "-shellcheck", tool("shellcheck")], env=clean_env(tmp_path / "home"), cwd=repo)
@@ -136,7 +136,7 @@ def test_jactionlint_passes_on_the_composite_actions_and_workflows(tmp_path):
     # pedantic, less `if:` wrapping (a style choice): injection, shellcheck, pinning,
     # permissions, deprecated runtimes, credentials left in the workspace.
     # The test workflows get the default profile: they are fixtures, not shipped.
-    shipped = [str(p) for p in [*ACTIONS, EXAMPLE_WORKFLOW]]
+    shipped = [str(p) for p in [*ACTIONS, *EXAMPLE_WORKFLOWS]]
     run([tool("jactionlint"), "-p", "pedantic", "-i", "require-expression-wrapping", *shipped],
         env=clean_env(tmp_path / "home"), cwd=REPO_ROOT)
     run([tool("jactionlint"), *map(str, TEST_WORKFLOWS)], env=clean_env(tmp_path / "home"), cwd=REPO_ROOT)
@@ -152,7 +152,8 @@ def test_jactionlint_flags_an_input_interpolated_into_a_composite_script(tmp_pat
 
 
 def test_shellcheck_passes_on_the_install_script_and_the_gitlab_scripts(tmp_path):
-    run([tool("shellcheck"), str(INSTALL_SCRIPT), str(REPO_ROOT / "scripts" / "system" / "glue.sh")],
+    run([tool("shellcheck"), str(INSTALL_SCRIPT), str(INSTALL_SCRIPT.with_name("release-commit.sh")),
+         str(REPO_ROOT / "scripts" / "system" / "glue.sh")],
         env=clean_env(tmp_path / "home"), cwd=REPO_ROOT)
     for path in [*GITLAB_TEMPLATES, GITLAB_CLASSIC]:
         for doc in yaml.safe_load_all(path.read_text()):
@@ -200,3 +201,118 @@ def test_gitlab_templates_fetch_and_install_llm_gitops_the_same_way():
     snippet = next(iter(snippets.values()))
     assert "bash .llm-gitops/src/jenkins/resources/org/llmgitops/install.sh" in snippet
     assert "pip install" not in snippet  # pip is driven by the install script only
+
+
+# ------------------------------------------------------------------ deploy and promote
+DEPLOY_ACTIONS = ("llm-gitops/llm-gitops/actions/deploy@", "llm-gitops/llm-gitops/actions/promote@", "./actions/deploy",
+                  "./actions/promote")
+PR_EVENTS = {"pull_request", "pull_request_target", "pull_request_review", "pull_request_review_comment",
+             "issue_comment"}
+
+
+def deploying_jobs(doc: dict) -> dict[str, dict]:
+    """The jobs of a workflow that run the deploy or promote action."""
+    return {name: job for name, job in (doc.get("jobs") or {}).items()
+            if any(str(step.get("uses", "")).startswith(DEPLOY_ACTIONS) for step in job.get("steps") or [])}
+
+
+def triggers(doc: dict) -> set[str]:
+    on = doc.get("on", doc.get(True))  # YAML 1.1 reads a bare `on:` key as True
+    return {on} if isinstance(on, str) else set(on or [])
+
+
+def reachable_from_pull_requests(doc: dict, name: str) -> bool:
+    """A deploying job a pull request event could run: the workflow takes such an event and
+    neither the job nor a job it needs is limited to pushes."""
+    if not triggers(doc) & PR_EVENTS:
+        return False
+    jobs = doc["jobs"]
+    seen, todo = set(), [name]
+    while todo:
+        current = todo.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        if "github.event_name == 'push'" in str(jobs[current].get("if", "")):
+            return False
+        needs = jobs[current].get("needs") or []
+        todo += [needs] if isinstance(needs, str) else needs
+    return True
+
+
+def test_deploy_jobs_are_never_reachable_from_pull_requests():
+    found = {}
+    for path in EXAMPLE_WORKFLOWS:
+        doc = yaml.safe_load(path.read_text())
+        for name in deploying_jobs(doc):
+            found[f"{path.name}:{name}"] = reachable_from_pull_requests(doc, name)
+    assert len(found) >= 5, found  # staging (with its release), promote, and the deploy workflow's three
+    assert not any(found.values()), found
+
+
+def test_the_reachability_check_catches_a_deploy_on_pull_requests():
+    doc = yaml.safe_load("on: [pull_request, push]\njobs:\n  d:\n    steps:\n      - uses: ./actions/deploy\n")
+    assert reachable_from_pull_requests(doc, "d")
+    doc["jobs"]["d"]["if"] = "github.event_name == 'push' && github.ref == 'refs/heads/main'"
+    assert not reachable_from_pull_requests(doc, "d")
+
+
+def test_each_deploy_job_runs_in_its_environment_one_at_a_time_and_is_never_cancelled():
+    for path in EXAMPLE_WORKFLOWS:
+        doc = yaml.safe_load(path.read_text())
+        top = doc.get("concurrency") or {}
+        assert top.get("cancel-in-progress") is not True, path.name  # never cancels a running deploy
+        for name, job in deploying_jobs(doc).items():
+            concurrency = job.get("concurrency") or {}
+            assert concurrency.get("cancel-in-progress") is False, (path.name, name)
+            for step in job["steps"]:
+                if str(step.get("uses", "")).startswith(DEPLOY_ACTIONS[0]):
+                    env = step["with"]["environment"]
+                    assert job["environment"] == env, (path.name, name)
+                    assert concurrency["group"] == f"llm-gitops-deploy-{env}", (path.name, name)
+                    assert job["permissions"]["statuses"] == "write" and job["permissions"]["deployments"] == "write"
+
+
+def test_the_deploy_workflow_deploys_on_changes_of_deploy_files_of_main():
+    doc = yaml.safe_load((REPO_ROOT / "examples" / "repo-template" / ".github" / "workflows"
+                          / "llm-gitops-deploy.yml").read_text())
+    on = doc.get("on", doc.get(True))
+    assert on["push"] == {"branches": ["main"], "paths": ["deploy/**"]}
+    assert set(on) == {"push", "workflow_dispatch"}
+    main = yaml.safe_load((REPO_ROOT / "examples" / "repo-template" / ".github" / "workflows"
+                           / "llm-gitops.yml").read_text())
+    # The release commit (deploy/ only) builds nothing: no loop of releases.
+    assert main.get("on", main.get(True))["push"]["paths-ignore"] == ["deploy/**"]
+
+
+def gitlab_job(path: Path) -> dict:
+    _, jobs = yaml.safe_load_all(path.read_text())
+    [job] = jobs.values()
+    return job
+
+
+def test_gitlab_deploy_jobs_lock_their_environment_and_never_run_for_merge_requests():
+    templates = REPO_ROOT / "gitlab-templates" / "templates"
+    deploy, promote = gitlab_job(templates / "deploy.yml"), gitlab_job(templates / "promote.yml")
+    assert deploy["resource_group"] == "llm-gitops-deploy-$[[ inputs.environment ]]"
+    assert deploy["environment"] == {"name": "$[[ inputs.environment ]]", "action": "start"}
+    assert promote["resource_group"] == "llm-gitops-promote-$[[ inputs.to ]]"
+    assert promote["environment"] == {"name": "$[[ inputs.to ]]", "action": "prepare"}
+    for job in (deploy, promote):
+        assert job["rules"][0] == {"if": '$CI_PIPELINE_SOURCE == "merge_request_event"', "when": "never"}
+        assert "interruptible" not in job  # a deploy is never cancelled by a newer pipeline
+    assert {"if": '$CI_PIPELINE_SOURCE == "push"', "changes": ["deploy/$[[ inputs.environment ]].yaml"]} \
+        in deploy["rules"]
+
+
+def test_the_jenkins_deploy_step_locks_its_environment_and_the_jenkinsfile_deploys_only_main():
+    step = (REPO_ROOT / "jenkins" / "vars" / "llmGitopsDeploy.groovy").read_text()
+    assert 'lock(resource: "llm-gitops-deploy-${config.environment}", body)' in step
+    jenkinsfile = (REPO_ROOT / "examples" / "repo-template" / "Jenkinsfile").read_text()
+    stages = jenkinsfile.split("stage(")[1:]
+    deploying = [s for s in stages if "llmGitopsDeploy(" in s or "llmGitopsPromote(" in s]
+    assert len(deploying) == 3
+    for stage in deploying:
+        when = stage.split("steps {")[0]
+        assert "branch 'main'" in when and "changeRequest" not in when, stage[:80]
+    assert "changeset 'deploy/prod.yaml'" in jenkinsfile and "changeset 'deploy/staging.yaml'" in jenkinsfile
