@@ -139,3 +139,20 @@ def test_a_preview_without_logprobs_or_answering_garbage_is_an_error(tmp_path, n
     with fake_server(routes) as url:
         verdict = run_smoke_eval(made, url)
     assert verdict.status == "Error" and expected in verdict.reason and not verdict.checks
+
+
+def test_a_changed_task_stops_a_deploy_before_anything_starts_but_not_one_with_nothing_to_do(tmp_path):
+    # As 'llm-gitops deploy' wires it: the plan is made in the flow's begin hook.
+    from llm_gitops.deploy.bluegreen import deploy
+    from llm_gitops.deploy.fake import FakeTarget
+
+    write_suite(tmp_path)
+    release = recorded_release(tmp_path)
+    (tmp_path / "tasks" / "data" / "add_em.jsonl").write_text('{"question": "1+1=", "answer": "002"}\n')
+    spec = EnvironmentSpec.model_validate({"target": "docker", "require_gate": False, "analysis": {"smoke_eval": {}}})
+    target = FakeTarget(running={"blue": "r-000000000000"}, live_colour="blue")
+    with pytest.raises(ConfigError, match="task 'add_em' changed"):
+        deploy("staging", spec, release, target, begin=lambda: plan(tmp_path, release))
+    assert target.calls == [] and target.live_colour == "blue"
+    live = FakeTarget(running={"blue": release.id}, live_colour="blue")
+    assert deploy("staging", spec, release, live, begin=lambda: plan(tmp_path, release)).action == "none"

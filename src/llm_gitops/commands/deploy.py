@@ -108,24 +108,36 @@ def command(config_path: Path | None, env: str, promote: bool, no_scale_down: bo
             recorder.complete_pending(f"{env} runs {desired.release.id} (promoted)")
         return
     failure = None
-    analyse = {}
+    smoke_eval = []
     if spec.analysis.smoke_eval is not None and desired.release is not None:
-        from functools import partial
+        from llm_gitops.deploy.smoke_eval import check_recorded
 
-        from llm_gitops.deploy.analysis import run_analysis
-        from llm_gitops.deploy.smoke_eval import plan_smoke_eval
-
-        # Checked before anything starts: a release without a recorded eval is exit 2, nothing deployed.
-        plan = plan_smoke_eval(desired.release, spec.analysis.smoke_eval, config.eval, config.gate,
-                               base_dir=config.base_dir, env=env)
-        analyse = {"analyse": partial(run_analysis, smoke_eval=plan)}
+        # Before the target is touched: a release that recorded no eval is exit 2, nothing deployed.
+        check_recorded(desired.release, spec.analysis.smoke_eval, env=env)
     # The forge deployment is created before the target changes, finished after (deploy/forge_record.py).
     recorder = (open_recorder(forge_choice, config.base_dir, env, say, environment_url=spec.url)
                 if desired.release is not None else None)
-    begin = {"begin": lambda: recorder.begin(desired.release.id)} if recorder is not None else {}
+
+    def begin() -> None:
+        if spec.analysis.smoke_eval is not None:
+            from llm_gitops.deploy.smoke_eval import plan_smoke_eval
+
+            # Once there is work to do, before anything starts (a task changed since the
+            # release was gated is exit 2, nothing deployed); a deploy with nothing to do
+            # does not care.
+            smoke_eval.append(plan_smoke_eval(desired.release, spec.analysis.smoke_eval, config.eval, config.gate,
+                                              base_dir=config.base_dir, env=env))
+        if recorder is not None:
+            recorder.begin(desired.release.id)
+
+    def analyse(*args, **kwargs):
+        from llm_gitops.deploy.analysis import run_analysis
+
+        return run_analysis(*args, smoke_eval=smoke_eval[0] if smoke_eval else None, **kwargs)
+
     try:
-        record = deploy(env, spec, desired.release, target, progress=say, scale_down=not no_scale_down, **begin,
-                        **analyse)
+        record = deploy(env, spec, desired.release, target, progress=say, scale_down=not no_scale_down, begin=begin,
+                        analyse=analyse)
     except DeployFailed as exc:
         # The flow raises only once traffic is back where it was; what it measured is kept.
         failure, record = exc, exc.record

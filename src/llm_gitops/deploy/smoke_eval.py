@@ -103,11 +103,12 @@ def _tokenizer(spec: SmokeEval, eval_settings: EvalSection, release: Release, ba
     return guess
 
 
-def plan_smoke_eval(release: Release, spec: SmokeEval, eval_settings: EvalSection, gate: GateSection, *,
-                    base_dir: Path, env: str) -> SmokeEvalPlan:
-    """Check that the release's recorded eval can be asked of a preview; raise ConfigError."""
-    from llm_gitops.evaluation.tasks import resolve_tasks
+def check_recorded(release: Release, spec: SmokeEval, *, env: str) -> tuple[dict[str, MetricResult], list[str]]:
+    """The release's recorded metrics and the tasks to ask; ConfigError when it recorded none of them.
 
+    Needs only the release and the config, so the deploy command checks it before it
+    touches the target; ``plan_smoke_eval`` checks the rest once there is work to do.
+    """
     field = f"environments.{env}.analysis.smoke_eval"
     recorded = release.eval
     if recorded is None:
@@ -125,6 +126,17 @@ def plan_smoke_eval(release: Release, spec: SmokeEval, eval_settings: EvalSectio
     if unknown:
         raise ConfigError(f"{field}.tasks: release {release.id} recorded no eval of {', '.join(unknown)}",
                           hint=f"use tasks it recorded: {', '.join(have)}")
+    return metrics, tasks
+
+
+def plan_smoke_eval(release: Release, spec: SmokeEval, eval_settings: EvalSection, gate: GateSection, *,
+                    base_dir: Path, env: str) -> SmokeEvalPlan:
+    """Check that the release's recorded eval can be asked of a preview; raise ConfigError."""
+    from llm_gitops.evaluation.tasks import resolve_tasks
+
+    field = f"environments.{env}.analysis.smoke_eval"
+    metrics, tasks = check_recorded(release, spec, env=env)
+    recorded = release.eval
     suite = resolve_tasks(eval_settings, base_dir=base_dir)
     digests = {t.name: t.config_hash for t in suite.tasks}
     for task in tasks:
