@@ -106,6 +106,7 @@ def test_a_recorded_eval_is_part_of_the_content_address(tmp_path):
     write_release(with_eval, tmp_path / "releases")
     loaded = load_release(tmp_path / "releases", with_eval.id)
     assert loaded == with_eval and loaded.eval.documents == 3
+    assert "- recorded eval (for smoke evals): 3 documents per task of add_em" in compare(None, loaded).lines()
     # One recorded score changed by hand: the release no longer loads.
     path = tmp_path / "releases" / f"{with_eval.id}.json"
     data = json.loads(path.read_text())

@@ -219,6 +219,9 @@ class ReleaseChange:
                 out.append(f"- {metric}: {before:.4g} -> {after:.4g} ({after - before:+.4g})")
         if new.gate is not None:
             out.append(f"- gate: {new.gate.verdict} ({new.gate.summary})")
+        if new.eval is not None:
+            out.append(f"- recorded eval (for smoke evals): {new.eval.documents} documents per task of "
+                       f"{', '.join(sorted(new.eval.task_configs))}")
         return out
 
 
