@@ -156,3 +156,12 @@ def test_a_changed_task_stops_a_deploy_before_anything_starts_but_not_one_with_n
     assert target.calls == [] and target.live_colour == "blue"
     live = FakeTarget(running={"blue": release.id}, live_colour="blue")
     assert deploy("staging", spec, release, live, begin=lambda: plan(tmp_path, release)).action == "none"
+
+
+def test_with_few_shot_prompts_every_recorded_document_is_asked(tmp_path):
+    write_suite(tmp_path)
+    release = recorded_release(tmp_path)
+    few_shot = replace(release, eval=replace(release.eval, settings={**release.eval.settings, "num_fewshot": 2}))
+    made = plan(tmp_path, few_shot, limit=10)
+    assert {t: len(d) for t, d in made.documents.items()} == {"add_em": 30, "add_mc": 30}
+    assert made.settings.num_fewshot == 2

@@ -63,7 +63,9 @@ class SmokeEval(_Strict):
                                     "recorded); None = all recorded tasks.")
     limit: int = Field(default=100, ge=2, le=1000, description="Documents per task (the first of those recorded). "
                        "100 documents resolve about 4 points when nothing changed: enough to tell the gated model "
-                       "from a broken or different one in seconds; more cost one request each.")
+                       "from a broken or different one in seconds; more cost one request each. With few-shot "
+                       "prompts (eval.num_fewshot) every recorded document is asked: lm-eval draws the examples "
+                       "per document in turn, so only the same documents get the same ones.")
     max_drop: Drop = Field(default=Drop(value=5.0, unit="pt"), description="Tolerated drop of the served model vs the recorded "
                                   "scores, as in thresholds (0.05, 5pt or 5%). Default 5pt: a smoke eval checks "
                                   "that the preview serves the released quality, not the gate again.")

@@ -150,11 +150,15 @@ def plan_smoke_eval(release: Release, spec: SmokeEval, eval_settings: EvalSectio
                               hint=f"leave {task} out of {field}.tasks, or make a new release of a model gated on it")
     documents: dict[str, list[int]] = {}
     chosen: dict[str, MetricResult] = {}
+    # lm-eval draws each document's few-shot examples in turn from one seeded generator:
+    # only the very documents recorded get the same examples (and so the same scores).
+    limit = spec.limit if not recorded.settings.get("num_fewshot") else None
     for key, metric in sorted(metrics.items()):
         if metric.task not in tasks or not metric.doc_ids:
             continue
         if metric.task not in documents:
-            documents[metric.task] = _first_recorded(metric.task, set(metric.doc_ids), recorded.settings, spec.limit)
+            ids = set(metric.doc_ids)
+            documents[metric.task] = _first_recorded(metric.task, ids, recorded.settings, limit or len(ids))
         chosen[key] = _restricted(metric, documents[metric.task])
     settings = eval_settings.model_copy(update={
         "backend": "local-completions", "device": "cpu", "dtype": "float32", "limit": None, "sequential": False,
