@@ -446,3 +446,55 @@ def example_gitlab_jobs(tmp_path: Path, change: str | None, variables: dict[str,
 ], ids=["model", "prod", "staging", "merge-request"])
 def test_the_example_gitlab_pipeline_deploys_what_changed(tmp_path, change, variables, jobs):
     assert example_gitlab_jobs(tmp_path, change, variables) == jobs
+
+
+# ------------------------------------------------------------------ the example's GitHub deploy workflow
+@pytest.mark.slow
+def test_the_example_deploy_workflow_deploys_staging_then_promote_refuses_what_staging_does_not_run(tmp_path):
+    # examples/repo-template/.github/workflows/llm-gitops-deploy.yml as written, under act:
+    # each job installs llm-gitops from this checkout (the action's own commit) by the one
+    # install script; `changes` picks staging (workflow_dispatch), the real deploy has
+    # nothing to do (deploy/staging.yaml names no release), and the real promote, talking to
+    # the GitHub stand-in with the job's token, refuses: nothing is deployed in staging.
+    require_deploy_cli()
+    import json
+    import shutil
+
+    from tests.glue.real_cli import OFFLINE_PIP, seeding_python
+    from tests.glue.support import REPO_ROOT, clean_env, git_repo, run
+    from tests.glue.test_example_pipelines import example_act_command
+    from tests.standins.forge import ForgeStandin
+
+    repo = tmp_path / "adder"
+    (repo / ".github" / "workflows").mkdir(parents=True)
+    workflow = repo / ".github" / "workflows" / "llm-gitops-deploy.yml"
+    shutil.copy(REPO_ROOT / "examples" / "repo-template" / ".github" / "workflows" / workflow.name, workflow)
+    for name, text in deploy_files().items():
+        (repo / name).parent.mkdir(parents=True, exist_ok=True)
+        (repo / name).write_text(text)
+    git_repo(repo, remote="https://github.com/acme/adder.git")
+    event = tmp_path / "event.json"
+    event.write_text(json.dumps({"inputs": {"environment": "staging"},
+                                 "repository": {"full_name": "acme/adder", "name": "adder", "owner": {"login": "acme"}}}))
+    forge = ForgeStandin.start(kind="github", token=TOKEN)
+    try:
+        forge.add_repo("acme/adder")
+        cmd = example_act_command(repo, event)
+        cmd[1] = "workflow_dispatch"
+        cmd[cmd.index("-W") + 1] = str(workflow)
+        cmd += ["--env", f"GITHUB_API_URL={forge.url}", "--env", "GITHUB_REPOSITORY=acme/adder",
+                "-s", f"GITHUB_TOKEN={TOKEN}"]
+        for key, value in OFFLINE_PIP.items():
+            cmd += ["--env", f"{key}={value}"]
+        proc = run(cmd, env=clean_env(tmp_path / "home", seeding_python(tmp_path)), cwd=repo, check=False, timeout=900)
+        log = proc.stdout + proc.stderr
+        assert "llm-gitops 0.1.0 installed" in log, log[-6000:]
+        assert "deploy/staging.yaml names no release: nothing to deploy" in log, log[-6000:]
+        assert "Success - Main Deploy staging" in log
+        assert "error: nothing is deployed in staging" in log, log[-6000:]
+        assert proc.returncode != 0  # the promote job failed, with that one line
+        assert "Deploy prod" not in log  # prod's deploy file did not change
+        assert forge.pulls("acme/adder") == []
+        assert TOKEN not in log
+    finally:
+        forge.stop()
