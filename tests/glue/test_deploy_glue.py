@@ -498,3 +498,33 @@ def test_the_example_deploy_workflow_deploys_staging_then_promote_refuses_what_s
         assert TOKEN not in log
     finally:
         forge.stop()
+
+
+def test_deploy_component_with_release_pushes_the_release_commit_first(tmp_path, cli):
+    # release: true - `llm-gitops release --env staging` on the build record, deploy/
+    # committed and pushed with -o ci.skip to the project on CI_SERVER_URL (here a bare
+    # repository on disk), then the deploy of it (which the real CLI may refuse for a
+    # release without gate evidence: then the job fails, after the push).
+    require_deploy_cli()
+    from tests.glue.test_gitlab import project, run_pipeline
+
+    repo = project(tmp_path, gitlab_ci(forge="none", deploy_extra="release: true").split("      - component: "
+                   "$CI_SERVER_FQDN/$CI_PROJECT_PATH/promote")[0],
+                   # the build job's artifact, here in the repository itself
+                   files={**deploy_files(), ".llm-gitops/build.json": BUILD_RECORD, ".gitignore": ""})
+    server = tmp_path / "server"
+    origin = server / "acme" / "models.git"
+    subprocess.run(["git", "init", "-q", "--bare", str(origin)], check=True)
+    subprocess.run(["git", "-C", str(origin), "config", "receive.advertisePushOptions", "true"], check=True)
+    subprocess.run(["git", "-C", str(repo), "push", "-q", str(origin), "main"], check=True)
+    proc = run_pipeline(tmp_path, repo, path_first=[cli.bin_dir], check=False,
+                        variables={"CI_PIPELINE_SOURCE": "web", "CI_SERVER_URL": f"file://{server}",
+                                   "CI_PROJECT_PATH": "acme/models", "GITLAB_TOKEN": TOKEN})
+    log = proc.stdout + proc.stderr
+    staging = origin_file(origin, "deploy/staging.yaml")
+    [release_id] = [word for word in staging.split() if word.startswith("r-")]
+    assert f"deploy/staging.yaml -> {release_id}" in log, log[-4000:]
+    assert origin_file(origin, f"deploy/releases/{release_id}.json")
+    [deploy] = cli.calls("deploy")
+    assert deploy["argv"][:5] == ["deploy", "--config", ".llm-gitops.yaml", "--env", "staging"]
+    assert TOKEN not in log and "Traceback" not in log
