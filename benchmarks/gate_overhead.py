@@ -21,10 +21,12 @@ friends), so neither side is charged or spared the teardown.
 The gate runs with ``--no-perf`` by default, since plain lm-eval measures no speed;
 ``--with-perf`` adds the benchmark to the gate's side. MLflow logging and the report
 (markdown, JSON) stay on: they are part of what a gate costs; the chart is opt-in
-(``report.chart``) and stays off, as by default.
+(``report.chart``) and stays off, as by default. With tracking on, a last process times
+tracking's part of the cold gate: importing mlflow, opening the store, logging the run.
 
     .venv/bin/python benchmarks/gate_overhead.py                 # the trained example model
     .venv/bin/python benchmarks/gate_overhead.py --model DIR --repeats 3
+    .venv/bin/python benchmarks/gate_overhead.py --no-tracking   # or --mlflow-server: a tracking server on loopback
 """
 
 from __future__ import annotations
@@ -57,6 +59,35 @@ res = lm_eval.simple_evaluate(
 )
 print(json.dumps({t: {k: v for k, v in r.items() if k != "alias"} for t, r in res["results"].items()}, default=float))
 # End as the llm-gitops executable ends (cli.run -> cli.leave), so both pay the same exit.
+from llm_gitops.cli import leave
+leave(0)
+"""
+
+# Where tracking's share of a cold gate goes: in a process that has already imported what
+# the gate has when it logs (torch, transformers, lm-eval, scipy), the product's own calls
+# timed one by one on a fresh state dir: importing mlflow, opening the store (the default
+# sqlite one: seeded from the per-user empty store, SQLAlchemy and alembic imported; a
+# server: probed), logging the run.
+TRACKING = """
+import json, sys, time
+from pathlib import Path
+args = json.loads(sys.argv[1])
+import torch, transformers, lm_eval, lm_eval.evaluator, lm_eval.models.huggingface, scipy.stats
+from llm_gitops.config import load_config
+from llm_gitops.models.resolved import ResolvedModel
+from llm_gitops.tracking import mlflow_tracking as tracking
+config = load_config(args["config"])
+report = json.loads(Path(args["report"]).read_text())
+candidate = ResolvedModel(path=Path(args["model"]), digest=report["models"]["candidate"]["digest"],
+                          source=args["model"], kind="local")
+t0 = time.perf_counter()
+tracking.quiet_mlflow()
+t1 = time.perf_counter()
+tracking.open_client(tracking.resolve_tracking_uri(config))
+t2 = time.perf_counter()
+tracking.log_gate_run(config, report=report, artifacts=[Path(args["report"])], candidate=candidate, git_sha=None)
+t3 = time.perf_counter()
+print(json.dumps({"import mlflow": t1 - t0, "open the store": t2 - t1, "log the run": t3 - t2}))
 from llm_gitops.cli import leave
 leave(0)
 """
@@ -95,6 +126,9 @@ def main() -> None:
     parser.add_argument("--with-perf", action="store_true", help="let the gate run the benchmark too")
     parser.add_argument("--no-tracking", action="store_true",
                         help="gate on a copy of the config's repo with tracking.mlflow.enabled: false")
+    parser.add_argument("--mlflow-server", action="store_true",
+                        help="track to a real MLflow server on loopback (a team's tracking server) instead of the "
+                             "default sqlite store in the state dir")
     args = parser.parse_args()
 
     sys.path.insert(0, str(REPO))
@@ -104,12 +138,18 @@ def main() -> None:
         args.model = ensure_example_models().good
     work = Path(tempfile.mkdtemp(prefix="llm-gitops-bench-"))
     try:
-        measure(args, work)
+        if args.mlflow_server and not args.no_tracking:
+            from tests.support.mlflow_store import mlflow_server
+
+            with mlflow_server(work / "mlflow-server") as url:
+                measure(args, work, tracking_uri=url)
+        else:
+            measure(args, work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def measure(args: argparse.Namespace, work: Path) -> None:
+def measure(args: argparse.Namespace, work: Path, tracking_uri: str | None = None) -> None:
     from llm_gitops.config import load_config
     from llm_gitops.evaluation.tasks import resolve_tasks
 
@@ -125,6 +165,8 @@ def measure(args: argparse.Namespace, work: Path) -> None:
     data.setdefault("eval", {})["sequential"] = False
     if args.no_tracking:
         data.setdefault("tracking", {}).setdefault("mlflow", {})["enabled"] = False
+    elif tracking_uri:
+        data.setdefault("tracking", {}).setdefault("mlflow", {})["tracking_uri"] = tracking_uri
     args.config = repo / args.config.name
     args.config.write_text(yaml.safe_dump(data, sort_keys=False))
     config = load_config(args.config)
@@ -167,7 +209,8 @@ def measure(args: argparse.Namespace, work: Path) -> None:
     cpu = {k: statistics.median(c for _, c in v) for k, v in runs.items()}
     print(f"\nmodel {model}, tasks {', '.join(suite.names)}, {limit} samples per task, "
           f"gate {'with' if args.with_perf else 'without'} perf, "
-          f"MLflow tracking {'off' if args.no_tracking else 'as configured'}, {args.repeats} round(s), medians:")
+          f"MLflow tracking {'off' if args.no_tracking else 'to ' + (tracking_uri or 'the sqlite store')}, "
+          f"{args.repeats} round(s), medians:")
     print(f"  {'':<26}{'wall s':>9}{'CPU s':>9}")
     for key, name in (("plain", "plain lm-eval (process)"), ("cold", "gate, cold cache"), ("cached", "gate, cached"),
                       ("eval_cold", "llm-gitops eval, cold"), ("eval_cached", "llm-gitops eval, cached")):
@@ -179,6 +222,16 @@ def measure(args: argparse.Namespace, work: Path) -> None:
               f"({100 * m['eval_cached'] / m['eval_cold']:.1f}% of cold)")
     met = wall["cold"] / wall["plain"] <= 1.10 and wall["cached"] <= 1.0 and wall["cached"] / wall["cold"] <= 0.05
     print("gate goals (wall): " + ("all met" if met else "some missed"))
+    if not args.no_tracking:
+        proc = subprocess.run([sys.executable, "-c", TRACKING, json.dumps({
+            "config": str(args.config), "report": str(work / "report-0" / "report.json"), "model": str(model)})],
+            env=env(work / "tracking-state", hf_home), capture_output=True, text=True, cwd=REPO)
+        if proc.returncode != 0:
+            sys.exit(f"the tracking breakdown exited {proc.returncode}:\n{proc.stderr[-3000:]}")
+        parts = json.loads(proc.stdout.strip().splitlines()[-1])
+        print("MLflow tracking's part of a cold gate (wall s, after the gate's own imports): "
+              + ", ".join(f"{k} {v:.2f}" for k, v in parts.items()) + f"; total {sum(parts.values()):.2f}")
+
 
 if __name__ == "__main__":
     main()
