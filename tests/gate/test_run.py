@@ -63,6 +63,19 @@ def test_a_regression_fails_and_the_outcome_is_the_rendered_one(config, measured
     assert "gate: deciding" in lines
 
 
+def test_results_given_for_both_sides_are_decided_in_one_look_on_all_their_documents(config, measured):
+    # Sequential looks are for models the gate evaluates; lm-eval results are evaluated already.
+    sequential = config.model_copy(update={"eval": config.eval.model_copy(update={"sequential": True})})
+    cand, base = paired_scores(500, 0.80, 0.80, seed=1)
+    run = run_gate(GateRequest(
+        config=sequential, candidate=model("cand-results"), baseline=model("base-results"),
+        candidate_eval=eval_results(metric("add_em/exact_match", cand), digest=model("cand-results").digest),
+        baseline_eval=eval_results(metric("add_em/exact_match", base), digest=model("base-results").digest)))
+    assert measured == []  # nothing evaluated
+    assert run.outcome.checks[0].n == 500 and not run.outcome.looks
+    assert any(n.startswith("sequential looks not used: a side is lm-eval results") for n in run.outcome.notes)
+
+
 def test_the_decision_cache_reuses_a_decision_and_draws_the_chart_only_when_asked(config, measured, tmp_path):
     request = GateRequest(config=config, candidate=model("bad"), baseline=model("good"), cache_root=tmp_path / "c")
     first = run_gate(request)

@@ -182,6 +182,10 @@ def run_gate(request: GateRequest, *, progress: Progress = _quiet, plan: GatePla
     # Sequential looks (eval.sequential) decide as they go, so the perf measurements the
     # decisions also count (Holm) come first; results given as files are decided at once.
     in_looks = plan.needs_eval and config.eval.sequential_on and not given
+    if plan.needs_eval and config.eval.sequential_on and given:
+        # The files' documents are evaluated already: stopping early would save nothing and lose power.
+        notes.append("sequential looks not used: a side is lm-eval results, so the gate decides in one look "
+                     "on the documents both sides have")
     skip = set(given) | ({"candidate", "baseline"} if in_looks else set())
     steps = _steps(plan, candidate, baseline, request.cache_root, progress, skip_eval=skip)
     if in_looks:

@@ -29,9 +29,9 @@ clearly regressed candidate stops early, while the final look keeps most of a si
 test's power. At alpha 0.05 the critical values are 2.33, 2.38, 2.25, 2.08, 1.90 for a
 500-document split and 3.09 ... 2.21, 2.03, 1.94 over 11 looks of a 5,000-document one
 (a single look: 1.645). ``benchmarks/gate_errors.py`` measured the trade-off: linear
-spending with growth 1.5 evaluated 47-50% of a 5,000-document split for equal quality
-and a 2x max_drop regression; doubling looks 53-56%; O'Brien-Fleming-type spending
-(RHO 3) 59-61%.
+spending with growth 1.5 evaluated 47-52% of a 5,000-document split for equal quality
+and a 2x max_drop regression (over several sweeps); growth 1.3 49-50%; doubling looks
+53-56%; O'Brien-Fleming-type spending (RHO 3) 59-61%.
 """
 
 from __future__ import annotations
