@@ -29,7 +29,7 @@ blocked <= 5% where the split can resolve max_drop (marked "resolves": the minim
 detectable effect at alpha 0.05 and power 0.8 is <= max_drop); sequential evaluates
 <= 50% of the split on average for equal quality and the 2x drop.
 
-    .venv/bin/python benchmarks/gate_errors.py                # 100 runs per scenario at 500 and 5,000, through the CLI
+    .venv/bin/python benchmarks/gate_errors.py                # 100 runs per scenario at 500 and 5,000 through the CLI, ~10 minutes
     .venv/bin/python benchmarks/gate_errors.py --no-cli --runs 1000   # the core alone, ~10 s per 100 runs
     .venv/bin/python benchmarks/gate_errors.py --no-cli --runs 0 --real 1 2 3 --real-steps 330
 """
@@ -373,7 +373,8 @@ def sweep(args: argparse.Namespace, threshold: Threshold, gate: GateSection, cli
 
             mde = float(np.mean(mdes))
             print(f"{n:>6} {f'{mult:g}x {mult * args.max_drop * 100:g}pt':>10} {np.mean(agree):6.2f} | "
-                  f"{pct('one'):>20} {same:>3}/{args.runs:<3}{np.mean(one_docs) / n:5.0%} | {pct('seq'):>16} "
+                  f"{pct('one'):>20} {f'{same}/{args.runs}' if cli is not None else '-':>7}{np.mean(one_docs) / n:5.0%} | "
+                  f"{pct('seq'):>16} "
                   f"{np.mean(docs) / n:5.0%} | {pct('old'):>14} | {pct('naive', VERDICTS[:2]):>9} | {100 * mde:.1f}pt"
                   f"{' resolves' if mde <= args.max_drop else ''}", flush=True)
     took = time.perf_counter() - started
