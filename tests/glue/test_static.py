@@ -281,8 +281,9 @@ def test_the_deploy_workflow_deploys_on_changes_of_deploy_files_of_main():
     assert set(on) == {"push", "workflow_dispatch"}
     main = yaml.safe_load((REPO_ROOT / "examples" / "repo-template" / ".github" / "workflows"
                            / "llm-gitops.yml").read_text())
-    # The release commit (deploy/ only) builds nothing: no loop of releases.
-    assert main.get("on", main.get(True))["push"]["paths-ignore"] == ["deploy/**"]
+    # Only a model change builds: the release commit (deploy/ only) builds nothing (no loop
+    # of releases), nor does any other push to main.
+    assert main.get("on", main.get(True))["push"] == {"branches": ["main"], "paths": ["dvc.lock"]}
 
 
 def gitlab_job(path: Path) -> dict:
