@@ -10,7 +10,9 @@ an environment whose deploy file names no release yet (the CLI's documented "not
 deploy", exit 0), a deploy of an unknown environment (exit 2, the job fails), and
 `promote --to prod` with the `local` forge (a git repository on disk) after staging has
 verified a release: the promotion pull request appears as the branch
-llm-gitops/promote-prod holding the release.
+llm-gitops/promote-prod holding the release. A deploy that really switches traffic (the
+kubernetes target on the API stand-in), through each of the three, is in
+test_kube_deploy_glue.py.
 """
 
 from __future__ import annotations
