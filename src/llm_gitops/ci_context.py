@@ -64,6 +64,7 @@ class CiContext:
     run_url: str | None  # a link to this CI run, for statuses
     github_output: str | None = None  # $GITHUB_OUTPUT: the step outputs file
     step_summary: str | None = None  # $GITHUB_STEP_SUMMARY: the job summary file
+    ref_name: str | None = None  # the branch or tag the run is for (GitHub, GitLab; a checkout may be detached)
 
 
 @dataclass(frozen=True)
@@ -234,7 +235,8 @@ def _github_actions(env: Mapping[str, str]) -> CiContext:
     api_url = _env_url(env, "LLM_GITOPS_GITHUB_API_URL", "GITHUB_API_URL")
     actor = env.get("GITHUB_ACTOR") or None
     return CiContext("github-actions", "github", repo, pr_number, head_sha, base_ref,
-                     shown(actor) if actor else None, is_fork, api_url, run_url)
+                     shown(actor) if actor else None, is_fork, api_url, run_url,
+                     ref_name=_env_match(env, "GITHUB_REF_NAME", _REF, "a branch name"))
 
 
 class _Event:
@@ -338,6 +340,7 @@ def _gitlab_ci(env: Mapping[str, str]) -> CiContext:
         "gitlab-ci", "gitlab", repo, iid, _env_match(env, "CI_COMMIT_SHA", _SHA, "a commit sha"),
         _env_match(env, "CI_MERGE_REQUEST_TARGET_BRANCH_NAME", _REF, "a branch name"),
         shown(actor) if actor else None, is_fork, _gitlab_base(api), _link(_env_url(env, "CI_PIPELINE_URL", "CI_JOB_URL")),
+        ref_name=_env_match(env, "CI_COMMIT_REF_NAME", _REF, "a branch name"),
     )
 
 

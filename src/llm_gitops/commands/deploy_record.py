@@ -3,13 +3,9 @@ which CI run (the command layer reads the checkout and the CI's environment)."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
-
-# The branch a CI job runs for (GitLab's deployments name one; the checkout is detached there).
-_REF_VARIABLES = ("CI_COMMIT_REF_NAME", "GITHUB_REF_NAME")
 
 
 def open_recorder(forge_choice: str, root: Path, env: str, say: Callable[[str], None], *,
@@ -36,18 +32,17 @@ def open_recorder(forge_choice: str, root: Path, env: str, say: Callable[[str], 
             return None
         forge, repo = access
         sha = (release_id and commit_naming(root, env, release_id)) or last_change(root, env)
-        log_url = ci_context.detect().run_url
+        ctx = ci_context.detect()
     except LlmGitopsError as exc:
         say(f"warning: {env}: no forge deployment will be recorded: {redact(str(exc))}")
         return None
-    return DeploymentRecorder(forge, repo, env, sha, _branch(root, sha), warn=say, log_url=log_url,
+    # The branch the CI job runs for (GitLab's deployments name one; the checkout is detached there).
+    ref = ctx.ref_name or _checked_out_branch(root, sha)
+    return DeploymentRecorder(forge, repo, env, sha, ref, warn=say, log_url=ctx.run_url,
                               environment_url=environment_url)
 
 
-def _branch(root: Path, sha: str) -> str:
-    for name in _REF_VARIABLES:
-        if os.environ.get(name):
-            return os.environ[name]
+def _checked_out_branch(root: Path, sha: str) -> str:
     proc = subprocess.run(["git", "-C", str(root), "rev-parse", "--abbrev-ref", "HEAD"], capture_output=True,
                           text=True, timeout=30)
     branch = proc.stdout.strip()
