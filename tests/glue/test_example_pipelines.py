@@ -9,6 +9,7 @@ lm-eval, and posts its comment and status to the forge stand-in.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import shutil
@@ -63,6 +64,20 @@ def example_job_command(root: Path, repo: Path, forge_url: str, number: int, sha
     return cmd
 
 
+@contextlib.contextmanager
+def adder_pull_request():
+    """The GitHub stand-in holding acme/adder with one open pull request; yields (stand-in, number, head sha)."""
+    from tests.standins.forge import ForgeStandin
+
+    forge = ForgeStandin.start(kind="github", token=TOKEN)
+    try:
+        forge.add_repo("acme/adder")
+        number = forge.add_pull("acme/adder", head="retrain", title="Retrain the adder")
+        yield forge, number, forge.pull("acme/adder", number)["head_sha"]
+    finally:
+        forge.stop()
+
+
 def run_example_job(tmp_path: Path, repo: Path, forge_url: str, number: int, sha: str):
     cmd = example_job_command(tmp_path, repo, forge_url, number, sha)
     return run(cmd, env=clean_env(tmp_path / "home", seeding_python(tmp_path)), cwd=repo, check=False, timeout=900)
@@ -71,14 +86,9 @@ def run_example_job(tmp_path: Path, repo: Path, forge_url: str, number: int, sha
 def test_the_example_workflow_pulls_the_model_gates_it_and_posts(tmp_path):
     require_real_gate()
     from tests.glue.example_repo import dvc_example_repo
-    from tests.standins.forge import ForgeStandin
 
     repo = dvc_example_repo(tmp_path)
-    forge = ForgeStandin.start(kind="github", token=TOKEN)
-    try:
-        forge.add_repo("acme/adder")
-        number = forge.add_pull("acme/adder", head="retrain", title="Retrain the adder")
-        sha = forge.pull("acme/adder", number)["head_sha"]
+    with adder_pull_request() as (forge, number, sha):
         proc = run_example_job(tmp_path, repo, forge.url, number, sha)
         log = proc.stdout + proc.stderr
         # The action installed this checkout's package by the one install script, and DVC
@@ -95,8 +105,6 @@ def test_the_example_workflow_pulls_the_model_gates_it_and_posts(tmp_path):
         [status] = [s for s in forge.statuses("acme/adder", sha) if s["context"] == "llm-gitops/gate"][-1:]
         expected = "success" if proc.returncode == 0 else "failure"
         assert status["state"] == expected, (status, log[-3000:])
-    finally:
-        forge.stop()
 
 
 def test_the_example_gitlab_pipeline_installs_from_the_component_project_and_gates(tmp_path):
@@ -169,7 +177,6 @@ def test_the_example_jenkinsfile_gate_stage_installs_from_source_at_ref_and_gate
     from tests.glue.example_repo import dvc_example_repo
     from tests.glue.test_gitlab import component_project
     from tests.glue.test_jenkins import run_scenarios, steps
-    from tests.standins.forge import ForgeStandin
 
     jenkinsfile = (REPO_ROOT / "examples" / "repo-template" / "Jenkinsfile").read_text()
     for option in ("llmGitopsGate(LLM_GITOPS + [", "reportTo: 'github'", "credentialsId: 'llm-gitops-forge-token'",
@@ -178,11 +185,7 @@ def test_the_example_jenkinsfile_gate_stage_installs_from_source_at_ref_and_gate
     source, _ = component_project(tmp_path)
     run(["git", "-C", str(source), "tag", "v0.1.0"], env=clean_env(tmp_path / "h"), cwd=tmp_path)
     repo = dvc_example_repo(tmp_path)
-    forge = ForgeStandin.start(kind="github", token=TOKEN)
-    try:
-        forge.add_repo("acme/adder")
-        number = forge.add_pull("acme/adder", head="retrain", title="Retrain the adder")
-        sha = forge.pull("acme/adder", number)["head_sha"]
+    with adder_pull_request() as (forge, number, sha):
         env = {"JENKINS_URL": "http://127.0.0.1:9/", "BUILD_URL": "http://127.0.0.1:9/job/adder/PR-1/1/",
                "CHANGE_ID": str(number), "CHANGE_URL": f"https://github.com/acme/adder/pull/{number}",
                "CHANGE_TARGET": "main", "GIT_COMMIT": sha, "LLM_GITOPS_GITHUB_API_URL": forge.url}
@@ -204,5 +207,3 @@ def test_the_example_jenkinsfile_gate_stage_installs_from_source_at_ref_and_gate
             assert result["returned"]["verdict"] == "pass"
         else:  # failBuild: a failed gate fails the build
             assert result["error"].startswith("llm-gitops gate: the candidate did not pass")
-    finally:
-        forge.stop()
