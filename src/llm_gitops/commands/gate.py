@@ -284,6 +284,7 @@ class _Tracking:
         self.config, self.candidate, self.say, self.commit, self.decisions = config, candidate, say, commit, decisions
         self.key, self.uri, self.already = result.decision_key, uri, already
         self.started = None  # the run made before the report (a linkable store)
+        self.unreachable = False  # the run could not be made: nothing to log after posting
 
     @classmethod
     def plan(cls, config: Config, result: GateRun, candidate: ResolvedModel, say, *, commit: str,
@@ -314,7 +315,7 @@ class _Tracking:
                 self.started = start_gate_run(self.config, candidate=self.candidate, git_sha=self.commit or None)
             except LlmGitopsError as exc:
                 click.echo(f"warning: the gate run was not logged to MLflow: {redact(str(exc))}", err=True)
-                self.already = ("", None)  # nothing to log into: do not try again after posting
+                self.unreachable = True
                 return result
             url = self.started.url
         return result.with_links({**result.outcome.links, MLFLOW_LINK: url}, root=self.config.base_dir) if url else result
@@ -322,9 +323,10 @@ class _Tracking:
     def log(self, result: GateRun, artifacts: list[Path]) -> None:
         from llm_gitops.tracking.mlflow_tracking import log_gate_run
 
+        if self.unreachable:
+            return
         if self.already:
-            if self.already[0]:
-                self.say(f"gate: already logged as MLflow run {self.already[0]}")
+            self.say(f"gate: already logged as MLflow run {self.already[0]}")
             return
         try:
             record = log_gate_run(self.config, report=json.loads(result.rendered.json), artifacts=artifacts,
