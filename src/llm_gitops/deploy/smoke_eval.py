@@ -12,8 +12,7 @@ deploy asks the server.
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -72,17 +71,6 @@ def _first_recorded(task: str, recorded_ids: set[int], settings: dict, limit: in
         order = document_order(task, size, int(settings.get("seed") or 0), str(settings.get("sampling") or "random"))
         return sorted([d for d in order if d in recorded_ids][:limit])
     return sorted(recorded_ids)[:limit]
-
-
-def _restricted(metric: MetricResult, docs: list[int]) -> MetricResult:
-    """``metric`` over ``docs`` only, its value and stderr recomputed (a per-document mean)."""
-    keep = set(docs)
-    pairs = [(d, s) for d, s in zip(metric.doc_ids, metric.scores) if d in keep]
-    n = len(pairs)
-    scores = [s for _, s in pairs]
-    value = sum(scores) / n if n else float("nan")
-    stderr = math.sqrt(sum((s - value) ** 2 for s in scores) / (n - 1) / n) if n > 1 else None
-    return replace(metric, value=value, stderr=stderr, n=n, doc_ids=tuple(d for d, _ in pairs), scores=tuple(scores))
 
 
 def _tokenizer(spec: SmokeEval, eval_settings: EvalSection, release: Release, base_dir: Path, field: str) -> Path:
@@ -159,7 +147,7 @@ def plan_smoke_eval(release: Release, spec: SmokeEval, eval_settings: EvalSectio
         if metric.task not in documents:
             ids = set(metric.doc_ids)
             documents[metric.task] = _first_recorded(metric.task, ids, recorded.settings, limit or len(ids))
-        chosen[key] = _restricted(metric, documents[metric.task])
+        chosen[key] = metric.on_documents(documents[metric.task])
     settings = eval_settings.model_copy(update={
         "backend": "local-completions", "device": "cpu", "dtype": "float32", "limit": None, "sequential": False,
         "max_limit": None, "sampling": recorded.settings.get("sampling") or "random",

@@ -620,14 +620,6 @@ def check_pair(candidate: LmEvalRun, baseline: LmEvalRun) -> None:
                             "evaluate both models on the same dataset version")
 
 
-def _mean_stderr(scores: tuple[float, ...]) -> float | None:
-    n = len(scores)
-    if n < 2:
-        return None
-    mean = math.fsum(scores) / n
-    return math.sqrt(math.fsum((s - mean) ** 2 for s in scores) / (n - 1) / n)
-
-
 def restrict_to_common_docs(candidate: EvalResults, baseline: EvalResults, *, candidate_label: str,
                             baseline_label: str) -> tuple[EvalResults, EvalResults, tuple[str, ...]]:
     """Both sides on the documents they share, per metric; a note says what was dropped.
@@ -654,10 +646,7 @@ def restrict_to_common_docs(candidate: EvalResults, baseline: EvalResults, *, ca
                 raise ResultsFileError(
                     f"{label}: {key} covers other documents than the other side, and its value is not a per-sample "
                     "mean that could be recomputed on the common ones", hint="evaluate both models on the same documents")
-            scores = dict(zip(side.doc_ids, side.scores))
-            kept = tuple(scores[d] for d in common)
-            restricted.append(replace(side, value=math.fsum(kept) / len(kept), stderr=_mean_stderr(kept), n=len(kept),
-                                      doc_ids=tuple(common), scores=kept))
+            restricted.append(side.on_documents(common))
         new_c[key], new_b[key] = restricted
         notes.append(f"{key}: decided on the {len(common)} documents both sides evaluated (candidate had "
                      f"{len(c.doc_ids)}, baseline {len(b.doc_ids)})")

@@ -24,7 +24,9 @@ baseline samples by doc id for its paired significance test.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 EVAL_SCHEMA = "llm-gitops/eval-results/v1"
@@ -44,6 +46,17 @@ class MetricResult:
     @property
     def key(self) -> str:
         return f"{self.task}/{self.metric}"
+
+    def on_documents(self, docs: Iterable[int]) -> "MetricResult":
+        """This metric over those of ``docs`` it was evaluated on, its value and stderr
+        recomputed as a per-document mean (the caller knows the value is one)."""
+        keep = set(docs)
+        pairs = [(d, s) for d, s in zip(self.doc_ids, self.scores) if d in keep]
+        scores = tuple(s for _, s in pairs)
+        n = len(scores)
+        value = math.fsum(scores) / n if n else float("nan")
+        stderr = math.sqrt(math.fsum((s - value) ** 2 for s in scores) / (n - 1) / n) if n > 1 else None
+        return replace(self, value=value, stderr=stderr, n=n, doc_ids=tuple(d for d, _ in pairs), scores=scores)
 
     def to_json(self) -> dict[str, Any]:
         return {
