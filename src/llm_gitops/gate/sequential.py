@@ -28,10 +28,12 @@ final critical value) and O'Brien-Fleming's (almost no early stops): a clearly e
 clearly regressed candidate stops early, while the final look keeps most of a single
 test's power. At alpha 0.05 the critical values are 2.33, 2.38, 2.25, 2.08, 1.90 for a
 500-document split and 3.09 ... 2.21, 2.03, 1.94 over 11 looks of a 5,000-document one
-(a single look: 1.645). ``benchmarks/gate_errors.py`` measured the trade-off: linear
-spending with growth 1.5 evaluated 47-52% of a 5,000-document split for equal quality
-and a 2x max_drop regression (over several sweeps); growth 1.3 49-50%; doubling looks
-53-56%; O'Brien-Fleming-type spending (RHO 3) 59-61%.
+(a single look: 1.645). ``benchmarks/gate_errors.py`` measured the trade-off (1,000 runs
+per design, docs/gate.md): linear spending with growth 1.5 evaluates 49% (equal quality)
+and 51% (a 2x max_drop regression) of a 5,000-document split; growth 1.3 47/48% for five
+more looks (each an lm-eval call that loads the model again); spending alpha * t^0.5 48/49%
+but passes a true 0.5x drop in 47% of runs instead of 52%; doubling looks 53-56%;
+O'Brien-Fleming-type spending (RHO 3) 59-61%.
 """
 
 from __future__ import annotations
