@@ -181,6 +181,24 @@ def test_first_sampling_and_no_cache(tmp_path: Path, tiny_model_dir: Path):
     assert not list(tmp_path.rglob("*.json"))  # nothing cached anywhere
 
 
+def test_no_environment_report_outside_a_checkout(tmp_path: Path, tiny_model_dir: Path, monkeypatch, capfd):
+    """lm-eval's per-call environment report (pip list, git) is skipped, then put back."""
+    import lm_eval.evaluator as evaluator
+
+    before = evaluator.add_env_info, evaluator.get_git_commit_hash
+    root = write_suite(tmp_path / "r", count=10)
+    monkeypatch.chdir(tmp_path)  # not a git checkout: lm-eval's git call would print "fatal: ..."
+    calls: list[object] = []
+    real_popen = subprocess.Popen
+    monkeypatch.setattr(subprocess, "Popen", lambda *a, **k: calls.append(a[0] if a else k.get("args")) or real_popen(*a, **k))
+    results = run_eval(resolved(tiny_model_dir), EvalSection(tasks=["tasks/add_mc.yaml"], limit=4, batch_size=4),
+                       base_dir=root, cache_root=None)
+    assert results.metrics["add_mc/acc"].n == 4
+    assert calls == []  # no pip list, no git
+    assert "not a git repository" not in capfd.readouterr().err
+    assert (evaluator.add_env_info, evaluator.get_git_commit_hash) == before
+
+
 def test_unreadable_dataset_is_an_eval_error(tmp_path: Path, tiny_model_dir: Path):
     root = write_suite(tmp_path / "r", count=5)
     (root / "tasks/data/add_mc.jsonl").write_text("this is not json\n")

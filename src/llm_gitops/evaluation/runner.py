@@ -238,6 +238,28 @@ def _quiet_progress(enabled: bool) -> Iterator[None]:
             transformers.utils.logging.enable_progress_bar()
 
 
+# What ``simple_evaluate`` adds to its results about the machine, and how: ``pip list``
+# and ``git`` in subprocesses on every call (a quarter second per call here, more in a
+# large environment; outside a git checkout git prints "fatal: not a git repository").
+# The runner keeps none of it: results record the harness version and the model's digest.
+_ENVIRONMENT_REPORT = ("add_env_info", "get_git_commit_hash")
+
+
+@contextlib.contextmanager
+def _no_environment_report() -> Iterator[None]:
+    """Skip lm-eval's per-call environment report (a no-op where lm-eval has no such hook)."""
+    import lm_eval.evaluator as evaluator
+
+    saved = {name: getattr(evaluator, name) for name in _ENVIRONMENT_REPORT if hasattr(evaluator, name)}
+    for name in saved:
+        setattr(evaluator, name, lambda *args, **kwargs: None)
+    try:
+        yield
+    finally:
+        for name, original in saved.items():
+            setattr(evaluator, name, original)
+
+
 @contextlib.contextmanager
 def _no_retie(model: Any, retie_safe: bool) -> Iterator[None]:
     """Keep HFLM's ``tie_weights()`` from re-tying a quantized head (it breaks or undoes it)."""
@@ -443,7 +465,7 @@ def _evaluate(
     import lm_eval
 
     gen_kwargs = {"max_gen_toks": settings.max_gen_toks} if settings.max_gen_toks else None
-    with _lm_for(model, settings, placement, served) as lm, _server_failures(settings, served):
+    with _lm_for(model, settings, placement, served) as lm, _server_failures(settings, served), _no_environment_report():
         say(f"eval: running {', '.join(suite.names)}" + (f" (limit {settings.limit}, {settings.sampling})" if settings.limit else ""))
         res = lm_eval.simple_evaluate(
             model=lm,
