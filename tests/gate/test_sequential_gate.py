@@ -37,7 +37,7 @@ class FakeRunner:
     """Evaluates order slices of a 2000-document split from the truth table; records every document."""
 
     def __init__(self, settings: EvalSection, candidate: str):
-        self.settings, self.candidate, self.evaluated = settings, candidate, []
+        self.settings, self.candidate, self.evaluated, self.calls = settings, candidate, [], []
 
     def scores(self, name: str, task: str) -> list[float]:
         cand, base = TRUTH[self.candidate]
@@ -45,6 +45,7 @@ class FakeRunner:
 
     def __call__(self, m: ResolvedModel, order_slice: tuple[int, int]):
         start, stop = order_slice
+        self.calls.append((m.source, order_slice))
         metrics = []
         for key in (EM, MC):
             task = key.split("/")[0]
@@ -77,6 +78,15 @@ class TestLooks:
         evaluated = outcome.looks[-1]["samples"]["add_em"]
         assert evaluated < SPLIT / 2
         assert len(runner.evaluated) == len(set(runner.evaluated)) == 2 * 2 * evaluated  # 2 models x 2 tasks
+
+    def test_the_model_measured_last_goes_first_at_the_next_look(self):
+        """With memory for one resident model only, it is still loaded when the next look starts."""
+        _, runner = run_looks("close", max_limit=500)
+        looks = [runner.calls[i:i + 2] for i in range(0, len(runner.calls), 2)]
+        assert len(looks) >= 3
+        for number, look in enumerate(looks):
+            assert len({s for _, s in look}) == 1  # both models on the same documents
+            assert [m for m, _ in look] == (["close", "base"] if number % 2 == 0 else ["base", "close"])
 
     def test_equal_quality_passes_once_the_bounds_resolve_it(self):
         outcome, _ = run_looks("same")
@@ -166,8 +176,9 @@ def fake_cli(monkeypatch):
     def resolve(config, spec, **_flags):
         return model(Path(spec if isinstance(spec, str) else spec.source).name)
 
-    def run_eval(m, settings, *, base_dir, cache_root, progress=None, order_slice=None):
+    def run_eval(m, settings, *, base_dir, cache_root, progress=None, order_slice=None, resident=None):
         assert order_slice is not None, "a sequential gate evaluates order slices"
+        assert resident is not None, "a sequential gate keeps its models loaded from look to look"
         slices.append((m.source, order_slice))
         name = "worse" if m.source in ("worse", "base") else "same"
         return FakeRunner(settings, name)(m, order_slice)
@@ -230,7 +241,7 @@ def test_a_baseline_alias_not_registered_yet_skips_relative_checks(repo, monkeyp
             raise NoSuchModelYet(f"{text}: no registered model 'adder' in MLflow at sqlite (the registry is empty)")
         return model(Path(text).name)
 
-    def run_eval(m, settings, *, base_dir, cache_root, progress=None, order_slice=None):
+    def run_eval(m, settings, *, base_dir, cache_root, progress=None, order_slice=None, resident=None):
         return FakeRunner(settings, "same")(m, order_slice)
 
     monkeypatch.setattr("llm_gitops.commands.gate.command_model", resolve)

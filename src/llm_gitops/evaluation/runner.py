@@ -28,6 +28,7 @@ from llm_gitops.config.schema import EvalSection
 from llm_gitops.errors import EvalError
 from llm_gitops.evaluation.endpoint import Served
 from llm_gitops.evaluation.placement import Placement, resolve_placement
+from llm_gitops.evaluation.resident import ResidentModels, weight_bytes
 from llm_gitops.evaluation.results import EVAL_SCHEMA, EvalResults, MetricResult
 from llm_gitops.evaluation.tasks import (
     DEFAULT_FILTER,
@@ -336,6 +337,7 @@ def run_eval(
     progress: Progress | None = None,
     order_slice: tuple[int, int] | None = None,
     documents: dict[str, list[int]] | None = None,
+    resident: ResidentModels | None = None,
 ) -> EvalResults:
     """Evaluate ``model`` on the suite in ``settings`` (or answer from the cache).
 
@@ -344,7 +346,9 @@ def run_eval(
     ``document_order`` (a sequential look's new documents, cached on their own), instead
     of ``limit``; the results' settings then record ``split_sizes`` (documents per task).
     ``documents``: evaluate exactly these doc ids per task (a deploy's smoke eval repeats
-    the documents a release recorded); tasks not named are not evaluated.
+    the documents a release recorded); tasks not named are not evaluated. ``resident``:
+    keep the loaded model there for the next call (a gate's next look) instead of
+    unloading it when this one ends.
     """
     say = progress or (lambda _msg: None)
     suite = resolve_tasks(settings, base_dir=base_dir)
@@ -382,7 +386,8 @@ def run_eval(
     started = time.perf_counter()
     quiet = logging.getLogger().getEffectiveLevel() > logging.INFO
     with _quiet_logs(quiet), _quiet_progress(quiet), tempfile.TemporaryDirectory(prefix="llm-gitops-tasks-") as tmp:
-        res, leaf_tasks = _evaluate(model, settings, placement, suite, Path(tmp), say, order_slice, served, documents)
+        res, leaf_tasks = _evaluate(model, settings, placement, suite, Path(tmp), say, order_slice, served, documents,
+                                    resident)
     metrics = extract_metrics(res, leaf_tasks)
     if order_slice is not None:
         sizes = {t: int((res.get("n-samples", {}).get(t) or {}).get("original", 0)) for t in res.get("n-samples", {})}
@@ -408,7 +413,7 @@ def run_eval(
 def _evaluate(
     model: ResolvedModel, settings: EvalSection, placement: Placement, suite: TaskSuite, tmp: Path, say: Progress,
     order_slice: tuple[int, int] | None = None, served: Served | None = None,
-    documents: dict[str, list[int]] | None = None,
+    documents: dict[str, list[int]] | None = None, resident: ResidentModels | None = None,
 ) -> tuple[dict, list[str]]:
     """The cache-miss path: everything heavy is imported here.
 
@@ -458,14 +463,26 @@ def _evaluate(
         tasks = [task for name, task in loaded["tasks"].items() if name in samples]
         limit = None
 
+    # A served model costs nothing to keep: only what this process loads is kept resident.
+    resident = resident if served is None else None
+    loaded_as = (model.digest, str(model.path), placement)
     if served is not None:
         say(f"eval: asking {served.endpoint.completions_url} (model {served.endpoint.model_id})")
+    elif resident is not None and resident.holds(loaded_as):
+        say(f"eval: model {model.source} ({model.short_digest}) still loaded")
     else:
         say(f"eval: loading model {model.source} ({model.short_digest}) on {placement.device} in {placement.dtype}")
     import lm_eval
 
     gen_kwargs = {"max_gen_toks": settings.max_gen_toks} if settings.max_gen_toks else None
-    with _lm_for(model, settings, placement, served) as lm, _server_failures(settings, served), _no_environment_report():
+    with contextlib.ExitStack() as stack:
+        if resident is not None:
+            lm = resident.get(loaded_as, lambda: _lm_for(model, settings, placement), device=placement.device,
+                              need_bytes=weight_bytes(model), exclusive=settings.backend == "vllm")
+        else:
+            lm = stack.enter_context(_lm_for(model, settings, placement, served))
+        stack.enter_context(_server_failures(settings, served))
+        stack.enter_context(_no_environment_report())
         say(f"eval: running {', '.join(suite.names)}" + (f" (limit {settings.limit}, {settings.sampling})" if settings.limit else ""))
         res = lm_eval.simple_evaluate(
             model=lm,

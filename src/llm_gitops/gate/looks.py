@@ -110,6 +110,8 @@ def evaluate_in_looks(candidate: ResolvedModel, baseline: ResolvedModel | None, 
             new_stop = max(pending.values())
         stops.append(new_stop)
         progress(f"gate: undecided after {stop} documents per task; evaluating up to {new_stop}")
+        # The model measured last goes first: if memory let only one stay loaded, it still is.
+        models.reverse()
         for m in models:
             parts[id(m)].append(measure(m, (stop, new_stop)))
         stop = new_stop

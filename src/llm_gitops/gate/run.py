@@ -281,13 +281,14 @@ def _evaluate_in_looks(plan: GatePlan, request: GateRequest, measured: dict[str,
     """Both models' evals in sequential looks (``gate.looks``), each look decided with
     the perf results already ``measured``; returns (candidate, baseline, design)."""
     from llm_gitops.evaluation import runner
+    from llm_gitops.evaluation.resident import ResidentModels
     from llm_gitops.gate.looks import evaluate_in_looks
 
     config = plan.config
 
     def measure(model: ResolvedModel, order_slice: tuple[int, int]):
         return runner.run_eval(model, config.eval, base_dir=config.base_dir, cache_root=request.cache_root,
-                               progress=progress, order_slice=order_slice)
+                               progress=progress, order_slice=order_slice, resident=resident)
 
     def decide_look(cand, base, design):
         # gate.policy (numpy, scipy) only when a look is decided, not when a cached trail is replayed.
@@ -317,8 +318,10 @@ def _evaluate_in_looks(plan: GatePlan, request: GateRequest, measured: dict[str,
         if trail is not None:
             trail.put(trail_key(first_keys), {"stops": stops})
 
-    return evaluate_in_looks(request.candidate, request.baseline, config.eval, measure=measure, decide=decide_look,
-                             progress=progress, recall=recall, remember=remember)
+    # Both models stay loaded from look to look while memory allows (evaluation.resident).
+    with ResidentModels() as resident:
+        return evaluate_in_looks(request.candidate, request.baseline, config.eval, measure=measure,
+                                 decide=decide_look, progress=progress, recall=recall, remember=remember)
 
 
 def _steps(plan: GatePlan, candidate: ResolvedModel, baseline: ResolvedModel | None, cache_root: Path | None,
