@@ -16,7 +16,7 @@ Every run is judged on the same scores by
     their documents (they are evaluated already: stopping early would save nothing);
     each CLI verdict is checked against the gate's core on the same scores;
   * sequential looks, from the core: ``gate.policy.decide`` with the looks the CLI plans
-    when it evaluates models itself (first look 100, then x1.5, ...), the same decision
+    when it evaluates models itself (first look 100, then x1.3, ...), the same decision
     each look of ``llm-gitops gate --candidate --baseline`` makes; "docs" is the mean
     share of the split it evaluated. (``--real`` measures looks through the CLI, on
     models.)

@@ -146,15 +146,15 @@ class TestSequential:
         assert check.confidence > 0.95
 
     def test_an_undecided_check_asks_for_the_next_look(self):
-        cand, base = counted_scores(8, 5, 150)
-        ids = list(range(150))
+        cand, base = counted_scores(7, 4, 130)
+        ids = list(range(130))
         outcome = decide([Threshold(metric=EM, max_drop="2pt")],
                          candidate=Measurements(eval=eval_results(metric(EM, cand, ids))),
                          baseline=Measurements(eval=eval_results(metric(EM, base, ids))),
                          gate=GateSection(), design=self.design(1000))
         assert outcome.verdict == "inconclusive"
-        assert [look["samples"] for look in outcome.looks] == [{"add_em": 100}, {"add_em": 150}]
-        assert outcome.looks[-1]["next"] == {"add_em": 225}
+        assert [look["samples"] for look in outcome.looks] == [{"add_em": 100}, {"add_em": 130}]
+        assert outcome.looks[-1]["next"] == {"add_em": 169}
 
     def test_the_looks_log_round_trips_through_json(self):
         cand, base = paired_scores(600, 0.80, 0.80)

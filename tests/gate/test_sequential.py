@@ -10,17 +10,24 @@ from llm_gitops.gate import sequential
 
 class TestPlan:
     @pytest.mark.parametrize("total,cap,expected", [
-        (500, None, (100, 150, 225, 338, 500)),
+        (1000, None, (100, 130, 169, 220, 286, 371, 483, 627, 816, 1000)),
         (120, None, (100, 120)),
         (80, None, (80,)),
-        (5000, 300, (100, 150, 225, 300)),
+        (5000, 300, (100, 130, 169, 220, 300)),  # 286 -> 300 would be a look for 14 documents
         (100, None, (100,)),
+        (105, None, (100, 105)),  # the first look stays, however close to the end
     ])
-    def test_looks_grow_by_half_up_to_the_cap(self, total, cap, expected):
+    def test_looks_grow_by_the_growth_factor_up_to_the_cap(self, total, cap, expected):
+        assert sequential.GROWTH == 1.3
         assert sequential.plan_looks(total, first=100, cap=cap) == expected
 
+    def test_a_last_step_under_half_a_growth_step_is_merged_into_the_look_before(self):
+        # 100 x 1.3^6 = 483: a look for the 17 documents to 500 would cost two lm-eval calls.
+        assert sequential.plan_looks(500, first=100) == (100, 130, 169, 220, 286, 371, 500)
+        assert sequential.plan_looks(560, first=100) == (100, 130, 169, 220, 286, 371, 483, 560)
+
     def test_first_look_can_be_set(self):
-        assert sequential.plan_looks(1000, first=400) == (400, 600, 900, 1000)
+        assert sequential.plan_looks(1000, first=400) == (400, 520, 676, 1000)
 
     def test_no_documents_is_an_error(self):
         with pytest.raises(ValueError):

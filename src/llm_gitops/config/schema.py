@@ -185,7 +185,7 @@ class EvalSection(_Section):
     # Tokens generated for generate_until tasks; small keeps CPU evals fast.
     max_gen_toks: int | None = Field(default=None, gt=0, le=MAX_COUNT)
     sequential: bool | None = Field(default=None, description="Gate in looks of growing size: the first ``limit`` "
-                                    "documents of a seeded random order (100 without a limit), then 1.5x more each "
+                                    "documents of a seeded random order (100 without a limit), then 1.3x more each "
                                     "look, up to ``max_limit`` or the whole split, stopping at the first look where "
                                     "every check is conclusive; the alpha spent per look keeps the error rates at "
                                     "``gate.alpha``. No document is evaluated twice. None (default) = on when "
