@@ -80,3 +80,34 @@ def test_validate_config_names_a_directory_and_a_symlink_loop(tmp_path, monkeypa
     (tmp_path / "b.yaml").symlink_to("a.yaml")
     assert run_main(["validate-config", "--config", "a.yaml"], monkeypatch, tmp_path) == 2
     assert "a.yaml: config file is a symlink loop" in capsys.readouterr().err
+
+
+SMOKE_CONFIG = """\
+version: 1
+eval:
+  tasks: [tasks/add_mc.yaml, tasks/add_em.yaml]
+image:
+  repository: registry.example.com/team/adder
+environments:
+  staging:
+    target: docker
+    docker: {{listen: "127.0.0.1:8080"}}
+    analysis:
+      smoke_eval: {{tasks: [{tasks}]}}
+"""
+
+
+def test_validate_config_checks_the_smoke_eval_tasks(tmp_path, monkeypatch, capsys):
+    import shutil
+    from pathlib import Path
+
+    example = Path(__file__).resolve().parents[2] / "examples" / "repo-template"
+    shutil.copytree(example / "tasks", tmp_path / "tasks")
+    shutil.copytree(example / "data" / "eval", tmp_path / "data" / "eval")
+    (tmp_path / ".llm-gitops.yaml").write_text(SMOKE_CONFIG.format(tasks="add_em, add_mcc"))
+    assert run_main(["validate-config"], monkeypatch, tmp_path) == 2
+    err = capsys.readouterr().err
+    assert ".llm-gitops.yaml:11: environments.staging.analysis.smoke_eval.tasks[1]: 'add_mcc' is not a task of " \
+           "eval.tasks" in err and "did you mean 'add_mc'?" in err
+    (tmp_path / ".llm-gitops.yaml").write_text(SMOKE_CONFIG.format(tasks="add_em, add_mc"))
+    assert run_main(["validate-config"], monkeypatch, tmp_path) == 0

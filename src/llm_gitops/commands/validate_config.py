@@ -15,7 +15,8 @@ from llm_gitops.config import load_config
 @config_option(dir_okay=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the resolved config as JSON.")
 @click.option("--check-tasks/--no-check-tasks", default=True, show_default=True,
-              help="Also check eval tasks and that every threshold names a metric a task produces.")
+              help="Also check eval tasks, that every threshold names a metric a task produces and that "
+                   "every smoke eval names one of eval.tasks.")
 def command(config_path: Path | None, as_json: bool, check_tasks: bool) -> None:
     """Check .llm-gitops.yaml and print what it resolves to.
 
@@ -28,12 +29,11 @@ def command(config_path: Path | None, as_json: bool, check_tasks: bool) -> None:
     """
     config = load_config(config_path)
     if check_tasks and config.eval.tasks:
-        from llm_gitops.gate.metrics import available_metrics, check_threshold_metrics
+        from llm_gitops.gate.metrics import available_metrics, check_smoke_eval_tasks, check_threshold_metrics
 
-        if config.thresholds:
-            check_threshold_metrics(config)
-        else:  # the tasks are checked even when no threshold names their metrics
-            available_metrics(config)
+        known = available_metrics(config)  # loads the tasks: checked even when no threshold names their metrics
+        check_threshold_metrics(config, known)
+        check_smoke_eval_tasks(config, known)
     if as_json:
         click.echo(json.dumps(config.model_dump(mode="json"), indent=2))
         return

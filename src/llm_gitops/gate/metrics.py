@@ -21,11 +21,14 @@ def available_metrics(config: Config) -> set[str]:
     return set(eval_metrics) | {f"perf/{name}" for name in PERF_METRICS}
 
 
-def check_threshold_metrics(config: Config) -> None:
-    """Raise ``ConfigError`` for the first threshold whose metric nothing produces."""
+def check_threshold_metrics(config: Config, known: set[str] | None = None) -> None:
+    """Raise ``ConfigError`` for the first threshold whose metric nothing produces.
+
+    ``known``: ``available_metrics(config)``, when the caller has it already.
+    """
     if not config.thresholds:
         return
-    known = available_metrics(config)
+    known = available_metrics(config) if known is None else known
     for index, threshold in enumerate(config.thresholds):
         if threshold.metric in known:
             continue
@@ -35,3 +38,25 @@ def check_threshold_metrics(config: Config) -> None:
             f"{config.where('thresholds', index, 'metric')}: thresholds[{index}].metric: no task produces {threshold.metric!r}",
             hint=hint,
         )
+
+
+def check_smoke_eval_tasks(config: Config, known: set[str]) -> None:
+    """Raise ``ConfigError`` for a smoke eval task that ``eval.tasks`` does not produce.
+
+    A release records the gated eval, which runs ``eval.tasks``: a smoke eval naming any
+    other task would be refused at deploy time, when a release is on its way out.
+    ``known``: ``available_metrics(config)``.
+    """
+    tasks = sorted({key.split("/", 1)[0] for key in known if not key.startswith("perf/")})
+    for env, spec in config.environments.items():
+        smoke = spec.analysis.smoke_eval
+        for index, name in enumerate(smoke.tasks or [] if smoke is not None else []):
+            if name in tasks:
+                continue
+            field = f"environments.{env}.analysis.smoke_eval.tasks[{index}]"
+            close = difflib.get_close_matches(name, tasks, n=1)
+            raise ConfigError(
+                f"{config.where('environments', env, 'analysis', 'smoke_eval', 'tasks', index)}: {field}: "
+                f"{name!r} is not a task of eval.tasks, so no release records it",
+                hint=(f"did you mean {close[0]!r}? " if close else "") + f"tasks: {', '.join(tasks) or '(none)'}",
+            )
