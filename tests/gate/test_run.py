@@ -44,7 +44,7 @@ def measured(monkeypatch):
     """A fake eval: 'bad' is 20 points worse than 'good'; records (source, limit)."""
     calls = []
 
-    def run_eval(model, settings, *, base_dir, cache_root, progress=None):
+    def run_eval(model, settings, *, base_dir, cache_root, progress=None, suite=None):
         calls.append((model.source, settings.limit))
         scores, _ = paired_scores(settings.limit, 0.80, 0.60 if model.source == "bad" else 0.80, seed=0)
         return eval_results(metric("add_em/exact_match", scores), digest=model.digest, source=model.source)

@@ -176,9 +176,10 @@ def fake_cli(monkeypatch):
     def resolve(config, spec, **_flags):
         return model(Path(spec if isinstance(spec, str) else spec.source).name)
 
-    def run_eval(m, settings, *, base_dir, cache_root, progress=None, order_slice=None, resident=None):
+    def run_eval(m, settings, *, base_dir, cache_root, progress=None, order_slice=None, resident=None, suite=None):
         assert order_slice is not None, "a sequential gate evaluates order slices"
         assert resident is not None, "a sequential gate keeps its models loaded from look to look"
+        assert suite is not None and suite.names == ["add_mc", "add_em"], "every look reuses the gate's eval.tasks"
         slices.append((m.source, order_slice))
         name = "worse" if m.source in ("worse", "base") else "same"
         return FakeRunner(settings, name)(m, order_slice)
@@ -241,7 +242,7 @@ def test_a_baseline_alias_not_registered_yet_skips_relative_checks(repo, monkeyp
             raise NoSuchModelYet(f"{text}: no registered model 'adder' in MLflow at sqlite (the registry is empty)")
         return model(Path(text).name)
 
-    def run_eval(m, settings, *, base_dir, cache_root, progress=None, order_slice=None, resident=None):
+    def run_eval(m, settings, *, base_dir, cache_root, progress=None, order_slice=None, resident=None, suite=None):
         return FakeRunner(settings, "same")(m, order_slice)
 
     monkeypatch.setattr("llm_gitops.commands.gate.command_model", resolve)

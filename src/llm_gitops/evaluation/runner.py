@@ -338,6 +338,7 @@ def run_eval(
     order_slice: tuple[int, int] | None = None,
     documents: dict[str, list[int]] | None = None,
     resident: ResidentModels | None = None,
+    suite: TaskSuite | None = None,
 ) -> EvalResults:
     """Evaluate ``model`` on the suite in ``settings`` (or answer from the cache).
 
@@ -348,10 +349,11 @@ def run_eval(
     ``documents``: evaluate exactly these doc ids per task (a deploy's smoke eval repeats
     the documents a release recorded); tasks not named are not evaluated. ``resident``:
     keep the loaded model there for the next call (a gate's next look) instead of
-    unloading it when this one ends.
+    unloading it when this one ends. ``suite``: ``settings``' tasks resolved already
+    (a gate resolves them once for all its calls).
     """
     say = progress or (lambda _msg: None)
-    suite = resolve_tasks(settings, base_dir=base_dir)
+    suite = suite if suite is not None else resolve_tasks(settings, base_dir=base_dir)
     version = harness_version()
     # An adapter runs in its base's dtype.
     placement = resolve_placement(settings.device, settings.dtype, model.base.path if model.base else model.path)

@@ -582,13 +582,14 @@ def _builtin_metrics(name: str, task_manager: Any, seen: set[str] | None = None)
     return _entry_metrics(config.get("task", name), config)
 
 
-def expected_metrics(settings: EvalSection, *, base_dir: Path) -> set[str]:
+def expected_metrics(settings: EvalSection, *, base_dir: Path, suite: TaskSuite | None = None) -> set[str]:
     """Every ``task/metric`` key ``run_eval`` will report, without loading a model.
 
     Local tasks are read from their YAML; built-in names need lm-eval's index (built
     only when one is used). Raises EvalError on an unknown task or a missing data file.
+    ``suite``: ``settings``' tasks resolved already.
     """
-    suite = resolve_tasks(settings, base_dir=base_dir)
+    suite = suite if suite is not None else resolve_tasks(settings, base_dir=base_dir)
     out: set[str] = set()
     for task in suite.tasks:
         if task.kind == "local":

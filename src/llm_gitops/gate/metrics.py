@@ -8,16 +8,24 @@ from __future__ import annotations
 
 import difflib
 
+from typing import TYPE_CHECKING
+
 from llm_gitops.config.schema import Config
 from llm_gitops.errors import ConfigError
 from llm_gitops.perf.results import PERF_METRICS
 
+if TYPE_CHECKING:
+    from llm_gitops.evaluation.tasks import TaskSuite
 
-def available_metrics(config: Config) -> set[str]:
-    """Every ``TASK/METRIC`` the eval suite produces plus every ``perf/NAME``."""
+
+def available_metrics(config: Config, suite: TaskSuite | None = None) -> set[str]:
+    """Every ``TASK/METRIC`` the eval suite produces plus every ``perf/NAME``.
+
+    ``suite``: ``eval.tasks`` resolved already (else they are resolved here).
+    """
     from llm_gitops.evaluation.tasks import expected_metrics
 
-    eval_metrics = expected_metrics(config.eval, base_dir=config.base_dir) if config.eval.tasks else set()
+    eval_metrics = expected_metrics(config.eval, base_dir=config.base_dir, suite=suite) if config.eval.tasks else set()
     return set(eval_metrics) | {f"perf/{name}" for name in PERF_METRICS}
 
 

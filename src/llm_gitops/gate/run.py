@@ -26,6 +26,7 @@ from llm_gitops.cache import ResultCache, content_key
 from llm_gitops.config.schema import Config, Threshold
 from llm_gitops.errors import ConfigError, LlmGitopsError
 from llm_gitops.evaluation.results import EvalResults
+from llm_gitops.evaluation.tasks import TaskSuite, resolve_tasks
 from llm_gitops.gate.decisions import DecisionCache
 from llm_gitops.gate.outcome import GateOutcome, ModelInfo
 from llm_gitops.logsafe import redact
@@ -50,6 +51,9 @@ class GatePlan:
     needs_eval: bool
     needs_perf: bool
     notes: tuple[str, ...]
+    # eval.tasks resolved (their files read and hashed) once for the whole gate: every
+    # eval call of every look reuses it. None without eval tasks.
+    suite: TaskSuite | None = None
 
 
 def with_limit(config: Config, limit: int | None) -> Config:
@@ -66,7 +70,7 @@ def plan_gate(config: Config, *, no_perf: bool = False, limit: int | None = None
     ``no_perf_reason``: why perf cannot be measured this run (e.g. a side given as lm-eval
     results has no model to benchmark); perf thresholds are then reported as not checked.
     """
-    from llm_gitops.gate.metrics import check_threshold_metrics
+    from llm_gitops.gate.metrics import available_metrics, check_threshold_metrics
 
     config = with_limit(config, limit)
     if not config.thresholds:
@@ -74,7 +78,8 @@ def plan_gate(config: Config, *, no_perf: bool = False, limit: int | None = None
             f"{config.where('thresholds')}: thresholds: none configured, so the gate has nothing to decide",
             hint="add e.g. '- {metric: TASK/METRIC, max_drop: 2pt}' under thresholds (see 'llm-gitops init')",
         )
-    check_threshold_metrics(config)
+    suite = resolve_tasks(config.eval, base_dir=config.base_dir) if config.eval.tasks else None
+    check_threshold_metrics(config, available_metrics(config, suite))
     perf = [t for t in config.thresholds if t.metric.startswith(PERF_PREFIX)]
     notes = []
     thresholds = list(config.thresholds)
@@ -89,6 +94,7 @@ def plan_gate(config: Config, *, no_perf: bool = False, limit: int | None = None
         needs_eval=any(not t.metric.startswith(PERF_PREFIX) for t in thresholds),
         needs_perf=bool(perf) and not perf_off,
         notes=tuple(notes),
+        suite=suite,
     )
 
 
@@ -288,7 +294,7 @@ def _evaluate_in_looks(plan: GatePlan, request: GateRequest, measured: dict[str,
 
     def measure(model: ResolvedModel, order_slice: tuple[int, int]):
         return runner.run_eval(model, config.eval, base_dir=config.base_dir, cache_root=request.cache_root,
-                               progress=progress, order_slice=order_slice, resident=resident)
+                               progress=progress, order_slice=order_slice, resident=resident, suite=plan.suite)
 
     def decide_look(cand, base, design):
         # gate.policy (numpy, scipy) only when a look is decided, not when a cached trail is replayed.
@@ -334,7 +340,8 @@ def _steps(plan: GatePlan, candidate: ResolvedModel, baseline: ResolvedModel | N
         from llm_gitops.evaluation import runner
 
         steps += [(role, "eval", lambda m=m: runner.run_eval(m, config.eval, base_dir=config.base_dir,
-                                                             cache_root=cache_root, progress=progress))
+                                                             cache_root=cache_root, progress=progress,
+                                                             suite=plan.suite))
                   for role, m in models if role not in skip_eval]
     if plan.needs_perf:
         from llm_gitops.perf import bench
