@@ -116,6 +116,7 @@ def test_the_runner_loads_once_across_looks_with_the_same_scores(tiny_model_dir:
         kept = [run_eval(model, settings, base_dir=root, cache_root=None, order_slice=s, resident=resident,
                          progress=lines.append) for s in slices]
         assert len(loaded) == 1 and any("still loaded" in line for line in lines)
+        assert any(line.endswith("(documents 6-10 of each task's random order)") for line in lines)
     for a, b in zip(unloaded, kept):
         for key in a.metrics:
             assert (a.metrics[key].doc_ids, a.metrics[key].scores) == (b.metrics[key].doc_ids, b.metrics[key].scores)

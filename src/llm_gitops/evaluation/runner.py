@@ -485,7 +485,13 @@ def _evaluate(
             lm = stack.enter_context(_lm_for(model, settings, placement, served))
         stack.enter_context(_server_failures(settings, served))
         stack.enter_context(_no_environment_report())
-        say(f"eval: running {', '.join(suite.names)}" + (f" (limit {settings.limit}, {settings.sampling})" if settings.limit else ""))
+        if order_slice is not None:
+            scope = f" (documents {order_slice[0]}-{order_slice[1]} of each task's {settings.sampling} order)"
+        elif documents is not None:
+            scope = f" ({sum(len(ids) for ids in samples.values())} given documents)"
+        else:
+            scope = f" (limit {settings.limit}, {settings.sampling})" if settings.limit else ""
+        say(f"eval: running {', '.join(suite.names)}{scope}")
         res = lm_eval.simple_evaluate(
             model=lm,
             tasks=tasks,
