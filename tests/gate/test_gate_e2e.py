@@ -75,3 +75,28 @@ def test_threshold_on_a_metric_no_task_produces_is_exit_2(example_models, tmp_pa
     err = capsys.readouterr().err
     assert code == 2
     assert "no task produces 'add_mc/accuracy'" in err and "did you mean 'add_mc/acc'?" in err
+
+
+def test_two_models_stay_loaded_across_the_looks(example_models, tmp_path, monkeypatch, state_dir, capsys):
+    """A copy of the good model under another digest answers the same: the gate needs several
+    looks to bound a drop of zero, and loads each model once for all of them."""
+    import shutil
+
+    twin = tmp_path / "twin"
+    shutil.copytree(example_models.good, twin)
+    config = json.loads((twin / "config.json").read_text())
+    (twin / "config.json").write_text(json.dumps({**config, "llm_gitops_test_twin": True}))  # another digest
+    out = tmp_path / "report"
+    code = gate(
+        ["--config", str(example_models.config), "--candidate", str(twin), "--baseline", str(example_models.good),
+         "--output-dir", str(out), "--report-to", "none", "--no-perf"],
+        monkeypatch, state_dir,
+    )
+    stdout, stderr = capsys.readouterr()
+    assert code == 0, stdout + stderr
+    data = json.loads((out / "report.json").read_text())
+    assert data["verdict"] == "pass" and len(data["looks"]) > 1
+    assert not any("same model" in note for note in data["notes"])
+    # One load per model (the good model's first look may come from the module's cache).
+    assert stderr.count("eval: loading model") <= 2 and stderr.count(f"eval: loading model {twin} ") == 1
+    assert stderr.count("still loaded") >= len(data["looks"]) - 1
