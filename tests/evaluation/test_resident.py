@@ -41,7 +41,7 @@ def test_a_model_is_loaded_once_and_unloaded_at_close():
     loads = Loads()
     with ResidentModels(free=lambda _d: 100 * GB) as resident:
         for _ in range(3):
-            assert resident.get(("a",), loads.opener("a"), device="cpu", need_bytes=GB) == "lm-a"
+            assert resident.get(("a",), loads.opener("a"), device="cpu", need_bytes=lambda: GB) == "lm-a"
         assert resident.holds(("a",))
     assert loads.events == ["load a", "unload a"]
     assert not resident.holds(("a",))
@@ -51,8 +51,8 @@ def test_two_models_stay_loaded_when_memory_allows():
     loads = Loads()
     with ResidentModels(free=lambda _d: int(HEADROOM * GB)) as resident:
         for _ in range(2):
-            resident.get(("a",), loads.opener("a"), device="cpu", need_bytes=GB)
-            resident.get(("b",), loads.opener("b"), device="cpu", need_bytes=GB)
+            resident.get(("a",), loads.opener("a"), device="cpu", need_bytes=lambda: GB)
+            resident.get(("b",), loads.opener("b"), device="cpu", need_bytes=lambda: GB)
     assert loads.events == ["load a", "load b", "unload a", "unload b"]
 
 
@@ -60,8 +60,8 @@ def test_two_models_stay_loaded_when_memory_allows():
 def test_without_room_the_resident_model_is_unloaded_first(free):
     loads = Loads()
     with ResidentModels(free=lambda _d: free) as resident:
-        resident.get(("a",), loads.opener("a"), device="cpu", need_bytes=GB)
-        resident.get(("b",), loads.opener("b"), device="cpu", need_bytes=GB)
+        resident.get(("a",), loads.opener("a"), device="cpu", need_bytes=lambda: GB)
+        resident.get(("b",), loads.opener("b"), device="cpu", need_bytes=lambda: GB)
         assert resident.holds(("b",)) and not resident.holds(("a",))
     assert loads.events == ["load a", "unload a", "load b", "unload b"]
 
@@ -69,18 +69,18 @@ def test_without_room_the_resident_model_is_unloaded_first(free):
 def test_an_exclusive_model_is_always_alone():
     loads = Loads()
     with ResidentModels(free=lambda _d: 100 * GB) as resident:
-        resident.get(("a",), loads.opener("a"), device="cuda", need_bytes=GB)
-        resident.get(("v",), loads.opener("v"), device="cuda", need_bytes=GB, exclusive=True)
-        resident.get(("b",), loads.opener("b"), device="cuda", need_bytes=GB)
+        resident.get(("a",), loads.opener("a"), device="cuda", need_bytes=lambda: GB)
+        resident.get(("v",), loads.opener("v"), device="cuda", need_bytes=lambda: GB, exclusive=True)
+        resident.get(("b",), loads.opener("b"), device="cuda", need_bytes=lambda: GB)
     assert loads.events == ["load a", "unload a", "load v", "unload v", "load b", "unload b"]
 
 
 def test_a_model_that_fails_to_load_is_not_held():
     loads = Loads()
     with ResidentModels(free=lambda _d: 100 * GB) as resident:
-        resident.get(("a",), loads.opener("a"), device="cpu", need_bytes=GB)
+        resident.get(("a",), loads.opener("a"), device="cpu", need_bytes=lambda: GB)
         with pytest.raises(MemoryError):
-            resident.get(("b",), loads.opener("b", fail=True), device="cpu", need_bytes=GB)
+            resident.get(("b",), loads.opener("b", fail=True), device="cpu", need_bytes=lambda: GB)
         assert resident.holds(("a",)) and not resident.holds(("b",))
     assert loads.events == ["load a", "unload a"]
 

@@ -26,7 +26,7 @@ import sys
 from pathlib import Path
 from typing import Any, Callable, ContextManager
 
-from llm_gitops.models.digest import is_weight_file
+from llm_gitops.models.digest import digest_files, is_weight_file
 from llm_gitops.models.resolved import ResolvedModel
 
 # How much free memory a model needs beside those already loaded, per byte of its weight files.
@@ -36,8 +36,7 @@ HEADROOM = 2.0
 def weight_bytes(model: ResolvedModel) -> int:
     """Bytes of the weight files ``model`` loads (an adapter's: its own and its base's)."""
     dirs = [model.path] + ([model.base.path] if model.base is not None else [])
-    return sum(p.stat().st_size for d in dirs if Path(d).is_dir() for p in Path(d).rglob("*")
-               if p.is_file() and is_weight_file(p))
+    return sum(p.stat().st_size for d in dirs if Path(d).is_dir() for p in digest_files(d) if is_weight_file(p))
 
 
 def _cgroup_room() -> int | None:
@@ -87,12 +86,13 @@ class ResidentModels:
     def holds(self, key: tuple) -> bool:
         return key in self._held
 
-    def get(self, key: tuple, open_lm: Callable[[], ContextManager[Any]], *, device: str, need_bytes: int,
-            exclusive: bool = False) -> Any:
+    def get(self, key: tuple, open_lm: Callable[[], ContextManager[Any]], *, device: str,
+            need_bytes: Callable[[], int], exclusive: bool = False) -> Any:
         """The model loaded under ``key``, loading it with ``open_lm`` if it is not resident.
 
-        ``exclusive``: it must be alone (a vLLM engine). Others are unloaded first when
-        it is exclusive or when there is no room for it beside them.
+        ``need_bytes()``: its weight files' size, asked only when it is loaded beside
+        others. ``exclusive``: it must be alone (a vLLM engine). Others are unloaded first
+        when it is exclusive or when there is no room for it beside them.
         """
         if key in self._held:
             return self._held[key][0]
@@ -104,9 +104,9 @@ class ResidentModels:
             self._held[key] = (lm, stack.pop_all(), exclusive)
         return lm
 
-    def _room(self, device: str, need_bytes: int) -> bool:
+    def _room(self, device: str, need_bytes: Callable[[], int]) -> bool:
         free = self._free(device)
-        return free is not None and free >= HEADROOM * need_bytes
+        return free is not None and free >= HEADROOM * need_bytes()
 
     def close(self) -> None:
         """Unload every resident model and give its memory back."""

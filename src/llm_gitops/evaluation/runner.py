@@ -480,7 +480,7 @@ def _evaluate(
     with contextlib.ExitStack() as stack:
         if resident is not None:
             lm = resident.get(loaded_as, lambda: _lm_for(model, settings, placement), device=placement.device,
-                              need_bytes=weight_bytes(model), exclusive=settings.backend == "vllm")
+                              need_bytes=lambda: weight_bytes(model), exclusive=settings.backend == "vllm")
         else:
             lm = stack.enter_context(_lm_for(model, settings, placement, served))
         stack.enter_context(_server_failures(settings, served))

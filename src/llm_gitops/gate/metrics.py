@@ -7,7 +7,6 @@ task produces with the same message.
 from __future__ import annotations
 
 import difflib
-
 from typing import TYPE_CHECKING
 
 from llm_gitops.config.schema import Config
@@ -58,7 +57,9 @@ def check_smoke_eval_tasks(config: Config, known: set[str]) -> None:
     tasks = sorted({key.split("/", 1)[0] for key in known if not key.startswith("perf/")})
     for env, spec in config.environments.items():
         smoke = spec.analysis.smoke_eval
-        for index, name in enumerate(smoke.tasks or [] if smoke is not None else []):
+        if smoke is None or not smoke.tasks:
+            continue
+        for index, name in enumerate(smoke.tasks):
             if name in tasks:
                 continue
             field = f"environments.{env}.analysis.smoke_eval.tasks[{index}]"
