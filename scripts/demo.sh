@@ -48,7 +48,7 @@ llm-gitops gate --candidate "$RETRAINED" --baseline "$GOOD" --report-to none --o
 second=$?
 echo "exit code: $second (0 = gate passed)"
 
-say "Reports (Markdown, JSON, PNG chart) are in $WORK/reports; MLflow runs in $WORK/.llm-gitops/mlflow.db"
+say "Reports (Markdown, JSON) are in $WORK/reports; MLflow runs in $WORK/.llm-gitops/mlflow.db"
 if [ "$first" -ne 1 ] || [ "$second" -ne 0 ]; then
   echo "demo: unexpected verdicts (regressed exit $first, retrained exit $second)" >&2
   exit 1

@@ -93,9 +93,9 @@ import json, sys
 record = json.load(open(sys.argv[1]))
 for m in record["analyses"][0]["measurements"]:
     if m["check"].startswith("smoke_eval"):
-        print(f"smoke eval {m['check'][11:]}: {m['verdict']} - served {m['value']} vs recorded {m['recorded']} "
+        print(f"deploy record: smoke eval {m['check'][11:]}: {m['verdict']} - served {m['value']} vs recorded {m['recorded']} "
               f"on {m['n']} documents, degradation bound {m['bound']:.3f} (max_drop {m['limit']})")
-print(f"pre-promotion analysis {record['timings'].get('analysis_s', 0):.1f} s")
+print(f"deploy record: pre-promotion analysis {record['timings'].get('analysis_s', 0):.1f} s")
 PY
 }
 

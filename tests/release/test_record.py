@@ -86,6 +86,7 @@ def test_compare_names_what_changes(tmp_path):
     assert "add_em/exact_match: 0.95 -> 0.98 (+0.03)" in text
     first = "\n".join(compare(None, new).lines())
     assert "first release of this environment" in first
+    assert "- gate: pass - ok" in change.lines()
 
 
 def recorded(scores=(1.0, 0.0, 1.0)) -> RecordedEval:

@@ -218,7 +218,8 @@ class ReleaseChange:
             else:
                 out.append(f"- {metric}: {before:.4g} -> {after:.4g} ({after - before:+.4g})")
         if new.gate is not None:
-            out.append(f"- gate: {new.gate.verdict} ({new.gate.summary})")
+            # A report's summary starts with its verdict ("pass - all 4 checks passed").
+            out.append(f"- gate: {new.gate.summary or new.gate.verdict}")
         if new.eval is not None:
             out.append(f"- recorded eval (for smoke evals): {new.eval.documents} documents per task of "
                        f"{', '.join(sorted(new.eval.task_configs))}")
