@@ -110,10 +110,8 @@ def command(config_path: Path | None, candidate_src: str | None, baseline_src: s
     gate.on_inconclusive decides its exit code. With eval.limit set, the eval runs in
     sequential looks that add documents only while a check is undecided.
 
-    \b
     Writes report.md, report.json (schema llm-gitops/gate-report/v1) and, with --chart
-    or report.chart, chart.png;
-    appends the report to $GITHUB_STEP_SUMMARY and verdict/report-path to $GITHUB_OUTPUT
+    or report.chart, chart.png; appends the report to $GITHUB_STEP_SUMMARY and verdict/report-path to $GITHUB_OUTPUT
     when those are set, logs the run to MLflow (tracking.mlflow) and posts the report
     as a pull/merge request comment (--report-to).
 
