@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -61,6 +63,7 @@ def test_same_verdict_from_results_files_as_from_the_models(repo, outputs, examp
     assert by_models["verdict"] == by_files["verdict"] == by_mixed["verdict"] == "fail"
     assert checks(by_models) == checks(by_files) == checks(by_mixed)
     assert by_files["models"]["candidate"]["kind"] == "lm-eval-results" and by_mixed["models"]["baseline"]["kind"] == "local"
+    assert "the baseline model was evaluated on the documents the candidate's lm-eval results scored" in by_mixed["notes"]
     # Perf cannot be measured on results: the size check is reported as not checked.
     assert any("perf thresholds not checked (a side is lm-eval results" in n for n in by_files["notes"])
 
@@ -94,6 +97,35 @@ def test_partly_overlapping_documents_are_decided_on_the_common_ones(repo, outpu
     assert {c["n"] for c in report["checks"] if c["metric"] != "perf/size_on_disk_mb"} == {30}
     assert "add_em/exact_match: decided on the 30 documents both sides evaluated (candidate had 40, baseline 30)" \
         in report["notes"]
+
+
+def test_a_model_is_gated_against_the_lm_eval_clis_output_on_the_same_documents(repo, example_models, tmp_path):
+    """What a team runs: ``lm-eval run ... --limit 25 --output_path OUT --log_samples`` for the
+    baseline (the CLI's --limit takes a split's first 25 documents), then the gate with the
+    candidate as a model and ``eval.sampling: random``: the candidate is evaluated on the
+    baseline's documents (eval.limit 20 of them), so every document it costs is paired."""
+    out = tmp_path / "lm-eval-out"
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "lm-eval"), "run", "--model", "hf",
+         "--model_args", f"pretrained={example_models.good},dtype=float32", "--tasks", "add_em,add_mc",
+         "--include_path", ".", "--output_path", str(out), "--log_samples", "--limit", "25",
+         "--device", "cpu", "--batch_size", "8"],
+        cwd=repo / "tasks", capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    here = tmp_path / "repo"
+    shutil.copytree(repo, here)
+    (here / ".llm-gitops.yaml").write_text(
+        suite_gate_config(eval_extra="  batch_size: 8\n  limit: 20\n  sampling: random\n"))
+    run, report = gate(here, "--candidate", str(example_models.regressed), "--baseline-results", str(out), "--no-perf")
+    assert run.code == 1, run.err
+    assert "(given documents: add_mc 20, add_em 20)" in run.err or "(given documents: add_em 20, add_mc 20)" in run.err
+    assert {c["metric"]: c["n"] for c in report["checks"]} == {"add_em/exact_match": 20, "add_mc/acc": 20}
+    notes = report["notes"]
+    assert ("the candidate model was evaluated on the documents the baseline's lm-eval results scored "
+            "(at most eval.limit 20 per task)") in notes
+    # All 20 of the candidate's documents are among the baseline's 25.
+    assert "add_em/exact_match: decided on the 20 documents both sides evaluated (candidate had 20, baseline 25)" \
+        in notes
 
 
 GITHUB_TOKEN = "ghs_MlflowLinkTestToken0123456789abcdef"

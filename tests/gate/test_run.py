@@ -10,7 +10,7 @@ import pytest
 
 from llm_gitops.config import load_config
 from llm_gitops.errors import ConfigError
-from llm_gitops.gate.run import GateRequest, plan_gate, run_gate
+from llm_gitops.gate.run import GateRequest, documents_to_pair, plan_gate, run_gate
 from llm_gitops.models.resolved import ResolvedModel
 from tests.gate.factories import eval_results, metric, paired_scores
 
@@ -44,10 +44,11 @@ def measured(monkeypatch):
     """A fake eval: 'bad' is 20 points worse than 'good'; records (source, limit)."""
     calls = []
 
-    def run_eval(model, settings, *, base_dir, cache_root, progress=None, suite=None):
-        calls.append((model.source, settings.limit))
-        scores, _ = paired_scores(settings.limit, 0.80, 0.60 if model.source == "bad" else 0.80, seed=0)
-        return eval_results(metric("add_em/exact_match", scores), digest=model.digest, source=model.source)
+    def run_eval(model, settings, *, base_dir, cache_root, progress=None, documents=None, suite=None):
+        calls.append((model.source, settings.limit) if documents is None else (model.source, documents))
+        ids = documents["add_em"] if documents is not None else range(settings.limit)
+        scores, _ = paired_scores(len(ids), 0.80, 0.60 if model.source == "bad" else 0.80, seed=0)
+        return eval_results(metric("add_em/exact_match", scores, ids), digest=model.digest, source=model.source)
 
     monkeypatch.setattr("llm_gitops.evaluation.runner.run_eval", run_eval)
     return calls
@@ -74,6 +75,36 @@ def test_results_given_for_both_sides_are_decided_in_one_look_on_all_their_docum
     assert measured == []  # nothing evaluated
     assert run.outcome.checks[0].n == 500 and not run.outcome.looks
     assert any(n.startswith("sequential looks not used: a side is lm-eval results") for n in run.outcome.notes)
+
+
+def test_a_model_gated_against_results_is_evaluated_on_their_documents(config, measured):
+    # lm-eval's --limit 60 scored documents 0-59; eval.limit is 100: all 60, every one paired.
+    _, base = paired_scores(60, 0.80, 0.80, seed=1)
+    run = run_gate(GateRequest(config=config, candidate=model("good"), baseline=model("base-results"),
+                               baseline_eval=eval_results(metric("add_em/exact_match", base),
+                                                          digest=model("base-results").digest)))
+    assert measured == [("good", {"add_em": list(range(60))})]
+    assert run.outcome.checks[0].n == 60
+    assert "the candidate model was evaluated on the documents the baseline's lm-eval results scored" \
+        in run.outcome.notes
+    assert not any("documents both sides evaluated" in n for n in run.outcome.notes)
+
+
+def test_documents_to_pair_keeps_at_most_the_limit_chosen_as_the_limit_chooses(config):
+    given = eval_results(metric("add_em/exact_match", [1.0] * 300, range(100, 400)),
+                         metric("add_mc/acc", [1.0] * 50, range(50)))
+    pairs = documents_to_pair(given, config.eval)  # eval.limit 100, sampling random
+    assert pairs["add_mc"] == list(range(50))  # under the limit: all of them
+    em = pairs["add_em"]  # 100 of the 300, seeded at random, ascending (lm-eval maps results by position)
+    assert len(em) == 100 and em == sorted(em) and set(em) <= set(range(100, 400)) and em != list(range(100, 200))
+    assert documents_to_pair(given, config.eval) == pairs
+    first = config.eval.model_copy(update={"sampling": "first"})
+    assert documents_to_pair(given, first)["add_em"] == list(range(100, 200))
+    unlimited = config.eval.model_copy(update={"limit": None})
+    assert documents_to_pair(given, unlimited)["add_em"] == list(range(100, 400))
+    # A metric without per-sample scores: nothing to pair on.
+    no_samples = eval_results(metric("add_em/exact_match", [1.0] * 10), metric("add_mc/acc", [], ()))
+    assert documents_to_pair(no_samples, config.eval) is None
 
 
 def test_the_decision_cache_reuses_a_decision_and_draws_the_chart_only_when_asked(config, measured, tmp_path):

@@ -488,7 +488,7 @@ def _evaluate(
         if order_slice is not None:
             scope = f" (documents {order_slice[0]}-{order_slice[1]} of each task's {settings.sampling} order)"
         elif documents is not None:
-            scope = f" ({sum(len(ids) for ids in samples.values())} given documents)"
+            scope = " (given documents: " + ", ".join(f"{name} {len(ids)}" for name, ids in samples.items()) + ")"
         else:
             scope = f" (limit {settings.limit}, {settings.sampling})" if settings.limit else ""
         say(f"eval: running {', '.join(suite.names)}{scope}")

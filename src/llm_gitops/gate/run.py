@@ -23,7 +23,7 @@ from pathlib import Path
 
 from llm_gitops import __version__
 from llm_gitops.cache import ResultCache, content_key
-from llm_gitops.config.schema import Config, Threshold
+from llm_gitops.config.schema import Config, EvalSection, Threshold
 from llm_gitops.errors import ConfigError, LlmGitopsError
 from llm_gitops.evaluation.results import EvalResults
 from llm_gitops.evaluation.tasks import TaskSuite, resolve_tasks
@@ -192,8 +192,20 @@ def run_gate(request: GateRequest, *, progress: Progress = _quiet, plan: GatePla
         # The files' documents are evaluated already: stopping early would save nothing and lose power.
         notes.append("sequential looks not used: a side is lm-eval results, so the gate decides in one look "
                      "on the documents both sides have")
+    # A model compared with lm-eval results is evaluated on the documents those results
+    # scored, so that every document it costs is paired (lm-eval's --limit takes a split's
+    # first documents; eval.sampling: random would choose others).
+    documents = None
+    if plan.needs_eval and len(given) == 1 and baseline is not None:
+        (given_role, given_eval), = given.items()
+        documents = documents_to_pair(given_eval, config.eval)
+        if documents is not None:
+            capped = sum(map(len, documents.values())) < sum(map(len, _scored_documents(given_eval).values()))
+            notes.append(f"the {'baseline' if given_role == 'candidate' else 'candidate'} model was evaluated on the "
+                         f"documents the {given_role}'s lm-eval results scored"
+                         + (f" (at most eval.limit {config.eval.limit} per task)" if capped else ""))
     skip = set(given) | ({"candidate", "baseline"} if in_looks else set())
-    steps = _steps(plan, candidate, baseline, request.cache_root, progress, skip_eval=skip)
+    steps = _steps(plan, candidate, baseline, request.cache_root, progress, skip_eval=skip, documents=documents)
     if in_looks:
         steps.append(("candidate and baseline", "eval", lambda: _evaluate_in_looks(plan, request, results, progress)))
     design = None
@@ -331,8 +343,10 @@ def _evaluate_in_looks(plan: GatePlan, request: GateRequest, measured: dict[str,
 
 
 def _steps(plan: GatePlan, candidate: ResolvedModel, baseline: ResolvedModel | None, cache_root: Path | None,
-           progress: Progress, skip_eval: set[str] = frozenset()) -> list[tuple[str, str, Callable[[], object]]]:
-    """(role, kind, measure) for each measurement the plan needs, evals first (none for ``skip_eval`` roles)."""
+           progress: Progress, skip_eval: set[str] = frozenset(),
+           documents: dict[str, list[int]] | None = None) -> list[tuple[str, str, Callable[[], object]]]:
+    """(role, kind, measure) for each measurement the plan needs, evals first (none for
+    ``skip_eval`` roles; on exactly ``documents`` per task when given, else on eval.limit's)."""
     config = plan.config
     models = [(role, m) for role, m in (("candidate", candidate), ("baseline", baseline)) if m is not None]
     steps: list[tuple[str, str, Callable[[], object]]] = []
@@ -341,7 +355,7 @@ def _steps(plan: GatePlan, candidate: ResolvedModel, baseline: ResolvedModel | N
 
         steps += [(role, "eval", lambda m=m: runner.run_eval(m, config.eval, base_dir=config.base_dir,
                                                              cache_root=cache_root, progress=progress,
-                                                             suite=plan.suite))
+                                                             documents=documents, suite=plan.suite))
                   for role, m in models if role not in skip_eval]
     if plan.needs_perf:
         from llm_gitops.perf import bench
@@ -349,6 +363,37 @@ def _steps(plan: GatePlan, candidate: ResolvedModel, baseline: ResolvedModel | N
         steps += [(role, "perf", lambda m=m: bench.run_bench(m, config.perf, cache_root=cache_root, progress=progress))
                   for role, m in models]
     return steps
+
+
+def _scored_documents(results: EvalResults) -> dict[str, set[int]]:
+    """Per task, the doc ids ``results`` holds a per-sample score for (any of its metrics)."""
+    per_task: dict[str, set[int]] = {}
+    for metric in results.metrics.values():
+        per_task.setdefault(metric.task, set()).update(metric.doc_ids)
+    return per_task
+
+
+def documents_to_pair(given: EvalResults, settings: EvalSection) -> dict[str, list[int]] | None:
+    """Per task, the documents to evaluate a model on to pair it with ``given`` (lm-eval results).
+
+    Those ``given`` scored, at most ``settings.limit`` of them, picked from them the way
+    the limit picks from a split (seeded at random, or the first ones). None when a metric
+    of ``given`` has no per-sample scores: nothing to pair on, the model side is evaluated
+    as configured.
+    """
+    from llm_gitops.evaluation.runner import sample_indices
+
+    if any(not metric.doc_ids for metric in given.metrics.values()):
+        return None
+    chosen: dict[str, list[int]] = {}
+    for task, ids in sorted(_scored_documents(given).items()):
+        ordered = sorted(ids)
+        if settings.limit is not None and len(ordered) > settings.limit:
+            positions = (sample_indices(task, len(ordered), settings.limit, settings.seed)
+                         if settings.sampling == "random" else range(settings.limit))
+            ordered = [ordered[i] for i in positions]
+        chosen[task] = ordered
+    return chosen
 
 
 def _model_info(model: ResolvedModel | None, eval_results, perf_results) -> ModelInfo | None:
