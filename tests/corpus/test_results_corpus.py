@@ -433,7 +433,35 @@ def _disjoint(r: Run, t: Path):
     return [other.results.name, "other documents", "same documents"], {"baseline": other.dir}
 
 
+def _pair_prompt_options(option: str, value, text: str):
+    def change(r: Run, _t: Path):
+        r.edit(lambda d: d.update({option: value}))
+        return [r.results.name, f"was evaluated with {text}", "the candidate with no prompt options",
+                "different prompts", "same lm-eval prompt options\n"], {"swap": True}
+    return change
+
+
+def _pair_chat_templates(r: Run, t: Path):
+    """Both sides with a chat template, but not the same one."""
+    other = copy_run(r.dir, t / "other")
+    r.edit(lambda d: d.update(chat_template="{{ messages }}", chat_template_sha="a1" * 32))
+    other.edit(lambda d: d.update(chat_template="<s>{{ messages }}", chat_template_sha="b2" * 32))
+    return ([other.results.name, "another chat template than the candidate (sha b2b2b2b2b2b2 vs a1a1a1a1a1a1)",
+             "different prompts"], {"baseline": other.dir})
+
+
+def _prompt_options_vs_model(r: Run, _t: Path, model: Path):
+    r.edit(lambda d: d.update(chat_template="{{ messages }}", chat_template_sha="c3" * 32))
+    return ([r.results.name, "a chat template (--apply_chat_template)", "baseline (evaluated here) with no prompt "
+             "options", "give that side as lm-eval results too"], {"baseline_model": model})
+
+
 case("pair-other-harness")(_other_harness)
+for option, value, text in (("chat_template_sha", "d4" * 32, "a chat template (--apply_chat_template)"),
+                            ("system_instruction_sha", "e5" * 32, "a system instruction (--system_instruction)")):
+    case(f"pair-prompt-{option}")(_pair_prompt_options(option, value, text))
+case("pair-prompt-two-chat-templates")(_pair_chat_templates)
+case("pair-prompt-options-vs-model")(lambda r, t: None)  # replaced below (needs the model)
 case("pair-harness-vs-installed")(lambda r, t: None)  # replaced below (needs the model)
 case("pair-baseline-harness-vs-installed")(lambda r, t: None)
 for key, value in {"description": "Answer: ", "fewshot_delimiter": "\n", "repeats": 2, "should_decontaminate": True}.items():
@@ -457,6 +485,7 @@ def _register_results(r: Run, _t: Path):
 
 
 NEEDS_MODEL = {"pair-harness-vs-installed": _other_harness_than_here,
+               "pair-prompt-options-vs-model": _prompt_options_vs_model,
                "pair-baseline-harness-vs-installed": _baseline_other_harness_than_here,
                "flags-both-candidate": _both_candidate_flags, "flags-both-baseline": _both_baseline_flags}
 case("flags-both-candidate")(lambda r, t: None)

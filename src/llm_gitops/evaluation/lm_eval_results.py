@@ -78,6 +78,8 @@ class LmEvalRun:
     sample_hashes: Mapping[str, Mapping[int, str]] = field(compare=False, repr=False)
     docs: Mapping[str, Mapping[int, Any]] = field(compare=False, repr=False)
     group_subtasks: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    # How lm-eval wrapped every prompt beyond the task config (see ``prompt_format``).
+    prompt_format: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def where(self, task: str | None = None) -> str:
         path = self.samples_paths.get(task) if task else None
@@ -450,7 +452,30 @@ def read_lm_eval_output(path: Path, *, label: str) -> LmEvalRun:
         results=results,
         task_configs=task_configs, sample_hashes=hashes, docs=docs,
         group_subtasks=data["group_subtasks"] if isinstance(data.get("group_subtasks"), dict) else {},
+        prompt_format=prompt_format(data),
     )
+
+
+# lm-eval run options that change every prompt without being part of a task's config,
+# recorded at the results file's top level: the flag that sets each, and what it is.
+_PROMPT_OPTIONS = {
+    "chat_template_sha": ("--apply_chat_template", "a chat template"),
+    "system_instruction_sha": ("--system_instruction", "a system instruction"),
+    "fewshot_as_multiturn": ("--fewshot_as_multiturn", "few-shot examples as chat turns"),
+}
+
+
+def prompt_format(data: Mapping[str, Any]) -> dict[str, Any]:
+    """The prompt options a run used (``_PROMPT_OPTIONS`` keys that are set), e.g. {"chat_template_sha": "ab12.."}."""
+    options = {key: data[key] for key in ("chat_template_sha", "system_instruction_sha") if data.get(key)}
+    # simple_evaluate records fewshot_as_multiturn true by default; it only acts with a chat template.
+    if options.get("chat_template_sha") and data.get("fewshot_as_multiturn"):
+        options["fewshot_as_multiturn"] = True
+    return options
+
+
+def _described(options: Mapping[str, Any]) -> str:
+    return " and ".join(f"{_PROMPT_OPTIONS[k][1]} ({_PROMPT_OPTIONS[k][0]})" for k in options) or "no prompt options"
 
 
 # --------------------------------------------------------------------------- checks
@@ -590,9 +615,30 @@ def check_harness(run: LmEvalRun, other_label: str, other_version: str) -> None:
                     f"evaluate both sides with one lm-eval version (e.g. pip install lm-eval=={other_version})")
 
 
+def check_prompt_format(run: LmEvalRun, other_label: str, other: Mapping[str, Any] | None) -> None:
+    """``run`` wrapped its prompts as the other side did (``other``: its prompt options;
+    None for a model evaluated here, which the gate's lm-eval call runs without any)."""
+    evaluated_here = other is None
+    other = other or {}
+    if run.prompt_format == dict(other):
+        return
+    if set(run.prompt_format) == set(other):  # the same options, other values: e.g. two chat templates
+        problem = "; ".join(
+            f"was evaluated with another {_PROMPT_OPTIONS[k][1].split(' ', 1)[1]} than the {other_label} "
+            f"(sha {str(run.prompt_format[k])[:12]} vs {str(other[k])[:12]})"
+            for k in other if other[k] != run.prompt_format[k])
+    else:
+        problem = f"was evaluated with {_described(run.prompt_format)}, the {other_label} with {_described(other)}"
+    raise _fail(run.label, run.results_path, f"{problem}: the models saw different prompts, so their scores do not pair",
+                "evaluate both sides with the same lm-eval prompt options" + (
+                    "; the gate evaluates a model without any: give that side as lm-eval results too"
+                    if evaluated_here else ""))
+
+
 def check_pair(candidate: LmEvalRun, baseline: LmEvalRun) -> None:
     """Two runs the gate may compare: one harness, one task config, the same documents under each doc id."""
     check_harness(baseline, f"candidate ({candidate.results_path})", candidate.harness_version)
+    check_prompt_format(baseline, "candidate", candidate.prompt_format)
     for task in sorted(set(candidate.tasks) | set(baseline.tasks)):
         if task not in candidate.tasks or task not in baseline.tasks:
             side = baseline if task not in candidate.tasks else candidate
@@ -679,8 +725,10 @@ def check_sides(candidate: LmEvalRun | None, baseline: LmEvalRun | None, *, inst
         return
     if candidate is not None and baseline_is_model:
         check_harness(candidate, "baseline (evaluated here)", installed_harness)
+        check_prompt_format(candidate, "baseline (evaluated here)", None)
     if baseline is not None:
         check_harness(baseline, "candidate (evaluated here)", installed_harness)
+        check_prompt_format(baseline, "candidate (evaluated here)", None)
 
 
 __all__ = [
@@ -693,6 +741,7 @@ __all__ = [
     "check_against_config",
     "check_harness",
     "check_pair",
+    "check_prompt_format",
     "check_sides",
     "locate_results_file",
     "read_lm_eval_output",
