@@ -7,6 +7,7 @@ same models are gated in-process too, and the verdicts and checks must agree.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -103,7 +104,8 @@ def test_a_model_is_gated_against_the_lm_eval_clis_output_on_the_same_documents(
     """What a team runs: ``lm-eval run ... --limit 25 --output_path OUT --log_samples`` for the
     baseline (the CLI's --limit takes a split's first 25 documents), then the gate with the
     candidate as a model and ``eval.sampling: random``: the candidate is evaluated on the
-    baseline's documents (eval.limit 20 of them), so every document it costs is paired."""
+    baseline's documents only, so every document it costs is paired: in sequential looks
+    (eval.limit 20 first), or in one look on eval.limit 20 of them."""
     out = tmp_path / "lm-eval-out"
     done = subprocess.run(
         [str(Path(sys.executable).parent / "lm-eval"), "run", "--model", "hf",
@@ -112,20 +114,19 @@ def test_a_model_is_gated_against_the_lm_eval_clis_output_on_the_same_documents(
          "--device", "cpu", "--batch_size", "8"],
         cwd=repo / "tasks", capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
-    here = tmp_path / "repo"
-    shutil.copytree(repo, here)
-    (here / ".llm-gitops.yaml").write_text(
-        suite_gate_config(eval_extra="  batch_size: 8\n  limit: 20\n  sampling: random\n"))
-    run, report = gate(here, "--candidate", str(example_models.regressed), "--baseline-results", str(out), "--no-perf")
-    assert run.code == 1, run.err
-    assert "(given documents: add_mc 20, add_em 20)" in run.err or "(given documents: add_em 20, add_mc 20)" in run.err
-    assert {c["metric"]: c["n"] for c in report["checks"]} == {"add_em/exact_match": 20, "add_mc/acc": 20}
-    notes = report["notes"]
-    assert ("the candidate model was evaluated on the documents the baseline's lm-eval results scored "
-            "(at most eval.limit 20 per task)") in notes
-    # All 20 of the candidate's documents are among the baseline's 25.
-    assert "add_em/exact_match: decided on the 20 documents both sides evaluated (candidate had 20, baseline 25)" \
-        in notes
+    for sequential, how in (("true", ", in sequential looks"), ("false", " (at most eval.limit 20 per task)")):
+        here = tmp_path / f"repo-{sequential}"
+        shutil.copytree(repo, here)
+        (here / ".llm-gitops.yaml").write_text(suite_gate_config(
+            eval_extra=f"  batch_size: 8\n  limit: 20\n  sampling: random\n  sequential: {sequential}\n"))
+        run, report = gate(here, "--candidate", str(example_models.regressed), "--baseline-results", str(out),
+                           "--no-perf")
+        assert run.code == 1, run.err
+        assert re.search(r"\(given documents: add_(mc|em) 20, add_(em|mc) 20\)", run.err), run.err
+        # The regressed model fails on the first 20 documents: all of them paired.
+        assert {c["metric"]: c["n"] for c in report["checks"]} == {"add_em/exact_match": 20, "add_mc/acc": 20}
+        assert f"the candidate model was evaluated on the documents the baseline's lm-eval results scored{how}" \
+            in report["notes"], report["notes"]
 
 
 GITHUB_TOKEN = "ghs_MlflowLinkTestToken0123456789abcdef"

@@ -100,3 +100,37 @@ def test_two_models_stay_loaded_across_the_looks(example_models, tmp_path, monke
     # One load per model (the good model's first look may come from the module's cache).
     assert stderr.count("eval: loading model") <= 2 and stderr.count(f"eval: loading model {twin} ") == 1
     assert stderr.count("still loaded") >= len(data["looks"]) - 1
+
+
+def test_a_model_against_lm_eval_results_goes_through_their_documents_in_looks(example_models, tmp_path, monkeypatch,
+                                                                              state_dir, capsys):
+    """The baseline as lm-eval's own output over the whole 500-document split (evaluated
+    once, elsewhere); the candidate, a twin of it, is evaluated look by look on those
+    documents only until the zero drop is bounded, loaded once for all the looks."""
+    import shutil
+
+    from tests.evaluation.lm_eval_output import write_lm_eval_output
+
+    baseline = write_lm_eval_output(example_models.good, example_models.repo, ["tasks/add_mc.yaml", "tasks/add_em.yaml"],
+                                    tmp_path / "lm-eval-out", max_gen_toks=5)
+    twin = tmp_path / "twin"
+    shutil.copytree(example_models.good, twin)
+    config = json.loads((twin / "config.json").read_text())
+    (twin / "config.json").write_text(json.dumps({**config, "llm_gitops_test_twin": True}))  # another digest
+    out = tmp_path / "report"
+    code = gate(
+        ["--config", str(example_models.config), "--candidate", str(twin), "--baseline-results", str(baseline),
+         "--output-dir", str(out), "--report-to", "none", "--no-perf"],
+        monkeypatch, state_dir,
+    )
+    stdout, stderr = capsys.readouterr()
+    assert code == 0, stdout + stderr
+    data = json.loads((out / "report.json").read_text())
+    assert data["verdict"] == "pass" and len(data["looks"]) > 1
+    assert "the candidate model was evaluated on the documents the baseline's lm-eval results scored, in " \
+        "sequential looks" in data["notes"]
+    last = data["looks"][-1]["samples"]
+    assert 200 < last["add_em"] < 500 and {c["metric"]: c["n"] for c in data["checks"]} == {
+        "add_em/exact_match": last["add_em"], "add_mc/acc": last["add_mc"]}
+    assert "(given documents: add_mc 200, add_em 200)" in stderr and "(given documents: add_mc 60, add_em 60)" in stderr
+    assert stderr.count(f"eval: loading model {twin} ") == 1 and "still loaded" in stderr

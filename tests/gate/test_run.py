@@ -4,13 +4,14 @@ a frozen request in, a decision out, no click and no environment."""
 from __future__ import annotations
 
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from llm_gitops.config import load_config
 from llm_gitops.errors import ConfigError
-from llm_gitops.gate.run import GateRequest, documents_to_pair, plan_gate, run_gate
+from llm_gitops.gate.run import GateRequest, pairing_order, plan_gate, run_gate
 from llm_gitops.models.resolved import ResolvedModel
 from tests.gate.factories import eval_results, metric, paired_scores
 
@@ -90,21 +91,51 @@ def test_a_model_gated_against_results_is_evaluated_on_their_documents(config, m
     assert not any("documents both sides evaluated" in n for n in run.outcome.notes)
 
 
-def test_documents_to_pair_keeps_at_most_the_limit_chosen_as_the_limit_chooses(config):
-    given = eval_results(metric("add_em/exact_match", [1.0] * 300, range(100, 400)),
+def test_pairing_order_goes_through_the_given_documents_as_looks_go_through_a_split(config):
+    given = eval_results(metric("add_em/exact_match", [1.0, 0.0] * 150, range(100, 400)),
                          metric("add_mc/acc", [1.0] * 50, range(50)))
-    pairs = documents_to_pair(given, config.eval)  # eval.limit 100, sampling random
-    assert pairs["add_mc"] == list(range(50))  # under the limit: all of them
-    em = pairs["add_em"]  # 100 of the 300, seeded at random, ascending (lm-eval maps results by position)
-    assert len(em) == 100 and em == sorted(em) and set(em) <= set(range(100, 400)) and em != list(range(100, 200))
-    assert documents_to_pair(given, config.eval) == pairs
+    order = pairing_order(given, config.eval)  # eval.sampling: random
+    assert sorted(order["add_em"]) == list(range(100, 400)) and sorted(order["add_mc"]) == list(range(50))
+    assert list(order["add_em"][:100]) != list(range(100, 200))  # shuffled by the seed, not the first 100
+    assert pairing_order(given, config.eval) == order
     first = config.eval.model_copy(update={"sampling": "first"})
-    assert documents_to_pair(given, first)["add_em"] == list(range(100, 200))
-    unlimited = config.eval.model_copy(update={"limit": None})
-    assert documents_to_pair(given, unlimited)["add_em"] == list(range(100, 400))
-    # A metric without per-sample scores: nothing to pair on.
-    no_samples = eval_results(metric("add_em/exact_match", [1.0] * 10), metric("add_mc/acc", [], ()))
-    assert documents_to_pair(no_samples, config.eval) is None
+    assert pairing_order(given, first)["add_em"] == tuple(range(100, 400))
+    # Documents that cannot be subset: a metric without per-sample scores, or not their mean.
+    assert pairing_order(eval_results(metric("add_em/exact_match", [1.0] * 10), metric("add_mc/acc", [], ())),
+                         config.eval) is None
+    bleu = replace(metric("add_em/exact_match", [1.0, 0.0] * 10), value=0.9)
+    assert pairing_order(eval_results(bleu), config.eval) is None
+
+
+def test_a_model_gated_against_results_goes_through_their_documents_in_sequential_looks(config, monkeypatch):
+    """The baseline's lm-eval results scored 500 documents (ids 1000-1499); the candidate
+    is evaluated look by look on those documents only, each of them once."""
+    base_scores, _ = paired_scores(500, 0.80, 0.80, seed=3)
+    ids = list(range(1000, 1500))
+    base_by_id = dict(zip(ids, base_scores))
+    calls = []
+
+    def run_eval(model, settings, *, base_dir, cache_root, progress=None, order_slice=None, documents=None,
+                 resident=None, suite=None):
+        assert order_slice is None and resident is not None
+        calls.append(documents["add_em"])
+        # The candidate disagrees with the baseline on one document in eight: undecided at first.
+        scores = [base_by_id[d] if d % 8 else 1.0 - base_by_id[d] for d in documents["add_em"]]
+        return eval_results(metric("add_em/exact_match", scores, documents["add_em"]), digest=model.digest,
+                            source=model.source)
+
+    monkeypatch.setattr("llm_gitops.evaluation.runner.run_eval", run_eval)
+    sequential = config.model_copy(update={"eval": config.eval.model_copy(update={"sequential": True})})
+    run = run_gate(GateRequest(config=sequential, candidate=model("cand"), baseline=model("base-results"),
+                               baseline_eval=eval_results(metric("add_em/exact_match", base_scores, ids),
+                                                          digest=model("base-results").digest)))
+    evaluated = [d for look in calls for d in look]
+    assert len(calls) >= 2 and len(calls[0]) == 100  # look 1: eval.limit documents, then more
+    assert len(evaluated) == len(set(evaluated)) and set(evaluated) <= set(ids)  # each once, all of them given
+    assert run.outcome.checks[0].n == len(evaluated) == run.outcome.looks[-1]["samples"]["add_em"]
+    assert "the candidate model was evaluated on the documents the baseline's lm-eval results scored, in " \
+        "sequential looks" in run.outcome.notes
+    assert not any(n.startswith("sequential looks not used") for n in run.outcome.notes)
 
 
 def test_the_decision_cache_reuses_a_decision_and_draws_the_chart_only_when_asked(config, measured, tmp_path):

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
-from typing import Callable
+from typing import Callable, Mapping
 
 from llm_gitops.cache import content_key
 from llm_gitops.config.schema import EvalSection
@@ -64,11 +64,16 @@ def evaluate_in_looks(candidate: ResolvedModel, baseline: ResolvedModel | None, 
                       measure: Measure, decide: Callable[[EvalResults, EvalResults | None, object], object],
                       progress: Callable[[str], None] = lambda _m: None,
                       recall: Callable[[list[str]], list[int] | None] | None = None,
-                      remember: Callable[[list[str], list[int]], None] | None = None):
+                      remember: Callable[[list[str], list[int]], None] | None = None,
+                      order: Mapping[str, tuple[int, ...]] | None = None):
     """Evaluate both models look by look until ``decide`` asks for no further look.
 
     Returns (candidate results, baseline results or None, the SequentialDesign). Without
     a baseline there is nothing to compare, so only the first look is evaluated.
+
+    ``order``: the documents to look through, per task, in look order (a side given as
+    lm-eval results has scored only those); default: each task's whole split in its
+    ``document_order``, its size as the first look reports it.
 
     ``recall(first-look cache keys)`` may give the look boundaries an earlier run reached
     on the same inputs (``remember`` stores them): those slices are then measured (from
@@ -80,11 +85,13 @@ def evaluate_in_looks(candidate: ResolvedModel, baseline: ResolvedModel | None, 
     stop = settings.first_look
     models = [m for m in (candidate, baseline) if m is not None]
     parts = {id(m): [measure(m, (0, stop))] for m in models}
-    sizes = dict(parts[id(candidate)][0].settings.get("split_sizes") or {})
+    if order is None:
+        sizes = dict(parts[id(candidate)][0].settings.get("split_sizes") or {})
+        order = {t: tuple(document_order(t, n, settings.seed, settings.sampling)) for t, n in sizes.items()}
     design = sequential.SequentialDesign(
-        order={t: tuple(document_order(t, n, settings.seed, settings.sampling)) for t, n in sizes.items()},
-        looks={t: sequential.plan_looks(n, first=min(settings.first_look, n), cap=settings.max_limit)
-               for t, n in sizes.items()},
+        order=dict(order),
+        looks={t: sequential.plan_looks(len(ids), first=min(settings.first_look, len(ids)), cap=settings.max_limit)
+               for t, ids in order.items()},
     )
     first_keys = [parts[id(m)][0].cache_key for m in models]
     trail = recall(first_keys) if recall is not None and all(first_keys) else None

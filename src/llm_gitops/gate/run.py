@@ -15,6 +15,7 @@ numpy/scipy (to decide) or matplotlib (to draw).
 from __future__ import annotations
 
 import json
+import math
 import time
 import traceback
 from collections.abc import Callable, Mapping
@@ -185,29 +186,38 @@ def run_gate(request: GateRequest, *, progress: Progress = _quiet, plan: GatePla
         return dict(candidate_info=_model_info(candidate, results.get("candidate_eval"), results.get("candidate_perf")),
                     baseline_info=_model_info(baseline, results.get("baseline_eval"), results.get("baseline_perf")))
 
-    # Sequential looks (eval.sequential) decide as they go, so the perf measurements the
-    # decisions also count (Holm) come first; results given as files are decided at once.
-    in_looks = plan.needs_eval and config.eval.sequential_on and not given
-    if plan.needs_eval and config.eval.sequential_on and given:
-        # The files' documents are evaluated already: stopping early would save nothing and lose power.
-        notes.append("sequential looks not used: a side is lm-eval results, so the gate decides in one look "
-                     "on the documents both sides have")
     # A model compared with lm-eval results is evaluated on the documents those results
     # scored, so that every document it costs is paired (lm-eval's --limit takes a split's
-    # first documents; eval.sampling: random would choose others).
-    documents = None
+    # first documents; eval.sampling: random would choose others): in sequential looks
+    # through them, or, in one look, on the first eval.limit of them.
+    pairing = given_role = None
     if plan.needs_eval and len(given) == 1 and baseline is not None:
         (given_role, given_eval), = given.items()
-        documents = documents_to_pair(given_eval, config.eval)
-        if documents is not None:
-            capped = sum(map(len, documents.values())) < sum(map(len, _scored_documents(given_eval).values()))
-            notes.append(f"the {'baseline' if given_role == 'candidate' else 'candidate'} model was evaluated on the "
-                         f"documents the {given_role}'s lm-eval results scored"
-                         + (f" (at most eval.limit {config.eval.limit} per task)" if capped else ""))
+        pairing = pairing_order(given_eval, config.eval)
+    # Sequential looks (eval.sequential) decide as they go, so the perf measurements the
+    # decisions also count (Holm) come first. Results given for both sides are decided at
+    # once: their documents are evaluated already, stopping early would save nothing.
+    in_looks = plan.needs_eval and config.eval.sequential_on and (not given or pairing is not None)
+    if plan.needs_eval and config.eval.sequential_on and given and not in_looks:
+        notes.append("sequential looks not used: a side is lm-eval results, so the gate decides in one look "
+                     "on the documents both sides have")
+    documents = None
+    if pairing is not None:
+        model_role = "baseline" if given_role == "candidate" else "candidate"
+        if in_looks:
+            how = ", in sequential looks"
+        else:
+            limit = config.eval.limit
+            documents = {t: sorted(ids[:limit]) for t, ids in pairing.items()}
+            capped = any(len(documents[t]) < len(ids) for t, ids in pairing.items())
+            how = f" (at most eval.limit {limit} per task)" if capped else ""
+        notes.append(f"the {model_role} model was evaluated on the documents the {given_role}'s lm-eval results "
+                     f"scored{how}")
     skip = set(given) | ({"candidate", "baseline"} if in_looks else set())
     steps = _steps(plan, candidate, baseline, request.cache_root, progress, skip_eval=skip, documents=documents)
     if in_looks:
-        steps.append(("candidate and baseline", "eval", lambda: _evaluate_in_looks(plan, request, results, progress)))
+        steps.append(("candidate and baseline", "eval",
+                      lambda: _evaluate_in_looks(plan, request, results, progress, pairing=pairing)))
     design = None
     for role, kind, step in steps:
         t0 = time.perf_counter()
@@ -295,18 +305,33 @@ def is_own_bug(exc: BaseException) -> bool:
             and Path(frames[-1].filename).resolve().is_relative_to(_PACKAGE_DIR))
 
 
-def _evaluate_in_looks(plan: GatePlan, request: GateRequest, measured: dict[str, object], progress: Progress):
+def _evaluate_in_looks(plan: GatePlan, request: GateRequest, measured: dict[str, object], progress: Progress,
+                       pairing: Mapping[str, tuple[int, ...]] | None = None):
     """Both models' evals in sequential looks (``gate.looks``), each look decided with
-    the perf results already ``measured``; returns (candidate, baseline, design)."""
+    the perf results already ``measured``; returns (candidate, baseline, design).
+
+    ``pairing``: one side is lm-eval results (``request.candidate_eval`` or
+    ``baseline_eval``) and the looks go through the documents they scored, in this order
+    (``pairing_order``): a look slices the results and evaluates the model on the same documents.
+    """
     from llm_gitops.evaluation import runner
     from llm_gitops.evaluation.resident import ResidentModels
     from llm_gitops.gate.looks import evaluate_in_looks
 
     config = plan.config
+    given = {id(m): r for m, r in ((request.candidate, request.candidate_eval), (request.baseline, request.baseline_eval))
+             if r is not None}
 
     def measure(model: ResolvedModel, order_slice: tuple[int, int]):
+        if pairing is None:
+            return runner.run_eval(model, config.eval, base_dir=config.base_dir, cache_root=request.cache_root,
+                                   progress=progress, order_slice=order_slice, resident=resident, suite=plan.suite)
+        start, stop = order_slice
+        documents = {t: sorted(ids[start:stop]) for t, ids in pairing.items() if ids[start:stop]}
+        if id(model) in given:
+            return _on_documents(given[id(model)], documents, order_slice)
         return runner.run_eval(model, config.eval, base_dir=config.base_dir, cache_root=request.cache_root,
-                               progress=progress, order_slice=order_slice, resident=resident, suite=plan.suite)
+                               progress=progress, documents=documents, resident=resident, suite=plan.suite)
 
     def decide_look(cand, base, design):
         # gate.policy (numpy, scipy) only when a look is decided, not when a cached trail is replayed.
@@ -339,7 +364,8 @@ def _evaluate_in_looks(plan: GatePlan, request: GateRequest, measured: dict[str,
     # Both models stay loaded from look to look while memory allows (evaluation.resident).
     with ResidentModels() as resident:
         return evaluate_in_looks(request.candidate, request.baseline, config.eval, measure=measure,
-                                 decide=decide_look, progress=progress, recall=recall, remember=remember)
+                                 decide=decide_look, progress=progress, recall=recall, remember=remember,
+                                 order=pairing)
 
 
 def _steps(plan: GatePlan, candidate: ResolvedModel, baseline: ResolvedModel | None, cache_root: Path | None,
@@ -365,35 +391,36 @@ def _steps(plan: GatePlan, candidate: ResolvedModel, baseline: ResolvedModel | N
     return steps
 
 
-def _scored_documents(results: EvalResults) -> dict[str, set[int]]:
-    """Per task, the doc ids ``results`` holds a per-sample score for (any of its metrics)."""
-    per_task: dict[str, set[int]] = {}
-    for metric in results.metrics.values():
-        per_task.setdefault(metric.task, set()).update(metric.doc_ids)
-    return per_task
+def pairing_order(given: EvalResults, settings: EvalSection) -> dict[str, tuple[int, ...]] | None:
+    """Per task, the documents ``given`` (lm-eval results) scored, in the order a model
+    compared with it is evaluated on them: shuffled by the seed as a split's documents are
+    (``runner.document_order``), or ascending for ``eval.sampling: first``.
 
-
-def documents_to_pair(given: EvalResults, settings: EvalSection) -> dict[str, list[int]] | None:
-    """Per task, the documents to evaluate a model on to pair it with ``given`` (lm-eval results).
-
-    Those ``given`` scored, at most ``settings.limit`` of them, picked from them the way
-    the limit picks from a split (seeded at random, or the first ones). None when a metric
-    of ``given`` has no per-sample scores: nothing to pair on, the model side is evaluated
-    as configured.
+    None when they cannot be subset: a metric without per-sample scores, or whose value
+    is not their mean (lm-eval aggregates some metrics otherwise); the model side is then
+    evaluated as configured, on eval.limit's documents.
     """
-    from llm_gitops.evaluation.runner import sample_indices
+    from llm_gitops.evaluation.runner import document_order
 
-    if any(not metric.doc_ids for metric in given.metrics.values()):
-        return None
-    chosen: dict[str, list[int]] = {}
-    for task, ids in sorted(_scored_documents(given).items()):
-        ordered = sorted(ids)
-        if settings.limit is not None and len(ordered) > settings.limit:
-            positions = (sample_indices(task, len(ordered), settings.limit, settings.seed)
-                         if settings.sampling == "random" else range(settings.limit))
-            ordered = [ordered[i] for i in positions]
-        chosen[task] = ordered
-    return chosen
+    for metric in given.metrics.values():
+        if not metric.doc_ids or abs(math.fsum(metric.scores) / len(metric.scores) - metric.value) > \
+                1e-6 * max(1.0, abs(metric.value)):
+            return None
+    scored: dict[str, set[int]] = {}
+    for metric in given.metrics.values():
+        scored.setdefault(metric.task, set()).update(metric.doc_ids)
+    order: dict[str, tuple[int, ...]] = {}
+    for task, ids in sorted(scored.items()):
+        ascending = sorted(ids)
+        order[task] = tuple(ascending[i] for i in document_order(task, len(ascending), settings.seed, settings.sampling))
+    return order
+
+
+def _on_documents(results: EvalResults, documents: Mapping[str, list[int]], order_slice: tuple[int, int]) -> EvalResults:
+    """``results`` (lm-eval's, given) over ``documents`` per task: a sequential look's share of them."""
+    metrics = {key: m.on_documents(documents[m.task]) for key, m in results.metrics.items() if m.task in documents}
+    return replace(results, metrics=metrics, settings={**results.settings, "order_slice": list(order_slice)},
+                   cache_key=content_key([results.cache_key, list(order_slice)]))
 
 
 def _model_info(model: ResolvedModel | None, eval_results, perf_results) -> ModelInfo | None:
