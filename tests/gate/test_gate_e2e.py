@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shutil
+from pathlib import Path
 
 import pytest
 
@@ -25,6 +27,14 @@ def gate(args, monkeypatch, state_dir) -> int:
     with pytest.raises(SystemExit) as excinfo:
         main(["gate", *args])
     return excinfo.value.code
+
+
+def twin_of(model: Path, dest: Path) -> Path:
+    """A copy of ``model`` under another digest (an extra key in config.json): it answers the same."""
+    shutil.copytree(model, dest)
+    config = json.loads((dest / "config.json").read_text())
+    (dest / "config.json").write_text(json.dumps({**config, "llm_gitops_test_twin": True}))
+    return dest
 
 
 def test_regressed_candidate_fails(example_models, tmp_path, monkeypatch, state_dir, capsys):
@@ -77,25 +87,25 @@ def test_threshold_on_a_metric_no_task_produces_is_exit_2(example_models, tmp_pa
     assert "no task produces 'add_mc/accuracy'" in err and "did you mean 'add_mc/acc'?" in err
 
 
-def test_two_models_stay_loaded_across_the_looks(example_models, tmp_path, monkeypatch, state_dir, capsys):
-    """A copy of the good model under another digest answers the same: the gate needs several
-    looks to bound a drop of zero, and loads each model once for all of them."""
-    import shutil
-
-    twin = tmp_path / "twin"
-    shutil.copytree(example_models.good, twin)
-    config = json.loads((twin / "config.json").read_text())
-    (twin / "config.json").write_text(json.dumps({**config, "llm_gitops_test_twin": True}))  # another digest
+def gate_a_twin(example_models, tmp_path, baseline: list[str], monkeypatch, state_dir, capsys):
+    """Gate a twin of the good model against ``baseline`` (flags); it passes after several
+    looks, bounding a drop of zero. Returns (twin, report.json, stderr)."""
+    twin = twin_of(example_models.good, tmp_path / "twin")
     out = tmp_path / "report"
-    code = gate(
-        ["--config", str(example_models.config), "--candidate", str(twin), "--baseline", str(example_models.good),
-         "--output-dir", str(out), "--report-to", "none", "--no-perf"],
-        monkeypatch, state_dir,
-    )
+    code = gate(["--config", str(example_models.config), "--candidate", str(twin), *baseline, "--output-dir", str(out),
+                 "--report-to", "none", "--no-perf"], monkeypatch, state_dir)
     stdout, stderr = capsys.readouterr()
     assert code == 0, stdout + stderr
     data = json.loads((out / "report.json").read_text())
     assert data["verdict"] == "pass" and len(data["looks"]) > 1
+    return twin, data, stderr
+
+
+def test_two_models_stay_loaded_across_the_looks(example_models, tmp_path, monkeypatch, state_dir, capsys):
+    """A copy of the good model under another digest answers the same: the gate needs several
+    looks to bound a drop of zero, and loads each model once for all of them."""
+    twin, data, stderr = gate_a_twin(example_models, tmp_path, ["--baseline", str(example_models.good)],
+                                     monkeypatch, state_dir, capsys)
     assert not any("same model" in note for note in data["notes"])
     # One load per model (the good model's first look may come from the module's cache).
     assert stderr.count("eval: loading model") <= 2 and stderr.count(f"eval: loading model {twin} ") == 1
@@ -107,26 +117,12 @@ def test_a_model_against_lm_eval_results_goes_through_their_documents_in_looks(e
     """The baseline as lm-eval's own output over the whole 500-document split (evaluated
     once, elsewhere); the candidate, a twin of it, is evaluated look by look on those
     documents only until the zero drop is bounded, loaded once for all the looks."""
-    import shutil
-
     from tests.evaluation.lm_eval_output import write_lm_eval_output
 
     baseline = write_lm_eval_output(example_models.good, example_models.repo, ["tasks/add_mc.yaml", "tasks/add_em.yaml"],
                                     tmp_path / "lm-eval-out", max_gen_toks=5)
-    twin = tmp_path / "twin"
-    shutil.copytree(example_models.good, twin)
-    config = json.loads((twin / "config.json").read_text())
-    (twin / "config.json").write_text(json.dumps({**config, "llm_gitops_test_twin": True}))  # another digest
-    out = tmp_path / "report"
-    code = gate(
-        ["--config", str(example_models.config), "--candidate", str(twin), "--baseline-results", str(baseline),
-         "--output-dir", str(out), "--report-to", "none", "--no-perf"],
-        monkeypatch, state_dir,
-    )
-    stdout, stderr = capsys.readouterr()
-    assert code == 0, stdout + stderr
-    data = json.loads((out / "report.json").read_text())
-    assert data["verdict"] == "pass" and len(data["looks"]) > 1
+    twin, data, stderr = gate_a_twin(example_models, tmp_path, ["--baseline-results", str(baseline)],
+                                     monkeypatch, state_dir, capsys)
     assert "the candidate model was evaluated on the documents the baseline's lm-eval results scored, in " \
         "sequential looks" in data["notes"]
     last = data["looks"][-1]["samples"]
