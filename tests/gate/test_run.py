@@ -91,6 +91,15 @@ def test_a_model_gated_against_results_is_evaluated_on_their_documents(config, m
     assert not any("documents both sides evaluated" in n for n in run.outcome.notes)
 
 
+def test_a_few_shot_eval_against_results_says_its_examples_may_differ(config, measured):
+    few_shot = config.model_copy(update={"eval": config.eval.model_copy(update={"num_fewshot": 3})})
+    _, base = paired_scores(60, 0.80, 0.80, seed=1)
+    run = run_gate(GateRequest(config=few_shot, candidate=model("good"), baseline=model("base-results"),
+                               baseline_eval=eval_results(metric("add_em/exact_match", base),
+                                                          digest=model("base-results").digest)))
+    assert any(n.startswith("few-shot examples are drawn in evaluation order") for n in run.outcome.notes)
+
+
 def test_pairing_order_goes_through_the_given_documents_as_looks_go_through_a_split(config):
     given = eval_results(metric("add_em/exact_match", [1.0, 0.0] * 150, range(100, 400)),
                          metric("add_mc/acc", [1.0] * 50, range(50)))
@@ -136,6 +145,7 @@ def test_a_model_gated_against_results_goes_through_their_documents_in_sequentia
     assert "the candidate model was evaluated on the documents the baseline's lm-eval results scored, in " \
         "sequential looks" in run.outcome.notes
     assert not any(n.startswith("sequential looks not used") for n in run.outcome.notes)
+    assert not any(n.startswith("few-shot examples") for n in run.outcome.notes)  # eval.num_fewshot 0
 
 
 def test_the_decision_cache_reuses_a_decision_and_draws_the_chart_only_when_asked(config, measured, tmp_path):

@@ -213,6 +213,11 @@ def run_gate(request: GateRequest, *, progress: Progress = _quiet, plan: GatePla
             how = f" (at most eval.limit {limit} per task)" if capped else ""
         notes.append(f"the {model_role} model was evaluated on the documents the {given_role}'s lm-eval results "
                      f"scored{how}")
+        if config.eval.num_fewshot:
+            # lm-eval draws each document's examples from one seeded stream, in evaluation order.
+            notes.append(f"few-shot examples are drawn in evaluation order, so on part of the results' documents the "
+                         f"{model_role} model may see other examples than the results' run did: still a valid pairing, "
+                         "a noisier one")
     skip = set(given) | ({"candidate", "baseline"} if in_looks else set())
     steps = _steps(plan, candidate, baseline, request.cache_root, progress, skip_eval=skip, documents=documents)
     if in_looks:
