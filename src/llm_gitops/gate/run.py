@@ -186,43 +186,14 @@ def run_gate(request: GateRequest, *, progress: Progress = _quiet, plan: GatePla
         return dict(candidate_info=_model_info(candidate, results.get("candidate_eval"), results.get("candidate_perf")),
                     baseline_info=_model_info(baseline, results.get("baseline_eval"), results.get("baseline_perf")))
 
-    # A model compared with lm-eval results is evaluated on the documents those results
-    # scored, so that every document it costs is paired (lm-eval's --limit takes a split's
-    # first documents; eval.sampling: random would choose others): in sequential looks
-    # through them, or, in one look, on the first eval.limit of them.
-    pairing = given_role = None
-    if plan.needs_eval and len(given) == 1 and baseline is not None:
-        (given_role, given_eval), = given.items()
-        pairing = pairing_order(given_eval, config.eval)
-    # Sequential looks (eval.sequential) decide as they go, so the perf measurements the
-    # decisions also count (Holm) come first. Results given for both sides are decided at
-    # once: their documents are evaluated already, stopping early would save nothing.
-    in_looks = plan.needs_eval and config.eval.sequential_on and (not given or pairing is not None)
-    if plan.needs_eval and config.eval.sequential_on and given and not in_looks:
-        notes.append("sequential looks not used: a side is lm-eval results, so the gate decides in one look "
-                     "on the documents both sides have")
-    documents = None
-    if pairing is not None:
-        model_role = "baseline" if given_role == "candidate" else "candidate"
-        if in_looks:
-            how = ", in sequential looks"
-        else:
-            limit = config.eval.limit
-            documents = {t: sorted(ids[:limit]) for t, ids in pairing.items()}
-            capped = any(len(documents[t]) < len(ids) for t, ids in pairing.items())
-            how = f" (at most eval.limit {limit} per task)" if capped else ""
-        notes.append(f"the {model_role} model was evaluated on the documents the {given_role}'s lm-eval results "
-                     f"scored{how}")
-        if config.eval.num_fewshot:
-            # lm-eval draws each document's examples from one seeded stream, in evaluation order.
-            notes.append(f"few-shot examples are drawn in evaluation order, so on part of the results' documents the "
-                         f"{model_role} model may see other examples than the results' run did: still a valid pairing, "
-                         "a noisier one")
-    skip = set(given) | ({"candidate", "baseline"} if in_looks else set())
-    steps = _steps(plan, candidate, baseline, request.cache_root, progress, skip_eval=skip, documents=documents)
-    if in_looks:
+    evals = _plan_evals(config, given, has_baseline=baseline is not None) if plan.needs_eval else _EvalPlan()
+    notes.extend(evals.notes)
+    skip = set(given) | ({"candidate", "baseline"} if evals.in_looks else set())
+    steps = _steps(plan, candidate, baseline, request.cache_root, progress, skip_eval=skip, documents=evals.documents)
+    if evals.in_looks:
+        # The looks decide as they go, so the perf measurements the decisions also count (Holm) come first.
         steps.append(("candidate and baseline", "eval",
-                      lambda: _evaluate_in_looks(plan, request, results, progress, pairing=pairing)))
+                      lambda: _evaluate_in_looks(plan, request, results, progress, pairing=evals.pairing)))
     design = None
     for role, kind, step in steps:
         t0 = time.perf_counter()
@@ -295,6 +266,56 @@ def run_gate(request: GateRequest, *, progress: Progress = _quiet, plan: GatePla
     if key is not None:
         decisions.put(key, rendered)
     return GateRun(outcome, rendered, decision_key=key)
+
+
+@dataclass(frozen=True)
+class _EvalPlan:
+    """How the gate evaluates: in sequential looks or in one; for a model compared with
+    lm-eval results, on which of their documents."""
+
+    in_looks: bool = False
+    pairing: dict[str, tuple[int, ...]] | None = None  # the looks' documents (``pairing_order``)
+    documents: dict[str, list[int]] | None = None  # one look's documents, when paired
+    notes: tuple[str, ...] = ()
+
+
+def _plan_evals(config: Config, given: Mapping[str, EvalResults], *, has_baseline: bool) -> _EvalPlan:
+    """The eval plan for sides ``given`` as lm-eval results (role -> results).
+
+    Sequential looks (eval.sequential) decide as they go. Results given for both sides are
+    decided at once: their documents are evaluated already, stopping early would save
+    nothing and lose power. A model compared with results is evaluated on the documents
+    they scored, so that every document it costs is paired (lm-eval's --limit takes a
+    split's first documents; eval.sampling: random would choose others): in looks through
+    them, or in one look on the first eval.limit of them.
+    """
+    settings = config.eval
+    pairing = given_role = None
+    if len(given) == 1 and has_baseline:
+        (given_role, given_eval), = given.items()
+        pairing = pairing_order(given_eval, settings)
+    in_looks = settings.sequential_on and (not given or pairing is not None)
+    notes = []
+    if settings.sequential_on and given and not in_looks:
+        notes.append("sequential looks not used: a side is lm-eval results, so the gate decides in one look "
+                     "on the documents both sides have")
+    documents = None
+    if pairing is not None:
+        model_role = "baseline" if given_role == "candidate" else "candidate"
+        if in_looks:
+            how = ", in sequential looks"
+        else:
+            documents = {t: sorted(ids[:settings.limit]) for t, ids in pairing.items()}
+            capped = any(len(documents[t]) < len(ids) for t, ids in pairing.items())
+            how = f" (at most eval.limit {settings.limit} per task)" if capped else ""
+        notes.append(f"the {model_role} model was evaluated on the documents the {given_role}'s lm-eval results "
+                     f"scored{how}")
+        if settings.num_fewshot:
+            # lm-eval draws each document's examples from one seeded stream, in evaluation order.
+            notes.append(f"few-shot examples are drawn in evaluation order, so on part of the results' documents the "
+                         f"{model_role} model may see other examples than the results' run did: still a valid pairing, "
+                         "a noisier one")
+    return _EvalPlan(in_looks, pairing, documents, tuple(notes))
 
 
 # Exceptions that, raised by llm-gitops's own code, mean that code is wrong; raised by
