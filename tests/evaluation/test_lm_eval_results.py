@@ -56,6 +56,7 @@ def test_reads_a_directory_the_model_subdirectory_or_the_file(outputs):
     assert by_file.harness_version == by_file.results.harness_version
     assert set(by_file.results.metrics) == {"add_mc/acc", "add_em/exact_match"}
     assert by_file.samples_paths == samples_files(results_file)
+    assert by_file.results.settings["backend"] == "hf"  # lm-eval's model type, from the run's config
 
 
 def test_same_per_sample_scores_as_the_gate_own_eval(outputs, example_models, repo):

@@ -100,6 +100,17 @@ def test_a_few_shot_eval_against_results_says_its_examples_may_differ(config, me
     assert any(n.startswith("few-shot examples are drawn in evaluation order") for n in run.outcome.notes)
 
 
+def test_results_made_with_another_backend_are_noted(config, measured):
+    _, base = paired_scores(60, 0.80, 0.80, seed=1)
+    given = eval_results(metric("add_em/exact_match", base), digest=model("base-results").digest)
+    for backend, noted in (("vllm", True), ("hf", False), (None, False)):
+        results = replace(given, settings={**given.settings, "backend": backend})
+        run = run_gate(GateRequest(config=config, candidate=model("good"), baseline=model("base-results"),
+                                   baseline_eval=results))
+        assert any("results were made with lm-eval's 'vllm' model, the candidate is evaluated with 'hf'" in n
+                   for n in run.outcome.notes) is noted, backend
+
+
 def test_pairing_order_goes_through_the_given_documents_as_looks_go_through_a_split(config):
     given = eval_results(metric("add_em/exact_match", [1.0, 0.0] * 150, range(100, 400)),
                          metric("add_mc/acc", [1.0] * 50, range(50)))

@@ -437,6 +437,7 @@ def read_lm_eval_output(path: Path, *, label: str) -> LmEvalRun:
             "source": RESULTS_KIND,
             "tasks": sorted(configs),
             "model": model_name,
+            "backend": run_config.get("model") if isinstance(run_config.get("model"), str) else None,
             "limit": run_config.get("limit"),
             "num_fewshot": n_shot,
         },

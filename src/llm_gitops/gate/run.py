@@ -310,6 +310,11 @@ def _plan_evals(config: Config, given: Mapping[str, EvalResults], *, has_baselin
             how = f" (at most eval.limit {settings.limit} per task)" if capped else ""
         notes.append(f"the {model_role} model was evaluated on the documents the {given_role}'s lm-eval results "
                      f"scored{how}")
+        made_with = given_eval.settings.get("backend")
+        if made_with and made_with != settings.backend:
+            notes.append(f"the {given_role}'s results were made with lm-eval's {made_with!r} model, the {model_role} "
+                         f"is evaluated with {settings.backend!r} (eval.backend): backends do not score bit-identically, "
+                         "so part of the difference may be theirs")
         if settings.num_fewshot:
             # lm-eval draws each document's examples from one seeded stream, in evaluation order.
             notes.append(f"few-shot examples are drawn in evaluation order, so on part of the results' documents the "
