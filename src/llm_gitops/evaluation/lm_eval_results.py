@@ -31,7 +31,7 @@ import stat
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any, Iterator, Mapping, NamedTuple
 
 from llm_gitops.config.schema import EvalSection
 from llm_gitops.errors import EvalError
@@ -457,12 +457,18 @@ def read_lm_eval_output(path: Path, *, label: str) -> LmEvalRun:
     )
 
 
+class _PromptOption(NamedTuple):
+    flag: str  # the lm-eval flag that sets it
+    noun: str  # what it is, e.g. "chat template"
+    article: str = "a "
+
+
 # lm-eval run options that change every prompt without being part of a task's config,
-# recorded at the results file's top level: the flag that sets each, and what it is.
+# recorded at the results file's top level.
 _PROMPT_OPTIONS = {
-    "chat_template_sha": ("--apply_chat_template", "a chat template"),
-    "system_instruction_sha": ("--system_instruction", "a system instruction"),
-    "fewshot_as_multiturn": ("--fewshot_as_multiturn", "few-shot examples as chat turns"),
+    "chat_template_sha": _PromptOption("--apply_chat_template", "chat template"),
+    "system_instruction_sha": _PromptOption("--system_instruction", "system instruction"),
+    "fewshot_as_multiturn": _PromptOption("--fewshot_as_multiturn", "few-shot examples as chat turns", ""),
 }
 
 
@@ -476,7 +482,8 @@ def prompt_format(data: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _described(options: Mapping[str, Any]) -> str:
-    return " and ".join(f"{_PROMPT_OPTIONS[k][1]} ({_PROMPT_OPTIONS[k][0]})" for k in options) or "no prompt options"
+    named = [_PROMPT_OPTIONS[k] for k in options]
+    return " and ".join(f"{o.article}{o.noun} ({o.flag})" for o in named) or "no prompt options"
 
 
 # --------------------------------------------------------------------------- checks
@@ -625,7 +632,7 @@ def check_prompt_format(run: LmEvalRun, other_label: str, other: Mapping[str, An
         return
     if set(run.prompt_format) == set(other):  # the same options, other values: e.g. two chat templates
         problem = "; ".join(
-            f"was evaluated with another {_PROMPT_OPTIONS[k][1].split(' ', 1)[1]} than the {other_label} "
+            f"was evaluated with another {_PROMPT_OPTIONS[k].noun} than the {other_label} "
             f"(sha {str(run.prompt_format[k])[:12]} vs {str(other[k])[:12]})"
             for k in other if other[k] != run.prompt_format[k])
     else:
