@@ -695,8 +695,7 @@ def restrict_to_common_docs(candidate: EvalResults, baseline: EvalResults, *, ca
                 hint="evaluate both models on the same documents (same limit/samples)")
         restricted = []
         for side, label in ((c, candidate_label), (b, baseline_label)):
-            mean = math.fsum(side.scores) / len(side.scores)
-            if abs(mean - side.value) > 1e-6 * max(1.0, abs(side.value)):
+            if not side.is_mean_of_scores():
                 raise ResultsFileError(
                     f"{label}: {key} covers other documents than the other side, and its value is not a per-sample "
                     "mean that could be recomputed on the common ones", hint="evaluate both models on the same documents")

@@ -47,6 +47,14 @@ class MetricResult:
     def key(self) -> str:
         return f"{self.task}/{self.metric}"
 
+    def is_mean_of_scores(self) -> bool:
+        """Whether the value is the mean of the per-sample scores (so any subset of the
+        documents has a value too); False without scores."""
+        if not self.scores:
+            return False
+        mean = math.fsum(self.scores) / len(self.scores)
+        return abs(mean - self.value) <= 1e-6 * max(1.0, abs(self.value))
+
     def on_documents(self, docs: Iterable[int]) -> "MetricResult":
         """This metric over those of ``docs`` it was evaluated on, its value and stderr
         recomputed as a per-document mean (the caller knows the value is one)."""

@@ -15,7 +15,6 @@ numpy/scipy (to decide) or matplotlib (to draw).
 from __future__ import annotations
 
 import json
-import math
 import time
 import traceback
 from collections.abc import Callable, Mapping
@@ -433,10 +432,8 @@ def pairing_order(given: EvalResults, settings: EvalSection) -> dict[str, tuple[
     """
     from llm_gitops.evaluation.runner import document_order
 
-    for metric in given.metrics.values():
-        if not metric.doc_ids or abs(math.fsum(metric.scores) / len(metric.scores) - metric.value) > \
-                1e-6 * max(1.0, abs(metric.value)):
-            return None
+    if not all(metric.doc_ids and metric.is_mean_of_scores() for metric in given.metrics.values()):
+        return None
     scored: dict[str, set[int]] = {}
     for metric in given.metrics.values():
         scored.setdefault(metric.task, set()).update(metric.doc_ids)
