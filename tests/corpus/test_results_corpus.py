@@ -412,9 +412,11 @@ def _pair_version(r: Run, _t: Path):
     return [r.results.name, "version 2.0"], {"swap": True}
 
 
-def _pair_doc_hash(r: Run, _t: Path):
-    r.edit_record("add_em", 6, lambda rec: rec.update(prompt_hash="0" * 64))
-    return [r.samples["add_em"].name, "doc_id 6 is another document"], {"swap": True}
+def _pair_hash(field: str, problem: str):
+    def change(r: Run, _t: Path):
+        r.edit_record("add_em", 6, lambda rec: rec.update({field: "0" * 64}))
+        return [r.samples["add_em"].name, f"doc_id 6 {problem} than in the candidate's results"], {"swap": True}
+    return change
 
 
 def _disjoint(r: Run, t: Path):
@@ -467,7 +469,9 @@ case("pair-baseline-harness-vs-installed")(lambda r, t: None)
 for key, value in {"description": "Answer: ", "fewshot_delimiter": "\n", "repeats": 2, "should_decontaminate": True}.items():
     case(f"pair-config-{key}")(_pair_config(key, value))
 case("pair-task-version")(_pair_version)
-case("pair-other-document")(_pair_doc_hash)
+case("pair-other-document")(_pair_hash("doc_hash", "is another document"))
+case("pair-other-target")(_pair_hash("target_hash", "is another document"))
+case("pair-other-prompt")(_pair_hash("prompt_hash", "was asked with another prompt"))
 case("pair-disjoint-documents")(_disjoint)
 
 

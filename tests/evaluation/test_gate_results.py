@@ -129,6 +129,32 @@ def test_a_model_is_gated_against_the_lm_eval_clis_output_on_the_same_documents(
             in report["notes"], report["notes"]
 
 
+@pytest.mark.parametrize("field, problem", [("doc_hash", "is another document"),
+                                            ("prompt_hash", "was asked with another prompt")])
+def test_results_whose_documents_or_prompts_differ_from_the_models_eval_are_refused(repo, outputs, example_models,
+                                                                                   tmp_path, field, problem):
+    """lm-eval hashes every document, target and prompt it evaluates: the model evaluated
+    here on the results' documents must get the same ones. (A dataset revision or a
+    prompt function that changed since the results were made shows up only there.)"""
+    edited = tmp_path / "edited"
+    shutil.copytree(outputs["good"], edited)
+    results_file = next(edited.rglob("results_*.json"))
+    samples = samples_files(results_file)["add_em"]
+    lines = samples.read_text().splitlines(keepends=True)
+    record = json.loads(lines[6])
+    record[field] = "0" * 64
+    lines[6] = json.dumps(record) + "\n"
+    samples.write_text("".join(lines))
+    here = tmp_path / "repo"
+    shutil.copytree(repo, here, ignore=shutil.ignore_patterns("reports"))  # earlier tests' reports
+    run, report = gate(here, "--candidate", str(example_models.good), "--baseline-results", str(edited), "--no-perf")
+    assert run.code == 2 and report is None, run.err
+    errors = [line for line in run.err.splitlines() if line.startswith("error: ")]
+    assert errors == [errors[0]] and f"--baseline-results {results_file}: doc_id {record['doc_id']} {problem} than " \
+        "in the candidate's eval here" in errors[0], run.err
+    assert not (here / ".llm-gitops" / "reports").exists()
+
+
 GITHUB_TOKEN = "ghs_MlflowLinkTestToken0123456789abcdef"
 FORGE_REPO = "acme/adder-model"
 

@@ -35,7 +35,7 @@ from typing import Any, Iterator, Mapping, NamedTuple
 
 from llm_gitops.config.schema import EvalSection
 from llm_gitops.errors import EvalError
-from llm_gitops.evaluation.results import EvalResults, MetricResult
+from llm_gitops.evaluation.results import EvalResults, MetricResult, sample_hash
 from llm_gitops.evaluation.tasks import FunctionRef, TaskSuite, metric_key, resolve_tasks
 from llm_gitops.models.resolved import ResolvedModel
 
@@ -73,9 +73,8 @@ class LmEvalRun:
     n_shot: Mapping[str, int]
     versions: Mapping[str, Any]
     results: EvalResults
-    # task -> comparable config (machine paths dropped); task -> doc_id -> sample hash
+    # task -> comparable config (machine paths dropped); the sample hashes are the results'
     task_configs: Mapping[str, Any] = field(compare=False, repr=False)
-    sample_hashes: Mapping[str, Mapping[int, str]] = field(compare=False, repr=False)
     docs: Mapping[str, Mapping[int, Any]] = field(compare=False, repr=False)
     group_subtasks: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
     # How lm-eval wrapped every prompt beyond the task config (see ``prompt_format``).
@@ -259,8 +258,8 @@ def _read_samples(path: Path, label: str, task: str, digest: "hashlib._Hash") ->
             raise _fail(label, path, f"{where}: doc_id {doc_id} appears twice for filter {filter_name!r}",
                         "the file holds more than one run's samples; " + _FIX_RERUN)
         seen.add(doc_id)
-        previous = out.hashes.setdefault(doc_id, "".join(hashes))
-        if previous != "".join(hashes):
+        previous = out.hashes.setdefault(doc_id, sample_hash(*hashes))
+        if previous != sample_hash(*hashes):
             raise _fail(label, path, f"{where}: doc_id {doc_id} has two different documents",
                         "the file mixes runs; " + _FIX_RERUN)
         out.docs.setdefault(doc_id, rec.get("doc"))
@@ -446,12 +445,13 @@ def read_lm_eval_output(path: Path, *, label: str) -> LmEvalRun:
         duration_s=duration if math.isfinite(duration) else 0.0,
         # The content decides everything, so it keys the gate's decision cache too.
         cache_key=f"{RESULTS_KIND}:{digest.hexdigest()}",
+        sample_hashes=hashes,
     )
     return LmEvalRun(
         label=label, results_path=results_path, samples_paths=samples_paths, harness_version=version.strip(),
         model_name=model_name, tasks=tuple(sorted(configs)), n_shot=n_shot, versions=dict(sections["versions"]),
         results=results,
-        task_configs=task_configs, sample_hashes=hashes, docs=docs,
+        task_configs=task_configs, docs=docs,
         group_subtasks=data["group_subtasks"] if isinstance(data.get("group_subtasks"), dict) else {},
         prompt_format=prompt_format(data),
     )
@@ -662,16 +662,39 @@ def check_pair(candidate: LmEvalRun, baseline: LmEvalRun) -> None:
             raise _fail(baseline.label, baseline.results_path, f"task {task!r} differs from the candidate's in "
                         f"{', '.join(keys[:3])}: the models were evaluated on different task configs",
                         "evaluate both models with the same task YAML")
-        ha, hb = candidate.sample_hashes.get(task, {}), baseline.sample_hashes.get(task, {})
+        ha, hb = candidate.results.sample_hashes.get(task, {}), baseline.results.sample_hashes.get(task, {})
         if ha and hb and not set(ha) & set(hb):
             raise _fail(baseline.label, baseline.results_path, f"task {task!r} was evaluated on other documents than "
                         f"the candidate's (disjoint doc ids: {len(hb)} here, {len(ha)} there)",
                         "evaluate both models on the same documents (same --limit/--samples)")
-        for doc_id in sorted(set(ha) & set(hb)):
-            if ha[doc_id] != hb[doc_id]:
-                raise _fail(baseline.label, baseline.samples_paths[task], f"doc_id {doc_id} is another document (or "
-                            "prompt) than the candidate's: the models were evaluated on different data",
-                            "evaluate both models on the same dataset version")
+        _check_documents(baseline.label, baseline.samples_paths[task], hb, ha, "the candidate's results", prompts=True)
+
+
+def _check_documents(label: str, where: Path | str, mine: Mapping[int, str], theirs: Mapping[int, str], other: str, *,
+                     prompts: bool) -> None:
+    """The documents both sides evaluated are the same (lm-eval's doc and target hashes)
+    and, with ``prompts``, were asked with the same prompts (its prompt hash)."""
+    for doc_id in sorted(set(mine) & set(theirs)):
+        (doc_a, prompt_a, target_a), (doc_b, prompt_b, target_b) = mine[doc_id].split(":"), theirs[doc_id].split(":")
+        if (doc_a, target_a) != (doc_b, target_b):
+            raise _fail(label, where, f"doc_id {doc_id} is another document than in {other} (lm-eval's doc or "
+                        "target hash differs): the models were evaluated on different data",
+                        "evaluate both models on the same dataset version")
+        if prompts and prompt_a != prompt_b:
+            raise _fail(label, where, f"doc_id {doc_id} was asked with another prompt than in {other} (lm-eval's "
+                        "prompt hash differs): another task config, prompt options or few-shot examples",
+                        "evaluate both models with the same task YAML and lm-eval options")
+
+
+def check_same_documents(given: EvalResults, evaluated: EvalResults, *, given_role: str, prompts: bool) -> None:
+    """After a model was ``evaluated`` on the documents of lm-eval results ``given`` (the
+    ``given_role``'s, read from ``given.model_source``), check that they were the same
+    documents and, with ``prompts``, the same prompts. Results cached before hashes were
+    recorded are not checked."""
+    model_role = "baseline" if given_role == "candidate" else "candidate"
+    for task in sorted(set(given.sample_hashes) & set(evaluated.sample_hashes)):
+        _check_documents(f"--{given_role}-results", given.model_source, given.sample_hashes[task],
+                         evaluated.sample_hashes[task], f"the {model_role}'s eval here", prompts=prompts)
 
 
 def restrict_to_common_docs(candidate: EvalResults, baseline: EvalResults, *, candidate_label: str,
@@ -749,6 +772,7 @@ __all__ = [
     "check_harness",
     "check_pair",
     "check_prompt_format",
+    "check_same_documents",
     "check_sides",
     "locate_results_file",
     "read_lm_eval_output",

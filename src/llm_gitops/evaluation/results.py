@@ -92,6 +92,12 @@ class MetricResult:
         )
 
 
+def sample_hash(doc_hash: str, prompt_hash: str, target_hash: str) -> str:
+    """One evaluated document as lm-eval hashes it (its data, the prompt it was asked with,
+    its target), shortened: ``"doc:prompt:target"``, 16 hex digits each."""
+    return ":".join(h[:16] for h in (doc_hash, prompt_hash, target_hash))
+
+
 @dataclass(frozen=True)
 class EvalResults:
     model_digest: str
@@ -104,6 +110,10 @@ class EvalResults:
     duration_s: float
     cache_key: str = ""
     cached: bool = field(default=False, compare=False)  # True when served from the cache
+    # task -> doc id -> ``sample_hash``: what each document was, so that results from
+    # elsewhere can be checked to be the same documents and prompts. Empty in results
+    # cached before it was recorded.
+    sample_hashes: dict[str, dict[int, str]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -116,6 +126,8 @@ class EvalResults:
             "created_at": self.created_at,
             "duration_s": self.duration_s,
             "cache_key": self.cache_key,
+            "sample_hashes": {task: {str(d): h for d, h in sorted(hashes.items())}
+                              for task, hashes in sorted(self.sample_hashes.items())},
         }
 
     @classmethod
@@ -133,6 +145,8 @@ class EvalResults:
             duration_s=float(data.get("duration_s", 0.0)),
             cache_key=data.get("cache_key", ""),
             cached=cached,
+            sample_hashes={task: {int(d): str(h) for d, h in hashes.items()}
+                           for task, hashes in (data.get("sample_hashes") or {}).items()},
         )
 
 

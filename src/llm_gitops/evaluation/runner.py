@@ -29,7 +29,7 @@ from llm_gitops.errors import EvalError
 from llm_gitops.evaluation.endpoint import Served
 from llm_gitops.evaluation.placement import Placement, resolve_placement
 from llm_gitops.evaluation.resident import ResidentModels, weight_bytes
-from llm_gitops.evaluation.results import EVAL_SCHEMA, EvalResults, MetricResult
+from llm_gitops.evaluation.results import EVAL_SCHEMA, EvalResults, MetricResult, sample_hash
 from llm_gitops.evaluation.tasks import (
     DEFAULT_FILTER,
     TaskSuite,
@@ -174,6 +174,18 @@ def extract_metrics(res: dict[str, Any], task_names: list[str]) -> dict[str, Met
                 doc_ids=tuple(d for d, _ in pairs),
                 scores=tuple(s for _, s in pairs),
             )
+    return out
+
+
+def extract_sample_hashes(res: dict[str, Any], task_names: list[str]) -> dict[str, dict[int, str]]:
+    """task -> doc id -> ``sample_hash`` of lm-eval's per-sample records (none for records
+    without hashes)."""
+    out: dict[str, dict[int, str]] = {}
+    for task in task_names:
+        for rec in (res.get("samples") or {}).get(task, []) or []:
+            hashes = [rec.get(k) for k in ("doc_hash", "prompt_hash", "target_hash")]
+            if all(isinstance(h, str) for h in hashes):
+                out.setdefault(task, {})[int(rec["doc_id"])] = sample_hash(*hashes)
     return out
 
 
@@ -405,6 +417,7 @@ def run_eval(
         created_at=utc_timestamp(),
         duration_s=duration,
         cache_key=key,
+        sample_hashes=extract_sample_hashes(res, leaf_tasks),
     )
     if cache is not None:
         cache.put(key, results.to_json())

@@ -55,7 +55,12 @@ def join_slices(parts: list[EvalResults]) -> EvalResults:
                                     doc_ids, scores)
     slices = [p.settings.get("order_slice") for p in parts]
     settings = {**parts[0].settings, "order_slice": [slices[0][0], slices[-1][1]] if all(slices) else None}
+    hashes: dict[str, dict[int, str]] = {}
+    for part in parts:
+        for task, by_doc in part.sample_hashes.items():
+            hashes.setdefault(task, {}).update(by_doc)
     return replace(parts[0], metrics=metrics, settings=settings, duration_s=round(sum(p.duration_s for p in parts), 3),
+                   sample_hashes=hashes,
                    cache_key=content_key([p.cache_key for p in parts]) if all(p.cache_key for p in parts) else "",
                    cached=all(p.cached for p in parts))
 

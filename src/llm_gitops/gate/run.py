@@ -227,7 +227,14 @@ def run_gate(request: GateRequest, *, progress: Progress = _quiet, plan: GatePla
         timings[f"{role.replace(' and ', '_')}_{kind}_s"] = time.perf_counter() - t0
     timings["total_s"] = time.perf_counter() - started
     if given and "candidate_eval" in results and "baseline_eval" in results:
-        from llm_gitops.evaluation.lm_eval_results import restrict_to_common_docs
+        from llm_gitops.evaluation.lm_eval_results import check_same_documents, restrict_to_common_docs
+
+        if len(given) == 1:  # the model side was evaluated here: on the results' documents, as their run asked them?
+            (given_role, _), = given.items()
+            model_role = "baseline" if given_role == "candidate" else "candidate"
+            # Few-shot examples are drawn in evaluation order: on part of the documents, other prompts are expected.
+            check_same_documents(results[f"{given_role}_eval"], results[f"{model_role}_eval"], given_role=given_role,
+                                 prompts=not config.eval.num_fewshot)
 
         # Results from elsewhere may cover other documents than this side: pair on the common ones.
         results["candidate_eval"], results["baseline_eval"], restricted = restrict_to_common_docs(
