@@ -12,6 +12,8 @@ def call(Map config = [:]) {
         config       : '.llm-gitops.yaml',   // the llm-gitops config file
         candidate    : '',                   // model source; empty: models.candidate from the config
         baseline     : '',                   // model source; empty: models.baseline from the config
+        candidateResults: '',                // lm-eval's own output for the candidate instead of a model
+        baselineResults : '',                // lm-eval's own output for the baseline instead of a model
         reportTo     : 'auto',               // auto | github | gitlab | none
         outputDir    : '.llm-gitops/reports',
         credentialsId: '',                   // Jenkins "secret text" credential with the forge token
@@ -47,6 +49,8 @@ def call(Map config = [:]) {
         .option('--config', config.config)
         .option('--candidate', config.candidate)
         .option('--baseline', config.baseline)
+        .option('--candidate-results', config.candidateResults)
+        .option('--baseline-results', config.baselineResults)
         .option('--report-to', config.reportTo)
         .option('--output-dir', config.outputDir)
 

@@ -71,7 +71,8 @@ def pr_event(number: int = 7, sha: str = "0" * 40, repo: str = "acme/models") ->
 
 
 GATE_ENV = {"GLUE_CONFIG": "ci/llm-gitops.yaml", "GLUE_CANDIDATE": "", "GLUE_BASELINE": "models:/adder@production",
-            "GLUE_REPORT_TO": "github", "GLUE_OUTPUT_DIR": "out/reports"}
+            "GLUE_CANDIDATE_RESULTS": "", "GLUE_BASELINE_RESULTS": "", "GLUE_REPORT_TO": "github",
+            "GLUE_OUTPUT_DIR": "out/reports"}
 
 
 PARSE_ONLY = {"GLUE_PARSE_ONLY": "1"}
@@ -93,6 +94,20 @@ def test_gate_action_passes_inputs_as_arguments_and_token_as_env(tmp_path, cli):
     assert call["env"]["GITHUB_TOKEN"] == TOKEN
     assert TOKEN not in proc.stdout + proc.stderr
     assert call["env"]["GITHUB_EVENT_PATH"]
+
+
+def test_gate_action_passes_lm_eval_results_as_arguments(tmp_path, cli):
+    # Models evaluated elsewhere: lm-eval's output for the candidate, the production model's for the baseline.
+    repo = consumer_repo(tmp_path)
+    env = {**GATE_ENV, "GLUE_BASELINE": "", "GLUE_CANDIDATE_RESULTS": "out/cand dir",
+           "GLUE_BASELINE_RESULTS": "results/production"}
+    proc, _ = run_act(tmp_path, repo, path_first=[cli.bin_dir], env=env, secrets={"GITHUB_TOKEN": TOKEN},
+                      event=pr_event(), extra_env=PARSE_ONLY)
+    assert proc.returncode == 0, proc.stdout + proc.stderr  # the real CLI accepted every option
+    [call] = cli.calls("gate")
+    assert call["argv"] == ["gate", "--config", "ci/llm-gitops.yaml", "--report-to", "github",
+                            "--output-dir", "out/reports", "--candidate-results", "out/cand dir",
+                            "--baseline-results", "results/production"]
 
 
 def test_a_failed_gate_fails_the_job_but_still_sets_outputs(tmp_path, cli, glue_tiny_models):

@@ -92,6 +92,32 @@ def test_gate_component_passes_inputs_the_cli_accepts(tmp_path, cli):
     assert call["env"]["CI_MERGE_REQUEST_IID"] == "4"
 
 
+@pytest.mark.parametrize("include", [
+    """
+    include:
+      - component: $CI_SERVER_FQDN/$CI_PROJECT_PATH/gate@$CI_COMMIT_SHA
+        inputs:
+          install: false
+          candidate-results: out/cand dir
+          baseline-results: results/production
+    """,
+    """
+    include:
+      - local: ci/llm-gitops.gitlab-ci.yml
+    variables:
+      LLM_GITOPS_INSTALL: "false"
+      LLM_GITOPS_CANDIDATE_RESULTS: out/cand dir
+      LLM_GITOPS_BASELINE_RESULTS: results/production
+    """], ids=["component", "classic"])
+def test_gate_passes_lm_eval_results_the_cli_accepts(tmp_path, cli, include):
+    # Models evaluated elsewhere: lm-eval's output for the candidate, the production model's for the baseline.
+    repo = project(tmp_path, include)
+    proc = run_pipeline(tmp_path, repo, path_first=[cli.bin_dir], variables=MR_PIPELINE, extra_env=PARSE_ONLY)
+    assert "PASS  llm-gitops-gate" in proc.stdout, proc.stdout  # the real CLI accepted every option
+    [call] = cli.calls("gate")
+    assert call["argv"][-4:] == ["--candidate-results", "out/cand dir", "--baseline-results", "results/production"]
+
+
 def test_gate_component_runs_only_in_merge_request_pipelines(tmp_path, cli):
     repo = project(tmp_path, """
         include:

@@ -71,6 +71,9 @@ def gate_results(tmp_path_factory, glue_tiny_models):
                   "reportTo": "github", "credentialsId": "forge-token"},
          "credentials": {"forge-token": SECRET}},
         {"name": "real-pass", "step": "llmGitopsGate", "args": {"install": False, "reportTo": "none"}},
+        {"name": "results", "step": "llmGitopsGate", "env": {"GLUE_PARSE_ONLY": "1"},
+         "args": {"install": False, "reportTo": "none", "candidateResults": "out/cand dir",
+                  "baselineResults": "results/production"}},
         {"name": "fail", "step": "llmGitopsGate", "env": {}, "config": failing,
          "args": {"install": False, "reportTo": "none", "credentialsId": "forge-token", "tokenVariable": "GITLAB_TOKEN"},
          "credentials": {"forge-token": SECRET}},
@@ -111,6 +114,16 @@ def test_gate_passes_values_through_the_environment_only(gate_results):
     [creds] = steps(result, "withCredentials")
     assert creds["bindings"] == [{"kind": "string", "credentialsId": "forge-token", "variable": "GITHUB_TOKEN"}]
     assert "GITHUB_TOKEN" in sh["scoped"]
+
+
+def test_gate_passes_lm_eval_results_the_cli_accepts(gate_results):
+    # Models evaluated elsewhere: lm-eval's output for the candidate, the production model's for the baseline.
+    results, cli, _ = gate_results
+    assert "error" not in results["results"], results["results"]  # the real CLI accepted every option
+    call = next(c for c in cli.calls("gate") if c["cwd"].endswith("/results"))
+    assert call["argv"] == ["gate", "--config", ".llm-gitops.yaml", "--candidate-results", "out/cand dir",
+                            "--baseline-results", "results/production", "--report-to", "none",
+                            "--output-dir", ".llm-gitops/reports"]
 
 
 def test_a_real_gate_returns_its_verdict_and_archives_the_report(gate_results):
