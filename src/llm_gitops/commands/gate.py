@@ -111,9 +111,9 @@ def command(config_path: Path | None, candidate_src: str | None, baseline_src: s
     sequential looks that add documents only while a check is undecided.
 
     Writes report.md, report.json (schema llm-gitops/gate-report/v1) and, with --chart
-    or report.chart, chart.png; appends the report to $GITHUB_STEP_SUMMARY and verdict/report-path to $GITHUB_OUTPUT
-    when those are set, logs the run to MLflow (tracking.mlflow) and posts the report
-    as a pull/merge request comment (--report-to).
+    or report.chart, chart.png; appends the report to $GITHUB_STEP_SUMMARY and
+    verdict/report-path to $GITHUB_OUTPUT when those are set, logs the run to MLflow
+    (tracking.mlflow) and posts the report as a pull/merge request comment (--report-to).
 
     \b
     Examples:

@@ -231,10 +231,9 @@ def run_gate(request: GateRequest, *, progress: Progress = _quiet, plan: GatePla
 
         if len(given) == 1:  # the model side was evaluated here: on the results' documents, as their run asked them?
             (given_role, _), = given.items()
-            model_role = "baseline" if given_role == "candidate" else "candidate"
             # Few-shot examples are drawn in evaluation order: on part of the documents, other prompts are expected.
-            check_same_documents(results[f"{given_role}_eval"], results[f"{model_role}_eval"], given_role=given_role,
-                                 prompts=not config.eval.num_fewshot)
+            check_same_documents(results[f"{given_role}_eval"], results[f"{_OTHER_ROLE[given_role]}_eval"],
+                                 given_role=given_role, prompts=not config.eval.num_fewshot)
 
         # Results from elsewhere may cover other documents than this side: pair on the common ones.
         results["candidate_eval"], results["baseline_eval"], restricted = restrict_to_common_docs(
@@ -274,6 +273,9 @@ def run_gate(request: GateRequest, *, progress: Progress = _quiet, plan: GatePla
     return GateRun(outcome, rendered, decision_key=key)
 
 
+_OTHER_ROLE = {"candidate": "baseline", "baseline": "candidate"}
+
+
 @dataclass(frozen=True)
 class _EvalPlan:
     """How the gate evaluates: in sequential looks or in one; for a model compared with
@@ -307,7 +309,7 @@ def _plan_evals(config: Config, given: Mapping[str, EvalResults], *, has_baselin
                      "on the documents both sides have")
     documents = None
     if pairing is not None:
-        model_role = "baseline" if given_role == "candidate" else "candidate"
+        model_role = _OTHER_ROLE[given_role]
         if in_looks:
             how = ", in sequential looks"
         else:
