@@ -67,6 +67,11 @@ def test_validate_config_checks_tasks_even_without_thresholds(tmp_path, monkeypa
     (tmp_path / ".llm-gitops.yaml").write_text("version: 1\neval:\n  tasks: [tasks/missing.yaml]\n")
     assert run_main(["validate-config"], monkeypatch, tmp_path) == 2
     assert "eval.tasks[0] (tasks/missing.yaml): task YAML not found" in capsys.readouterr().err
+    # Without the task check, what the gate refuses still is: a config with nothing to decide.
+    assert run_main(["validate-config", "--no-check-tasks"], monkeypatch, tmp_path) == 2
+    assert "thresholds: none configured, so the gate has nothing to decide" in capsys.readouterr().err
+    (tmp_path / ".llm-gitops.yaml").write_text("version: 1\neval:\n  tasks: [tasks/missing.yaml]\n"
+                                                "thresholds:\n  - {metric: perf/latency_p95_ms, max: 500}\n")
     assert run_main(["validate-config", "--no-check-tasks"], monkeypatch, tmp_path) == 0
 
 
@@ -94,6 +99,8 @@ environments:
     docker: {{listen: "127.0.0.1:8080"}}
     analysis:
       smoke_eval: {{tasks: [{tasks}]}}
+thresholds:
+  - {{metric: add_em/exact_match, min: 0.5}}
 """
 
 

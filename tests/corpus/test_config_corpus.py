@@ -50,7 +50,8 @@ def field_case(dotted: str, value: str, expect: str, name: str) -> Case:
 
 def threshold_case(extra: str, expect: str, name: str, at: str = "thresholds[0]", line: int = 4) -> Case:
     text = "version: 1\nthresholds:\n  - metric: add_em/exact_match\n" + "".join(f"    {e}\n" for e in extra.split("; "))
-    return Case(f"thresholds:{name}", text, (f"{CFG}:{line}: {at}", expect))
+    # No eval tasks here: without --no-check-tasks a valid threshold is refused as naming no task's metric.
+    return Case(f"thresholds:{name}", text, (f"{CFG}:{line}: {at}", expect), args=("validate-config", "--no-check-tasks"))
 
 
 # (dotted field, [(value, what the message must say, case name)])
@@ -129,6 +130,15 @@ THRESHOLDS = [
     threshold_case("max_drop: 5pt; hard_max_drop: 1pt", "hard_max_drop (1pt) is below max_drop (5pt)",
                    "hard-below-soft", line=3),
     threshold_case("minn: 0.5", "did you mean 'min'", "typo", at="thresholds[0].minn"),
+    # On a share between 0 and 1 (exact_match): 2 meant as two points tolerates any drop.
+    threshold_case("max_drop: 2", "tolerates any drop; write '2pt'", "share-bare-drop", at="thresholds[0].max_drop"),
+    threshold_case("hard_max_drop: 100%", "tolerates any drop", "share-whole-drop", at="thresholds[0].hard_max_drop"),
+    threshold_case("min: 80", "no value could pass; write a min at most 1, e.g. 0.8", "share-min-percent",
+                   at="thresholds[0].min"),
+    threshold_case("max: -0.5", "no value could pass", "share-max-negative", at="thresholds[0].max"),
+    Case("thresholds:none", "version: 1\nthresholds: []\n", (f"{CFG}:2: thresholds", "none configured")),
+    Case("thresholds:no-tasks", "version: 1\neval:\n  tasks: []\nthresholds:\n  - {metric: add_em/exact_match, min: 0.5}\n",
+         (f"{CFG}:5: thresholds[0].metric", "no task produces 'add_em/exact_match'")),
     Case("thresholds:no-bound", "version: 1\nthresholds:\n  - metric: a/b\n",
          (f"{CFG}:3: thresholds[0]", "needs at least one of")),
     Case("thresholds:bad-metric", "version: 1\nthresholds:\n  - metric: ab\n    min: 1\n",

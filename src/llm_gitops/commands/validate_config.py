@@ -28,12 +28,15 @@ def command(config_path: Path | None, as_json: bool, check_tasks: bool) -> None:
       llm-gitops validate-config --config examples/repo-template/.llm-gitops.yaml --json
     """
     config = load_config(config_path)
-    if check_tasks and config.eval.tasks:
-        from llm_gitops.gate.metrics import available_metrics, check_smoke_eval_tasks, check_threshold_metrics
+    from llm_gitops.gate.metrics import available_metrics, check_smoke_eval_tasks, check_thresholds
 
+    # What the gate would refuse is refused here, with the same message.
+    if check_tasks:
         known = available_metrics(config)  # loads the tasks: checked even when no threshold names their metrics
-        check_threshold_metrics(config, known)
+        check_thresholds(config, known)
         check_smoke_eval_tasks(config, known)
+    else:
+        check_thresholds(config)
     if as_json:
         click.echo(json.dumps(config.model_dump(mode="json"), indent=2))
         return

@@ -1,7 +1,8 @@
 """Which metrics a config's thresholds may name, checked before any model is loaded.
 
-Shared by ``validate-config`` and ``gate`` so both reject a threshold on a metric that no
-task produces with the same message.
+Shared by ``validate-config`` and ``gate`` so both reject a threshold the gate could not
+decide as meant (on a metric that no task produces, or a bound that no value could meet)
+with the same message.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import difflib
 from typing import TYPE_CHECKING
 
-from llm_gitops.config.schema import Config
+from llm_gitops.config.schema import Config, Drop, Threshold
 from llm_gitops.errors import ConfigError
 from llm_gitops.perf.results import PERF_METRICS
 
@@ -28,23 +29,58 @@ def available_metrics(config: Config, suite: TaskSuite | None = None) -> set[str
     return set(eval_metrics) | {f"perf/{name}" for name in PERF_METRICS}
 
 
-def check_threshold_metrics(config: Config, known: set[str] | None = None) -> None:
-    """Raise ``ConfigError`` for the first threshold whose metric nothing produces.
+# lm-eval metrics whose value is a share between 0 and 1 (the mean of per-document 0/1
+# scores or fractions). On them a drop of 1 or more tolerates any drop at all: ``max_drop:
+# 2`` meant as two points switches the check off. The base name, before any ",filter".
+PROPORTION_METRICS = frozenset({"acc", "acc_norm", "acc_mutual_info", "exact_match", "em", "f1", "mc1", "mc2"})
 
-    ``known``: ``available_metrics(config)``, when the caller has it already.
+
+def is_proportion(metric: str) -> bool:
+    """Whether ``TASK/METRIC[,FILTER]`` is one of ``PROPORTION_METRICS``."""
+    task, _, name = metric.partition("/")
+    return task != "perf" and name.split(",", 1)[0] in PROPORTION_METRICS
+
+
+def check_thresholds(config: Config, known: set[str] | None = None) -> None:
+    """Raise ``ConfigError`` for the first threshold the gate could not decide as meant.
+
+    Shared by ``validate-config`` and ``gate``: no thresholds at all; a metric that nothing
+    produces (checked when ``known``, ``available_metrics(config)``, is given); on a
+    share between 0 and 1, a bound no value could meet or a drop that tolerates any drop.
     """
     if not config.thresholds:
-        return
-    known = available_metrics(config) if known is None else known
-    for index, threshold in enumerate(config.thresholds):
-        if threshold.metric in known:
-            continue
-        close = difflib.get_close_matches(threshold.metric, sorted(known), n=1)
-        hint = (f"did you mean {close[0]!r}? " if close else "") + f"available: {', '.join(sorted(known))}"
         raise ConfigError(
-            f"{config.where('thresholds', index, 'metric')}: thresholds[{index}].metric: no task produces {threshold.metric!r}",
-            hint=hint,
+            f"{config.where('thresholds')}: thresholds: none configured, so the gate has nothing to decide",
+            hint="add e.g. '- {metric: TASK/METRIC, max_drop: 2pt}' under thresholds (see 'llm-gitops init')",
         )
+    for index, threshold in enumerate(config.thresholds):
+        if known is not None and threshold.metric not in known:
+            close = difflib.get_close_matches(threshold.metric, sorted(known), n=1)
+            hint = (f"did you mean {close[0]!r}? " if close else "") + f"available: {', '.join(sorted(known))}"
+            raise ConfigError(f"{config.where('thresholds', index, 'metric')}: thresholds[{index}].metric: no task "
+                              f"produces {threshold.metric!r}", hint=hint)
+        if is_proportion(threshold.metric):
+            _check_share_bounds(config, index, threshold)
+
+
+def _check_share_bounds(config: Config, index: int, threshold: Threshold) -> None:
+    metric = threshold.metric
+    for field, bound, impossible, fix in (("min", threshold.min, lambda v: v > 1, "at most 1"),
+                                          ("max", threshold.max, lambda v: v < 0, "at least 0")):
+        if bound is not None and impossible(bound):
+            example = f"e.g. {bound / 100:g} for {bound:g}%" if 1 < bound <= 100 else "a share between 0 and 1"
+            raise ConfigError(f"{config.where('thresholds', index, field)}: thresholds[{index}].{field}: {bound:g} on "
+                              f"{metric}, a share between 0 and 1: no value could pass",
+                              hint=f"write a {field} {fix}, {example}")
+    for field in ("max_drop", "hard_max_drop"):
+        drop: Drop | None = getattr(threshold, field)
+        # The most a drop of this size tolerates on a share: 1 is everything.
+        if drop is None or drop.allowed(1.0) < 1:
+            continue
+        hint = (f"write '{drop.value:g}pt' for {drop.value:g} points (i.e. {drop.value / 100:g})"
+                if drop.unit == "abs" and drop.value < 100 else "write a drop below 100pt, e.g. 2pt")
+        raise ConfigError(f"{config.where('thresholds', index, field)}: thresholds[{index}].{field}: {drop} on "
+                          f"{metric}, a share between 0 and 1, tolerates any drop", hint=hint)
 
 
 def check_smoke_eval_tasks(config: Config, known: set[str]) -> None:

@@ -24,7 +24,7 @@ from pathlib import Path
 from llm_gitops import __version__
 from llm_gitops.cache import ResultCache, content_key
 from llm_gitops.config.schema import Config, EvalSection, Threshold
-from llm_gitops.errors import ConfigError, LlmGitopsError
+from llm_gitops.errors import LlmGitopsError
 from llm_gitops.evaluation.results import EvalResults
 from llm_gitops.evaluation.tasks import TaskSuite, resolve_tasks
 from llm_gitops.gate.decisions import DecisionCache
@@ -65,21 +65,17 @@ def with_limit(config: Config, limit: int | None) -> Config:
 
 def plan_gate(config: Config, *, no_perf: bool = False, limit: int | None = None,
               no_perf_reason: str | None = None) -> GatePlan:
-    """Validate the config for a gate run (no model is loaded); raise ConfigError.
+    """Validate the config for a gate run (no model is loaded); raise ConfigError (EvalError for a task).
 
     ``no_perf_reason``: why perf cannot be measured this run (e.g. a side given as lm-eval
     results has no model to benchmark); perf thresholds are then reported as not checked.
     """
-    from llm_gitops.gate.metrics import available_metrics, check_threshold_metrics
+    from llm_gitops.gate.metrics import available_metrics, check_thresholds
 
     config = with_limit(config, limit)
-    if not config.thresholds:
-        raise ConfigError(
-            f"{config.where('thresholds')}: thresholds: none configured, so the gate has nothing to decide",
-            hint="add e.g. '- {metric: TASK/METRIC, max_drop: 2pt}' under thresholds (see 'llm-gitops init')",
-        )
+    check_thresholds(config)  # before the tasks are read: none configured is said first
     suite = resolve_tasks(config.eval, base_dir=config.base_dir) if config.eval.tasks else None
-    check_threshold_metrics(config, available_metrics(config, suite))
+    check_thresholds(config, available_metrics(config, suite))
     perf = [t for t in config.thresholds if t.metric.startswith(PERF_PREFIX)]
     notes = []
     thresholds = list(config.thresholds)
