@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from llm_gitops.config.schema import ModelSourceSpec
-from llm_gitops.errors import ExternalServiceError, ModelSourceError
+from llm_gitops.errors import ExternalServiceError, ModelSourceError, NoSuchModelYet
 from llm_gitops.models.digest import model_digest
 from llm_gitops.models.sources import resolve_model
 from llm_gitops.tracking.mlflow_tracking import default_tracking_uri, register_model_dir, set_alias
@@ -116,6 +116,41 @@ def test_unknown_alias_lists_the_aliases(registry, tmp_path):
         resolve_model("models:/adder@prod", base_dir=tmp_path, tracking_uri=registry["uri"])
     message = str(excinfo.value)
     assert "no alias 'prod'" in message and "@production -> 1" in message
+
+
+@pytest.mark.parametrize("source, meant", [("models:/adder@prod", "models:/adder@production"),
+                                           ("models:/addr@production", "models:/adder@production"),
+                                           ("models:/Adder/1", "models:/adder/1")])
+def test_a_name_or_alias_like_an_existing_one_is_a_typo_not_a_first_model(registry, tmp_path, source, meant):
+    # "No baseline yet" skips every relative check: a typo read that way would pass anything.
+    with pytest.raises(ModelSourceError) as excinfo:
+        resolve_model(source, base_dir=tmp_path, tracking_uri=registry["uri"])
+    assert not isinstance(excinfo.value, NoSuchModelYet)
+    assert f"did you mean {meant!r}?" in str(excinfo.value)
+
+
+@pytest.mark.parametrize("source", ["models:/subtractor/1", "models:/adder@nightly"])
+def test_a_name_or_alias_unlike_any_is_not_registered_yet(registry, tmp_path, source):
+    with pytest.raises(NoSuchModelYet):
+        resolve_model(source, base_dir=tmp_path, tracking_uri=registry["uri"])
+
+
+def test_gate_refuses_a_mistyped_registry_baseline(registry, tmp_path, capsys):
+    """Through the CLI: exit 2 naming the alias meant, before anything is measured or written."""
+    from llm_gitops.cli import main
+
+    repo = tmp_path / "repo"
+    tiny_model_copy(repo / "model")
+    (repo / ".llm-gitops.yaml").write_text(
+        "version: 1\nmodels:\n  candidate: ./model\n  baseline: models:/adder@prod\n"
+        f"thresholds:\n  - {{metric: perf/size_on_disk_mb, max_drop: 10%}}\n"
+        f"tracking:\n  mlflow:\n    tracking_uri: {registry['uri']}\n")
+    with pytest.raises(SystemExit) as excinfo:
+        main(["gate", "--config", str(repo / ".llm-gitops.yaml"), "--output-dir", str(repo / "out")])
+    err = capsys.readouterr().err
+    assert excinfo.value.code == 2, err
+    assert "did you mean 'models:/adder@production'?" in err and len(err.strip().splitlines()) == 1
+    assert not (repo / "out").exists()
 
 
 def test_malformed_model_uri(registry, tmp_path):

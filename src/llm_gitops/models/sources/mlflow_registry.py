@@ -10,9 +10,11 @@ of the tracking package only the store helpers are used, which import nothing of
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import re
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 from llm_gitops.atomic_dir import fill_atomically
@@ -85,10 +87,26 @@ def _registered_model(client, name: str, source: str, where: str):
             raise
     known = sorted(m.name for m in client.search_registered_models(max_results=50))
     listing = f"registered: {', '.join(known)}" if known else "the registry is empty"
-    raise NoSuchModelYet(
-        f"{source}: no registered model {name!r} in MLflow at {where} ({listing})",
-        hint="check the name, or register the model first",
-    )
+    problem = f"no registered model {name!r} in MLflow at {where} ({listing})"
+    _refuse_a_typo(problem, source, name, known, spell=lambda other: PREFIX + other + source[len(PREFIX) + len(name):],
+                   new=f"if {name!r} is a new model, register its first version (llm-gitops register)")
+    raise NoSuchModelYet(f"{source}: {problem}", hint="check the name, or register the model first")
+
+
+def _refuse_a_typo(problem: str, source: str, wanted: str, existing: list[str], *, spell: Callable[[str], str],
+                   new: str) -> None:
+    """Raise ``ModelSourceError`` when ``wanted`` (a name or alias of ``source``) is missing
+    but looks like a typo of one of ``existing``; ``spell`` writes ``source`` with that one.
+
+    A missing registry baseline is "no baseline yet", which skips every relative check:
+    a mistyped name or alias must not be read that way, or the gate passes what it should
+    compare. A name unlike every existing one is taken as not registered yet.
+    """
+    close = [e for e in existing if e.startswith(wanted) or wanted.startswith(e)]
+    close = close or difflib.get_close_matches(wanted, existing, n=1, cutoff=0.6)
+    if close:
+        raise ModelSourceError(f"{source}: {problem}: did you mean {spell(close[0])!r}?",
+                               hint=f"fix the model URI; {new}")
 
 
 def _pick_version(client, registered, name: str, version: str | None, alias: str | None, source: str, where: str) -> str:
@@ -98,10 +116,11 @@ def _pick_version(client, registered, name: str, version: str | None, alias: str
         aliases = dict(getattr(registered, "aliases", None) or {})
         if alias not in aliases:
             listing = ", ".join(f"@{a} -> {v}" for a, v in sorted(aliases.items())) or "none"
-            raise NoSuchModelYet(
-                f"{source}: registered model {name!r} has no alias {alias!r} in MLflow at {where} (aliases: {listing})",
-                hint=f"set it, e.g. client.set_registered_model_alias({name!r}, {alias!r}, VERSION)",
-            )
+            problem = f"registered model {name!r} has no alias {alias!r} in MLflow at {where} (aliases: {listing})"
+            _refuse_a_typo(problem, source, alias, sorted(aliases), spell=lambda other: f"{PREFIX}{name}@{other}",
+                           new=f"if @{alias} is new, set it on the version to compare with")
+            raise NoSuchModelYet(f"{source}: {problem}",
+                                 hint=f"set it, e.g. client.set_registered_model_alias({name!r}, {alias!r}, VERSION)")
         return str(aliases[alias])
     versions = sorted((int(v.version) for v in client.search_model_versions(f"name='{name}'")), reverse=True)
     if version == "latest":
