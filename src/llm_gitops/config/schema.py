@@ -93,7 +93,7 @@ class ModelsSection(_Section):
                                               "overrides it). A plain string is short for ``{source: ...}``.")
     baseline: ModelSourceSpec | None = Field(default=None, description="The model the candidate is compared with "
                                              "(``--baseline`` overrides it). None = only ``min``/``max`` are checked; "
-                                             "``max_drop`` checks are inconclusive.")
+                                             "``max_drop`` checks pass as \"no baseline yet\" (a first model).")
 
     @model_validator(mode="before")
     @classmethod
@@ -284,6 +284,11 @@ class Threshold(_Section):
       confidence bounds (``gate.policy``): shown within it passes, shown beyond it fails,
       neither is ``inconclusive``.
     * ``hard_max_drop``: an observed drop beyond this fails, without statistics.
+
+    A bare number is in the metric's own units: on a share between 0 and 1 (``acc``,
+    ``exact_match``, ``f1``), ``0.02`` and ``2pt`` are both two points. There a bound no
+    value can meet (``min: 80``) or a drop that tolerates any drop (``max_drop: 2``) is
+    refused, naming the field.
     """
 
     metric: str = Field(description="``TASK/METRIC`` (e.g. ``add_em/exact_match``) or ``perf/NAME`` (e.g. "
