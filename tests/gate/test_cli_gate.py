@@ -166,6 +166,31 @@ def test_limit_overrides_the_config(repo, fakes):
     assert data["settings"]["eval_limit"] == 30 and data["checks"][0]["n"] == 30
 
 
+def test_a_limit_above_eval_max_limit_is_exit_2_before_measuring(repo, fakes, capsys):
+    write_config(repo)
+    text = (repo / ".llm-gitops.yaml").read_text().replace("  sequential: false", "  max_limit: 300")
+    (repo / ".llm-gitops.yaml").write_text(text.replace("  sequential: false  # one look of 200; sequential looks "
+                                                        "are tested in test_sequential_gate.py", "  max_limit: 300"))
+    assert gate("--baseline", "./good2", "--limit", "400") == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: --limit 400: above eval.max_limit (300, .llm-gitops.yaml:7)") and "--limit 300" in err
+    assert fakes == [] and not (repo / ".llm-gitops").exists()
+
+
+@pytest.mark.parametrize("args, said", [
+    (("--candidate-results", "", "--baseline", "./good"), "error: --candidate-results is empty; give a path"),
+    (("--baseline-results", " "), "error: --baseline-results is empty; give a path"),
+    (("--candidate-results", "a", "--baseline-results", "b", "--limit", "10"),
+     "error: --limit: both sides are lm-eval results, decided on the documents they scored"),
+])
+def test_results_flags_that_cannot_mean_what_they_say_are_exit_2(repo, fakes, capsys, args, said):
+    # An empty path (an unset CI variable) is not the current directory, searched for results.
+    write_config(repo)
+    assert gate(*args) == 2
+    assert capsys.readouterr().err.startswith(said)
+    assert fakes == [] and not (repo / ".llm-gitops").exists()
+
+
 def test_no_baseline_checks_no_relative_bound_and_says_so(repo, fakes, capsys):
     write_config(repo)
     assert gate() == 0  # absolute bounds still decide; a first model is not blocked for lack of a baseline
@@ -299,7 +324,10 @@ def test_a_rerun_on_the_same_inputs_reuses_the_decision_and_its_mlflow_run(repo,
     err = capsys.readouterr().err
     assert "reusing its decision" in err and "already logged as MLflow run run1" in err
     assert decide_calls == [] and runs == ["abc123"]
-    assert (repo / ".llm-gitops" / "reports" / "report.json").read_text() == first
+    again = json.loads((repo / ".llm-gitops" / "reports" / "report.json").read_text())
+    # The same decision, reported as this run's: it says the decision was reused.
+    assert again["checks"] == json.loads(first)["checks"] and again["verdict"] == "fail"
+    assert again["notes"][-1].startswith("decision reused: an earlier run had the same measurements")
     # A new commit with the same model is a new MLflow run of the same decision.
     monkeypatch.setattr("llm_gitops.commands.gate.git_sha", lambda d: "def456")
     assert gate("--candidate", "./bad", "--baseline", "./good") == 1

@@ -11,7 +11,7 @@ import pytest
 
 from llm_gitops.config import load_config
 from llm_gitops.errors import ConfigError
-from llm_gitops.gate.run import GateRequest, pairing_order, plan_gate, run_gate
+from llm_gitops.gate.run import REUSED_NOTE, GateRequest, pairing_order, plan_gate, run_gate
 from llm_gitops.models.resolved import ResolvedModel
 from tests.gate.factories import eval_results, metric, paired_scores
 
@@ -159,12 +159,24 @@ def test_a_model_gated_against_results_goes_through_their_documents_in_sequentia
     assert not any(n.startswith("few-shot examples") for n in run.outcome.notes)  # eval.num_fewshot 0
 
 
-def test_the_decision_cache_reuses_a_decision_and_draws_the_chart_only_when_asked(config, measured, tmp_path):
+def test_the_decision_cache_reuses_a_decision_and_draws_the_chart_only_when_asked(config, measured, tmp_path,
+                                                                                 monkeypatch):
     request = GateRequest(config=config, candidate=model("bad"), baseline=model("good"), cache_root=tmp_path / "c")
     first = run_gate(request)
     assert first.verdict == "fail" and first.decision_key and not first.reused
+    assert REUSED_NOTE not in first.outcome.notes
+    # The re-run's evals come from the eval cache, later.
+    fake = __import__("llm_gitops.evaluation.runner", fromlist=["run_eval"]).run_eval
+    monkeypatch.setattr("llm_gitops.evaluation.runner.run_eval", lambda *a, **k: replace(fake(*a, **k), cached=True))
+    monkeypatch.setattr("llm_gitops.gate.run.utc_timestamp", lambda: "2027-01-01T00:00:00Z")
     again = run_gate(request)
-    assert again.reused and again.rendered.json == first.rendered.json and again.outcome.checks == first.outcome.checks
+    assert again.reused and again.outcome.checks == first.outcome.checks and again.verdict == first.verdict
+    # The decision is the earlier run's; when, how long and what was cached are this run's, and it says so.
+    assert again.outcome.created_at == "2027-01-01T00:00:00Z" != first.outcome.created_at
+    assert again.outcome.candidate.eval_cached is True and first.outcome.candidate.eval_cached is False
+    assert again.outcome.timings["total_s"] != first.outcome.timings["total_s"]
+    assert again.outcome.notes == (*first.outcome.notes, REUSED_NOTE)
+    assert '"created_at": "2027-01-01T00:00:00Z"' in again.rendered.json and REUSED_NOTE in again.rendered.markdown
     charted = run_gate(GateRequest(**{**request.__dict__, "chart": True}))
     assert charted.reused and charted.rendered.png[:4] == b"\x89PNG"
 

@@ -75,10 +75,11 @@ def report_links(ctx: ci_context.CiContext) -> dict[str, str]:
 @click.option("--baseline", "baseline_src", default=None, metavar="SRC",
               help="Model to compare with, same forms (default: models.baseline; without one, only min/max "
                    "are checked).")
-@click.option("--candidate-results", "candidate_results", type=click.Path(path_type=Path), default=None,
+@click.option("--candidate-results", "candidate_results", type=click.Path(), default=None,
               metavar="PATH", help="lm-eval's own output for the candidate, instead of evaluating a model: the "
-              "--output_path directory of 'lm_eval ... --log_samples', or its results_*.json.")
-@click.option("--baseline-results", "baseline_results", type=click.Path(path_type=Path), default=None,
+              "--output_path directory of 'lm_eval ... --log_samples', or its results_*.json (relative to the "
+              "current directory).")
+@click.option("--baseline-results", "baseline_results", type=click.Path(), default=None,
               metavar="PATH", help="lm-eval's own output for the baseline, same forms.")
 @click.option("--report-to", type=click.Choice(["auto", "github", "gitlab", "none"]), default=None,
               help="Where to post the report (default: report.to, itself 'auto': the forge of the CI job, if any).")
@@ -95,7 +96,7 @@ def report_links(ctx: ci_context.CiContext) -> dict[str, str]:
 @click.option("--json", "as_json", is_flag=True,
               help="Print report.json on stdout (for scripts); the table and progress go to stderr.")
 def command(config_path: Path | None, candidate_src: str | None, baseline_src: str | None,
-            candidate_results: Path | None, baseline_results: Path | None, report_to: str | None,
+            candidate_results: str | None, baseline_results: str | None, report_to: str | None,
             output_dir: Path | None, output_env: Path | None, chart: bool | None, no_cache: bool, no_perf: bool,
             limit: int | None, as_json: bool) -> None:
     """Compare a candidate with thresholds and a baseline: pass, fail or inconclusive.
@@ -126,18 +127,27 @@ def command(config_path: Path | None, candidate_src: str | None, baseline_src: s
     \b
     Exit codes: 0 pass (or inconclusive with on_inconclusive pass/neutral),
     1 fail (or inconclusive with on_inconclusive fail), 2 bad config, flag, output
-    path, CI variable or model source (checked first: nothing is written) or a failed
+    path, CI variable, model source or lm-eval results (checked first: nothing is
+    written; results that do not match the model evaluated beside them are refused
+    after its eval, writing only its eval cache entry) or a failed
     post to an explicit --report-to on a pass, 3 an internal error (a bug), 4 a
     measurement failed while running (verdict 'error', written to report.json).
     """
     say = progress_printer()
     candidate_src, baseline_src = source_flag(candidate_src, "--candidate"), source_flag(baseline_src, "--baseline")
+    # click would read an empty path (an unset CI variable) as the current directory.
+    candidate_results, baseline_results = (
+        Path(source_flag(value, flag, example="out/lm-eval")) if value is not None else None
+        for value, flag in ((candidate_results, "--candidate-results"), (baseline_results, "--baseline-results")))
     config = load_config(config_path)
     for flag, model_flag, given, other in (("--candidate-results", "--candidate", candidate_results, candidate_src),
                                            ("--baseline-results", "--baseline", baseline_results, baseline_src)):
         if given is not None and other is not None:
             raise ConfigError(f"{flag} and {model_flag}: both given", hint="pass one of them for that side")
     as_results = candidate_results is not None or baseline_results is not None
+    if limit is not None and candidate_results is not None and baseline_results is not None:
+        raise ConfigError("--limit: both sides are lm-eval results, decided on the documents they scored: there is "
+                          "nothing to evaluate, so nothing to limit", hint="drop --limit, or run lm-eval with --limit")
     plan = plan_gate(config, no_perf=no_perf, limit=limit,
                      no_perf_reason="a side is lm-eval results, with no model to benchmark" if as_results else None)
     if candidate_results is not None and config.tracking.mlflow.enabled and config.tracking.mlflow.register_as:
@@ -316,7 +326,7 @@ class _Tracking:
                 self.unreachable = True
                 return result
             url = self.started.url
-        return result.with_links({**result.outcome.links, MLFLOW_LINK: url}, root=self.config.base_dir) if url else result
+        return result.with_outcome(links={**result.outcome.links, MLFLOW_LINK: url}, root=self.config.base_dir) if url else result
 
     def log(self, result: GateRun, artifacts: list[Path]) -> None:
         from llm_gitops.tracking.mlflow_tracking import log_gate_run

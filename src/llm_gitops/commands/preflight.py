@@ -17,10 +17,12 @@ from llm_gitops.errors import ConfigError
 from llm_gitops.models.resolved import ResolvedModel
 
 
-def source_flag(value: str | None, flag: str) -> str | None:
-    """``value`` of a model-source flag; an empty or blank one is an error, not 'unset'."""
+def source_flag(value: str | None, flag: str, *, example: str = "./model or {flag} models:/NAME@ALIAS") -> str | None:
+    """``value`` of a model-source (or results path) flag; an empty or blank one, an unset
+    CI variable, is an error, not 'unset' nor the current directory."""
     if value is not None and not value.strip():
-        raise ConfigError(f"{flag} is empty", hint=f"give a model source, e.g. {flag} ./model or {flag} models:/NAME@ALIAS")
+        raise ConfigError(f"{flag} is empty", hint=f"give a {'path' if 'results' in flag else 'model source'}, "
+                          f"e.g. {flag} {example.format(flag=flag)}")
     return value
 
 

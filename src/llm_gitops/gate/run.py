@@ -24,7 +24,7 @@ from pathlib import Path
 from llm_gitops import __version__
 from llm_gitops.cache import ResultCache, content_key
 from llm_gitops.config.schema import Config, EvalSection, Threshold
-from llm_gitops.errors import LlmGitopsError
+from llm_gitops.errors import ConfigError, LlmGitopsError
 from llm_gitops.evaluation.results import EvalResults
 from llm_gitops.evaluation.tasks import TaskSuite, resolve_tasks
 from llm_gitops.gate.decisions import DecisionCache
@@ -57,9 +57,15 @@ class GatePlan:
 
 
 def with_limit(config: Config, limit: int | None) -> Config:
-    """``config`` with ``eval.limit`` overridden (None: unchanged)."""
+    """``config`` with ``eval.limit`` overridden (None: unchanged); ConfigError when the
+    limit, as the first sequential look, would exceed ``eval.max_limit``."""
     if limit is None:
         return config
+    cap = config.eval.max_limit
+    if cap is not None and limit > cap:  # max_limit is only allowed with the looks on
+        raise ConfigError(f"--limit {limit}: above eval.max_limit ({cap}, {config.where('eval', 'max_limit')}), "
+                          "the most documents per task the looks may evaluate",
+                          hint=f"pass --limit {cap} or less, or raise eval.max_limit")
     return config.model_copy(update={"eval": config.eval.model_copy(update={"limit": limit})})
 
 
@@ -129,12 +135,12 @@ class GateRun:
     def verdict(self) -> str:
         return self.rendered.verdict
 
-    def with_links(self, links: Mapping[str, str], *, root: Path | None) -> "GateRun":
-        """This run with ``links`` as its report's links, re-rendered; the chart, which
-        shows no links, is kept as drawn."""
-        if dict(links) == dict(self.outcome.links):
+    def with_outcome(self, *, root: Path | None, **changes) -> "GateRun":
+        """This run with ``changes`` to its outcome (links, timings, ...), re-rendered; the
+        chart, which shows none of what changes, is kept as drawn."""
+        outcome = replace(self.outcome, **changes)
+        if outcome == self.outcome:
             return self
-        outcome = replace(self.outcome, links=dict(links))
         rendered = replace(RenderedGate.from_outcome(outcome, root=root), png=self.rendered.png)
         return replace(self, outcome=outcome, rendered=rendered)
 
@@ -159,10 +165,12 @@ def run_gate(request: GateRequest, *, progress: Progress = _quiet, plan: GatePla
     notes = list(plan.notes)
     if baseline is not None and baseline.digest == candidate.digest:
         notes.append(f"candidate and baseline are the same model ({candidate.short_digest})")
+    both_given = request.candidate_eval is not None and request.baseline_eval is not None
     settings = {
         "eval_tasks": [t.label for t in config.eval.tasks],
-        "eval_limit": config.eval.limit,
-        "eval_sampling": config.eval.sampling,
+        # Two results files are decided on the documents they scored: no limit or sampling applies.
+        "eval_limit": None if both_given else config.eval.limit,
+        "eval_sampling": None if both_given else config.eval.sampling,
         "eval_sequential": None,  # set below when the eval runs in sequential looks
         "num_fewshot": config.eval.num_fewshot,
         "perf": plan.needs_perf,
@@ -248,9 +256,13 @@ def run_gate(request: GateRequest, *, progress: Progress = _quiet, plan: GatePla
             elif cached.png is None:
                 cached = cached.with_chart(outcome)
                 decisions.put(key, cached)
-            # The decision is the earlier run's; the links (this CI run, its artifacts) are this one's.
-            return GateRun(outcome, cached, decision_key=key, reused=True).with_links(common["links"],
-                                                                                      root=config.base_dir)
+            # The decision is the earlier run's; when, how long, what came from the caches and the
+            # links (this CI run, its artifacts) are this run's.
+            timings["total_s"] = time.perf_counter() - started
+            info = infos()
+            return GateRun(outcome, cached, decision_key=key, reused=True).with_outcome(
+                root=config.base_dir, links=common["links"], created_at=common["created_at"], timings=dict(timings),
+                candidate=info["candidate_info"], baseline=info["baseline_info"], notes=(*outcome.notes, REUSED_NOTE))
 
     progress("gate: deciding")
     # gate.policy (numpy, scipy) is imported only to decide: a reused decision needs neither.
@@ -270,6 +282,7 @@ def run_gate(request: GateRequest, *, progress: Progress = _quiet, plan: GatePla
 
 
 _OTHER_ROLE = {"candidate": "baseline", "baseline": "candidate"}
+REUSED_NOTE = "decision reused: an earlier run had the same measurements, thresholds and policy"
 
 
 @dataclass(frozen=True)
