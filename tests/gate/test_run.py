@@ -65,6 +65,15 @@ def test_a_regression_fails_and_the_outcome_is_the_rendered_one(config, measured
     assert "gate: deciding" in lines
 
 
+def test_the_total_counts_from_when_the_caller_began(config, measured):
+    # The CLI reads results files and resolves models before run_gate: the report's total includes that.
+    import time
+
+    run = run_gate(GateRequest(config=config, candidate=model("good"), baseline=model("good"),
+                               started=time.perf_counter() - 60))
+    assert run.outcome.timings["total_s"] >= 60 > run.outcome.timings["candidate_eval_s"]
+
+
 def test_results_given_for_both_sides_are_decided_in_one_look_on_all_their_documents(config, measured):
     # Sequential looks are for models the gate evaluates; lm-eval results are evaluated already.
     sequential = config.model_copy(update={"eval": config.eval.model_copy(update={"sequential": True})})

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -133,6 +134,7 @@ def command(config_path: Path | None, candidate_src: str | None, baseline_src: s
     post to an explicit --report-to on a pass, 3 an internal error (a bug), 4 a
     measurement failed while running (verdict 'error', written to report.json).
     """
+    started = time.perf_counter()
     say = progress_printer()
     candidate_src, baseline_src = source_flag(candidate_src, "--candidate"), source_flag(baseline_src, "--baseline")
     # click would read an empty path (an unset CI variable) as the current directory.
@@ -216,7 +218,7 @@ def command(config_path: Path | None, candidate_src: str | None, baseline_src: s
                           cache_root=cache_root, chart=config.report.chart if chart is None else chart,
                           candidate_eval=runs["candidate"].results if "candidate" in runs else None,
                           baseline_eval=runs["baseline"].results if "baseline" in runs else None,
-                          links=report_links(ctx))
+                          links=report_links(ctx), started=started)
     result = run_gate(request, progress=say, plan=plan)
     if result.failure_detail:
         # One line, not a traceback: the measurement (not the input) failed; the details are in a log.

@@ -118,6 +118,9 @@ class GateRequest:
     baseline_eval: EvalResults | None = None
     # Shown in the report and comment: {"CI run": URL, "artifacts": URL, ...}.
     links: Mapping[str, str] | None = None
+    # time.perf_counter() when the caller began the gate (resolving models, reading results
+    # files): the report's total counts from there. None: from run_gate's start.
+    started: float | None = None
 
 
 @dataclass(frozen=True)
@@ -157,7 +160,7 @@ def run_gate(request: GateRequest, *, progress: Progress = _quiet, plan: GatePla
     (an unknown task, an unusable model); any other failure of a measurement is the
     verdict ``error``, with the traceback in ``GateRun.failure_detail``.
     """
-    started = time.perf_counter()
+    started = request.started if request.started is not None else time.perf_counter()
     plan = plan or plan_gate(request.config, no_perf=request.no_perf, limit=request.limit)
     decisions = DecisionCache(request.cache_root) if request.cache_root is not None else None
     config = plan.config
