@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from llm_gitops.evaluation.runner import harness_version
 from tests.corpus.harness import expect_clean_error
 from tests.evaluation.conftest import write_suite
 from tests.evaluation.lm_eval_output import SUITE_TASKS as TASKS
@@ -193,12 +194,16 @@ case("results-config-task-missing")(_missing_task)
 # Task config recorded by lm-eval vs the config's YAML.
 for key, value in {"doc_to_text": "Q: {{question}}", "output_type": "loglikelihood", "target_delimiter": " ",
                    "test_split": "validation", "dataset_path": "csv",
-                   "metric_list": [{"metric": "exact_match", "aggregation": "mean", "higher_is_better": False}],
+                   "metric_list": [{"metric": "exact_match", "aggregation": "median", "higher_is_better": True}],
                    "generation_kwargs": {"until": ["\n\n"], "max_gen_toks": 4, "do_sample": False},
                    "doc_to_target": "{{answer}} "}.items():
     case(f"config-differs-{key}")(
         lambda r, t, key=key, value=value: (r.edit(lambda d: d["configs"]["add_em"].update({key: value})),
                                             [r.results.name, f"with {key} =", "YAML in eval.tasks"])[1])
+case("config-direction-in-metric-list")(lambda r, t: (r.edit(lambda d: d["configs"]["add_em"]["metric_list"][0].update(
+    higher_is_better=False)), [r.results.name, "configs.add_em.metric_list's higher_is_better of exact_match is false"])[1])
+case("config-direction-top-level")(lambda r, t: (r.edit(lambda d: d["higher_is_better"]["add_mc"].update(acc=False)),
+                                                 [r.results.name, "higher_is_better.add_mc.acc is false"])[1])
 case("config-dataset-kwargs-differ")(lambda r, t: (r.edit(lambda d: d["configs"]["add_mc"]["dataset_kwargs"].update(
     field="rows")), [r.results.name, "dataset_kwargs"])[1])
 
@@ -252,7 +257,12 @@ case("samples-blank-line")(lambda r, t: (r.samples["add_em"].write_text("".join(
 case("samples-not-json-line")(lambda r, t: (r.samples["add_em"].write_text("garbage\n" + "".join(r.lines("add_em"))),
                                             [r.samples["add_em"].name, "line 1 is not valid JSON"])[1])
 case("samples-nul-bytes")(lambda r, t: (r.samples["add_mc"].write_bytes(b"\0" * 64 + b"\n"),
-                                        [r.samples["add_mc"].name, "line 1 is not valid JSON"])[1])
+                                        [r.samples["add_mc"].name, "line 1 holds NUL bytes"])[1])
+# Binary without a final newline: a binary file, not an interrupted run.
+case("samples-binary-no-newline")(lambda r, t: (r.samples["add_em"].write_bytes(b"\x00\xff\xfe" * 100),
+                                                [r.samples["add_em"].name, "not UTF-8 text (a binary file?)"])[1])
+case("samples-nul-bytes-no-newline")(lambda r, t: (r.samples["add_em"].write_bytes(b"\0" * 64),
+                                                   [r.samples["add_em"].name, "holds NUL bytes"])[1])
 case("samples-utf16")(lambda r, t: (r.samples["add_mc"].write_bytes(r.samples["add_mc"].read_text().encode("utf-16")),
                                     [r.samples["add_mc"].name, "not UTF-8"])[1])
 for label, value in {"array": "[1, 2]", "number": "7", "string": '"x"', "null": "null"}.items():
@@ -263,18 +273,21 @@ case("samples-duplicate-key")(lambda r, t: (r.samples["add_em"].write_text(
     r.lines("add_em")[0].replace('{"doc_id": 0', '{"doc_id": 0, "doc_id": 0') + "".join(r.lines("add_em")[1:])),
     [r.samples["add_em"].name, "duplicate key 'doc_id'"])[1])
 for label, change in {
-    "doc-id-missing": lambda rec: rec.pop("doc_id"),
-    "doc-id-string": lambda rec: rec.update(doc_id="3"),
-    "doc-id-negative": lambda rec: rec.update(doc_id=-1),
-    "doc-id-float": lambda rec: rec.update(doc_id=1.5),
-    "doc-id-bool": lambda rec: rec.update(doc_id=True),
+    "doc-id-missing": (lambda rec: rec.pop("doc_id"), "missing,"),
+    "doc-id-string": (lambda rec: rec.update(doc_id="3"), "'3'"),
+    "doc-id-negative": (lambda rec: rec.update(doc_id=-1), "-1"),
+    "doc-id-float": (lambda rec: rec.update(doc_id=1.5), "1.5"),
+    "doc-id-bool": (lambda rec: rec.update(doc_id=True), "True"),
 }.items():
-    case(f"samples-{label}")(lambda r, t, change=change: (r.edit_record("add_em", 2, change),
-                                                         [r.samples["add_em"].name, "line 3: doc_id is"])[1])
+    case(f"samples-{label}")(lambda r, t, change=change: (r.edit_record("add_em", 2, change[0]),
+                                                         [r.samples["add_em"].name, f"line 3: doc_id is {change[1]}"])[1])
 case("samples-doc-id-repeated")(lambda r, t: (r.edit_record("add_mc", 5, lambda rec: rec.update(doc_id=4)),
                                               [r.samples["add_mc"].name, "doc_id 4 appears twice"])[1])
+# Documents other than the split's first N (what lm-eval --samples picks) are refused: a
+# side must not choose what it is judged on.
 case("samples-doc-id-beyond-the-data")(lambda r, t: (r.edit_record("add_mc", 5, lambda rec: rec.update(doc_id=4000)),
-                                                     [r.samples["add_mc"].name, "doc_id 4000", "other data"])[1])
+                                                     [r.samples["add_mc"].name, "40 chosen documents",
+                                                      "doc_id 4000 without doc_id 5", "without --samples"])[1])
 for field, change, said in (
     ("filter", lambda rec: rec.pop("filter"), "filter is missing"),
     ("filter", lambda rec: rec.update(filter=1), "filter is a int"),
@@ -359,7 +372,8 @@ def _two_runs_one_level_down(r: Run, t: Path):
 
 
 def _samples_file_given(r: Run, _t: Path):
-    return [r.samples["add_em"].name, "not valid JSON"], {"candidate": r.samples["add_em"]}
+    return [r.samples["add_em"].name, "is a samples file", "pass the results_*.json beside it"], \
+        {"candidate": r.samples["add_em"]}
 
 
 def _unrelated_json(r: Run, t: Path):
@@ -385,8 +399,15 @@ for name, fn in {"path-missing": _nowhere, "path-empty-dir": _empty_dir, "path-o
 
 # Candidate vs baseline.
 def _other_harness(r: Run, _t: Path):
+    """The odd side (not the lm-eval installed here) is named, and told to use the installed one."""
     r.edit(lambda d: d.update(lm_eval_version="0.4.2"))
-    return [r.results.name, "lm-eval 0.4.2", "one lm-eval version"]
+    return [f"--candidate-results {r.results}", "lm-eval 0.4.2", f"re-run this side with lm-eval {harness_version()}"]
+
+
+def _other_harness_baseline(r: Run, _t: Path):
+    r.edit(lambda d: d.update(lm_eval_version="0.4.2"))
+    return ([f"--baseline-results {r.results}", "lm-eval 0.4.2", f"re-run this side with lm-eval {harness_version()}"],
+            {"swap": True})
 
 
 def _other_harness_than_here(r: Run, _t: Path, model: Path):
@@ -401,9 +422,18 @@ def _baseline_other_harness_than_here(r: Run, _t: Path, model: Path):
 
 
 def _pair_config(key, value):
+    """The odd side is named, by its departure from the config's YAML (not "differs from the candidate's")."""
     def change(r: Run, _t: Path):
         r.edit(lambda d: d["configs"]["add_mc"].update({key: value}))
-        return [r.results.name, "differs from the candidate's", key], {"swap": True}
+        return [f"--baseline-results {r.results}", f"was run with {key} = ", "YAML in eval.tasks"], {"swap": True}
+    return change
+
+
+def _config_vs_model(edit, said):
+    """A results side is checked against the config's task whatever the other side is: here a model."""
+    def change(r: Run, _t: Path, model: Path):
+        r.edit(edit)
+        return [f"--candidate-results {r.results}", *said], {"baseline_model": model}
     return change
 
 
@@ -420,7 +450,8 @@ def _pair_hash(field: str, problem: str):
 
 
 def _disjoint(r: Run, t: Path):
-    """Candidate on documents 0-19, baseline on 20-39: valid runs with nothing to pair."""
+    """Candidate on documents 0-19 (lm-eval --limit 20), baseline on 20-39 (lm-eval --samples):
+    the baseline chose its documents, which no side may."""
     other = copy_run(r.dir, t / "other")
     for run, keep in ((r, slice(0, 20)), (other, slice(20, 40))):
         data = run.data()
@@ -432,7 +463,8 @@ def _disjoint(r: Run, t: Path):
             data["results"][task][f"{metric},none"] = sum(scores) / len(scores)
             data["n-samples"][task]["effective"] = len(kept)
         run.save(data)
-    return [other.results.name, "other documents", "same documents"], {"baseline": other.dir}
+    return [f"--baseline-results {other.samples['add_em']}", "20 chosen documents", "without --samples"], \
+        {"baseline": other.dir}
 
 
 def _pair_prompt_options(option: str, value, text: str):
@@ -459,6 +491,7 @@ def _prompt_options_vs_model(r: Run, _t: Path, model: Path):
 
 
 case("pair-other-harness")(_other_harness)
+case("pair-other-harness-baseline")(_other_harness_baseline)
 for option, value, text in (("chat_template_sha", "d4" * 32, "a chat template (--apply_chat_template)"),
                             ("system_instruction_sha", "e5" * 32, "a system instruction (--system_instruction)")):
     case(f"pair-prompt-{option}")(_pair_prompt_options(option, value, text))
@@ -473,6 +506,29 @@ case("pair-other-document")(_pair_hash("doc_hash", "is another document"))
 case("pair-other-target")(_pair_hash("target_hash", "is another document"))
 case("pair-other-prompt")(_pair_hash("prompt_hash", "was asked with another prompt"))
 case("pair-disjoint-documents")(_disjoint)
+CONFIG_VS_MODEL = {
+    "config-vs-model-metadata-version": (lambda d: (d["versions"].update(add_mc=2.0),
+                                                    d["configs"]["add_mc"]["metadata"].update(version=2.0)),
+                                         ["is version 2.0", "sets no metadata.version"]),
+    "config-vs-model-config-metadata-version": (lambda d: d["configs"]["add_mc"]["metadata"].update(version=2.0),
+                                                ['metadata = {"version": 2.0}', "does not set it"]),
+    "config-vs-model-repeats": (lambda d: d["configs"]["add_mc"].update(repeats=2), ["repeats = 2", "says 1"]),
+    "config-vs-model-description": (lambda d: d["configs"]["add_mc"].update(description="Add: "),
+                                    ['description = "Add: "', 'says ""']),
+    "config-vs-model-gen-prefix": (lambda d: d["configs"]["add_mc"].update(gen_prefix="The answer is"),
+                                   ["gen_prefix = ", "does not set it"]),
+    "config-vs-model-fewshot-delimiter": (lambda d: d["configs"]["add_em"].update(fewshot_delimiter="\n"),
+                                          ["fewshot_delimiter = ", 'says "\\n\\n"']),
+    "config-vs-model-unknown-key": (lambda d: d["configs"]["add_mc"].update(doc_to_decontamination_query="{{q}}"),
+                                    ["doc_to_decontamination_query = ", "does not set it"]),
+    "config-vs-model-num-fewshot": (lambda d: d["configs"]["add_mc"].update(num_fewshot=3),
+                                    ["3-shot prompts", "eval.num_fewshot is 0"]),
+    "config-vs-model-direction": (lambda d: d["higher_is_better"]["add_em"].update(exact_match=False),
+                                  ["higher_is_better.add_em.exact_match is false", "higher is better",
+                                   "not the results file"]),
+}
+for name in CONFIG_VS_MODEL:
+    case(name)(lambda r, t: None)  # replaced below (needs the model)
 
 
 # Flags.
@@ -491,7 +547,8 @@ def _register_results(r: Run, _t: Path):
 NEEDS_MODEL = {"pair-harness-vs-installed": _other_harness_than_here,
                "pair-prompt-options-vs-model": _prompt_options_vs_model,
                "pair-baseline-harness-vs-installed": _baseline_other_harness_than_here,
-               "flags-both-candidate": _both_candidate_flags, "flags-both-baseline": _both_baseline_flags}
+               "flags-both-candidate": _both_candidate_flags, "flags-both-baseline": _both_baseline_flags,
+               **{name: _config_vs_model(*spec) for name, spec in CONFIG_VS_MODEL.items()}}
 case("flags-both-candidate")(lambda r, t: None)
 case("flags-both-baseline")(lambda r, t: None)
 case("flags-register-results-candidate")(_register_results)

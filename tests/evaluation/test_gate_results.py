@@ -7,6 +7,7 @@ same models are gated in-process too, and the verdicts and checks must agree.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -220,3 +221,71 @@ def test_an_unreachable_tracking_server_is_a_warning_and_the_comment_has_no_mlfl
     (first, _), comments = _gate_on_a_pull_request(tmp_path / "repo", outputs, tmp_path, dead)
     assert first.code == 1 and "warning: the gate run was not logged to MLflow" in first.err, first.err
     assert len(comments) == 1 and "MLflow run" not in comments[0]["body"] and "fail" in comments[0]["body"]
+
+
+def _edited_copy(source: Path, dest: Path, change) -> Path:
+    """A copy of lm-eval's output ``source`` whose results data ``change`` edits in place."""
+    shutil.copytree(source, dest)
+    results_file = next(dest.rglob("results_*.json"))
+    data = json.loads(results_file.read_text())
+    change(data, results_file)
+    results_file.write_text(json.dumps(data))
+    return results_file
+
+
+def test_a_metrics_direction_comes_from_the_config_not_the_results_file(repo, outputs, example_models, tmp_path):
+    """Flipping higher_is_better in the results file would make the regressed model's drop a
+    gain (exit 0): the direction is the config task's, and a file that says otherwise is refused."""
+    flipped = tmp_path / "flipped"
+    results_file = _edited_copy(outputs["regressed"], flipped, lambda d, _p: d["higher_is_better"].update(
+        add_em={"exact_match": False}, add_mc={"acc": False}))
+    for other in (["--baseline-results", str(outputs["good"])], ["--baseline", str(example_models.good), "--no-perf"]):
+        run, _ = gate(repo, "--candidate-results", str(flipped), *other)
+        assert run.code == 2, (run.code, run.out[-2000:])
+        assert f"--candidate-results {results_file}: higher_is_better.add_em.exact_match is false, but the config task's " \
+            "metric_list says higher is better" in run.err, run.err
+
+
+def test_a_side_may_not_choose_its_documents(repo, outputs, tmp_path):
+    """lm-eval --samples on the documents the model got right would pass at 1.000: a side's
+    documents must be the split's first N (lm-eval --limit N) or all of it."""
+    def only_right(data, results_file):
+        for task, path in samples_files(results_file).items():
+            metric = data["configs"][task]["metric_list"][0]["metric"]
+            kept = [line for line in path.read_text().splitlines(keepends=True) if json.loads(line)[metric] == 1.0]
+            path.write_text("".join(kept))
+            data["results"][task][f"{metric},none"] = 1.0
+            data["n-samples"][task]["effective"] = len(kept)
+
+    picked = tmp_path / "picked"
+    _edited_copy(outputs["regressed"], picked, only_right)
+    run, _ = gate(repo, "--candidate-results", str(picked), "--baseline-results", str(outputs["good"]))
+    assert run.code == 2, (run.code, run.out[-2000:])
+    assert "chosen documents" in run.err and "re-run lm-eval without --samples" in run.err, run.err
+    assert f"--candidate-results {picked}" in run.err, run.err
+
+
+def test_an_empty_results_path_is_refused(repo, outputs):
+    """``--candidate-results "$UNSET"`` must not read as the current directory."""
+    from llm_gitops.evaluation.lm_eval_results import ResultsFileError, read_lm_eval_output
+
+    with pytest.raises(ResultsFileError, match=r'^--candidate-results "": is an empty path'):
+        read_lm_eval_output("", label="--candidate-results")
+
+
+def test_an_unreadable_run_directory_is_named(outputs, tmp_path):
+    # Root reads any directory: as root, the reader runs without the capabilities that allow it.
+    out = tmp_path / "out"
+    shutil.copytree(outputs["good"], out)
+    sub = next(p for p in out.iterdir() if p.is_dir())
+    code = ("from llm_gitops.evaluation.lm_eval_results import ResultsFileError, read_lm_eval_output\n"
+            "try:\n    read_lm_eval_output(__import__('sys').argv[1], label='--candidate-results')\n"
+            "except ResultsFileError as exc:\n    print(exc)\n")
+    drop = ["setpriv", "--bounding-set", "-dac_override,-dac_read_search"] if os.geteuid() == 0 else []
+    sub.chmod(0)
+    try:
+        said = subprocess.run([*drop, sys.executable, "-c", code, str(out)], capture_output=True, text=True,
+                              check=True).stdout
+    finally:
+        sub.chmod(0o755)
+    assert "cannot be listed (Permission denied)" in said, said

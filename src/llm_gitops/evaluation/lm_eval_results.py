@@ -36,7 +36,7 @@ from typing import Any, Iterator, Mapping, NamedTuple
 from llm_gitops.config.schema import EvalSection
 from llm_gitops.errors import EvalError
 from llm_gitops.evaluation.results import EvalResults, MetricResult, sample_hash
-from llm_gitops.evaluation.tasks import FunctionRef, TaskSuite, metric_key, resolve_tasks
+from llm_gitops.evaluation.tasks import FunctionRef, ResolvedTask, TaskSuite, metric_key, resolve_tasks
 from llm_gitops.models.resolved import ResolvedModel
 
 RESULTS_KIND = "lm-eval-results"
@@ -46,13 +46,14 @@ MAX_RESULTS_BYTES = 64 << 20
 MAX_SAMPLES_BYTES = 4 << 30
 MAX_LINE_BYTES = 64 << 20
 _DATE_ID = re.compile(r"_(\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}(?:\.\d+)?)$")
-# Keys of lm-eval's task config that name where the data lies on the machine that ran
-# it, not what it is: the documents themselves are compared instead (doc hashes).
+# Keys of lm-eval's task config that describe the machine that ran it (metadata also
+# holds the model's arguments and the YAML's path), not the task: only metadata.version is kept.
 _MACHINE_KEYS = ("metadata",)
-# Task YAML keys not compared with lm-eval's recorded config: the name (matched
-# already), lm-eval's bookkeeping, and what the gate overrides (num_fewshot is checked
-# against eval.num_fewshot through ``n-shot``).
-_UNCOMPARED_YAML_KEYS = {"task", "include", "metadata", "num_fewshot", "dataset_kwargs", "dataset_path", "tag", "group"}
+# Task config keys not compared with the config's YAML: the name (matched already),
+# lm-eval's bookkeeping, and what the gate sets (num_fewshot is compared with eval.num_fewshot).
+_UNCOMPARED_YAML_KEYS = {"task", "include", "num_fewshot", "tag", "group"}
+# Stands for a ``!function`` reference when a task YAML goes through lm-eval's TaskConfig.
+_FUNCTION = "\0!function "
 _FIX_RERUN = "re-run lm-eval with --output_path DIR --log_samples and pass DIR or its results_*.json"
 
 
@@ -79,6 +80,8 @@ class LmEvalRun:
     group_subtasks: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
     # How lm-eval wrapped every prompt beyond the task config (see ``prompt_format``).
     prompt_format: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    # task -> metric -> the file's top-level higher_is_better (a claim, checked against the config)
+    directions: Mapping[str, Mapping[str, Any]] = field(default_factory=dict, compare=False, repr=False)
 
     def where(self, task: str | None = None) -> str:
         path = self.samples_paths.get(task) if task else None
@@ -109,11 +112,19 @@ def _results_files(directory: Path) -> list[Path]:
     found = sorted(p for p in directory.glob("results_*.json"))
     if not found:  # OUT/<model name>/results_*.json: one level down
         found = sorted(p for p in directory.glob("*/results_*.json"))
+    if not found:  # glob skips a directory it cannot read: say so rather than "no results"
+        for sub in directory.iterdir():
+            if sub.is_dir():
+                os.listdir(sub)
     return found
 
 
-def locate_results_file(path: Path, label: str) -> Path:
+def locate_results_file(path: Path | str, label: str) -> Path:
     """The results file of ``path``: the file itself, or the one results_*.json in the directory."""
+    if not str(path).strip():  # Path("") is the current directory: an unset CI variable must not mean "search here"
+        raise _fail(label, '""', "is an empty path (an unset CI variable?)",
+                    "pass lm-eval's --output_path directory or a results_*.json in it")
+    path = Path(path)
     try:
         is_dir = path.is_dir()
         exists = is_dir or path.exists() or path.is_symlink()
@@ -122,11 +133,15 @@ def locate_results_file(path: Path, label: str) -> Path:
     if not exists:
         raise _fail(label, path, "does not exist", "pass lm-eval's --output_path directory or a results_*.json in it")
     if not is_dir:
+        if path.name.startswith("samples_") and path.name.endswith(".jsonl"):
+            raise _fail(label, path, "is a samples file, not lm-eval's results",
+                        "pass the results_*.json beside it, or the directory that holds both")
         return path
     try:
         found = _results_files(path)
     except OSError as exc:
-        raise _fail(label, path, f"cannot be listed ({exc.strerror or exc})", "pass a readable directory") from None
+        raise _fail(label, exc.filename or path, f"cannot be listed ({exc.strerror or exc})",
+                    "make it readable, or pass the results_*.json of the run") from None
     if not found:
         raise _fail(label, path, "holds no results_*.json (nor does any directory in it)",
                     "pass the --output_path directory lm-eval wrote, or a results file")
@@ -170,7 +185,7 @@ def _expect(value: Any, kind: type | tuple[type, ...], label: str, path: Path, w
 
 # --------------------------------------------------------------------------- reading
 def _read_results_json(path: Path, label: str) -> tuple[bytes, dict[str, Any]]:
-    _stat_regular(path, label, "lm-eval results_*.json", MAX_RESULTS_BYTES)
+    _stat_regular(path, label, "results_*.json", MAX_RESULTS_BYTES)
     try:
         with path.open("rb") as fh:
             raw = fh.read(MAX_RESULTS_BYTES + 1)
@@ -210,14 +225,18 @@ def _samples_lines(path: Path, label: str) -> Iterator[tuple[int, str, bytes]]:
             if len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n"):
                 raise _fail(label, path, f"line {number} is longer than {MAX_LINE_BYTES >> 20} MiB",
                             "pass the samples file lm-eval wrote")
-            if not raw.endswith(b"\n"):
-                raise _fail(label, path, f"is truncated mid-line at line {number} (no newline at the end)",
-                            "the run that wrote it was interrupted; " + _FIX_RERUN)
+            # A binary file is said to be one, not "truncated" for lacking a final newline.
             try:
                 text = raw.decode("utf-8")
             except UnicodeDecodeError:
                 raise _fail(label, path, f"line {number} is not UTF-8 text (a binary file?)",
                             "pass the samples file lm-eval wrote") from None
+            if "\0" in text:
+                raise _fail(label, path, f"line {number} holds NUL bytes (a binary file?)",
+                            "pass the samples file lm-eval wrote")
+            if not raw.endswith(b"\n"):
+                raise _fail(label, path, f"is truncated mid-line at line {number} (no newline at the end)",
+                            "the run that wrote it was interrupted; " + _FIX_RERUN)
             yield number, text, raw
 
 
@@ -231,7 +250,7 @@ class _TaskSamples:
 
 
 def _read_samples(path: Path, label: str, task: str, digest: "hashlib._Hash") -> _TaskSamples:
-    _stat_regular(path, label, f"lm-eval samples file of task {task!r}", MAX_SAMPLES_BYTES)
+    _stat_regular(path, label, f"samples file of task {task!r}", MAX_SAMPLES_BYTES)
     out = _TaskSamples()
     for number, text, raw in _samples_lines(path, label):
         digest.update(raw)
@@ -248,7 +267,8 @@ def _read_samples(path: Path, label: str, task: str, digest: "hashlib._Hash") ->
                         "pass the samples file lm-eval wrote")
         doc_id = rec.get("doc_id")
         if not isinstance(doc_id, int) or isinstance(doc_id, bool) or doc_id < 0:
-            raise _fail(label, path, f"{where}: doc_id is {doc_id!r}, expected a document index (an integer >= 0)",
+            shown = "missing" if "doc_id" not in rec else repr(doc_id)
+            raise _fail(label, path, f"{where}: doc_id is {shown}, expected a document index (an integer >= 0)",
                         "pass the samples file lm-eval wrote, unedited")
         filter_name = _expect(rec.get("filter"), str, label, path, f"{where}: filter")
         metrics = _expect(rec.get("metrics"), list, label, path, f"{where}: metrics")
@@ -294,6 +314,8 @@ def _comparable(value: Any) -> Any:
     if not isinstance(value, dict):
         return value
     out = {k: v for k, v in value.items() if k not in _MACHINE_KEYS}
+    if isinstance(value.get("metadata"), dict) and "version" in value["metadata"]:
+        out["metadata"] = {"version": value["metadata"]["version"]}
     kwargs = out.get("dataset_kwargs")
     if isinstance(kwargs, dict) and "data_files" in kwargs:
         out["dataset_kwargs"] = {k: v for k, v in kwargs.items() if k != "data_files"}
@@ -319,9 +341,9 @@ def _aggregations(config: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def read_lm_eval_output(path: Path, *, label: str) -> LmEvalRun:
+def read_lm_eval_output(path: Path | str, *, label: str) -> LmEvalRun:
     """Read one lm-eval run (a directory or its results file) into EvalResults; raise ResultsFileError."""
-    results_path = locate_results_file(Path(path), label)
+    results_path = locate_results_file(path, label)
     raw, data = _read_results_json(results_path, label)
     for key in ("results", "configs"):
         if key not in data:
@@ -362,6 +384,9 @@ def read_lm_eval_output(path: Path, *, label: str) -> LmEvalRun:
         n_info = _expect(sections["n-samples"].get(task), dict, label, results_path, f"n-samples.{task}")
         effective = _expect(n_info.get("effective"), int, label, results_path, f"n-samples.{task}.effective")
         higher = _expect(sections["higher_is_better"].get(task, {}), dict, label, results_path, f"higher_is_better.{task}")
+        for metric, stated in higher.items():
+            if stated is not None:  # lm-eval writes null for a metric it knows no direction of
+                _expect(stated, bool, label, results_path, f"higher_is_better.{task}.{metric}")
 
         sample_file = _samples_path(results_path, task, date_id)
         if not sample_file.exists() and not sample_file.is_symlink():
@@ -379,6 +404,14 @@ def read_lm_eval_output(path: Path, *, label: str) -> LmEvalRun:
             if len(ids) != effective:
                 raise _fail(label, sample_file, f"has {len(ids)} samples for filter {filter_name!r}, but the results "
                             f"file reports {effective}: the file is incomplete or from another run", _FIX_RERUN)
+            if max(ids, default=-1) != len(ids) - 1:
+                # Not the split's first N documents (lm-eval --limit N) nor all of them: chosen ones
+                # (--samples), which would let a side pick the documents it is judged on.
+                gap = min(set(range(len(ids))) - ids)
+                raise _fail(label, sample_file, f"task {task!r} was scored on {len(ids)} chosen documents (doc_id "
+                            f"{max(ids)} without doc_id {gap}), not the split's first {len(ids)}: a side must not "
+                            "choose the documents it is judged on",
+                            "re-run lm-eval without --samples (--limit N scores the split's first N documents)")
         aggregations = _aggregations(config)
         for key, raw in values.items():
             if "," not in key:
@@ -403,14 +436,15 @@ def read_lm_eval_output(path: Path, *, label: str) -> LmEvalRun:
                 if abs(mean - float(raw)) > 1e-6 * max(1.0, abs(float(raw))):
                     raise _fail(label, sample_file, f"averages {metric} = {mean:.6g}, but the results file reports "
                                 f"{float(raw):.6g}: the files are from different runs", _FIX_RERUN)
-            hib = higher.get(metric, True)
+            # What the file states; check_against_config replaces it by the config's task's direction.
+            hib = higher.get(metric)
             metrics[metric_key(task, metric, filter_name)] = MetricResult(
                 task=task,
                 metric=metric,
                 value=float(raw),
                 stderr=float(stderr) if _is_number(stderr) else None,
                 n=len(pairs) or effective,
-                higher_is_better=bool(hib),
+                higher_is_better=hib is not False,
                 doc_ids=tuple(d for d, _ in pairs),
                 scores=tuple(s for _, s in pairs),
             )
@@ -454,6 +488,7 @@ def read_lm_eval_output(path: Path, *, label: str) -> LmEvalRun:
         task_configs=task_configs, docs=docs,
         group_subtasks=data["group_subtasks"] if isinstance(data.get("group_subtasks"), dict) else {},
         prompt_format=prompt_format(data),
+        directions={t: dict(sections["higher_is_better"].get(t) or {}) for t in configs},
     )
 
 
@@ -492,9 +527,20 @@ def _json_form(value: Any) -> Any:
     return json.loads(json.dumps(value, default=str))
 
 
-def _has_function(value: Any) -> bool:
+def _marked(value: Any) -> Any:
+    """``value`` with each FunctionRef replaced by a ``_FUNCTION`` marker string."""
     if isinstance(value, FunctionRef):
-        return True
+        return _FUNCTION + value.spec
+    if isinstance(value, dict):
+        return {k: _marked(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_marked(v) for v in value]
+    return value
+
+
+def _has_function(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.startswith(_FUNCTION)
     if isinstance(value, dict):
         return any(_has_function(v) for v in value.values())
     if isinstance(value, (list, tuple)):
@@ -513,16 +559,21 @@ def _leaf_names(name: str, group_subtasks: Mapping[str, Any], seen: frozenset[st
     return out
 
 
-def check_against_config(run: LmEvalRun, suite: TaskSuite, settings: EvalSection, required_metrics: set[str]) -> None:
-    """The run must be of the config's tasks, as the config defines them, with the metrics thresholds name.
+def check_against_config(run: LmEvalRun, suite: TaskSuite, settings: EvalSection,
+                         required_metrics: set[str]) -> LmEvalRun:
+    """The run must be of the config's tasks, as the config defines them, with the metrics
+    thresholds name; returns it with each metric's direction taken from the config's task.
 
     A built-in group the config names matches its subtasks (lm-eval's ``group_subtasks``).
-    Local tasks are compared key by key with their YAML (data paths aside: the documents
-    of a JSON-lines task are compared with the config's data file instead); built-in
-    tasks are pinned by the harness version.
+    Local tasks are compared key by key with the config lm-eval makes of their YAML (data
+    paths aside: the documents of a JSON-lines task are compared with the config's data
+    file instead), and their version with its ``metadata.version``; built-in tasks are
+    pinned by the harness version. Whether higher is better comes from the task's
+    definition (its metric_list, else lm-eval's default for the metric), never from the
+    file, which must not say otherwise.
     """
     groups = run.group_subtasks
-    named: dict[str, str] = {}
+    named: dict[str, ResolvedTask] = {}
     for task in suite.tasks:
         leaves = _leaf_names(task.name, groups) & set(run.tasks) if task.name in groups else {task.name} & set(run.tasks)
         if not leaves:
@@ -530,49 +581,118 @@ def check_against_config(run: LmEvalRun, suite: TaskSuite, settings: EvalSection
                         f"eval.tasks[{task.index}] names (it has {', '.join(run.tasks)})",
                         "evaluate the tasks of the gate config, or gate with the config they were run for")
         for leaf in leaves:
-            named[leaf] = task.name
+            named[leaf] = task
     extra = [t for t in run.tasks if t not in named]
     if extra:
         raise _fail(run.label, run.results_path, f"has results of task {extra[0]!r}, which eval.tasks does not name",
                     "add the task to eval.tasks, or pass a run of the config's tasks only")
+    run = _with_config_directions(run, named)
     for task in suite.tasks:
         if task.name not in run.tasks:
             continue
-        shots = run.n_shot.get(task.name, 0)
-        if shots != settings.num_fewshot:
-            raise _fail(run.label, run.results_path, f"task {task.name!r} ran with {shots}-shot prompts, but "
-                        f"eval.num_fewshot is {settings.num_fewshot}",
-                        f"re-run lm-eval with --num_fewshot {settings.num_fewshot}, or set eval.num_fewshot: {shots}")
+        for shots in (run.n_shot.get(task.name, 0), (run.task_configs.get(task.name) or {}).get("num_fewshot", 0)):
+            if shots != settings.num_fewshot:
+                raise _fail(run.label, run.results_path, f"task {task.name!r} ran with {shots}-shot prompts, but "
+                            f"eval.num_fewshot is {settings.num_fewshot}",
+                            f"re-run lm-eval with --num_fewshot {settings.num_fewshot}, or set eval.num_fewshot: {shots}")
         if task.kind == "local" and task.config is not None:
-            _compare_local_config(run, task.name, task.config, settings)
+            _compare_local_config(run, task, settings)
     for key in sorted(required_metrics):
         task, _, _ = key.partition("/")
         if task in run.tasks and key not in run.results.metrics:
             have = ", ".join(sorted(k for k in run.results.metrics if k.startswith(f"{task}/"))) or "none"
             raise _fail(run.label, run.results_path, f"has no metric {key!r} that a threshold checks (it has {have})",
                         "check the task's metric_list, or the threshold's metric name")
+    return run
 
 
-def _compare_local_config(run: LmEvalRun, task: str, yaml_config: dict[str, Any], settings: EvalSection) -> None:
-    recorded = run.task_configs.get(task) or {}
-    expected = {k: v for k, v in yaml_config.items() if k not in _UNCOMPARED_YAML_KEYS and not _has_function(v)}
+def _definition(task: ResolvedTask, leaf: str) -> dict[str, Any]:
+    """The YAML that defines ``leaf``: the config's local task, or lm-eval's own for a
+    built-in task or a subtask of a built-in group ({} when lm-eval's index has no file)."""
+    if task.kind == "local":
+        return task.config or {}
+    from lm_eval.tasks._yaml_loader import load_yaml
+
+    from llm_gitops.evaluation.tasks import builtin_task_manager
+
+    entry = builtin_task_manager().task_index.get(leaf)
+    if entry is None:
+        return {}
+    config = load_yaml(entry.yaml_path, resolve_func=False, recursive=True) if entry.yaml_path else entry.cfg
+    return config if isinstance(config, dict) else {}
+
+
+def _direction(definition: Mapping[str, Any], metric: str) -> tuple[bool, str]:
+    """(higher is better, where that is said) for ``metric`` of the task ``definition``
+    defines, as lm-eval decides it: the metric_list entry, else its default for the metric."""
+    for item in definition.get("metric_list") or []:
+        if isinstance(item, dict) and item.get("metric") == metric and isinstance(item.get("higher_is_better"), bool):
+            return item["higher_is_better"], "the config task's metric_list says"
+    from lm_eval.api.registry import is_higher_better
+
+    # lm-eval knows no direction for a metric it has not registered; higher is the gate's default.
+    return is_higher_better(metric) is not False, f"lm-eval's default for {metric} is that"
+
+
+def _with_config_directions(run: LmEvalRun, named: Mapping[str, ResolvedTask]) -> LmEvalRun:
+    """``run`` with each metric's direction from the config's task; the file's own
+    statements (top-level ``higher_is_better``, its config's metric_list) must agree."""
+    definitions = {leaf: _definition(task, leaf) for leaf, task in named.items()}
+    metrics = {}
+    for key, result in run.results.metrics.items():
+        want, source = _direction(definitions[result.task], result.metric)
+        listed = [item.get("higher_is_better") for item in (run.task_configs.get(result.task) or {}).get("metric_list") or []
+                  if isinstance(item, dict) and item.get("metric") == result.metric]
+        for where, stated in ((f"higher_is_better.{result.task}.{result.metric}",
+                               run.directions.get(result.task, {}).get(result.metric)),
+                              (f"configs.{result.task}.metric_list's higher_is_better of {result.metric}",
+                               listed[0] if listed else None)):
+            if stated is not None and stated != want:
+                raise _fail(run.label, run.results_path, f"{where} is {json.dumps(stated)}, but {source} "
+                            f"{'higher' if want else 'lower'} is better: the gate would read a drop as a gain",
+                            "pass the results_*.json lm-eval wrote, unedited (a metric's direction comes from the "
+                            "task config, not the results file)")
+        metrics[key] = replace(result, higher_is_better=want)
+    return replace(run, results=replace(run.results, metrics=metrics))
+
+
+def _expected_config(task: ResolvedTask, settings: EvalSection) -> dict[str, Any]:
+    """The task config lm-eval records (results_*.json ``configs``) when the gate runs the
+    local ``task``: lm-eval's TaskConfig of the YAML, defaults included, comparable form."""
+    from lm_eval.api.task import TaskConfig
+
+    yaml_config = task.config or {}
+    given = {k: _marked(v) for k, v in yaml_config.items() if k not in _UNCOMPARED_YAML_KEYS}
+    try:
+        expected = _comparable(_json_form(TaskConfig(task=task.name, **given).to_dict()))
+    except (TypeError, ValueError) as exc:
+        raise EvalError(f"eval.tasks[{task.index}]: {task.yaml_path}: lm-eval cannot read this task YAML ({exc})",
+                        hint="fix the task YAML") from None
     if settings.max_gen_toks and isinstance(expected.get("generation_kwargs"), dict):
         expected["generation_kwargs"] = {**expected["generation_kwargs"], "max_gen_toks": settings.max_gen_toks}
-    kwargs = yaml_config.get("dataset_kwargs")
-    if isinstance(kwargs, dict):
-        expected["dataset_kwargs"] = {k: v for k, v in kwargs.items() if k != "data_files"}
-    dataset_path = yaml_config.get("dataset_path")
-    if isinstance(dataset_path, str) and not dataset_path.startswith(("/", ".", "~")):
-        expected["dataset_path"] = dataset_path
-    for key, value in expected.items():
-        have = recorded.get(key)
-        if key == "dataset_kwargs" and not value and have in (None, {}):
+    return expected
+
+
+def _compare_local_config(run: LmEvalRun, task: ResolvedTask, settings: EvalSection) -> None:
+    recorded = run.task_configs.get(task.name) or {}
+    expected = _expected_config(task, settings)
+    fix = "gate with the task config the results were made with, or re-run lm-eval with the config's task"
+    metadata = (task.config or {}).get("metadata")
+    version = _json_form(metadata["version"]) if isinstance(metadata, dict) and "version" in metadata else None
+    if run.versions.get(task.name) != (version if version is not None else "Yaml"):  # lm-eval's version of a YAML task
+        says = f"says metadata.version {json.dumps(version)}" if version is not None else "sets no metadata.version"
+        raise _fail(run.label, run.results_path, f"task {task.name!r} is version "
+                    f"{json.dumps(run.versions.get(task.name))}, but its YAML in eval.tasks {says}", fix)
+    for key in sorted(set(expected) | set(recorded)):
+        want, have = expected.get(key), recorded.get(key)
+        if key in _UNCOMPARED_YAML_KEYS or _has_function(want) or want == have:
             continue
-        if _json_form(value) != have:
-            raise _fail(run.label, run.results_path, f"task {task!r} was run with {key} = {json.dumps(have)}, but its "
-                        f"YAML in eval.tasks says {json.dumps(_json_form(value))}",
-                        "gate with the task config the results were made with, or re-run lm-eval with the config's task")
-    _compare_docs_with_data(run, task, yaml_config)
+        if key == "dataset_kwargs" and not want and have in (None, {}):
+            continue
+        says = f"says {json.dumps(want)}" if key in expected else "does not set it"
+        raise _fail(run.label, run.results_path, f"task {task.name!r} was run with {key} = {json.dumps(have)}, but "
+                    f"its YAML in eval.tasks {says}", fix)
+    _compare_docs_with_data(run, task.name, task.config or {})
 
 
 def _compare_docs_with_data(run: LmEvalRun, task: str, yaml_config: dict[str, Any]) -> None:
@@ -616,11 +736,18 @@ def _compare_docs_with_data(run: LmEvalRun, task: str, yaml_config: dict[str, An
                         "gate with the data the results were made with, or re-run lm-eval on the config's data")
 
 
-def check_harness(run: LmEvalRun, other_label: str, other_version: str) -> None:
+def check_harness(run: LmEvalRun, other_label: str, other_version: str, installed: str | None) -> None:
+    """``run`` was made by the other side's lm-eval version (``installed``: the one here, if known)."""
     if run.harness_version != other_version:
+        fix = (f"re-run this side with lm-eval {installed}, the version installed here and the {other_label.split()[0]}'s"
+               if other_version == installed else "evaluate both sides with one lm-eval version" + (
+                   f" (lm-eval {installed} is installed here)" if installed else ""))
         raise _fail(run.label, run.results_path, f"was made by lm-eval {run.harness_version}, the {other_label} by "
-                    f"lm-eval {other_version}: scores from different harness versions are not comparable",
-                    f"evaluate both sides with one lm-eval version (e.g. pip install lm-eval=={other_version})")
+                    f"lm-eval {other_version}: scores from different harness versions are not comparable", fix)
+
+
+def _role(run: LmEvalRun) -> str:
+    return "candidate" if run.label.startswith("--candidate") else "baseline"
 
 
 def check_prompt_format(run: LmEvalRun, other_label: str, other: Mapping[str, Any] | None) -> None:
@@ -643,25 +770,34 @@ def check_prompt_format(run: LmEvalRun, other_label: str, other: Mapping[str, An
                     if evaluated_here else ""))
 
 
-def check_pair(candidate: LmEvalRun, baseline: LmEvalRun) -> None:
-    """Two runs the gate may compare: one harness, one task config, the same documents under each doc id."""
-    check_harness(baseline, f"candidate ({candidate.results_path})", candidate.harness_version)
+def check_pair(candidate: LmEvalRun, baseline: LmEvalRun, *, installed_harness: str | None = None) -> None:
+    """Two runs the gate may compare: one harness, one task config, the same documents under each doc id.
+
+    A difference is blamed on the side that departs from ``installed_harness`` (the
+    lm-eval here, whose task definitions the config's built-in tasks are), else on the baseline.
+    """
+    odd, other = ((candidate, baseline) if baseline.harness_version == installed_harness
+                  and candidate.harness_version != installed_harness else (baseline, candidate))
+    check_harness(odd, f"{_role(other)} ({other.results_path})", other.harness_version, installed_harness)
     check_prompt_format(baseline, "candidate", candidate.prompt_format)
     for task in sorted(set(candidate.tasks) | set(baseline.tasks)):
         if task not in candidate.tasks or task not in baseline.tasks:
             side = baseline if task not in candidate.tasks else candidate
             raise _fail(side.label, side.results_path, f"has task {task!r}, which the other side lacks",
                         "evaluate both models on the same tasks")
+        # A local task's config and version were compared with its YAML already (check_against_config),
+        # so a difference left here is of a built-in task: neither side can be told the odd one.
         if candidate.versions.get(task) != baseline.versions.get(task):
             raise _fail(baseline.label, baseline.results_path, f"task {task!r} is version "
-                        f"{baseline.versions.get(task)!r}, the candidate's {candidate.versions.get(task)!r}: the models "
-                        "were evaluated on different versions of the task", "evaluate both models with the same task")
+                        f"{baseline.versions.get(task)!r}, the candidate's ({candidate.results_path}) "
+                        f"{candidate.versions.get(task)!r}: the models were evaluated on different versions of the task",
+                        "evaluate both models with the same task")
         a, b = candidate.task_configs.get(task), baseline.task_configs.get(task)
         if a != b:
             keys = sorted(k for k in set(a or {}) | set(b or {}) if (a or {}).get(k) != (b or {}).get(k))
-            raise _fail(baseline.label, baseline.results_path, f"task {task!r} differs from the candidate's in "
-                        f"{', '.join(keys[:3])}: the models were evaluated on different task configs",
-                        "evaluate both models with the same task YAML")
+            raise _fail(baseline.label, baseline.results_path, f"task {task!r} differs from the candidate's "
+                        f"({candidate.results_path}) in {', '.join(keys[:3])}: the models were evaluated on different "
+                        "task configs", "evaluate both models with the same task YAML")
         ha, hb = candidate.results.sample_hashes.get(task, {}), baseline.results.sample_hashes.get(task, {})
         if ha and hb and not set(ha) & set(hb):
             raise _fail(baseline.label, baseline.results_path, f"task {task!r} was evaluated on other documents than "
@@ -732,7 +868,7 @@ def restrict_to_common_docs(candidate: EvalResults, baseline: EvalResults, *, ca
 
 
 # --------------------------------------------------------------------------- the gate's use
-def results_side(path: Path, *, label: str, settings: EvalSection, base_dir: Path,
+def results_side(path: Path | str, *, label: str, settings: EvalSection, base_dir: Path,
                  required_metrics: set[str]) -> tuple[ResolvedModel, LmEvalRun]:
     """One side of a gate given as lm-eval output: read, checked against the config.
 
@@ -740,7 +876,7 @@ def results_side(path: Path, *, label: str, settings: EvalSection, base_dir: Pat
     over the files' content), so reports, the decision cache and tracking name it like a model.
     """
     run = read_lm_eval_output(path, label=label)
-    check_against_config(run, resolve_tasks(settings, base_dir=base_dir), settings, required_metrics)
+    run = check_against_config(run, resolve_tasks(settings, base_dir=base_dir), settings, required_metrics)
     model = ResolvedModel(path=run.results_path, digest=run.results.model_digest, source=str(run.results_path),
                           kind=RESULTS_KIND)
     return model, run
@@ -751,13 +887,13 @@ def check_sides(candidate: LmEvalRun | None, baseline: LmEvalRun | None, *, inst
     """Before anything is measured: results on both sides must pair; results against a
     model evaluated here must come from the lm-eval installed here."""
     if candidate is not None and baseline is not None:
-        check_pair(candidate, baseline)
+        check_pair(candidate, baseline, installed_harness=installed_harness)
         return
     if candidate is not None and baseline_is_model:
-        check_harness(candidate, "baseline (evaluated here)", installed_harness)
+        check_harness(candidate, "baseline (evaluated here)", installed_harness, installed_harness)
         check_prompt_format(candidate, "baseline (evaluated here)", None)
     if baseline is not None:
-        check_harness(baseline, "candidate (evaluated here)", installed_harness)
+        check_harness(baseline, "candidate (evaluated here)", installed_harness, installed_harness)
         check_prompt_format(baseline, "candidate (evaluated here)", None)
 
 

@@ -170,7 +170,7 @@ def extract_metrics(res: dict[str, Any], task_names: list[str]) -> dict[str, Met
                 value=value,
                 stderr=stderr,
                 n=n,
-                higher_is_better=bool(higher.get(metric, True)),
+                higher_is_better=higher.get(metric) is not False,  # lm-eval says None for "unknown": higher, as for results
                 doc_ids=tuple(d for d, _ in pairs),
                 scores=tuple(s for _, s in pairs),
             )
