@@ -401,7 +401,7 @@ class TestErrorsAndOverall:
         )
         assert outcome.verdict == "inconclusive" and outcome.exit_code == 0
         assert outcome.summary == ("inconclusive - 1 of 1 check inconclusive: add_em/exact_match dropped 6.0pt (lower bound "
-                                   "0.6pt <= max_drop 2pt at 95%, n=50; ~218 samples would settle it) "
+                                   "0.6pt <= max_drop 2pt at 95%, n=50; ~160 samples would settle it) "
                                    "(gate.on_inconclusive: neutral, not blocking)")
 
     def test_error_outcome(self):

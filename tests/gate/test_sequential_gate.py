@@ -43,13 +43,17 @@ class FakeRunner:
         cand, base = TRUTH[self.candidate]
         return base if name == "base" else cand
 
-    def __call__(self, m: ResolvedModel, order_slice: tuple[int, int]):
+    def __call__(self, m: ResolvedModel, order_slice: tuple[int, int], documents=None):
         start, stop = order_slice
         self.calls.append((m.source, order_slice))
         metrics = []
         for key in (EM, MC):
             task = key.split("/")[0]
             docs = sorted(document_order(task, SPLIT, self.settings.seed, self.settings.sampling)[start:stop])
+            if documents is not None:
+                if task not in documents:
+                    continue
+                assert documents[task] == docs, "a look's documents of a task are its order slice"
             self.evaluated += [(m.source, task, d) for d in docs]
             all_scores = self.scores(m.source, task)
             metrics.append(metric(key, [all_scores[d] for d in docs], docs))
@@ -71,13 +75,18 @@ def run_looks(candidate: str, **eval_settings):
     return decide_look(cand, base, design), runner
 
 
+def per_task(outcome) -> dict[str, int]:
+    """The documents each task was evaluated on: its count at the last look it took part in."""
+    return {task: n for look in outcome.looks for task, n in look["samples"].items()}
+
+
 class TestLooks:
     def test_a_clear_regression_stops_early_and_no_document_is_evaluated_twice(self):
         outcome, runner = run_looks("worse")
         assert outcome.verdict == "fail" and outcome.looks[-1]["next"] is None
-        evaluated = outcome.looks[-1]["samples"]["add_em"]
-        assert evaluated < SPLIT / 2
-        assert len(runner.evaluated) == len(set(runner.evaluated)) == 2 * 2 * evaluated  # 2 models x 2 tasks
+        evaluated = per_task(outcome)
+        assert max(evaluated.values()) < SPLIT / 2
+        assert len(runner.evaluated) == len(set(runner.evaluated)) == 2 * sum(evaluated.values())  # 2 models
 
     def test_the_model_measured_last_goes_first_at_the_next_look(self):
         """With memory for one resident model only, it is still loaded when the next look starts."""
@@ -169,20 +178,36 @@ def repo(tmp_path, monkeypatch):
     return tmp_path
 
 
+class Calls(list):
+    """(model, order slice) of each eval call; ``tasks``: the tasks each call evaluated (None: all)."""
+
+    def __init__(self):
+        super().__init__()
+        self.tasks: list[set[str] | None] = []
+
+
 @pytest.fixture()
 def fake_cli(monkeypatch):
-    slices: list[tuple[str, tuple[int, int]]] = []
+    slices = Calls()
 
     def resolve(config, spec, **_flags):
         return model(Path(spec if isinstance(spec, str) else spec.source).name)
 
-    def run_eval(m, settings, *, base_dir, cache_root, progress=None, order_slice=None, resident=None, suite=None):
-        assert order_slice is not None, "a sequential gate evaluates order slices"
+    def run_eval(m, settings, *, base_dir, cache_root, progress=None, order_slice=None, resident=None, suite=None,
+                 documents=None):
         assert resident is not None, "a sequential gate keeps its models loaded from look to look"
         assert suite is not None and suite.names == ["add_mc", "add_em"], "every look reuses the gate's eval.tasks"
+        if documents is not None:  # the undecided tasks' share of the look: their order slice
+            assert order_slice is None
+            task, docs = next(iter(documents.items()))
+            order = document_order(task, SPLIT, settings.seed, settings.sampling)
+            at = sorted(order.index(d) for d in docs)
+            order_slice = (at[0], at[-1] + 1)
+        assert order_slice is not None, "a sequential gate evaluates order slices"
         slices.append((m.source, order_slice))
+        slices.tasks.append(set(documents) if documents is not None else None)
         name = "worse" if m.source in ("worse", "base") else "same"
-        return FakeRunner(settings, name)(m, order_slice)
+        return FakeRunner(settings, name)(m, order_slice, documents)
 
     monkeypatch.setattr("llm_gitops.commands.gate.command_model", resolve)
     monkeypatch.setattr("llm_gitops.evaluation.runner.run_eval", run_eval)
@@ -199,11 +224,33 @@ def test_gate_decides_a_regression_in_looks(repo, fake_cli, capsys):
     # Each look evaluated only its new documents, on both models.
     stops = [s for _, s in fake_cli]
     assert stops[:2] == [(0, 100), (0, 100)] and all(a[1] == b[0] for a, b in zip(stops[::2], stops[2::2]))
-    assert stops[-1][1] == last["samples"]["add_em"] < SPLIT
+    assert stops[-1][1] == max(last["samples"].values()) < SPLIT
     md = (repo / ".llm-gitops" / "reports" / "report.md").read_text()
-    assert f"Sequential eval: decided at look {last['look']}" in md and "| look | samples | decided |" in md
+    assert f"Sequential eval: every relative check decided by look {last['look']}, on " in md
+    assert "| look | samples | decided |" in md
     check = data["checks"][0]
     assert check["bound_side"] == "lower" and check["bound_value"] > 0.02 and check["look"] == last["look"]
+
+
+def test_the_gate_cli_reports_a_checks_numbers_from_its_deciding_look(repo, fake_cli):
+    """Candidate, baseline, delta, bounds and n of a check are all of the look that decided
+    it, and a task decided early is evaluated no further."""
+    (repo / ".llm-gitops.yaml").write_text(CONFIG.format(candidate="worse", eval_extra=""))
+    assert gate() == 1
+    data = json.loads((repo / ".llm-gitops" / "reports" / "report.json").read_text())
+    samples = {look["look"]: look["samples"] for look in data["looks"]}
+    for check in data["checks"]:
+        assert check["n"] == samples[check["look"]][check["metric"].split("/")[0]]
+        assert check["delta"] == pytest.approx(check["candidate"] - check["baseline"])
+        assert check["ci_low"] <= check["delta"] <= check["ci_high"]
+    mc = next(c for c in data["checks"] if c["metric"] == MC)
+    assert mc["look"] < data["looks"][-1]["look"]
+    # After add_mc's look, both models evaluated add_em alone.
+    after = [tasks for (_, s), tasks in zip(fake_cli, fake_cli.tasks) if s[0] >= mc["n"]]
+    assert after and all(tasks == {"add_em"} for tasks in after)
+    md = (repo / ".llm-gitops" / "reports" / "report.md").read_text()
+    em = next(c for c in data["checks"] if c["metric"] == EM)
+    assert f"on {em['n']} (add_em), {mc['n']} (add_mc) documents." in md
 
 
 def test_the_report_links_the_ci_run_and_its_artifacts():

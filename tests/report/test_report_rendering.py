@@ -72,7 +72,7 @@ class TestMarkdown:
         details = md[md.index("<details><summary>Details</summary>"):]
         assert details.rstrip().endswith("</details>")
         for text in ("`sha256:" + "a" * 64 + "`", "(eval cached, perf run)", "models:/adder@production",
-                     "| metric | n | method | p-value | resolves (MDE) | reason |", "Tango", "p<0.001", "alpha: `0.05`",
+                     "| metric | n | method | p-value (claim) | resolves (MDE) | reason |", "Tango", "p<0.001 (beyond max_drop)", "alpha: `0.05`",
                      "bootstrap_samples: `500`", "candidate eval 6.1 s", "llm-gitops 0.1.0"):
             assert text in details, text
         assert "- a note for the reader" in md[: md.index("<details>")]
@@ -172,7 +172,8 @@ class TestWhatTheReaderNeeds:
                          baseline=Measurements(eval=eval_results(metric(EM, base))), gate=GateSection(), design=design)
         md = render_markdown(outcome)
         last = outcome.looks[-1]
-        assert f"Sequential eval: decided at look {last['look']} on {last['samples']['add_em']:,} documents (add_em)." in md
+        assert (f"Sequential eval: every relative check decided by look {last['look']}, on "
+                f"{last['samples']['add_em']:,} documents (add_em).") in md
         assert "| look | samples | decided |" in md and f"`{EM}` fail" in md
 
     def test_a_first_model_reads_as_skipped_not_passed_silently(self):

@@ -4,10 +4,13 @@
 documents of each task's seeded order (``evaluation.runner.document_order``) on both
 models; the split sizes it reports fix the plan (``gate.sequential.plan_looks``); after
 each look the caller's ``decide`` says, in the outcome's last ``looks`` entry, which look
-is needed next, and only that look's *new* documents are evaluated (an order slice,
-cached on its own by the eval runner). The slices are joined into one ``EvalResults``
-per model (``join_slices``), which the gate decides on with the ``SequentialDesign``
-it returns, replaying every look.
+is needed next and for which tasks, and only that look's *new* documents of those tasks
+are evaluated (an order slice, cached on its own by the eval runner). A task whose checks
+are all decided is evaluated no further: no decision could use its later documents
+(``gate.policy`` says why that keeps the error rates), and a task without a relative
+check is judged on the first look, as without a baseline. The slices are joined into one
+``EvalResults`` per model (``join_slices``), which the gate decides on with the
+``SequentialDesign`` it returns, replaying every look.
 
 Pure orchestration: measuring and deciding are passed in, so tests drive it with fakes.
 """
@@ -24,8 +27,10 @@ from llm_gitops.evaluation.results import EvalResults, MetricResult
 from llm_gitops.evaluation.runner import document_order
 from llm_gitops.models.resolved import ResolvedModel
 
-# measure(model, (start, stop)) -> the results of the documents at those order positions.
-Measure = Callable[[ResolvedModel, tuple[int, int]], EvalResults]
+# measure(model, (start, stop), documents) -> the results of the documents at those order
+# positions: of every task (documents None), or exactly ``documents`` per task, the
+# positions' documents of the tasks still undecided.
+Measure = Callable[[ResolvedModel, tuple[int, int], "Mapping[str, list[int]] | None"], EvalResults]
 
 
 def join_slices(parts: list[EvalResults]) -> EvalResults:
@@ -68,8 +73,8 @@ def join_slices(parts: list[EvalResults]) -> EvalResults:
 def evaluate_in_looks(candidate: ResolvedModel, baseline: ResolvedModel | None, settings: EvalSection, *,
                       measure: Measure, decide: Callable[[EvalResults, EvalResults | None, object], object],
                       progress: Callable[[str], None] = lambda _m: None,
-                      recall: Callable[[list[str]], list[int] | None] | None = None,
-                      remember: Callable[[list[str], list[int]], None] | None = None,
+                      recall: Callable[[list[str]], list[dict[str, int]] | None] | None = None,
+                      remember: Callable[[list[str], list[dict[str, int]]], None] | None = None,
                       order: Mapping[str, tuple[int, ...]] | None = None):
     """Evaluate both models look by look until ``decide`` asks for no further look.
 
@@ -80,16 +85,17 @@ def evaluate_in_looks(candidate: ResolvedModel, baseline: ResolvedModel | None, 
     lm-eval results has scored only those); default: each task's whole split in its
     ``document_order``, its size as the first look reports it.
 
-    ``recall(first-look cache keys)`` may give the look boundaries an earlier run reached
-    on the same inputs (``remember`` stores them): those slices are then measured (from
-    the eval cache) and joined without deciding at every look, so a re-run imports no
-    numpy or scipy when its decision is cached too.
+    ``recall(first-look cache keys)`` may give the looks an earlier run went through on
+    the same inputs (``remember`` stores them: each look's ``next``, the documents per
+    undecided task): those slices are then measured (from the eval cache) and joined
+    without deciding at every look, so a re-run imports no numpy or scipy when its
+    decision is cached too.
     """
     from llm_gitops.gate import sequential
 
     stop = settings.first_look
     models = [m for m in (candidate, baseline) if m is not None]
-    parts = {id(m): [measure(m, (0, stop))] for m in models}
+    parts = {id(m): [measure(m, (0, stop), None)] for m in models}
     if order is None:
         sizes = dict(parts[id(candidate)][0].settings.get("split_sizes") or {})
         order = {t: tuple(document_order(t, n, settings.seed, settings.sampling)) for t, n in sizes.items()}
@@ -101,7 +107,7 @@ def evaluate_in_looks(candidate: ResolvedModel, baseline: ResolvedModel | None, 
     first_keys = [parts[id(m)][0].cache_key for m in models]
     trail = recall(first_keys) if recall is not None and all(first_keys) else None
     replay = list(trail) if trail is not None else None
-    stops = [stop]
+    went: list[dict[str, int]] = []
     while True:
         joined = {key: join_slices(value) for key, value in parts.items()}
         cand, base = joined[id(candidate)], joined.get(id(baseline)) if baseline is not None else None
@@ -110,20 +116,24 @@ def evaluate_in_looks(candidate: ResolvedModel, baseline: ResolvedModel | None, 
         if replay is not None:  # the looks an earlier run on the same inputs went through
             if not replay:
                 return cand, base, design
-            new_stop = replay.pop(0)
+            pending = replay.pop(0)
         else:
             outcome = decide(cand, base, design)
             looks = getattr(outcome, "looks", ())
             pending = looks[-1].get("next") if looks else None
             if not pending:
                 if remember is not None and all(first_keys):
-                    remember(first_keys, stops[1:])
+                    remember(first_keys, went)
                 return cand, base, design
-            new_stop = max(pending.values())
-        stops.append(new_stop)
-        progress(f"gate: undecided after {stop} documents per task; evaluating up to {new_stop}")
+        went.append(dict(pending))
+        # Every undecided task has been evaluated through the same looks: on to the furthest next one.
+        new_stop = max(pending.values())
+        documents = None
+        if set(pending) != set(design.order):  # only the undecided tasks
+            documents = {t: sorted(design.order[t][stop:new_stop]) for t in pending if design.order[t][stop:new_stop]}
+        progress(f"gate: {', '.join(pending)} undecided after {stop} documents; evaluating up to {new_stop}")
         # The model measured last goes first: if memory let only one stay loaded, it still is.
         models.reverse()
         for m in models:
-            parts[id(m)].append(measure(m, (stop, new_stop)))
+            parts[id(m)].append(measure(m, (stop, new_stop), documents))
         stop = new_stop

@@ -150,7 +150,7 @@ class CheckResult:
     bound_value: float | None = None
     look: int | None = None
     # An inconclusive relative check: the distance from allowed_drop this n resolves
-    # (minimum detectable effect at gate.alpha, power 0.8) and the samples that would
+    # (minimum detectable effect at ``confidence``, power 0.8) and the samples that would
     # resolve the observed drop (None: no number of samples would).
     mde: float | None = None
     samples_needed: int | None = None
@@ -166,6 +166,16 @@ class CheckResult:
             if key == name:
                 return value
         return ""
+
+    def claim_p(self) -> tuple[str, float] | None:
+        """The claim of the check's bound and its nominal p: ('within max_drop', p) for the
+        upper bound (a pass: non-inferiority, 1 - ``p_value``), ('beyond max_drop', p_value)
+        for the lower one (a fail); None without a p."""
+        if self.p_value is None or math.isnan(self.p_value):
+            return None
+        if self.bound_side == "upper":
+            return "within max_drop", 1.0 - self.p_value
+        return "beyond max_drop", self.p_value
 
     @property
     def degradation(self) -> float | None:
@@ -418,9 +428,12 @@ def describe_check(check: CheckResult) -> str:
             op = ">" if check.bound_value > check.allowed_drop else "<="
             pieces.append(f"{check.bound_side} bound {format_amount(check, check.bound_value)} {op} max_drop "
                           f"{check.bound_of('max_drop')} at {check.confidence * 100:.4g}%, n={check.n}")
+        elif check.verdict == "inconclusive" and check.test:
+            pieces.append(f"not testable: {check.test}")
         if check.verdict == "inconclusive":
             pieces.append(settle_text(check))
-        extra = f" ({'; '.join(p for p in pieces if p)})" if pieces else ""
+        pieces = [p for p in pieces if p]
+        extra = f" ({'; '.join(pieces)})" if pieces else ""
         return f"{check.metric} {verb} {format_amount(check, deg)}{extra}{tail}"
     if check.cause == "no_baseline" and check.verdict != "pass":
         return f"{check.metric} has no value in the baseline's results to compare with"

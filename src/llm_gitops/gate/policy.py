@@ -13,8 +13,8 @@ Per check (one ``thresholds`` entry):
   - ``pass`` when the upper bound <= ``max_drop``: shown to be within tolerance;
   - ``fail`` when the lower bound > ``max_drop``: shown to be worse;
   - ``inconclusive`` otherwise; the report then gives the minimum detectable effect of
-    this sample size (at ``gate.alpha``, power 0.8) and the samples that would resolve
-    the observed drop (``gate.stats.resolution``).
+    this sample size (power 0.8, at the level the check is held to) and the samples that
+    would resolve the observed drop (``_resolution``, from the check's own bound method).
   ``hard_max_drop`` fails an *observed* drop beyond it, with no statistics (at any look
   of a sequential eval: it is the team's line on the measured number).
 * Several relative checks: Holm's step-down procedure, separately for the two claims.
@@ -27,8 +27,9 @@ Per check (one ``thresholds`` entry):
   size, each bound at the look's critical value from ``gate.sequential`` (alpha
   spending), combined with Holm as in Maurer & Bretz (2013): each check's group-sequential
   boundaries are computed at its current Holm level, which rises when another check is
-  decided. A decided check stays decided; the gate stops at the first look where every
-  relative check is decided.
+  decided. A decided check stays decided, and its task is evaluated no further once all
+  its checks are; the gate stops at the first look where every relative check is decided.
+  Every number of a check (values, delta, bounds, n, p) is of the look that decided it.
 * No baseline yet (a team's first model): relative bounds are *skipped*, with a note
   that says how to set one up; the check is decided by its absolute bounds alone (a
   check with only relative bounds passes as "skipped"). This never blocks.
@@ -154,10 +155,13 @@ def _lookup(metric: str, measured: Measurements | None) -> _Observed | None:
         err = z * float(np.std(samples, ddof=1)) / math.sqrt(samples.size) if samples.size >= 2 else None
         return _Observed("perf", float(perf.value), perf.higher_is_better, perf.unit, err, perf_metric=perf)
     result = measured.eval.metrics.get(metric) if measured.eval else None
-    if result is None:
-        return None
-    err = z * result.stderr if result.stderr is not None and not math.isnan(result.stderr) else None
-    return _Observed("eval", float(result.value), result.higher_is_better, "", err, eval_metric=result)
+    return _observed_eval(result) if result is not None else None
+
+
+def _observed_eval(result: MetricResult) -> _Observed:
+    err = result.stderr if result.stderr is not None and not math.isnan(result.stderr) else None
+    return _Observed("eval", float(result.value), result.higher_is_better, "",
+                     stats.z_value(CONFIDENCE) * err if err is not None else None, eval_metric=result)
 
 
 # --------------------------------------------------------------------------- evidence
@@ -169,6 +173,7 @@ class _Comparison:
     evidence: tuple[Any, ...]  # stats.Evidence per available look (may be fewer than looks)
     note: str | None = None
     task: str | None = None  # the eval task whose documents the looks count
+    documents: tuple[list[int], ...] = ()  # the paired doc ids of each look's evidence (eval)
 
     @property
     def testable(self) -> bool:
@@ -179,7 +184,21 @@ def _paired_evidence(cs: np.ndarray, bs: np.ndarray, higher_is_better: bool):
     if stats.is_binary(cs) and stats.is_binary(bs):
         pair = (cs, bs) if higher_is_better else (bs, cs)
         return stats.PairedBinary.from_scores(*pair)
-    return stats.MeanDifference.paired((bs - cs) if higher_is_better else (cs - bs))
+    d = (bs - cs) if higher_is_better else (cs - bs)
+    if d.size >= 2 and np.ptp(d) > 0:
+        return stats.MeanDifference.paired(d)
+    # A paired t needs differences that vary: on one document it has no standard error,
+    # and identical differences (sd 0) would give a zero-width bound, certainty that no
+    # number of documents gives. Identical *scores* of a metric in [0, 1] are what 0/1
+    # scores with no discordant document are: one unseen document could move the mean by
+    # at most the range, 1, so Tango's bound with no discordant pair holds (2.6pt on 100
+    # documents, 0.5pt on 500). Anything else is not testable (inconclusive).
+    if d.size >= 2 and d[0] == 0 and min(cs.min(), bs.min()) >= 0.0 and max(cs.max(), bs.max()) <= 1.0:
+        return stats.PairedBinary(0, 0, int(d.size), "Tango score bound with no discordant document "
+                                  "(identical per-sample scores in [0, 1])")
+    why = ("one paired document: a t bound needs two" if d.size < 2 else
+           "identical per-sample differences: a t bound has no variance to go on")
+    return stats.MeanDifference(float(np.mean(d)), float("nan"), int(d.size), None, why)
 
 
 def _compare_eval(metric: str, c: MetricResult, b: MetricResult, design: SequentialDesign | None) -> _Comparison:
@@ -193,17 +212,17 @@ def _compare_eval(metric: str, c: MetricResult, b: MetricResult, design: Sequent
             f"{metric}: paired on {len(common)} common samples (candidate {len(cand)}, baseline {len(base)}); "
             "the evaluated subsets differ - use the same eval.limit, sampling and seed for both"
         )
-    if len(common) >= 2:
+    if common:
         def evidence(ids):
-            ids = sorted(ids)
             return _paired_evidence(np.fromiter((cand[i] for i in ids), float, len(ids)),
                                     np.fromiter((base[i] for i in ids), float, len(ids)), hib)
 
         if design is not None and c.task in design.looks:
             order, looks = design.order[c.task], design.looks[c.task]
-            available = [n for n in looks if order[n - 1] in common]
-            return _Comparison(looks, tuple(evidence(common.intersection(order[:n])) for n in available), note, c.task)
-        return _Comparison((len(common),), (evidence(common),), note, c.task)
+            documents = tuple(sorted(common.intersection(order[:n])) for n in looks if order[n - 1] in common)
+        else:
+            looks, documents = (len(common),), (sorted(common),)
+        return _Comparison(looks, tuple(evidence(ids) for ids in documents), note, c.task, documents)
     delta = float(c.value) - float(b.value)
     if c.stderr is not None and b.stderr is not None and (c.stderr > 0 or b.stderr > 0):
         unpaired = f"{metric}: no paired per-sample scores; compared with an unpaired z bound on the stderrs (conservative)"
@@ -247,10 +266,22 @@ class _Relative:
     look: int | None = None  # index of the look that decided it (or the last one seen)
     side: str | None = None  # "upper" (decided pass / checked for pass) or "lower"
     bound: float | None = None
-    confidence: float | None = None
+    confidence: float | None = None  # the level of ``bound``, and of ``lower`` and ``upper``
     evidence: Any = None
     lower: float | None = None
     upper: float | None = None
+
+    def observed(self, cand: _Observed, base: _Observed) -> tuple[_Observed, _Observed]:
+        """The two values on the documents of the look that decided the check (or the last
+        one seen), so that every number of the check comes from the same documents. A
+        value that is not the mean of its per-sample scores (a corpus-level metric) cannot
+        be recomputed on a subset and stays as measured."""
+        documents = self.comparison.documents
+        c, b = cand.eval_metric, base.eval_metric
+        if self.look is None or not documents or not (c.is_mean_of_scores() and b.is_mean_of_scores()):
+            return cand, base
+        ids = documents[self.look]
+        return _observed_eval(c.on_documents(ids)), _observed_eval(b.on_documents(ids))
 
 
 def _decide_looks(rels: list[_Relative], alpha: float) -> list[dict[str, Any]]:
@@ -289,19 +320,23 @@ def _decide_looks(rels: list[_Relative], alpha: float) -> list[dict[str, Any]]:
                     continue
                 conf_pass = sequential.confidence_levels(r.comparison.looks, level_pass)[k]
                 conf_fail = sequential.confidence_levels(r.comparison.looks, level_fail)[k]
-                _, upper = ev.bounds(conf_pass)
-                lower, _ = ev.bounds(conf_fail)
-                r.lower, r.upper = lower, upper
-                if upper <= r.allowed:
-                    r.verdict, r.cause, r.side, r.bound, r.confidence = "pass", None, "upper", upper, conf_pass
+                # The pass claim is held to conf_pass (its upper bound), the fail claim to
+                # conf_fail (its lower bound). The check records the bound that decided it,
+                # or, undecided, the one on the side of the observed drop (the claim more
+                # data would settle), with both ends of its interval at that bound's level.
+                at_pass, at_fail = ev.bounds(conf_pass), ev.bounds(conf_fail)
+                if at_pass[1] <= r.allowed:
+                    r.verdict, r.cause = "pass", None
                     passed += 1
-                elif lower > r.allowed:
-                    r.verdict, r.cause, r.side, r.bound, r.confidence = "fail", "drop", "lower", lower, conf_fail
+                elif at_fail[0] > r.allowed:
+                    r.verdict, r.cause = "fail", "drop"
                     failed += 1
+                if r.verdict == "pass" or (r.verdict is None and ev.estimate <= r.allowed):
+                    r.side, r.confidence, (r.lower, r.upper) = "upper", conf_pass, at_pass
                 else:
-                    # Undecided: report the bound nearer to a decision.
-                    near_pass = upper - r.allowed <= r.allowed - lower
-                    r.side, r.bound, r.confidence = ("upper", upper, conf_pass) if near_pass else ("lower", lower, conf_fail)
+                    r.side, r.confidence, (r.lower, r.upper) = "lower", conf_fail, at_fail
+                r.bound = r.upper if r.side == "upper" else r.lower
+                if r.verdict is None:
                     continue
                 changed = True
                 decided_now.append(r)
@@ -309,6 +344,13 @@ def _decide_looks(rels: list[_Relative], alpha: float) -> list[dict[str, Any]]:
         samples = {r.comparison.task: r.comparison.evidence[k].n for r in active if r.comparison.task}
         log.append({"look": k + 1, "samples": samples,
                     "decided": {r.threshold.metric: r.verdict for r in decided_now}})
+    # ``next`` names only the tasks with an undecided check: a task whose checks are all
+    # decided is evaluated no further (gate.looks). That is sound under Holm with alpha
+    # spending: a decided check is final (Maurer & Bretz: a rejected hypothesis is not
+    # tested again), its decision used the alpha spent up to its own look, and no other
+    # check's statistic uses its task's documents; the Holm levels of the others depend
+    # on how many checks are decided, not on the decided ones' later data. Its later
+    # documents could change no decision, only cost time.
     pending = {}
     for r in rels:
         # A check without max_drop (hard_max_drop alone) is a rule on the observed drop: more
@@ -345,14 +387,16 @@ def _in_units(drop, value: float, probe: CheckResult) -> str:
     return "" if drop.unit == "pt" and probe.kind == "eval" else f" ({format_amount(probe, value)})"
 
 
-def _check(threshold: Threshold, cand: _Observed | None, base: _Observed | None, rel: _Relative | str | None,
-           *, alpha: float) -> tuple[CheckResult, str | None]:
+def _check(threshold: Threshold, cand: _Observed | None, base: _Observed | None,
+           rel: _Relative | str | None) -> tuple[CheckResult, str | None]:
     metric = threshold.metric
     bound = bound_text(threshold)
     if cand is None or math.isnan(cand.value):
         what = "no value" if cand is None else "a NaN value"
         return (CheckResult(metric, None, None, None, None, None, None, bound, "error",
                             f"the candidate's results have {what} for {metric}", cause="missing"), None)
+    if isinstance(rel, _Relative) and base is not None:
+        cand, base = rel.observed(cand, base)
     common = dict(kind=cand.kind, unit=cand.unit, higher_is_better=cand.higher_is_better,
                   candidate_err=cand.err, baseline_err=base.err if base else None)
     probe = CheckResult(metric, cand.value, base.value if base else None, None, None, None, None, bound, "pass", "",
@@ -373,7 +417,7 @@ def _check(threshold: Threshold, cand: _Observed | None, base: _Observed | None,
                       "no_baseline"))
     elif isinstance(rel, _Relative):
         note = rel.comparison.note
-        parts_rel, extra = _relative_parts(rel, probe, alpha=alpha)
+        parts_rel, extra = _relative_parts(rel, probe)
         parts.extend(parts_rel)
     if not parts:
         parts.append(("pass", "within bounds", None))
@@ -392,7 +436,7 @@ def _check(threshold: Threshold, cand: _Observed | None, base: _Observed | None,
     return check, note
 
 
-def _relative_parts(rel: _Relative, probe: CheckResult, *, alpha: float):
+def _relative_parts(rel: _Relative, probe: CheckResult):
     """The verdict parts and report fields of a decided (or undecided) relative check."""
     threshold, hib = rel.threshold, probe.higher_is_better
     ev = rel.evidence or (rel.comparison.evidence[-1] if rel.comparison.evidence else None)
@@ -426,15 +470,60 @@ def _relative_parts(rel: _Relative, probe: CheckResult, *, alpha: float):
         return [("fail", f"{word} of {amount}: its {pct} lower bound {format_amount(p, rel.bound)} exceeds {md}",
                  "drop")], extra
     if not rel.comparison.testable:
-        return [("inconclusive", f"{word} of {amount} vs {md} is not testable", "drop")], extra
-    res = stats.resolution(ev, rel.allowed, alpha=alpha)
-    if res is not None:
-        extra.update(mde=res.mde, samples_needed=res.samples_needed)
+        return [("inconclusive", f"{word} of {amount} vs {md} is not testable ({ev.method})", "drop")], extra
+    extra["mde"], extra["samples_needed"] = _resolution(ev, rel.allowed, rel.confidence)
     if rel.side == "upper":
         why = f"its {pct} upper bound {format_amount(p, rel.bound)} exceeds {md}"
     else:
         why = f"its {pct} lower bound {format_amount(p, rel.bound)} does not exceed {md}"
     return [("inconclusive", f"{word} of {amount}: {why}, on {ev.n} samples", "drop")], extra
+
+
+def _resolution(ev, margin: float, confidence: float) -> tuple[float, int | None]:
+    """(mde, samples_needed) of an inconclusive check, from its own bound method at the
+    level the check is held to (``confidence``: after Holm and the alpha spent at its look).
+
+    The usual power formula, n = (z_c * sd_0 + z_power * sd_1)^2 / distance^2 (sd_0 under
+    the margin, sd_1 under the observed rates), read off the bounds: the bound at
+    ``confidence`` stands for the first term (the method's own width, so Tango's with no
+    discordant document is not the zero of a Wald standard error) and ``z_power * se`` for
+    the second. ``mde`` is that reach at the current n: the distance from the margin
+    resolved with power 0.8; ``samples_needed`` the least n whose reach, with the observed
+    rates, is within the observed distance (None when the drop sits on the margin). For
+    normal and t bounds this is (z_c + z_power) * se and n * (mde / distance)^2.
+    """
+    below = ev.estimate <= margin  # settled by the upper bound (a pass) or the lower (a fail)
+    z_power = stats.z_quantile(stats.POWER)
+
+    def reach(n: int) -> float:
+        at = _at_size(ev, n)
+        lower, upper = at.bounds(confidence)
+        return (upper - at.estimate if below else at.estimate - lower) + z_power * at.se
+
+    mde, gap = reach(ev.n), abs(ev.estimate - margin)
+    if gap == 0 or not mde > gap:
+        return mde, None if gap == 0 else ev.n
+    lo, hi = ev.n, 2 * ev.n
+    while reach(hi) > gap:
+        lo, hi = hi, 2 * hi
+        if hi > 10**12:
+            return mde, None
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (mid, hi) if reach(mid) > gap else (lo, mid)
+    return mde, hi
+
+
+def _at_size(ev, n: int):
+    """``ev`` as if its observed rates held on ``n`` samples."""
+    scale = n / max(ev.n, 1)
+    if isinstance(ev, stats.PairedBinary):
+        return replace(ev, losses=ev.losses * scale, wins=ev.wins * scale, n=n)
+    if isinstance(ev, stats.MeanDifference):
+        return replace(ev, se=ev.se / math.sqrt(scale), n=n, df=None if ev.df is None else max(n - 1, 1))
+    if isinstance(ev, stats.Bootstrap):
+        return replace(ev, replicates=ev.estimate + (ev.replicates - ev.estimate) / math.sqrt(scale), n=n)
+    return ev  # exact: more samples change nothing
 
 
 def _own_n(observed: _Observed) -> int | None:
@@ -509,7 +598,7 @@ def decide(
     looks = _decide_looks([r for r in rels if isinstance(r, _Relative)], gate.alpha)
     checks = []
     for (t, cand, base), rel in zip(observed, rels):
-        check, note = _check(t, cand, base, rel, alpha=gate.alpha)
+        check, note = _check(t, cand, base, rel)
         checks.append(check)
         if note and note not in notes:
             notes.append(note)
@@ -518,7 +607,8 @@ def decide(
     extra = {"sequential": design is not None}
     return _outcome(worst(c.verdict for c in checks), tuple(checks), gate=gate, seed=seed,
                     context={**context, "notes": tuple(notes), "settings": {**extra, **(context.get("settings") or {})}},
-                    looks=tuple(looks) if design is not None else ())
+                    # The looks are the eval's: with no eval check compared, there were none.
+                    looks=tuple(looks) if design is not None and any(k["samples"] for k in looks) else ())
 
 
 def gate_settings(gate: GateSection, *, seed: int, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:

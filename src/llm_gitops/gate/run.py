@@ -373,12 +373,14 @@ def _evaluate_in_looks(plan: GatePlan, request: GateRequest, measured: dict[str,
     given = {id(m): r for m, r in ((request.candidate, request.candidate_eval), (request.baseline, request.baseline_eval))
              if r is not None}
 
-    def measure(model: ResolvedModel, order_slice: tuple[int, int]):
-        if pairing is None:
+    def measure(model: ResolvedModel, order_slice: tuple[int, int], documents: Mapping[str, list[int]] | None):
+        # documents: the slice's documents of the tasks still undecided (None: of every task).
+        if pairing is None and documents is None:
             return runner.run_eval(model, config.eval, base_dir=config.base_dir, cache_root=request.cache_root,
                                    progress=progress, order_slice=order_slice, resident=resident, suite=plan.suite)
-        start, stop = order_slice
-        documents = {t: sorted(ids[start:stop]) for t, ids in pairing.items() if ids[start:stop]}
+        if documents is None:
+            start, stop = order_slice
+            documents = {t: sorted(ids[start:stop]) for t, ids in pairing.items() if ids[start:stop]}
         if id(model) in given:
             return _on_documents(given[id(model)], documents, order_slice)
         return runner.run_eval(model, config.eval, base_dir=config.base_dir, cache_root=request.cache_root,
@@ -397,7 +399,8 @@ def _evaluate_in_looks(plan: GatePlan, request: GateRequest, measured: dict[str,
     def trail_key(first_keys: list[str]) -> str:
         # What decides where the looks stop: the first look's measurements (models, tasks,
         # eval settings), the perf measurements Holm counts, the checks and the policy.
-        return content_key({"llm_gitops": __version__, "first_look": first_keys, "thresholds": [
+        # "trail": the stored format (each look's undecided tasks), not readable by older builds.
+        return content_key({"llm_gitops": __version__, "trail": "next", "first_look": first_keys, "thresholds": [
             t.model_dump(mode="json") for t in plan.thresholds], "gate": config.gate.model_dump(mode="json"),
             "looks": [config.eval.first_look, config.eval.max_limit],
             "perf": [getattr(measured.get(k), "cache_key", None) for k in ("candidate_perf", "baseline_perf")]})
@@ -406,11 +409,11 @@ def _evaluate_in_looks(plan: GatePlan, request: GateRequest, measured: dict[str,
         if trail is None or any(getattr(measured.get(k), "cache_key", "") == "" for k in measured):
             return None
         found = trail.get(trail_key(first_keys))
-        return list(found["stops"]) if found is not None else None
+        return list(found["next"]) if found is not None else None
 
-    def remember(first_keys: list[str], stops: list[int]) -> None:
+    def remember(first_keys: list[str], went: list[dict[str, int]]) -> None:
         if trail is not None:
-            trail.put(trail_key(first_keys), {"stops": stops})
+            trail.put(trail_key(first_keys), {"next": went})
 
     # Both models stay loaded from look to look while memory allows (evaluation.resident).
     with ResidentModels() as resident:

@@ -100,16 +100,27 @@ def links_line(outcome: GateOutcome) -> str | None:
 
 
 def looks_summary(outcome: GateOutcome) -> str | None:
-    """'Sequential eval: decided on 338 of 500 documents (add_em), look 4 of 5.' for a sequential gate."""
+    """'Sequential eval: every relative check decided by look 4, on 338 documents per task
+    (add_em, add_mc).' for a sequential gate; it says so when checks are still undecided
+    after the last planned look, or when the looks stopped before it."""
     if not outcome.looks:
         return None
     last = outcome.looks[-1]
-    samples = _per_task(last.get("samples", {}))
+    # A task is evaluated until its checks are decided: its count is that of its last look.
+    counts = {task: n for look in outcome.looks for task, n in look.get("samples", {}).items()}
+    on = f", on {_per_task(counts)}" if counts else ""
     pending = last.get("next")
     if pending:
-        return (f"Sequential eval: stopped at look {last['look']} on {samples}; the next look needed "
-                f"{_per_task(pending)}.")
-    return f"Sequential eval: decided at look {last['look']} on {samples}."
+        return f"Sequential eval: stopped after look {last['look']}{on}; the next look needed {_per_task(pending)}."
+    open_ = [c for c in outcome.checks if c.look is not None and c.verdict == "inconclusive"]
+    undecided = [c for c in open_ if c.bound_side is not None]
+    if undecided:
+        whose = "its last planned look" if len(undecided) == 1 else "their last planned looks"
+        return (f"Sequential eval: {', '.join(c.metric for c in undecided)} still undecided after {whose} "
+                f"({', '.join(str(c.look) for c in undecided)}){on}.")
+    if open_:  # not testable: no look could decide them
+        return f"Sequential eval: stopped at look {last['look']}{on}; {', '.join(c.metric for c in open_)} not testable."
+    return f"Sequential eval: every relative check decided by look {last['look']}{on}."
 
 
 def _per_task(counts: dict) -> str:
@@ -133,9 +144,10 @@ def _model_line(label: str, info: ModelInfo | None) -> str:
 
 
 def _check_details(outcome: GateOutcome) -> str:
-    rows = ["| metric | n | method | p-value | resolves (MDE) | reason |", "|---|---|---|---|---|---|"]
+    rows = ["| metric | n | method | p-value (claim) | resolves (MDE) | reason |", "|---|---|---|---|---|---|"]
     for c in outcome.checks:
-        p = format_p(c.p_value) if c.p_value is not None else "-"
+        claim = c.claim_p()
+        p = f"{format_p(claim[1])} ({claim[0]})" if claim is not None else "-"
         mde = f"±{format_amount(c, c.mde)} around max_drop" if c.mde is not None else "-"
         cells = (f"`{c.metric}`", c.n if c.n is not None else "-", c.test or "-", p, mde, c.reason)
         rows.append("| " + " | ".join(_cell(x) for x in cells) + " |")
