@@ -366,7 +366,7 @@ def sweep(args: argparse.Namespace, threshold: Threshold, gate: GateSection, cli
                 docs.append(evaluated)
                 tallies["old"][old_rule(cand, base, args.max_drop, args.alpha)] += 1
                 tallies["naive"][naive_rule(cand, base, args.max_drop)] += 1
-                mdes.append(stats.resolution(stats.PairedBinary.from_scores(cand, base), args.max_drop, alpha=args.alpha).mde)
+                mdes.append(stats.resolution(stats.PairedBinary.from_scores(cand, base), args.max_drop, confidence=1 - args.alpha).mde)
 
             def pct(rule: str, verdicts: tuple[str, ...] = VERDICTS) -> str:
                 return "/".join(f"{100 * tallies[rule][v] / args.runs:3.0f}" for v in verdicts)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -129,4 +130,7 @@ def test_a_model_against_lm_eval_results_goes_through_their_documents_in_looks(e
     assert 200 < last["add_em"] < 500 and {c["metric"]: c["n"] for c in data["checks"]} == {
         "add_em/exact_match": last["add_em"], "add_mc/acc": last["add_mc"]}
     assert "(given documents: add_mc 200, add_em 200)" in stderr and "(given documents: add_mc 60, add_em 60)" in stderr
+    # Each eval line names the tasks it runs: those given documents (a decided task is not among them).
+    for running, given in re.findall(r"eval: running (.*?) \(given documents: (.*?)\)", stderr):
+        assert running.split(", ") == [part.split()[0] for part in given.split(", ")]
     assert stderr.count(f"eval: loading model {twin} ") == 1 and "still loaded" in stderr

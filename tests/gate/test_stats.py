@@ -140,19 +140,19 @@ class TestBootstrap:
 class TestResolution:
     def test_mde_and_samples_needed(self):
         ev = stats.MeanDifference(0.01, 0.01, 400, None, "normal")
-        res = stats.resolution(ev, 0.02, alpha=0.05)
+        res = stats.resolution(ev, 0.02, confidence=0.95)
         z = stats.z_quantile(0.95) + stats.z_quantile(0.8)
         assert res.mde == pytest.approx(z * 0.01)
         # The observed distance (1pt) needs n * (mde / 0.01)^2 samples.
         assert res.samples_needed == math.ceil(400 * (z * 0.01 / 0.01) ** 2)
 
     def test_a_drop_on_the_margin_can_never_be_resolved(self):
-        res = stats.resolution(stats.MeanDifference(0.02, 0.01, 400, None, "n"), 0.02, alpha=0.05)
+        res = stats.resolution(stats.MeanDifference(0.02, 0.01, 400, None, "n"), 0.02, confidence=0.95)
         assert res.mde > 0 and res.samples_needed is None
 
     def test_exact_and_untestable_evidence_have_no_resolution(self):
-        assert stats.resolution(stats.Exact(0.5), 0.1, alpha=0.05) is None
-        assert stats.resolution(stats.MeanDifference.paired(np.array([1.0])), 0.1, alpha=0.05) is None
+        assert stats.resolution(stats.Exact(0.5), 0.1, confidence=0.95) is None
+        assert stats.resolution(stats.MeanDifference.paired(np.array([1.0])), 0.1, confidence=0.95) is None
 
 
 def test_quantiles():

@@ -504,7 +504,9 @@ def _evaluate(
             scope = " (given documents: " + ", ".join(f"{name} {len(ids)}" for name, ids in samples.items()) + ")"
         else:
             scope = f" (limit {settings.limit}, {settings.sampling})" if settings.limit else ""
-        say(f"eval: running {', '.join(suite.names)}{scope}")
+        # A look's slice or given documents may leave tasks out (decided, or their split ended).
+        running = list(samples or {}) if order_slice is not None or documents is not None else suite.names
+        say(f"eval: running {', '.join(running)}{scope}")
         res = lm_eval.simple_evaluate(
             model=lm,
             tasks=tasks,

@@ -14,7 +14,7 @@ Per check (one ``thresholds`` entry):
   - ``fail`` when the lower bound > ``max_drop``: shown to be worse;
   - ``inconclusive`` otherwise; the report then gives the minimum detectable effect of
     this sample size (power 0.8, at the level the check is held to) and the samples that
-    would resolve the observed drop (``_resolution``, from the check's own bound method).
+    would resolve the observed drop (``gate.stats.resolution``, from the check's own bound method).
   ``hard_max_drop`` fails an *observed* drop beyond it, with no statistics (at any look
   of a sequential eval: it is the team's line on the measured number).
 * Several relative checks: Holm's step-down procedure, separately for the two claims.
@@ -471,59 +471,14 @@ def _relative_parts(rel: _Relative, probe: CheckResult):
                  "drop")], extra
     if not rel.comparison.testable:
         return [("inconclusive", f"{word} of {amount} vs {md} is not testable ({ev.method})", "drop")], extra
-    extra["mde"], extra["samples_needed"] = _resolution(ev, rel.allowed, rel.confidence)
+    res = stats.resolution(ev, rel.allowed, confidence=rel.confidence)
+    if res is not None:
+        extra.update(mde=res.mde, samples_needed=res.samples_needed)
     if rel.side == "upper":
         why = f"its {pct} upper bound {format_amount(p, rel.bound)} exceeds {md}"
     else:
         why = f"its {pct} lower bound {format_amount(p, rel.bound)} does not exceed {md}"
     return [("inconclusive", f"{word} of {amount}: {why}, on {ev.n} samples", "drop")], extra
-
-
-def _resolution(ev, margin: float, confidence: float) -> tuple[float, int | None]:
-    """(mde, samples_needed) of an inconclusive check, from its own bound method at the
-    level the check is held to (``confidence``: after Holm and the alpha spent at its look).
-
-    The usual power formula, n = (z_c * sd_0 + z_power * sd_1)^2 / distance^2 (sd_0 under
-    the margin, sd_1 under the observed rates), read off the bounds: the bound at
-    ``confidence`` stands for the first term (the method's own width, so Tango's with no
-    discordant document is not the zero of a Wald standard error) and ``z_power * se`` for
-    the second. ``mde`` is that reach at the current n: the distance from the margin
-    resolved with power 0.8; ``samples_needed`` the least n whose reach, with the observed
-    rates, is within the observed distance (None when the drop sits on the margin). For
-    normal and t bounds this is (z_c + z_power) * se and n * (mde / distance)^2.
-    """
-    below = ev.estimate <= margin  # settled by the upper bound (a pass) or the lower (a fail)
-    z_power = stats.z_quantile(stats.POWER)
-
-    def reach(n: int) -> float:
-        at = _at_size(ev, n)
-        lower, upper = at.bounds(confidence)
-        return (upper - at.estimate if below else at.estimate - lower) + z_power * at.se
-
-    mde, gap = reach(ev.n), abs(ev.estimate - margin)
-    if gap == 0 or not mde > gap:
-        return mde, None if gap == 0 else ev.n
-    lo, hi = ev.n, 2 * ev.n
-    while reach(hi) > gap:
-        lo, hi = hi, 2 * hi
-        if hi > 10**12:
-            return mde, None
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        lo, hi = (mid, hi) if reach(mid) > gap else (lo, mid)
-    return mde, hi
-
-
-def _at_size(ev, n: int):
-    """``ev`` as if its observed rates held on ``n`` samples."""
-    scale = n / max(ev.n, 1)
-    if isinstance(ev, stats.PairedBinary):
-        return replace(ev, losses=ev.losses * scale, wins=ev.wins * scale, n=n)
-    if isinstance(ev, stats.MeanDifference):
-        return replace(ev, se=ev.se / math.sqrt(scale), n=n, df=None if ev.df is None else max(n - 1, 1))
-    if isinstance(ev, stats.Bootstrap):
-        return replace(ev, replicates=ev.estimate + (ev.replicates - ev.estimate) / math.sqrt(scale), n=n)
-    return ev  # exact: more samples change nothing
 
 
 def _own_n(observed: _Observed) -> int | None:

@@ -472,7 +472,7 @@ def _on_documents(results: EvalResults, documents: Mapping[str, list[int]], orde
     """``results`` (lm-eval's, given) over ``documents`` per task: a sequential look's share of them."""
     metrics = {key: m.on_documents(documents[m.task]) for key, m in results.metrics.items() if m.task in documents}
     return replace(results, metrics=metrics, settings={**results.settings, "order_slice": list(order_slice)},
-                   cache_key=content_key([results.cache_key, list(order_slice)]))
+                   cache_key=content_key([results.cache_key, list(order_slice), sorted(documents)]))
 
 
 def _model_info(model: ResolvedModel | None, eval_results, perf_results) -> ModelInfo | None:

@@ -25,7 +25,7 @@ resolution figures (minimum detectable effect, samples needed).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, Protocol
 
 import numpy as np
@@ -263,27 +263,62 @@ class Exact:
 # --------------------------------------------------------------------------- resolution
 @dataclass(frozen=True)
 class Resolution:
-    """What more data would settle an inconclusive check (at ``alpha`` and power 0.8)."""
+    """What more data would settle an inconclusive check (at its level, power 0.8)."""
 
     mde: float  # the distance from max_drop this sample size resolves
     samples_needed: int | None  # samples that would resolve the observed distance; None: never
 
 
-def resolution(evidence: Evidence, margin: float, *, alpha: float, power: float = POWER) -> Resolution | None:
-    """Minimum detectable effect and samples needed for a one-sided test at ``alpha``.
+def resolution(evidence: Evidence, margin: float, *, confidence: float, power: float = POWER) -> Resolution | None:
+    """What more data would settle a check held to ``confidence`` (one-sided, after Holm and
+    the alpha spent at its look), from the evidence's own bound method; None when the
+    evidence has no standard error.
 
-    With per-sample standard deviation ``sd = se * sqrt(n)``, a true degradation at least
-    ``mde = (z_(1-alpha) + z_power) * se`` away from the margin is resolved (pass below,
-    fail above) with probability ``power``; the observed distance ``|estimate - margin|``
-    needs ``n * (mde / distance)^2`` samples. None when the evidence has no standard error.
+    The usual power formula, n = (z_c * sd_0 + z_power * sd_1)^2 / distance^2 (sd_0 under
+    the margin, sd_1 under the observed rates), read off the bounds: the bound at
+    ``confidence`` stands for the first term (the method's own width, so Tango's with no
+    discordant document is not the zero of a Wald standard error) and ``z_power * se`` for
+    the second. ``mde`` is that reach at the current n: the distance from the margin
+    resolved with probability ``power``; ``samples_needed`` the least n whose reach, with
+    the observed rates, is within the observed distance (None when the drop sits on the
+    margin). For normal and t bounds this is (z_c + z_power) * se and n * (mde / distance)^2.
     """
-    se = evidence.se
-    if se is None or math.isnan(se) or se <= 0 or evidence.n < 1:
+    if evidence.se is None or math.isnan(evidence.se) or evidence.n < 1 or isinstance(evidence, Exact):
         return None
-    mde = (z_quantile(1.0 - alpha) + z_quantile(power)) * se
-    gap = abs(evidence.estimate - margin)
-    needed = math.ceil(evidence.n * (mde / gap) ** 2) if gap > 0 else None
-    return Resolution(mde, needed)
+    below = evidence.estimate <= margin  # settled by the upper bound (a pass) or the lower (a fail)
+    z_power = z_quantile(power)
+
+    def reach(n: int) -> float:
+        at = at_size(evidence, n)
+        lower, upper = at.bounds(confidence)
+        return (upper - at.estimate if below else at.estimate - lower) + z_power * at.se
+
+    mde, gap = reach(evidence.n), abs(evidence.estimate - margin)
+    if gap == 0 or not mde > gap:
+        return Resolution(mde, None if gap == 0 else evidence.n)
+    lo, hi = evidence.n, 2 * evidence.n
+    while reach(hi) > gap:
+        lo, hi = hi, 2 * hi
+        if hi > 10**12:
+            return Resolution(mde, None)
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (mid, hi) if reach(mid) > gap else (lo, mid)
+    return Resolution(mde, hi)
+
+
+def at_size(evidence: Evidence, n: int) -> Evidence:
+    """``evidence`` as if its observed rates held on ``n`` samples."""
+    scale = n / max(evidence.n, 1)
+    if isinstance(evidence, PairedBinary):
+        return replace(evidence, losses=evidence.losses * scale, wins=evidence.wins * scale, n=n)
+    if isinstance(evidence, MeanDifference):
+        return replace(evidence, se=evidence.se / math.sqrt(scale), n=n,
+                       df=None if evidence.df is None else max(n - 1, 1))
+    if isinstance(evidence, Bootstrap):
+        return replace(evidence, replicates=evidence.estimate + (evidence.replicates - evidence.estimate) / math.sqrt(scale),
+                       n=n)
+    return evidence
 
 
 def is_binary(values: np.ndarray) -> bool:
