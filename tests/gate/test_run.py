@@ -190,6 +190,23 @@ def test_the_decision_cache_reuses_a_decision_and_draws_the_chart_only_when_aske
     assert charted.reused and charted.rendered.png[:4] == b"\x89PNG"
 
 
+def test_a_crash_in_the_looks_names_the_model_that_crashed(config, monkeypatch):
+    # The looks measure both models in one step: the error names the one that failed, not both.
+    def crash_on_bad(model, settings, *, order_slice, **kwargs):
+        if model.source == "bad":
+            raise IndexError("index out of range in self")
+        ids = range(*order_slice)
+        scores, _ = paired_scores(len(ids), 0.80, 0.80, seed=0)
+        results = eval_results(metric("add_em/exact_match", scores, ids), digest=model.digest, source=model.source)
+        return replace(results, settings={**results.settings, "split_sizes": {"add_em": 500}})
+
+    monkeypatch.setattr("llm_gitops.evaluation.runner.run_eval", crash_on_bad)
+    sequential = config.model_copy(update={"eval": config.eval.model_copy(update={"sequential": True})})
+    run = run_gate(GateRequest(config=sequential, candidate=model("good"), baseline=model("bad")))
+    assert run.verdict == "error"
+    assert run.outcome.error == "the baseline's evaluation failed: IndexError: index out of range in self"
+
+
 def test_a_crashing_measurement_is_the_verdict_error_with_its_traceback(config, monkeypatch):
     def crash(*args, **kwargs):
         raise RuntimeError("out of memory\nmore")

@@ -196,10 +196,12 @@ def run_gate(request: GateRequest, *, progress: Progress = _quiet, plan: GatePla
     notes.extend(evals.notes)
     skip = set(given) | ({"candidate", "baseline"} if evals.in_looks else set())
     steps = _steps(plan, candidate, baseline, request.cache_root, progress, skip_eval=skip, documents=evals.documents)
+    measuring: dict[str, str] = {}  # the looks measure both models: which one a failure is of
     if evals.in_looks:
         # The looks decide as they go, so the perf measurements the decisions also count (Holm) come first.
         steps.append(("candidate and baseline", "eval",
-                      lambda: _evaluate_in_looks(plan, request, results, progress, pairing=evals.pairing)))
+                      lambda: _evaluate_in_looks(plan, request, results, progress, pairing=evals.pairing,
+                                                 measuring=measuring)))
     design = None
     for role, kind, step in steps:
         t0 = time.perf_counter()
@@ -219,8 +221,8 @@ def run_gate(request: GateRequest, *, progress: Progress = _quiet, plan: GatePla
             from llm_gitops.gate.policy import error_outcome
 
             what = "evaluation" if kind == "eval" else "benchmark"
-            whose = "the " + (f"{role}'s" if " and " not in role else role + "'s")
-            outcome = error_outcome(f"{whose} {what} failed: {type(exc).__name__}: {first}",
+            whose = measuring.get("role", role)
+            outcome = error_outcome(f"the {whose}'s {what} failed: {type(exc).__name__}: {first}",
                                     timings=timings, notes=tuple(notes), **infos(), **common)
             return GateRun(outcome, RenderedGate.from_outcome(outcome, chart=request.chart, root=config.base_dir),
                            failure_detail=redact(traceback.format_exc()))
@@ -357,7 +359,7 @@ def is_own_bug(exc: BaseException) -> bool:
 
 
 def _evaluate_in_looks(plan: GatePlan, request: GateRequest, measured: dict[str, object], progress: Progress,
-                       pairing: Mapping[str, tuple[int, ...]] | None = None):
+                       pairing: Mapping[str, tuple[int, ...]] | None = None, measuring: dict[str, str] | None = None):
     """Both models' evals in sequential looks (``gate.looks``), each look decided with
     the perf results already ``measured``; returns (candidate, baseline, design).
 
@@ -375,6 +377,8 @@ def _evaluate_in_looks(plan: GatePlan, request: GateRequest, measured: dict[str,
 
     def measure(model: ResolvedModel, order_slice: tuple[int, int], documents: Mapping[str, list[int]] | None):
         # documents: the slice's documents of the tasks still undecided (None: of every task).
+        if measuring is not None:
+            measuring["role"] = "candidate" if model is request.candidate else "baseline"
         if pairing is None and documents is None:
             return runner.run_eval(model, config.eval, base_dir=config.base_dir, cache_root=request.cache_root,
                                    progress=progress, order_slice=order_slice, resident=resident, suite=plan.suite)
