@@ -256,3 +256,31 @@ class TestThroughTheCli:
         row = next(line for line in md.splitlines() if line.startswith("| `add_em/exact_match` | 20 |")
                    and "within max_drop" in line)
         assert "(within max_drop)" in row and "p=1.000" not in row
+
+
+# --------------------------------------------------------------------------- perf quantiles
+class TestPerfQuantiles:
+    """A bootstrap cannot bound the p95 of few samples: its replicates never exceed the largest."""
+
+    @staticmethod
+    def latency(n: int, centre: float, seed: int):
+        samples = np.random.default_rng(seed).gamma(4.0, centre / 4.0, n)
+        return perf_metric("latency_p95_ms", samples, value=float(np.percentile(samples, 95)))
+
+    def decide_p95(self, n: int, slower: float):
+        cand, base = self.latency(n, 10.0 * slower, 1), self.latency(n, 10.0, 2)
+        outcome = decide([Threshold(metric="perf/latency_p95_ms", max_drop="10%")],
+                         candidate=Measurements(perf=perf_results(cand)), baseline=Measurements(perf=perf_results(base)),
+                         gate=GateSection(bootstrap_samples=1000))
+        return outcome.checks[0], outcome.notes
+
+    def test_the_p95_of_fewer_samples_than_alpha_allows_is_not_tested(self):
+        # 15 samples (3 prompts x 5 repeats): 0.95^15 = 0.46, so their largest is no 95% bound on the p95.
+        check, notes = self.decide_p95(15, slower=1.0)
+        assert check.verdict == "inconclusive" and check.ci_high is None
+        assert any("the p95 of 15 samples cannot be bounded at gate.alpha 0.05: it needs at least 59 per side" in n
+                   for n in notes)
+
+    def test_enough_samples_bound_the_p95(self):
+        check, _ = self.decide_p95(200, slower=2.0)
+        assert check.verdict == "fail" and "p95" in check.test and check.ci_low > 0.1 * check.baseline

@@ -232,7 +232,12 @@ def _compare_eval(metric: str, c: MetricResult, b: MetricResult, design: Sequent
     return _Comparison((1,), (), note or f"{metric}: no per-sample scores or stderrs; no test possible", c.task)
 
 
-def _compare_perf(metric: str, c: PerfMetric, b: PerfMetric, *, n_resamples: int, seed: int) -> _Comparison:
+# The quantile each quantile statistic estimates.
+_QUANTILES = {"median": 0.5, "p95": 0.95}
+
+
+def _compare_perf(metric: str, c: PerfMetric, b: PerfMetric, *, n_resamples: int, seed: int,
+                  alpha: float) -> _Comparison:
     delta = float(c.value) - float(b.value)
     degradation = -delta if c.higher_is_better else delta
     cs = np.asarray(c.samples, dtype=float)
@@ -241,6 +246,16 @@ def _compare_perf(metric: str, c: PerfMetric, b: PerfMetric, *, n_resamples: int
         return _Comparison((1,), (stats.Exact(degradation),))
     if cs.size >= 2 and bs.size >= 2:
         statistic = perf_statistic(c)
+        # A bootstrap cannot bound a quantile beyond what the samples show: its replicates of
+        # the p95 of 15 samples all lie at or below their largest, which is not even a 95%
+        # upper bound on the p95 until 0.95^n <= alpha (59 samples). With fewer, the bounds
+        # would claim a certainty the samples do not hold.
+        q = _QUANTILES.get(statistic)
+        needed = math.ceil(math.log(alpha) / math.log(q)) if q is not None else 2
+        if min(cs.size, bs.size) < needed:
+            return _Comparison((1,), (), f"{metric}: the {statistic} of {min(cs.size, bs.size)} samples cannot be "
+                               f"bounded at gate.alpha {alpha:g}: it needs at least {needed} per side (perf.prompts x "
+                               "perf.repeats); not tested")
         replicates = stats.unpaired_bootstrap_replicates(cs, bs, statistic=statistic, n_resamples=n_resamples, seed=seed)
         # Replicates of the bootstrapped statistic's difference, shifted so that they are
         # centred like the reported values (which the perf runner computed itself).
@@ -364,7 +379,7 @@ def _decide_looks(rels: list[_Relative], alpha: float) -> list[dict[str, Any]]:
 
 
 def _relative_check(threshold: Threshold, cand: _Observed, base: _Observed | None, baseline: Measurements | None,
-                    design: SequentialDesign | None, n_resamples: int, seed: int) -> _Relative | str:
+                    design: SequentialDesign | None, n_resamples: int, seed: int, alpha: float) -> _Relative | str:
     """The relative part of a check, or the reason it cannot be compared."""
     metric = threshold.metric
     if baseline is None:
@@ -374,7 +389,8 @@ def _relative_check(threshold: Threshold, cand: _Observed, base: _Observed | Non
     if cand.kind == "eval":
         comparison = _compare_eval(metric, cand.eval_metric, base.eval_metric, design)
     else:
-        comparison = _compare_perf(metric, cand.perf_metric, base.perf_metric, n_resamples=n_resamples, seed=seed)
+        comparison = _compare_perf(metric, cand.perf_metric, base.perf_metric, n_resamples=n_resamples, seed=seed,
+                                   alpha=alpha)
     return _Relative(
         threshold, comparison,
         allowed=threshold.max_drop.allowed(base.value) if threshold.max_drop else None,
@@ -548,7 +564,7 @@ def decide(
     for t, cand, base in observed:
         rel = None
         if _relative(t) and cand is not None and not math.isnan(cand.value):
-            rel = _relative_check(t, cand, base, baseline, design, gate.bootstrap_samples, seed)
+            rel = _relative_check(t, cand, base, baseline, design, gate.bootstrap_samples, seed, gate.alpha)
         rels.append(rel)
     looks = _decide_looks([r for r in rels if isinstance(r, _Relative)], gate.alpha)
     checks = []
