@@ -659,7 +659,8 @@ def _with_config_directions(run: LmEvalRun, named: Mapping[str, ResolvedTask]) -
 def _expected_config(task: ResolvedTask, settings: EvalSection) -> dict[str, Any]:
     """The task config lm-eval records (results_*.json ``configs``) when the gate runs the
     local ``task``: lm-eval's TaskConfig of the YAML, defaults included, comparable form."""
-    from lm_eval.api.task import TaskConfig
+    # Where it is defined: lm_eval.api.task re-exports it but imports datasets too (0.5 s more).
+    from lm_eval.config.task import TaskConfig
 
     yaml_config = task.config or {}
     given = {k: _marked(v) for k, v in yaml_config.items() if k not in _UNCOMPARED_YAML_KEYS}
