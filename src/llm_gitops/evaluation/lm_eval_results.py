@@ -611,15 +611,10 @@ def _definition(task: ResolvedTask, leaf: str) -> dict[str, Any]:
     built-in task or a subtask of a built-in group ({} when lm-eval's index has no file)."""
     if task.kind == "local":
         return task.config or {}
-    from lm_eval.tasks._yaml_loader import load_yaml
-
-    from llm_gitops.evaluation.tasks import builtin_task_manager
+    from llm_gitops.evaluation.tasks import builtin_task_manager, builtin_task_yaml
 
     entry = builtin_task_manager().task_index.get(leaf)
-    if entry is None:
-        return {}
-    config = load_yaml(entry.yaml_path, resolve_func=False, recursive=True) if entry.yaml_path else entry.cfg
-    return config if isinstance(config, dict) else {}
+    return builtin_task_yaml(entry) if entry is not None else {}
 
 
 def _direction(definition: Mapping[str, Any], metric: str) -> tuple[bool, str]:

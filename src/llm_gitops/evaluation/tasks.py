@@ -553,6 +553,15 @@ def metric_key(task: str, metric: str, filter_name: str = DEFAULT_FILTER) -> str
     return f"{task}/{metric}" if filter_name == DEFAULT_FILTER else f"{task}/{metric},{filter_name}"
 
 
+def builtin_task_yaml(entry: Any) -> dict[str, Any]:
+    """The YAML of an entry of lm-eval's task index (no dataset load): its file, else the
+    config it was registered with."""
+    from lm_eval.tasks._yaml_loader import load_yaml
+
+    config = load_yaml(entry.yaml_path, resolve_func=False, recursive=True) if entry.yaml_path else dict(entry.cfg or {})
+    return config if isinstance(config, dict) else {}
+
+
 def _builtin_metrics(name: str, task_manager: Any, seen: set[str] | None = None) -> set[str]:
     """Metrics of a built-in task, group or tag, from the index's YAML (no dataset load)."""
     seen = set() if seen is None else seen
@@ -567,9 +576,7 @@ def _builtin_metrics(name: str, task_manager: Any, seen: set[str] | None = None)
     if kind == "TAG":
         members = [n for n, e in index.items() if name in (getattr(e, "tags", None) or ())]
         return set().union(*(_builtin_metrics(m, task_manager, seen) for m in members)) if members else set()
-    from lm_eval.tasks._yaml_loader import load_yaml
-
-    config = load_yaml(entry.yaml_path, resolve_func=False, recursive=True) if entry.yaml_path else dict(entry.cfg or {})
+    config = builtin_task_yaml(entry)
     if kind == "GROUP":
         children = config.get("task") or []
         out: set[str] = set()
