@@ -65,6 +65,8 @@ class CiContext:
     github_output: str | None = None  # $GITHUB_OUTPUT: the step outputs file
     step_summary: str | None = None  # $GITHUB_STEP_SUMMARY: the job summary file
     ref_name: str | None = None  # the branch or tag the run is for (GitHub, GitLab; a checkout may be detached)
+    # GitHub's event name (pull_request, issue_comment, ...); None under other CIs.
+    event: str | None = None
 
 
 @dataclass(frozen=True)
@@ -111,6 +113,38 @@ def forge_token(env: Mapping[str, str] | None, forge: str) -> ForgeToken | None:
                 if forge == "github" else None
             return ForgeToken(value, name, "job-token" if name == "CI_JOB_TOKEN" else "token", login)
     return None
+
+
+def refuse_other_forge(ctx: CiContext, forge: str, what: str) -> None:
+    """ConfigError when ``forge`` is not the forge this CI run is in: the context's
+    repository, pull request and API URL are that forge's, and a token for one forge must
+    never be sent to the other's host."""
+    if ctx.forge is not None and forge != ctx.forge:
+        raise ConfigError(f"{what} is {forge}, but this {ctx.system} run is for a {ctx.forge} repository "
+                          f"({ctx.repo or 'unnamed'}), whose API is not {forge}'s",
+                          hint=f"use auto (the forge of the CI job), or run it in the {forge} repository's CI")
+
+
+# Events that run with the base repository's secrets and a write token, whatever the PR.
+PRIVILEGED_EVENTS = ("pull_request_target", "issue_comment")
+
+
+def refuse_privileged_fork(ctx: CiContext, command: str) -> None:
+    """ConfigError for a fork's pull request under an event that holds the base
+    repository's secrets: evaluating the fork's code there (its task YAMLs import Python)
+    would hand them to it; and checking out the base instead would report on a commit
+    the run did not evaluate."""
+    if ctx.event in PRIVILEGED_EVENTS and ctx.pr_number is not None and ctx.head_sha is None:
+        raise ConfigError(
+            f"{command}: this {ctx.event} run's pull request #{ctx.pr_number} could not be looked up on the forge, so "
+            "neither its head commit nor whether it comes from a fork is known",
+            hint=f"give the job a token to read it ({' or '.join(TOKEN_VARIABLES.get(ctx.forge or 'github', ()))})")
+    if ctx.is_fork and ctx.event in PRIVILEGED_EVENTS:
+        raise ConfigError(
+            f"{command}: this {ctx.event} run is for a fork's pull request #{ctx.pr_number}; {ctx.event} runs with the "
+            "base repository's secrets and a write token, so a fork's code is not evaluated under it",
+            hint="gate pull requests on the pull_request event (a fork's run gets a read-only token, and the report is "
+                 "printed instead of posted)")
 
 
 # ----------------------------------------------------------------------------- checks
@@ -224,7 +258,8 @@ def _github_actions(env: Mapping[str, str]) -> CiContext:
     elif event == "issue_comment":
         issue = payload.obj("issue", optional=True)
         if issue is not None and payload.obj("issue.pull_request", issue, optional=True, null=True) is not None:
-            # A comment on a PR: the head sha is not in the payload; the forge is asked later.
+            # A comment on a PR: neither its head nor whether it comes from a fork is in the
+            # payload; the gate asks the forge (commands.gate.pull_request_context).
             pr_number = payload.number(issue, "issue.number")
     if pr_number is None:
         # On issue_comment GITHUB_SHA is the default branch's tip, not the PR's head.
@@ -236,7 +271,7 @@ def _github_actions(env: Mapping[str, str]) -> CiContext:
     actor = env.get("GITHUB_ACTOR") or None
     return CiContext("github-actions", "github", repo, pr_number, head_sha, base_ref,
                      shown(actor) if actor else None, is_fork, api_url, run_url,
-                     ref_name=_env_match(env, "GITHUB_REF_NAME", _REF, "a branch name"))
+                     ref_name=_env_match(env, "GITHUB_REF_NAME", _REF, "a branch name"), event=event or None)
 
 
 class _Event:
@@ -305,7 +340,7 @@ class _Event:
         if not isinstance(value, str):
             raise self._error(f"{field} is {_described(value, key in parent)}, expected {what}")
         if not pattern.fullmatch(value):
-            raise self._error(f"{field} is {shown(value, 60)!r}, not {what}")
+            raise self._error(f"{field} is '{shown(value, 60)}', not {what}")
         return value
 
     def flag(self, parent: dict, field: str) -> bool:
@@ -336,8 +371,12 @@ def _gitlab_ci(env: Mapping[str, str]) -> CiContext:
     is_fork = bool(iid and source and target and source != target)
     api = _env_url(env, "LLM_GITOPS_GITLAB_URL", "CI_API_V4_URL", "CI_SERVER_URL")
     actor = env.get("GITLAB_USER_LOGIN") or None
+    # A merged-results pipeline runs on a merge of the MR into its target (CI_COMMIT_SHA);
+    # CI_MERGE_REQUEST_SOURCE_BRANCH_SHA, set only there, is the MR's head.
+    head = (_env_match(env, "CI_MERGE_REQUEST_SOURCE_BRANCH_SHA", _SHA, "a commit sha")
+            or _env_match(env, "CI_COMMIT_SHA", _SHA, "a commit sha"))
     return CiContext(
-        "gitlab-ci", "gitlab", repo, iid, _env_match(env, "CI_COMMIT_SHA", _SHA, "a commit sha"),
+        "gitlab-ci", "gitlab", repo, iid, head,
         _env_match(env, "CI_MERGE_REQUEST_TARGET_BRANCH_NAME", _REF, "a branch name"),
         shown(actor) if actor else None, is_fork, _gitlab_base(api), _link(_env_url(env, "CI_PIPELINE_URL", "CI_JOB_URL")),
         ref_name=_env_match(env, "CI_COMMIT_REF_NAME", _REF, "a branch name"),
@@ -364,8 +403,12 @@ def _jenkins(env: Mapping[str, str]) -> CiContext:
     elif forge == "gitlab":
         api_url = _gitlab_base(_env_url(env, "LLM_GITOPS_GITLAB_URL")) or api_url
     author = env.get("CHANGE_AUTHOR") or None
+    change = _env_int(env, "CHANGE_ID")
+    commit = _env_match(env, "GIT_COMMIT", _SHA, "a commit sha")
     return CiContext(
-        "jenkins", forge, repo, _env_int(env, "CHANGE_ID"), _env_match(env, "GIT_COMMIT", _SHA, "a commit sha"),
+        # A change build may check out a merge of the PR into its target (GitHub Branch
+        # Source's default), and no variable names the PR's head: the gate asks the forge.
+        "jenkins", forge, repo, change, None if change is not None else commit,
         _env_match(env, "CHANGE_TARGET", _REF, "a branch name"), shown(author) if author else None,
         # The branch-source plugins set CHANGE_FORK to the fork's owner for fork PRs.
         bool(env.get("CHANGE_FORK")), api_url, _link(_env_url(env, "BUILD_URL", "JOB_URL")),

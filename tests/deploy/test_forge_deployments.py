@@ -305,3 +305,25 @@ def test_a_bad_environment_url_is_a_config_error(checkout, url, culprit):
     run = expect_clean_error(["deploy", "--env", "staging", "--forge", "local"], cwd=c.root, culprit=culprit,
                              surface="deploy", case=f"environments.staging.url {url.split(':')[0]}")
     assert "s3cret" not in run.err and c.target.calls == []
+
+
+def test_a_malformed_ci_context_stops_the_deploy_before_anything_changes(hosted):
+    # Detected once, before the target is touched: not a warning and a deploy left unrecorded.
+    c = hosted
+    c.want(make_release(1))
+    bad = {"GITHUB_REPOSITORY": "../etc"} if c.kind == "github" else {"CI_PROJECT_PATH": "a//b"}
+    culprit = list(bad)
+    expect_clean_error(["deploy", "--env", "staging"], cwd=c.root, env={**c.env, **bad}, culprit=culprit,
+                       surface="deploy", case=f"malformed CI context ({c.kind})")
+    assert c.target.calls == [] and history(c) == []
+
+
+@pytest.mark.parametrize("hosted", ["gitlab"], indirect=True)
+def test_a_forge_other_than_the_jobs_is_refused_before_anything_changes(hosted):
+    c = hosted
+    c.want(make_release(1))
+    expect_clean_error(["deploy", "--env", "staging", "--forge", "github"], cwd=c.root,
+                       env={**c.env, "GITHUB_TOKEN": GITHUB_TOKEN}, surface="deploy",
+                       culprit=["--forge is github, but this gitlab-ci run is for a gitlab repository"],
+                       case="--forge of another forge")
+    assert c.target.calls == [] and c.standin.requests_snapshot() == []

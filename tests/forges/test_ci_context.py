@@ -27,7 +27,7 @@ def test_github_pull_request_event_from_real_example(tmp_path):
     pr = payload["pull_request"]
     assert ctx == CiContext("github-actions", "github", "Codertocat/Hello-World", pr["number"], pr["head"]["sha"],
                             pr["base"]["ref"], "Codertocat", False, "http://127.0.0.1:1",
-                            "https://forge.invalid/Codertocat/Hello-World/actions/runs/42")
+                            "https://forge.invalid/Codertocat/Hello-World/actions/runs/42", event="pull_request")
 
 
 def test_github_fork_pull_request(tmp_path):
@@ -67,6 +67,14 @@ def test_gitlab_merge_request_pipeline():
     assert ctx == CiContext("gitlab-ci", "gitlab", "group/adder", 7, "a" * 40, "main", "dana", False,
                             "http://127.0.0.1:2", "http://127.0.0.1:2/group/adder/-/pipelines/9")
     assert detect({**env, "CI_MERGE_REQUEST_SOURCE_PROJECT_ID": "99"}).is_fork is True
+    # A merge request pipeline sets the source branch's sha empty; a merged-results one runs on
+    # a merge commit (CI_COMMIT_SHA) and names the MR's head there.
+    assert detect({**env, "CI_MERGE_REQUEST_SOURCE_BRANCH_SHA": ""}).head_sha == "a" * 40
+    merged = detect({**env, "CI_MERGE_REQUEST_EVENT_TYPE": "merged_result", "CI_COMMIT_SHA": "c" * 40,
+                     "CI_MERGE_REQUEST_SOURCE_BRANCH_SHA": "b" * 40})
+    assert merged.head_sha == "b" * 40
+    with pytest.raises(ConfigError, match="CI_MERGE_REQUEST_SOURCE_BRANCH_SHA"):
+        detect({**env, "CI_MERGE_REQUEST_SOURCE_BRANCH_SHA": "$(id)"})
 
 
 @pytest.mark.parametrize(
@@ -82,9 +90,14 @@ def test_jenkins_change_request(change_url, forge, repo, api):
     env = {"JENKINS_URL": "http://127.0.0.1:8080/", "CHANGE_ID": "5", "CHANGE_URL": change_url, "GIT_COMMIT": "b" * 40,
            "CHANGE_TARGET": "main", "CHANGE_AUTHOR": "dana", "BUILD_URL": "http://127.0.0.1:8080/job/gate/3/"}
     ctx = detect(env)
+    # A change build may check out a merge of the PR (GitHub Branch Source's default): GIT_COMMIT
+    # is not the PR's head, which the gate asks the forge for (forges.publish.pull_request_context).
     assert (ctx.system, ctx.forge, ctx.repo, ctx.pr_number, ctx.head_sha, ctx.api_url, ctx.is_fork, ctx.run_url) == (
-        "jenkins", forge, repo, 5, "b" * 40, api, False, "http://127.0.0.1:8080/job/gate/3/")
+        "jenkins", forge, repo, 5, None, api, False, "http://127.0.0.1:8080/job/gate/3/")
     assert detect({**env, "CHANGE_FORK": "mallory"}).is_fork is True
+    # A branch build (no CHANGE_ID) is of GIT_COMMIT.
+    branch = {k: v for k, v in env.items() if k not in ("CHANGE_ID", "CHANGE_TARGET", "CHANGE_AUTHOR")}
+    assert detect(branch).head_sha == "b" * 40
 
 
 @pytest.mark.parametrize(

@@ -117,6 +117,19 @@ def test_fork_with_read_only_token_is_reported_not_raised(github, tmp_path, caps
         publish_gate_report(markdown=REPORT, verdict="pass", summary="ok", env=env)
 
 
+def test_a_status_refused_after_the_comment_says_the_comment_is_there(github, tmp_path):
+    env = github_env(github, tmp_path)
+    event = json.loads((tmp_path / "event.json").read_text())
+    event["pull_request"]["head"]["sha"] = "e" * 40  # a commit the forge does not have: 422 on the status
+    (tmp_path / "event.json").write_text(json.dumps(event))
+    with pytest.raises(ExternalServiceError) as caught:
+        publish_gate_report(markdown=REPORT, verdict="pass", summary="ok", env=env)
+    [comment] = github.standin.comments(github.repo, github.number)
+    message = str(caught.value)
+    assert message.startswith("the comment was created (") and f"#issuecomment-{comment['id']}), but the commit status was not set:" in message
+    assert "422" in message
+
+
 def test_outside_ci_and_target_none(capsys):
     assert "not in a pull-request pipeline" in publish_gate_report(markdown="r", verdict="pass", summary="s", env={}).reason
     none = publish_gate_report(markdown="r", verdict="pass", summary="s", target="none", env={"GITHUB_ACTIONS": "true"})

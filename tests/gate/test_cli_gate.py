@@ -293,7 +293,7 @@ def test_tracking_gets_the_report_and_artifacts(repo, fakes, monkeypatch, capsys
         return types.SimpleNamespace(run_id="run123", model_version=None)
 
     monkeypatch.setattr("llm_gitops.tracking.mlflow_tracking.log_gate_run", log_gate_run)
-    monkeypatch.setattr("llm_gitops.commands.gate.git_sha", lambda d: "abc123")
+    monkeypatch.setattr("llm_gitops.commands.gate.head_commit", lambda d: "abc123")
     assert gate("--baseline", "./good2") == 0
     assert seen["report"]["schema"] == "llm-gitops/gate-report/v1" and seen["report"]["verdict"] == "pass"
     assert [p.name for p in seen["artifacts"]] == ["report.md", "report.json"]
@@ -311,7 +311,7 @@ def test_a_rerun_on_the_same_inputs_reuses_the_decision_and_its_mlflow_run(repo,
         return types.SimpleNamespace(run_id=f"run{len(runs)}", model_version=None)
 
     monkeypatch.setattr("llm_gitops.tracking.mlflow_tracking.log_gate_run", log_gate_run)
-    monkeypatch.setattr("llm_gitops.commands.gate.git_sha", lambda d: "abc123")
+    monkeypatch.setattr("llm_gitops.commands.gate.head_commit", lambda d: "abc123")
     assert gate("--candidate", "./bad", "--baseline", "./good") == 1
     first = (repo / ".llm-gitops" / "reports" / "report.json").read_text()
     assert "reusing its decision" not in capsys.readouterr().err
@@ -329,7 +329,7 @@ def test_a_rerun_on_the_same_inputs_reuses_the_decision_and_its_mlflow_run(repo,
     assert again["checks"] == json.loads(first)["checks"] and again["verdict"] == "fail"
     assert again["notes"][-1].startswith("decision reused: an earlier run had the same measurements")
     # A new commit with the same model is a new MLflow run of the same decision.
-    monkeypatch.setattr("llm_gitops.commands.gate.git_sha", lambda d: "def456")
+    monkeypatch.setattr("llm_gitops.commands.gate.head_commit", lambda d: "def456")
     assert gate("--candidate", "./bad", "--baseline", "./good") == 1
     assert runs == ["abc123", "def456"] and decide_calls == []
     # A changed threshold is a new decision.
@@ -371,19 +371,29 @@ def test_gate_posts_one_sticky_comment_and_a_status_per_run(repo, fakes, monkeyp
         standin.stop()
 
 
-def test_a_failed_explicit_post_turns_a_pass_into_exit_2(repo, fakes, monkeypatch, capsys):
-    write_config(repo)
+@pytest.mark.parametrize("named,flags,code", [
+    ("by --report-to", ["--report-to", "github"], 2),
+    ("by report.to", [], 2),
+    # --report-to auto defers to report.to: the post is still asked for by name (the glues pass auto).
+    ("by report.to, with --report-to auto", ["--report-to", "auto"], 2),
+    ("not: auto", ["--report-to", "auto"], 0),
+])
+def test_a_failed_post_to_a_named_forge_turns_a_pass_into_exit_2(repo, fakes, monkeypatch, capsys, named, flags, code):
+    path = write_config(repo)
+    path.write_text(path.read_text().replace("to: none", "to: github" if "report.to" in named else "to: auto"))
     from llm_gitops.errors import ExternalServiceError
 
     def publish_gate_report(**kwargs):
         raise ExternalServiceError("GitHub answered 401 Bad credentials", hint="check GITHUB_TOKEN")
 
     monkeypatch.setattr("llm_gitops.forges.publish.publish_gate_report", publish_gate_report)
-    assert gate("--baseline", "./good2", "--report-to", "github") == 2
-    assert "the report was not posted (github): GitHub answered 401" in capsys.readouterr().err
+    assert gate("--baseline", "./good2", *flags) == code
+    err = capsys.readouterr().err
+    level = "error" if code else "warning"  # an exit 0 does not print "error:"
+    assert f"{level}: posting the report (" in err and "failed: GitHub answered 401" in err
     assert report(repo)["verdict"] == "pass"  # the report itself stands
     # A failing verdict keeps its own exit code.
-    assert gate("--candidate", "./bad", "--baseline", "./good", "--report-to", "github") == 1
+    assert gate("--candidate", "./bad", "--baseline", "./good", *flags) == 1
 
 
 def test_help_explains_exit_codes_and_examples():
@@ -433,7 +443,7 @@ def test_a_pull_request_run_is_tracked_against_the_pr_head_not_the_merge_commit(
         return types.SimpleNamespace(run_id="run1", model_version=None)
 
     monkeypatch.setattr("llm_gitops.tracking.mlflow_tracking.log_gate_run", log_gate_run)
-    monkeypatch.setattr("llm_gitops.commands.gate.git_sha", lambda d: "the-merge-commit")
+    monkeypatch.setattr("llm_gitops.commands.gate.head_commit", lambda d: "the-merge-commit")
     assert gate("--candidate", "./bad", "--baseline", "./good", "--report-to", "none") == 1
     assert seen == ["feedbeef" * 5]
 

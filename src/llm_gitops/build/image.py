@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import subprocess
 import tempfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -24,6 +23,7 @@ from llm_gitops.build.dockerfile import DockerfileSpec
 from llm_gitops.cache import write_atomic
 from llm_gitops.config.schema import Config
 from llm_gitops.errors import ConfigError
+from llm_gitops.git_checkout import git_output, head_commit
 from llm_gitops.models.resolved import ResolvedModel
 from llm_gitops.workspace import cache_dir, state_dir
 
@@ -48,14 +48,6 @@ class BuildResult:
     def reference(self) -> str:
         """The immutable reference to deploy: ``image@digest`` (``image:tag`` if not pushed)."""
         return f"{self.image}@{self.digest}" if self.digest else f"{self.image}:{self.tag}"
-
-
-def _git(base_dir: Path, *args: str) -> str | None:
-    try:
-        out = subprocess.run(["git", "-C", str(base_dir), *args], capture_output=True, text=True, timeout=10)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    return out.stdout.strip() or None if out.returncode == 0 else None
 
 
 def _public_url(url: str | None) -> str | None:
@@ -148,8 +140,8 @@ def build_image(
     method = json.loads(manifest_path.read_text(encoding="utf-8")).get("method", "none") if manifest_path.is_file() else "none"
     created = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     labels = image_labels(
-        model=model, method=method, revision=_git(config.base_dir, "rev-parse", "HEAD"),
-        source=_public_url(_git(config.base_dir, "config", "--get", "remote.origin.url")),
+        model=model, method=method, revision=head_commit(config.base_dir),
+        source=_public_url(git_output(config.base_dir, "config", "--get", "remote.origin.url")),
         report=Path(eval_report) if eval_report else None, tag=tag, created=created,
     )
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from llm_gitops.commands.forge_access import forge_option
+from llm_gitops.commands.forge_access import forge_context, forge_option
 from llm_gitops.commands.options import config_option
 
 
@@ -94,6 +94,7 @@ def command(config_path: Path | None, env: str, promote: bool, no_scale_down: bo
     config = load_config(config_path)
     spec, target = environment_target(config, env)
     desired = load_desired(config.base_dir, env)
+    ctx = forge_context(forge_choice)  # once; a bad CI context or --forge is exit 2 before anything starts
 
     def say(line: str) -> None:
         click.echo(line, err=True)
@@ -104,7 +105,7 @@ def command(config_path: Path | None, env: str, promote: bool, no_scale_down: bo
             return
         left = promote_preview(env, target, desired.release)
         say(f"{env}: traffic on {desired.release.id}" + (f" (left {left})" if left else " (already live)"))
-        if (recorder := open_recorder(forge_choice, config.base_dir, env, say, environment_url=spec.url)) is not None:
+        if (recorder := open_recorder(forge_choice, config.base_dir, env, say, ctx=ctx, environment_url=spec.url)) is not None:
             recorder.complete_pending(f"{env} runs {desired.release.id} (promoted)")
         return
     failure = None
@@ -115,7 +116,7 @@ def command(config_path: Path | None, env: str, promote: bool, no_scale_down: bo
         # Before the target is touched: a release that recorded no eval is exit 2, nothing deployed.
         check_recorded(desired.release, spec.analysis.smoke_eval, env=env)
     # The forge deployment is created before the target changes, finished after (deploy/forge_record.py).
-    recorder = (open_recorder(forge_choice, config.base_dir, env, say, environment_url=spec.url)
+    recorder = (open_recorder(forge_choice, config.base_dir, env, say, ctx=ctx, environment_url=spec.url)
                 if desired.release is not None else None)
 
     def begin() -> None:
@@ -155,12 +156,12 @@ def command(config_path: Path | None, env: str, promote: bool, no_scale_down: bo
     if failure is not None:
         raise failure
     if desired.release is not None and record.action in ("deployed", "none"):
-        _record_verified(forge_choice, config.base_dir, env, desired.release.id, say)
+        _record_verified(forge_choice, config.base_dir, env, desired.release.id, say, ctx)
     say(record.message)
     click.echo(json.dumps(record.to_json(), indent=2))
 
 
-def _record_verified(forge_choice: str, root: Path, env: str, release_id: str, say) -> None:
+def _record_verified(forge_choice: str, root: Path, env: str, release_id: str, say, ctx) -> None:
     """The deploy succeeded whatever happens here: a status that cannot be written is a warning."""
     from llm_gitops.commands.forge_access import open_forge
     from llm_gitops.deploy.promotion import record_verified, verified_context
@@ -168,7 +169,7 @@ def _record_verified(forge_choice: str, root: Path, env: str, release_id: str, s
     from llm_gitops.logsafe import redact
 
     try:
-        access = open_forge(forge_choice, root)
+        access = open_forge(forge_choice, root, ctx)
         if access is None:
             return
         forge, repo = access

@@ -7,17 +7,19 @@ import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
+from llm_gitops.ci_context import CiContext
 
-def open_recorder(forge_choice: str, root: Path, env: str, say: Callable[[str], None], *,
+
+def open_recorder(forge_choice: str, root: Path, env: str, say: Callable[[str], None], *, ctx: CiContext,
                   release_id: str | None = None, environment_url: str | None = None):
     """A DeploymentRecorder, or None when nothing is to be recorded (``--forge none``) or can be.
 
     The deployment is of the commit that last set ``deploy/ENV.yaml`` or, for a rollback
     (``release_id``), of the newest commit whose ``deploy/ENV.yaml`` named the release gone
     back to. No forge, token or commit is a warning: the deploy goes on, unrecorded, as
-    the verified status does (commands/deploy.py).
+    the verified status does (commands/deploy.py). ``ctx``: the CI context the command
+    detected (a malformed one was exit 2 then, before anything was deployed).
     """
-    from llm_gitops import ci_context
     from llm_gitops.commands.forge_access import open_forge
     from llm_gitops.deploy.forge_record import DeploymentRecorder, commit_naming
     from llm_gitops.deploy.promotion import last_change
@@ -27,12 +29,11 @@ def open_recorder(forge_choice: str, root: Path, env: str, say: Callable[[str], 
     if forge_choice == "none":
         return None
     try:
-        access = open_forge(forge_choice, root)
+        access = open_forge(forge_choice, root, ctx)
         if access is None:
             return None
         forge, repo = access
         sha = (release_id and commit_naming(root, env, release_id)) or last_change(root, env)
-        ctx = ci_context.detect()
     except LlmGitopsError as exc:
         say(f"warning: {env}: no forge deployment will be recorded: {redact(str(exc))}")
         return None

@@ -21,16 +21,27 @@ def forge_option(help: str):
                         help=help)
 
 
-def open_forge(choice: str, root: Path):
-    """(forge, repo) for ``choice``, or None for ``none``; ConfigError when the forge cannot be used."""
+def forge_context(choice: str) -> ci_context.CiContext:
+    """The CI context, detected once per command before anything changes: a malformed one,
+    or a ``--forge`` that is not the CI job's forge, is exit 2 then (a token is only ever
+    sent to its own forge)."""
+    ctx = ci_context.detect()
+    if choice in ("github", "gitlab"):
+        ci_context.refuse_other_forge(ctx, choice, "--forge")
+    return ctx
+
+
+def open_forge(choice: str, root: Path, ctx: ci_context.CiContext):
+    """(forge, repo) for ``choice`` in the CI context ``ctx`` (the command detects it once),
+    or None for ``none``; ConfigError when the forge cannot be used."""
     from llm_gitops.forges.registry import make_forge
 
     if choice == "none":
         return None
-    ctx = ci_context.detect()
     name = ctx.forge if choice == "auto" else choice
     if name is None or name == "local":
         return make_forge("local"), str(root)
+    ci_context.refuse_other_forge(ctx, name, "--forge")
     token = ci_context.forge_token(None, name)
     if token is None:
         names = " or ".join(ci_context.TOKEN_VARIABLES[name])

@@ -4,7 +4,6 @@ print, post and track what it decided (the deciding itself is ``gate.run``)."""
 from __future__ import annotations
 
 import json
-import subprocess
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -19,8 +18,9 @@ from llm_gitops.commands.preflight import check_output_dir, command_model, sourc
 from llm_gitops.commands.step_outputs import append_step_summary, check_step_outputs, write_step_outputs
 from llm_gitops.config import load_config
 from llm_gitops.config.schema import Config
-from llm_gitops.errors import ConfigError, LlmGitopsError, NoSuchModelYet
+from llm_gitops.errors import ConfigError, ExternalServiceError, LlmGitopsError, NoSuchModelYet
 from llm_gitops.gate.decisions import DecisionCache
+from llm_gitops.git_checkout import head_and_parents, head_commit
 from llm_gitops.gate.run import PERF_PREFIX, GatePlan, GateRequest, GateRun, plan_gate, run_gate
 from llm_gitops.logsafe import redact
 from llm_gitops.models.resolved import ResolvedModel
@@ -29,18 +29,6 @@ from llm_gitops.report.rendered import RenderedGate
 from llm_gitops.workspace import cache_dir
 
 REPORT_MD, REPORT_JSON, CHART_PNG = "report.md", "report.json", "chart.png"
-
-
-def git_sha(directory: Path) -> str | None:
-    """HEAD of the git repository holding ``directory``, or None outside a repository."""
-    try:
-        proc = subprocess.run(
-            ["git", "-C", str(directory), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10, check=False
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    sha = proc.stdout.strip()
-    return sha if proc.returncode == 0 and sha else None
 
 
 def write_reports(rendered: RenderedGate, output_dir: Path) -> tuple[Path, Path, Path | None]:
@@ -170,7 +158,6 @@ def command(config_path: Path | None, candidate_src: str | None, baseline_src: s
             "eval.endpoint, so the candidate and the baseline would both be that server",
             hint="give the baseline as lm-eval output (--baseline-results), or gate the models with backend hf")
     out_dir = output_dir.resolve() if output_dir is not None else config.resolve_path(config.report.output_dir)
-    target = report_to or config.report.to
     # Every output path, the CI context (event payload, variables; detected once, here)
     # and every step-output file are checked before anything is measured or written.
     check_output_dir(out_dir, "--output-dir" if output_dir is not None
@@ -181,10 +168,17 @@ def command(config_path: Path | None, candidate_src: str | None, baseline_src: s
     ctx = ci_context.detect()
     check_step_outputs(ctx, output_env, {"LLM_GITOPS_REPORT": str(out_dir / REPORT_MD),
                                          "LLM_GITOPS_REPORT_JSON": str(out_dir / REPORT_JSON)})
-    from llm_gitops.forges.publish import forge_for
+    from llm_gitops.forges.publish import forge_for, report_target
 
+    target = report_target(report_to, config.report.to)
     forge = forge_for(ctx, target)
     token = ci_context.forge_token(None, forge) if forge is not None else None
+    # A PR the CI names without its head (a comment event) is looked up on the job's forge
+    # even with posting off: whether it comes from a fork decides whether it may run here.
+    lookup = forge or ctx.forge
+    ctx = _with_pull_request(ctx, lookup, token if lookup == forge else ci_context.forge_token(None, lookup),
+                             explicit=target not in ("auto", "none"), base_dir=config.base_dir)
+    ci_context.refuse_privileged_fork(ctx, "gate")
 
     # Bad sources and bad results files are exit 2 before anything is measured or written.
     runs = {}
@@ -240,6 +234,22 @@ def command(config_path: Path | None, candidate_src: str | None, baseline_src: s
         raise SystemExit(code)
 
 
+def _with_pull_request(ctx: ci_context.CiContext, forge: str | None, token: ci_context.ForgeToken | None, *,
+                       explicit: bool, base_dir: Path) -> ci_context.CiContext:
+    """The context with the PR head the forge names, where the CI's variables do not (see
+    ``forges.publish.pull_request_context``). A forge that cannot be asked is an error when
+    posting was asked for by name; under 'auto' it is a warning, and nothing is posted."""
+    from llm_gitops.forges.publish import pull_request_context
+
+    try:
+        return pull_request_context(ctx, forge, token, head_and_parents(base_dir))
+    except ExternalServiceError as exc:
+        if explicit:
+            raise
+        click.echo(f"warning: the report will not be posted: {redact(str(exc))}", err=True)
+        return ctx
+
+
 def _results_side(plan: GatePlan, path: Path, label: str):
     """(ResolvedModel standing for them, LmEvalRun) of lm-eval output given for one side."""
     from llm_gitops.evaluation.lm_eval_results import results_side
@@ -253,7 +263,7 @@ def _write_publish_track(config: Config, result: GateRun, out_dir: Path, output_
                          candidate: ResolvedModel, say, *, ctx: ci_context.CiContext,
                          token: ci_context.ForgeToken | None, decisions: DecisionCache | None) -> int:
     """Write the reports and step outputs, post, log to MLflow; returns the exit code."""
-    tracking = _Tracking.plan(config, result, candidate, say, commit=ctx.head_sha or git_sha(config.base_dir) or "",
+    tracking = _Tracking.plan(config, result, candidate, say, commit=ctx.head_sha or head_commit(config.base_dir) or "",
                               decisions=decisions)
     if tracking is not None and tracking.linkable:
         # A tracking server has a page a reviewer can open: make the run first, so that the
@@ -355,7 +365,8 @@ class _Tracking:
 
 def _publish(config: Config, rendered: RenderedGate, target: str, code: int, say, *, ctx: ci_context.CiContext,
              token: ci_context.ForgeToken | None) -> int:
-    """Post the report; returns the exit code (a failed explicit post turns a pass into 2)."""
+    """Post the report; returns the exit code (a failed post to a target named by
+    --report-to or report.to turns a pass into 2; under 'auto' it is a warning)."""
     from llm_gitops.forges.publish import publish_gate_report
 
     # The raw verdict goes to the forge: publish maps 'inconclusive' to a commit state
@@ -366,10 +377,12 @@ def _publish(config: Config, rendered: RenderedGate, target: str, code: int, say
                                      ctx=ctx, token=token, target=target, config=config,
                                      echo=lambda text: click.echo(text, err=True))
     except LlmGitopsError as exc:
-        click.echo(f"error: the report was not posted ({target}): {redact(str(exc))}", err=True)
-        # An explicitly requested post that fails is a misconfiguration (exit 2), but it
-        # never hides a failing verdict's own exit code.
-        return exc.exit_code if (code == 0 and target != "auto") else code
+        explicit = target != "auto"
+        click.echo(f"{'error' if explicit else 'warning'}: posting the report ({target}) failed: {redact(str(exc))}",
+                   err=True)
+        # A post that was asked for by name and fails is exit 2 (the reports are written),
+        # but it never hides a failing verdict's own exit code.
+        return exc.exit_code if (code == 0 and explicit) else code
     if result.posted:
         say(f"gate: report posted: {result.comment_url or result.reason}")
     else:

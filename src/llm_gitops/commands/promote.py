@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from llm_gitops.commands.forge_access import forge_option
+from llm_gitops.commands.forge_access import forge_context, forge_option
 from llm_gitops.commands.options import config_option
 
 
@@ -46,7 +46,7 @@ def command(config_path: Path | None, env: str, base: str, forge_choice: str) ->
     from llm_gitops.deploy.promotion import open_promotion, plan_promotion
 
     config = load_config(config_path)
-    access = open_forge(forge_choice, config.base_dir)
+    access = open_forge(forge_choice, config.base_dir, forge_context(forge_choice))
     if access is None:
         from llm_gitops.errors import ConfigError
 

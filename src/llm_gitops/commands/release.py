@@ -2,21 +2,12 @@
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import click
 
 from llm_gitops.commands.options import config_option
-
-
-def _head_commit(directory: Path) -> str | None:
-    try:
-        proc = subprocess.run(["git", "-C", str(directory), "rev-parse", "HEAD"], capture_output=True, text=True,
-                              timeout=10, check=False)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    return proc.stdout.strip() or None if proc.returncode == 0 else None
+from llm_gitops.git_checkout import head_commit
 
 
 @click.command("release")
@@ -75,7 +66,7 @@ def command(config_path: Path | None, build_path: Path | None, gate_report: Path
     recorded = None
     if gate_report is not None and not no_eval:
         recorded = _recorded_eval(config, gate_report, eval_docs)
-    release = release_from_build(build_path, report_path=gate_report, source_commit=_head_commit(root),
+    release = release_from_build(build_path, report_path=gate_report, source_commit=head_commit(root),
                                  recorded_eval=recorded)
     path = write_release(release, releases_dir(root))
     click.echo(f"release {release.id}: {release.image} ({path.relative_to(root)})", err=True)

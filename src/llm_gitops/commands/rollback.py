@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from llm_gitops.commands.forge_access import forge_option
+from llm_gitops.commands.forge_access import forge_context, forge_option
 from llm_gitops.commands.options import config_option
 
 
@@ -37,6 +37,7 @@ def command(config_path: Path | None, env: str, base: str, forge_choice: str) ->
 
     config = load_config(config_path)
     spec, target = environment_target(config, env)
+    ctx = forge_context(forge_choice)  # once; a bad CI context or --forge is exit 2 before traffic moves
     left, now = rollback(env, target)
     colours = target.colours()
     live_release = colours[now].release_id
@@ -46,10 +47,10 @@ def command(config_path: Path | None, env: str, base: str, forge_choice: str) ->
 
         # After the switch: the forge may only warn (deploy/forge_record.py).
         recorder = open_recorder(forge_choice, config.base_dir, env, lambda line: click.echo(line, err=True),
-                                 release_id=live_release, environment_url=spec.url)
+                                 ctx=ctx, release_id=live_release, environment_url=spec.url)
         if recorder is not None:
             recorder.record_rollback(live_release, colours[left].release_id)
-    access = open_forge(forge_choice, config.base_dir)
+    access = open_forge(forge_choice, config.base_dir, ctx)
     if access is None or live_release is None:
         return
     from llm_gitops.deploy.desired import releases_dir

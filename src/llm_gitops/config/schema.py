@@ -334,7 +334,8 @@ class GateSection(_Section):
     alpha: float = Field(default=0.05, gt=0, lt=1)
     # What an overall 'inconclusive' does to the exit code: "fail" (safe default: a
     # drop that cannot be ruled out blocks the merge), "pass" (warn only), or "neutral"
-    # (exit 0, but the status says inconclusive).
+    # (exit 0; GitHub's check run concludes "neutral", and the commit status, which has
+    # no such state on either forge, is success with "inconclusive" in its description).
     on_inconclusive: Literal["fail", "pass", "neutral"] = "fail"
     # Resamples of the paired bootstrap behind confidence intervals.
     bootstrap_samples: int = Field(default=2000, ge=100, le=1_000_000)
