@@ -63,6 +63,13 @@ class EvalError(LlmGitopsError):
     """An eval task is unknown or its data cannot be read."""
 
 
+class MeasurementFailed(LlmGitopsError):
+    """A measurement failed while it ran, after every input was checked (a server at
+    eval.endpoint that breaks down mid-run): no verdict, and a retry may succeed."""
+
+    exit_code = EXIT_NO_VERDICT
+
+
 class ExternalServiceError(LlmGitopsError):
     """A forge, registry, engine, MLflow or Jenkins answered with an error."""
 

@@ -22,6 +22,9 @@ _SECRET_ENV = re.compile(r"(TOKEN|SECRET|PASSWORD|API_KEY|PRIVATE_KEY|CREDENTIAL
 # The userinfo of a URL: after "scheme://", up to the last "@" before the path. Greedy, so
 # a password holding an unencoded "@" is hidden whole.
 _URL_USERINFO = re.compile(r"\b([A-Za-z][A-Za-z0-9+.\-]*://)[^/?#\s@]*(?:@[^/?#\s@]*)*@")
+# A secret-named query parameter's value (?api_key=..., &token=..., &X-Amz-Signature=...).
+_QUERY_SECRET = re.compile(r"([?&][A-Za-z0-9_.\-]*(?:key|token|secret|passw(?:or)?d|pwd|signature|sig|auth)"
+                           r"[A-Za-z0-9_.\-]*=)[^&#\s'\"]+", re.I)
 _TOKEN_SHAPES = re.compile(r"\b(gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}|glpat-[A-Za-z0-9_\-]{20,})\b")
 
 
@@ -53,9 +56,10 @@ def url_without_userinfo(url: str) -> str:
 
 
 def redact(text: str) -> str:
-    """Return ``text`` with every known secret and every URL's credentials replaced by ``***``."""
+    """Return ``text`` with every known secret, every URL's credentials and every
+    secret-named query parameter's value replaced by ``***``."""
     _register_env_secrets()
-    text = strip_userinfo(text)
+    text = _QUERY_SECRET.sub(r"\1***", strip_userinfo(text))
     for secret in sorted(_SECRETS, key=len, reverse=True):
         text = text.replace(secret, "***")
     return _TOKEN_SHAPES.sub("***", text)

@@ -94,3 +94,17 @@ def test_a_logged_traceback_is_redacted_too(capsys):
     err = capsys.readouterr().err
     assert "posting failed" in err and "ConnectionError: cannot reach http://***@127.0.0.1:9/api" in err
     assert PASSWORD not in err
+
+
+@pytest.mark.parametrize("text,secret", [
+    ("cannot reach http://127.0.0.1:9/v1?api_key=s3cretQ1 (refused)", "s3cretQ1"),
+    ("GET https://bucket.example/o?X-Amz-Date=1&X-Amz-Signature=abc123def", "abc123def"),
+    ("http://127.0.0.1:9/?access_token=tok-9876#frag", "tok-9876"),
+])
+def test_a_secret_named_query_parameter_is_redacted(text, secret):
+    from llm_gitops.logsafe import redact
+
+    clean = redact(text)
+    assert secret not in clean and "=***" in clean
+    # Other parameters stay readable.
+    assert redact("http://h/?page=2&sort=key") == "http://h/?page=2&sort=key"

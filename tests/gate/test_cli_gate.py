@@ -82,7 +82,7 @@ def fakes(monkeypatch):
             raise ModelSourceError(f"{name}: model directory not found", hint="check the path")
         return ResolvedModel(path=Path("/models") / name, digest="sha256:" + name.ljust(64, "0"), source=name, kind="local")
 
-    def run_eval(model, settings, *, base_dir, cache_root, progress=None, documents=None, suite=None):
+    def run_eval(model, settings, *, base_dir, cache_root, progress=None, documents=None, suite=None, expect_digest=None):
         assert suite is not None and suite.names == ["add_mc", "add_em"], "the gate resolves eval.tasks once"
         assert documents is None, "two models: each on eval.limit's documents"
         calls.append(("eval", model.source))

@@ -45,7 +45,7 @@ def measured(monkeypatch):
     """A fake eval: 'bad' is 20 points worse than 'good'; records (source, limit)."""
     calls = []
 
-    def run_eval(model, settings, *, base_dir, cache_root, progress=None, documents=None, suite=None):
+    def run_eval(model, settings, *, base_dir, cache_root, progress=None, documents=None, suite=None, expect_digest=None):
         calls.append((model.source, settings.limit) if documents is None else (model.source, documents))
         ids = documents["add_em"] if documents is not None else range(settings.limit)
         scores, _ = paired_scores(len(ids), 0.80, 0.60 if model.source == "bad" else 0.80, seed=0)
@@ -145,7 +145,7 @@ def test_a_model_gated_against_results_goes_through_their_documents_in_sequentia
     calls = []
 
     def run_eval(model, settings, *, base_dir, cache_root, progress=None, order_slice=None, documents=None,
-                 resident=None, suite=None):
+                 resident=None, suite=None, expect_digest=None):
         assert order_slice is None and resident is not None
         calls.append(documents["add_em"])
         # The candidate disagrees with the baseline on one document in eight: undecided at first.

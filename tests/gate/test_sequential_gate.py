@@ -194,7 +194,7 @@ def fake_cli(monkeypatch):
         return model(Path(spec if isinstance(spec, str) else spec.source).name)
 
     def run_eval(m, settings, *, base_dir, cache_root, progress=None, order_slice=None, resident=None, suite=None,
-                 documents=None):
+                 documents=None, expect_digest=None):
         assert resident is not None, "a sequential gate keeps its models loaded from look to look"
         assert suite is not None and suite.names == ["add_mc", "add_em"], "every look reuses the gate's eval.tasks"
         if documents is not None:  # the undecided tasks' share of the look: their order slice
@@ -289,7 +289,8 @@ def test_a_baseline_alias_not_registered_yet_skips_relative_checks(repo, monkeyp
             raise NoSuchModelYet(f"{text}: no registered model 'adder' in MLflow at sqlite (the registry is empty)")
         return model(Path(text).name)
 
-    def run_eval(m, settings, *, base_dir, cache_root, progress=None, order_slice=None, resident=None, suite=None):
+    def run_eval(m, settings, *, base_dir, cache_root, progress=None, order_slice=None, resident=None, suite=None,
+                 expect_digest=None):
         return FakeRunner(settings, "same")(m, order_slice)
 
     monkeypatch.setattr("llm_gitops.commands.gate.command_model", resolve)

@@ -65,14 +65,15 @@ def example_job_command(root: Path, repo: Path, forge_url: str, number: int, sha
 
 
 @contextlib.contextmanager
-def adder_pull_request():
-    """The GitHub stand-in holding acme/adder with one open pull request; yields (stand-in, number, head sha)."""
+def adder_pull_request(head_sha: str | None = None):
+    """The GitHub stand-in holding acme/adder with one open pull request (its head
+    ``head_sha``, when given); yields (stand-in, number, head sha)."""
     from tests.standins.forge import ForgeStandin
 
     forge = ForgeStandin.start(kind="github", token=TOKEN)
     try:
         forge.add_repo("acme/adder")
-        number = forge.add_pull("acme/adder", head="retrain", title="Retrain the adder")
+        number = forge.add_pull("acme/adder", head="retrain", title="Retrain the adder", head_sha=head_sha)
         yield forge, number, forge.pull("acme/adder", number)["head_sha"]
     finally:
         forge.stop()
@@ -185,7 +186,9 @@ def test_the_example_jenkinsfile_gate_stage_installs_from_source_at_ref_and_gate
     source, _ = component_project(tmp_path)
     run(["git", "-C", str(source), "tag", "v0.1.0"], env=clean_env(tmp_path / "h"), cwd=tmp_path)
     repo = dvc_example_repo(tmp_path)
-    with adder_pull_request() as (forge, number, sha):
+    # A change build: the gate asks the forge for the PR's head, which must be the checkout.
+    head = run(["git", "-C", str(repo), "rev-parse", "HEAD"], env=clean_env(tmp_path / "h"), cwd=tmp_path).stdout.strip()
+    with adder_pull_request(head_sha=head) as (forge, number, sha):
         env = {"JENKINS_URL": "http://127.0.0.1:9/", "BUILD_URL": "http://127.0.0.1:9/job/adder/PR-1/1/",
                "CHANGE_ID": str(number), "CHANGE_URL": f"https://github.com/acme/adder/pull/{number}",
                "CHANGE_TARGET": "main", "GIT_COMMIT": sha, "LLM_GITOPS_GITHUB_API_URL": forge.url}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+from urllib.parse import urlsplit
 from pathlib import Path
 from typing import Literal
 
@@ -231,8 +232,28 @@ class EvalSection(_Section):
         if v is not None and backend != "local-completions":
             raise ValueError(f"is only used with backend: local-completions (backend is {backend!r}); remove it or "
                              "set the backend")
-        if v is not None and not re.match(r"^https?://[^/\s]+(/\S*)?$", v):
+        if v is None:
+            return v
+        parts = urlsplit(v)
+        if parts.username is not None or parts.password is not None:
+            # The config is committed, and the URL is printed, recorded in results and keyed on.
+            raise ValueError("must not hold credentials (user:password@): the config is committed and the URL is "
+                             "recorded in results; serve on a private address, e.g. http://127.0.0.1:8000")
+        if parts.query or parts.fragment or v.rstrip().endswith(("?", "#")):
+            # lm-eval's client builds its own request URLs from the base: a query would not be sent.
+            raise ValueError("must not carry a query or fragment (?..., #...): lm-eval's client would drop it; use "
+                             "http://HOST:PORT, its /v1 or its /v1/completions")
+        if not re.match(r"^https?://[^/\s]+(/\S*)?$", v):
             raise ValueError(f"{v!r} is not an http(s) URL; e.g. http://127.0.0.1:8000")
+        return v
+
+    @field_validator("tokenizer")
+    @classmethod
+    def _tokenizer(cls, v: str | None, info: ValidationInfo) -> str | None:
+        backend = info.data.get("backend")
+        if v is not None and backend != "local-completions":
+            raise ValueError(f"is only used with backend: local-completions (backend is {backend!r}; the model "
+                             "directory's own tokenizer is used); remove it or set the backend")
         return v
 
     @field_validator("device")

@@ -33,6 +33,8 @@ from llm_gitops.errors import EvalError
 from llm_gitops.evaluation.tasks import TaskSuite
 
 BACKEND = "local-completions"
+# Stands for a served model's digest when the server reports none (never a content digest).
+UNKNOWN_SERVED_PREFIX = "endpoint:"
 COMPLETIONS_PATH = "/v1/completions"
 PROBE_TIMEOUT_S = 10.0
 MAX_PROBE_BYTES = 1 << 20
@@ -61,7 +63,7 @@ class Endpoint:
         """The served digest, else a stand-in that names the endpoint (never a content digest)."""
         if self.digest:
             return self.digest
-        return "endpoint:" + hashlib.sha256(f"{self.completions_url}\0{self.model_id}".encode()).hexdigest()
+        return UNKNOWN_SERVED_PREFIX + hashlib.sha256(f"{self.completions_url}\0{self.model_id}".encode()).hexdigest()
 
 
 def completions_url(url: str) -> tuple[str, str]:

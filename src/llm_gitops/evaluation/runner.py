@@ -25,7 +25,7 @@ from typing import Any, Callable, Iterator
 
 from llm_gitops.cache import ResultCache, content_key
 from llm_gitops.config.schema import EvalSection
-from llm_gitops.errors import EvalError
+from llm_gitops.errors import EvalError, MeasurementFailed
 from llm_gitops.evaluation.endpoint import Served
 from llm_gitops.evaluation.placement import Placement, resolve_placement
 from llm_gitops.evaluation.resident import ResidentModels, weight_bytes
@@ -287,6 +287,18 @@ def _no_retie(model: Any, retie_safe: bool) -> Iterator[None]:
             del model.tie_weights
 
 
+def _check_served(served: Served, model: ResolvedModel, expect_digest: str | None) -> None:
+    """EvalError when the server reports serving another model than ``expect_digest``
+    (a gate's candidate or baseline): its scores would be gated as that model's."""
+    digest = served.endpoint.digest
+    if expect_digest is None or digest is None or digest == expect_digest:
+        return
+    raise EvalError(
+        f"eval.endpoint {served.endpoint.completions_url} serves {digest[:19]} (model {served.endpoint.model_id!r}), "
+        f"but {model.source} is {expect_digest[:19]}: the served model's scores would be reported as another's",
+        hint="serve that model there (llm-gitops serve --model DIR), or gate the model that is served")
+
+
 @contextlib.contextmanager
 def _server_failures(settings: EvalSection, served: Served | None) -> Iterator[None]:
     """A server that fails or answers garbage mid-run (after the probe passed) is named as eval.endpoint."""
@@ -297,7 +309,8 @@ def _server_failures(settings: EvalSection, served: Served | None) -> Iterator[N
         yield
     except Exception as exc:  # noqa: BLE001 - lm-eval's API client raises HTTP, retry and parse errors alike
         text = str(exc).strip().splitlines()
-        raise EvalError(
+        # Not exit 2: every input was checked (the probe passed), and a retry may succeed.
+        raise MeasurementFailed(
             f"eval.endpoint {settings.endpoint}: the server failed during the evaluation "
             f"({type(exc).__name__}{': ' + text[0][:200] if text else ''})",
             hint="check the server's log and that it serves the model of eval.tokenizer, then re-run",
@@ -351,6 +364,7 @@ def run_eval(
     documents: dict[str, list[int]] | None = None,
     resident: ResidentModels | None = None,
     suite: TaskSuite | None = None,
+    expect_digest: str | None = None,
 ) -> EvalResults:
     """Evaluate ``model`` on the suite in ``settings`` (or answer from the cache).
 
@@ -362,7 +376,9 @@ def run_eval(
     the documents a release recorded); tasks not named are not evaluated. ``resident``:
     keep the loaded model there for the next call (a gate's next look) instead of
     unloading it when this one ends. ``suite``: ``settings``' tasks resolved already
-    (a gate resolves them once for all its calls).
+    (a gate resolves them once for all its calls). ``expect_digest``: with a served
+    model, the digest it must report being (a gate's candidate or baseline; checked at
+    every call, so a server that changes models between a gate's looks is caught).
     """
     say = progress or (lambda _msg: None)
     suite = suite if suite is not None else resolve_tasks(settings, base_dir=base_dir)
@@ -381,6 +397,7 @@ def run_eval(
         # The server is the model: its identity keys the results (none known: not cached).
         served = served_target(settings.endpoint or "", suite, tokenizer=settings.tokenizer, model_dir=model.path,
                                base_dir=base_dir)
+        _check_served(served, model, expect_digest)
         model = replace(model, digest=served.endpoint.model_digest, source=served.endpoint.completions_url)
         recorded = {**recorded, "endpoint": served.endpoint.identity()}
     model_part = served.key_part if served is not None else model.digest

@@ -236,6 +236,8 @@ class ModelInfo:
     perf_cached: bool | None = None
     eval_cache_key: str | None = None
     harness_version: str | None = None
+    # The completions URL its eval asked (eval.backend local-completions), else None.
+    served_by: str | None = None
 
     @property
     def short_digest(self) -> str:
@@ -250,13 +252,14 @@ class ModelInfo:
             "perf_cached": self.perf_cached,
             "eval_cache_key": self.eval_cache_key,
             "harness_version": self.harness_version,
+            "served_by": self.served_by,
         }
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any] | None) -> "ModelInfo | None":
         if data is None:
             return None
-        return cls(**{k: data.get(k) for k in ("source", "digest", "kind", "eval_cached", "perf_cached", "eval_cache_key", "harness_version")})
+        return cls(**{k: data.get(k) for k in ("source", "digest", "kind", "eval_cached", "perf_cached", "eval_cache_key", "harness_version", "served_by")})
 
 
 @dataclass(frozen=True)

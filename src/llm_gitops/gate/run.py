@@ -24,8 +24,9 @@ from pathlib import Path
 from llm_gitops import __version__
 from llm_gitops.cache import ResultCache, content_key
 from llm_gitops.config.schema import Config, EvalSection, Threshold
-from llm_gitops.errors import ConfigError, LlmGitopsError
+from llm_gitops.errors import ConfigError, LlmGitopsError, MeasurementFailed
 from llm_gitops.evaluation.results import EvalResults
+from llm_gitops.evaluation.endpoint import UNKNOWN_SERVED_PREFIX
 from llm_gitops.evaluation.tasks import TaskSuite, resolve_tasks
 from llm_gitops.gate.decisions import DecisionCache
 from llm_gitops.gate.outcome import GateOutcome, ModelInfo
@@ -207,12 +208,12 @@ def run_gate(request: GateRequest, *, progress: Progress = _quiet, plan: GatePla
         t0 = time.perf_counter()
         try:
             measured = step()
-        except (LlmGitopsError, ImportError):
-            # A config-class problem (unknown task, unusable model) or a missing optional
-            # dependency (the CLI names the extra to install): exit 2, nothing written.
-            raise
         except Exception as exc:  # noqa: BLE001 - a failed measurement is the verdict 'error'
-            if is_own_bug(exc):
+            if isinstance(exc, (LlmGitopsError, ImportError)) and not isinstance(exc, MeasurementFailed):
+                # A config-class problem (unknown task, unusable model) or a missing optional
+                # dependency (the CLI names the extra to install): exit 2, nothing written.
+                raise
+            if is_own_bug(exc) and not isinstance(exc, MeasurementFailed):
                 raise  # a bug of llm-gitops is exit 3 with a crash log, not a verdict about the models
             text = str(exc).strip()
             first = redact(text.splitlines()[0] if text else "")
@@ -222,7 +223,8 @@ def run_gate(request: GateRequest, *, progress: Progress = _quiet, plan: GatePla
 
             what = "evaluation" if kind == "eval" else "benchmark"
             whose = measuring.get("role", role)
-            outcome = error_outcome(f"the {whose}'s {what} failed: {type(exc).__name__}: {first}",
+            cause = first if isinstance(exc, MeasurementFailed) else f"{type(exc).__name__}: {first}"
+            outcome = error_outcome(f"the {whose}'s {what} failed: {cause}",
                                     timings=timings, notes=tuple(notes), **infos(), **common)
             return GateRun(outcome, RenderedGate.from_outcome(outcome, chart=request.chart, root=config.base_dir),
                            failure_detail=redact(traceback.format_exc()))
@@ -250,6 +252,12 @@ def run_gate(request: GateRequest, *, progress: Progress = _quiet, plan: GatePla
             baseline_label=baseline.source if baseline is not None else "baseline")
         notes.extend(restricted)
 
+    for role in ("candidate", "baseline"):
+        served_by = _served_by(results.get(f"{role}_eval"))
+        if served_by is not None and str(results[f"{role}_eval"].model_digest).startswith(UNKNOWN_SERVED_PREFIX):
+            # What is behind the URL was not checked against the model named: say so in the report.
+            notes.append(f"the {role}'s scores come from the server at {served_by}, which does not report the digest "
+                         "of the model it serves: they are of whatever it served, which llm-gitops could not check")
     key = decision_key(plan, candidate, baseline, results) if decisions is not None else None
     if key is not None:
         cached = decisions.get(key)
@@ -381,14 +389,16 @@ def _evaluate_in_looks(plan: GatePlan, request: GateRequest, measured: dict[str,
             measuring["role"] = "candidate" if model is request.candidate else "baseline"
         if pairing is None and documents is None:
             return runner.run_eval(model, config.eval, base_dir=config.base_dir, cache_root=request.cache_root,
-                                   progress=progress, order_slice=order_slice, resident=resident, suite=plan.suite)
+                                   progress=progress, order_slice=order_slice, resident=resident, suite=plan.suite,
+                                   expect_digest=model.digest)
         if documents is None:
             start, stop = order_slice
             documents = {t: sorted(ids[start:stop]) for t, ids in pairing.items() if ids[start:stop]}
         if id(model) in given:
             return _on_documents(given[id(model)], documents, order_slice)
         return runner.run_eval(model, config.eval, base_dir=config.base_dir, cache_root=request.cache_root,
-                               progress=progress, documents=documents, resident=resident, suite=plan.suite)
+                               progress=progress, documents=documents, resident=resident, suite=plan.suite,
+                               expect_digest=model.digest)
 
     def decide_look(cand, base, design):
         # gate.policy (numpy, scipy) only when a look is decided, not when a cached trail is replayed.
@@ -439,7 +449,8 @@ def _steps(plan: GatePlan, candidate: ResolvedModel, baseline: ResolvedModel | N
 
         steps += [(role, "eval", lambda m=m: runner.run_eval(m, config.eval, base_dir=config.base_dir,
                                                              cache_root=cache_root, progress=progress,
-                                                             documents=documents, suite=plan.suite))
+                                                             documents=documents, suite=plan.suite,
+                                                             expect_digest=m.digest))
                   for role, m in models if role not in skip_eval]
     if plan.needs_perf:
         from llm_gitops.perf import bench
@@ -479,6 +490,12 @@ def _on_documents(results: EvalResults, documents: Mapping[str, list[int]], orde
                    cache_key=content_key([results.cache_key, list(order_slice), sorted(documents)]))
 
 
+def _served_by(eval_results) -> str | None:
+    """The completions URL a model's eval asked (eval.backend local-completions), else None."""
+    endpoint = (getattr(eval_results, "settings", None) or {}).get("endpoint")
+    return endpoint.get("endpoint") if isinstance(endpoint, dict) else None
+
+
 def _model_info(model: ResolvedModel | None, eval_results, perf_results) -> ModelInfo | None:
     if model is None:
         return None
@@ -490,6 +507,7 @@ def _model_info(model: ResolvedModel | None, eval_results, perf_results) -> Mode
         perf_cached=perf_results.cached if perf_results is not None else None,
         eval_cache_key=eval_results.cache_key if eval_results is not None else None,
         harness_version=eval_results.harness_version if eval_results is not None else None,
+        served_by=_served_by(eval_results),
     )
 
 

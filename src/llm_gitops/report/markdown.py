@@ -140,7 +140,8 @@ def _model_line(label: str, info: ModelInfo | None) -> str:
     if info.perf_cached is not None:
         cache.append(f"perf {'cached' if info.perf_cached else 'run'}")
     extra = f" ({', '.join(cache)})" if cache else ""
-    return f"- **{label}**: `{info.source}` ({info.kind}) `{info.digest}`{extra}"
+    served = f", evaluated as served at `{info.served_by}`" if info.served_by else ""
+    return f"- **{label}**: `{info.source}` ({info.kind}) `{info.digest}`{served}{extra}"
 
 
 def _check_details(outcome: GateOutcome) -> str:
