@@ -79,7 +79,14 @@ def call(Map config = [:]) {
     if (rc == 1 && config.failBuild) {
         error("llm-gitops gate: the candidate did not pass (verdict: ${verdict}); see ${result.reportPath}")
     } else if (rc > 1) {
-        error("llm-gitops gate exited with ${rc} (2: configuration or usage error, 3: internal error); see the log above")
+        // The CLI's exit codes (llm-gitops gate --help, docs/cli.md).
+        String meaning = [
+            2: 'a configuration or usage error: a bad config, option, model source or CI variable, or a forge that ' +
+               'refused or could not be reached when reportTo named it explicitly (on a pass)',
+            3: 'an internal error, a bug of llm-gitops',
+            4: "the evaluation failed while it ran: verdict error, written to ${reportJson}",
+        ][rc] ?: '2: configuration or usage error, 3: internal error, 4: the evaluation failed (verdict error)'
+        error("llm-gitops gate exited with ${rc} (${meaning}); see the log above")
     }
     return result
 }

@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -178,3 +179,67 @@ def require_real_gate() -> None:
         pytest.skip("llm-gitops has no 'gate' command in this tree yet")
     if importlib.util.find_spec("tests.standins.forge") is None:
         pytest.skip("the forge stand-ins (tests/standins/forge.py) are not in this tree yet")
+
+
+@dataclass
+class CaptureServer:
+    """A loopback HTTP server that answers 404 to everything and records each request's
+    path and Authorization header (None when absent): what a git fetch sent it."""
+
+    url: str
+    requests: list[tuple[str, str | None]]
+
+
+@contextmanager
+def capture_server():
+    """A CaptureServer on 127.0.0.1 at a free port, stopped on exit."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    seen: list[tuple[str, str | None]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - http.server's name
+            seen.append((self.path, self.headers.get("Authorization")))
+            self.send_error(404)
+
+        do_POST = do_GET  # noqa: N815
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield CaptureServer(url=f"http://127.0.0.1:{server.server_address[1]}", requests=seen)
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def parse_github_output(text: str) -> list[tuple[str, str]]:
+    """(name, value) pairs as the Actions runner reads a $GITHUB_OUTPUT file: `name=value`
+    lines, and `name<<DELIMITER` ... `DELIMITER` blocks (lines split at \\n, \\r\\n or \\r)."""
+    import re
+
+    lines = re.split(r"\r\n|\r|\n", text)
+    if lines and lines[-1] == "":
+        lines.pop()
+    pairs, i = [], 0
+    while i < len(lines):
+        line = lines[i]
+        eq, heredoc = line.find("="), line.find("<<")
+        if heredoc != -1 and (eq == -1 or heredoc < eq):
+            name, delimiter = line[:heredoc], line[heredoc + 2:]
+            end = lines.index(delimiter, i + 1)  # ValueError: an unclosed block, as the runner refuses
+            pairs.append((name, "\n".join(lines[i + 1:end])))
+            i = end + 1
+        elif eq != -1:
+            pairs.append((line[:eq], line[eq + 1:]))
+            i += 1
+        elif line == "":
+            i += 1
+        else:
+            raise ValueError(f"not an output line: {line!r}")
+    return pairs

@@ -90,6 +90,8 @@ def test_gate_action_passes_inputs_as_arguments_and_token_as_env(tmp_path, cli):
                             "--output-dir", "out/reports", "--candidate", hostile,
                             "--baseline", "models:/adder@production"]
     assert not list(tmp_path.rglob("pwned*"))
+    # The action's own outputs (GitHub's multi-line form) read back as written.
+    assert "::set-output:: results=ci/.llm-gitops/cache\n" in proc.stdout + proc.stderr
     # The token reaches the CLI through the environment only, and act masks it in the log.
     assert call["env"]["GITHUB_TOKEN"] == TOKEN
     assert TOKEN not in proc.stdout + proc.stderr
@@ -131,6 +133,22 @@ def test_gate_runs_without_a_token_as_on_a_fork(tmp_path, cli, glue_tiny_models)
     [call] = cli.calls("gate")
     assert not call["env"]["GITHUB_TOKEN"]
     assert "verdict=pass\n" in (results / "outputs.txt").read_text()
+
+
+def test_a_config_input_with_a_newline_forges_no_step_output(tmp_path, cli):
+    # The action writes `results` (a directory derived from the config input) as a step
+    # output: with a newline in the input, the old `echo "results=..."` added `verdict=pass`.
+    # The one writer of the glue's outputs refuses it before anything is written or run.
+    repo = consumer_repo(tmp_path)
+    env = {**GATE_ENV, "GLUE_CONFIG": "ci\nverdict=pass/llm-gitops.yaml"}
+    proc, results = run_act(tmp_path, repo, path_first=[cli.bin_dir], env=env, secrets={"GITHUB_TOKEN": TOKEN},
+                            event=pr_event(), extra_env=PARSE_ONLY)
+    log = proc.stdout + proc.stderr
+    assert proc.returncode != 0, log
+    assert "error: llm-gitops step outputs: the value of output results holds a line break" in log, log[-4000:]
+    assert cli.calls("gate") == []  # the gate never ran on the forged config
+    # act logs each output it reads from $GITHUB_OUTPUT: none was forged (before: `verdict=pass/...`).
+    assert "::set-output:: verdict=pass" not in log and "::set-output:: results=" not in log
 
 
 @pytest.mark.parametrize("quantize", ["budget", "int8-dynamic", ""])

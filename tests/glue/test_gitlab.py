@@ -10,6 +10,7 @@ the glue passes, for real where it checks what the job does.
 
 from __future__ import annotations
 
+import base64
 import shutil
 import subprocess
 import sys
@@ -18,12 +19,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.glue.support import (GATE_CONFIG, REPO_ROOT, clean_env, git_repo, gitlab_ci_local, require_real_gate, run,
-                                write_gate_project)
+from tests.glue.support import (GATE_CONFIG, REPO_ROOT, capture_server, clean_env, git_repo, gitlab_ci_local,
+                                require_real_gate, run, write_gate_project)
 
 pytestmark = pytest.mark.glue
 
 TOKEN = "glpat-glue-token-for-tests-0123"
+JOB_TOKEN = "glcbt-job-token-for-tests-4567"
 CHECKER = REPO_ROOT / "gitlab-templates" / "check_inputs.py"
 MR_PIPELINE = {"CI_PIPELINE_SOURCE": "merge_request_event", "CI_MERGE_REQUEST_IID": "4"}
 PARSE_ONLY = {"GLUE_PARSE_ONLY": "1"}
@@ -282,6 +284,46 @@ def test_gate_component_installs_llm_gitops_from_the_component_project_at_ref(tm
     assert "PASS  llm-gitops-gate" in proc.stdout, proc.stdout[-4000:]
     assert "llm-gitops 0.1.0 installed; its command is in " in proc.stdout
     assert "/.llm-gitops/venv/bin" in proc.stdout
+
+
+def test_the_job_token_goes_to_the_gitlab_instance_only(tmp_path):
+    # The install lines fetch the component project from `source` with git: the job token
+    # goes with it to URLs under CI_SERVER_URL, and to no other host (a mirror named as the
+    # source). Both fetches fail (the servers answer 404); what they were sent is the point.
+    # Every template has the same install lines (test_static checks), so the gate's stand for all.
+    with capture_server() as instance, capture_server() as mirror:
+        repo = project(tmp_path, f"""
+            include:
+              - component: $CI_SERVER_FQDN/$CI_PROJECT_PATH/gate@$CI_COMMIT_SHA
+                inputs:
+                  job-name: from-the-instance
+                  source: "{instance.url}/gitlab/llm-gitops/llm-gitops.git"
+                  ref: v0.1.0
+              - component: $CI_SERVER_FQDN/$CI_PROJECT_PATH/gate@$CI_COMMIT_SHA
+                inputs:
+                  job-name: from-a-mirror
+                  source: "{mirror.url}/gitlab/llm-gitops/llm-gitops.git"
+                  ref: v0.1.0
+              - component: $CI_SERVER_FQDN/$CI_PROJECT_PATH/gate@$CI_COMMIT_SHA
+                inputs:
+                  job-name: beside-the-instance
+                  source: "{instance.url}/gitlab-mirror/llm-gitops.git"
+                  ref: v0.1.0
+        """)
+        proc = run_pipeline(tmp_path, repo, path_first=[], check=False,
+                            variables={**MR_PIPELINE, "CI_SERVER_URL": f"{instance.url}/gitlab",
+                                       "CI_JOB_TOKEN": JOB_TOKEN})
+    log = proc.stdout + proc.stderr
+    for job in ("from-the-instance", "from-a-mirror", "beside-the-instance"):
+        assert f"FAIL  {job}" in proc.stdout, log[-4000:]  # each job reached its fetch
+    basic = "Basic " + base64.b64encode(f"gitlab-ci-token:{JOB_TOKEN}".encode()).decode()
+    under = [auth for path, auth in instance.requests if path.startswith("/gitlab/")]
+    beside = [auth for path, auth in instance.requests if not path.startswith("/gitlab/")]
+    assert under and set(under) == {basic}, instance.requests
+    # Another host, and another path of the same host: no Authorization header at all.
+    assert mirror.requests and {auth for _, auth in mirror.requests} == {None}, mirror.requests
+    assert beside and set(beside) == {None}, instance.requests
+    assert JOB_TOKEN not in log and basic.split()[1] not in log
 
 
 def registry_digest(registry: str, repository: str, tag: str) -> str:

@@ -79,6 +79,12 @@ def gate_results(tmp_path_factory, glue_tiny_models):
          "credentials": {"forge-token": SECRET}},
         {"name": "fail-soft", "step": "llmGitopsGate", "config": failing,
          "args": {"install": False, "reportTo": "none", "failBuild": False, "archive": False}},
+        {"name": "config-error", "step": "llmGitopsGate",
+         "args": {"install": False, "reportTo": "none", "candidate": "./no-such-model", "failBuild": False}},
+        # Generation settings HF refuses at generate time: the real evaluation fails as it runs (exit 4).
+        {"name": "crash", "step": "llmGitopsGate", "env": {"TMPDIR": str(tmp)},
+         "task_edit": ["do_sample: false", "do_sample: true\n  temperature: -1.0"],
+         "args": {"install": False, "reportTo": "none", "failBuild": False, "archive": False}},
         {"name": "typo", "step": "llmGitopsGate", "args": {"candiate": "./model"}},
         {"name": "bad-token-variable", "step": "llmGitopsGate", "args": {"tokenVariable": "PATH"}},
     ]
@@ -88,6 +94,9 @@ def gate_results(tmp_path_factory, glue_tiny_models):
         write_gate_project(workspace, glue_tiny_models)
         if "config" in sc:
             (workspace / ".llm-gitops.yaml").write_text(sc.pop("config"))
+        if "task_edit" in sc:
+            task = workspace / "tasks" / "add_em.yaml"
+            task.write_text(task.read_text().replace(*sc.pop("task_edit")))
         sc["workspace"] = str(workspace)
     results = run_scenarios(tmp, scenarios, cli.bin_dir)
     return results, cli, tmp
@@ -144,6 +153,23 @@ def test_a_failed_gate_fails_the_build_unless_told_not_to(gate_results):
     soft = results["fail-soft"]
     assert "error" not in soft and soft["returned"]["verdict"] == "fail" and soft["returned"]["exitCode"] == 1
     assert steps(soft, "withCredentials") == [] and steps(soft, "archiveArtifacts") == []
+
+
+def test_an_error_exit_fails_the_build_saying_what_the_code_means(gate_results):
+    # Exit codes above 1 fail the build even with failBuild: false; the message says which
+    # of the CLI's codes it is (llm-gitops gate --help): 2 a configuration error, 4 the
+    # evaluation failed while it ran (verdict error), each run for real here.
+    results, _, _ = gate_results
+    assert results["config-error"]["error"] == (
+        "llm-gitops gate exited with 2 (a configuration or usage error: a bad config, option, model source or CI "
+        "variable, or a forge that refused or could not be reached when reportTo named it explicitly (on a pass)); "
+        "see the log above")
+    crash = results["crash"]
+    assert crash["error"] == ("llm-gitops gate exited with 4 (the evaluation failed while it ran: verdict error, "
+                              "written to .llm-gitops/reports/report.json); see the log above")
+    [sh] = steps(crash, "sh")
+    assert sh["rc"] == 4
+    assert steps(crash, "readJSON") == [{"step": "readJSON", "file": ".llm-gitops/reports/report.json"}]
 
 
 def test_unknown_options_and_token_variables_are_rejected_before_anything_runs(gate_results):

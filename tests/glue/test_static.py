@@ -153,7 +153,7 @@ def test_jactionlint_flags_an_input_interpolated_into_a_composite_script(tmp_pat
 
 def test_shellcheck_passes_on_the_install_script_and_the_gitlab_scripts(tmp_path):
     run([tool("shellcheck"), str(INSTALL_SCRIPT), str(INSTALL_SCRIPT.with_name("release-commit.sh")),
-         str(REPO_ROOT / "scripts" / "system" / "glue.sh")],
+         str(INSTALL_SCRIPT.with_name("step-outputs.sh")), str(REPO_ROOT / "scripts" / "system" / "glue.sh")],
         env=clean_env(tmp_path / "home"), cwd=REPO_ROOT)
     for path in [*GITLAB_TEMPLATES, GITLAB_CLASSIC]:
         for doc in yaml.safe_load_all(path.read_text()):
@@ -201,6 +201,61 @@ def test_gitlab_templates_fetch_and_install_llm_gitops_the_same_way():
     snippet = next(iter(snippets.values()))
     assert "bash .llm-gitops/src/jenkins/resources/org/llmgitops/install.sh" in snippet
     assert "pip install" not in snippet  # pip is driven by the install script only
+
+
+def test_the_glue_writes_github_outputs_and_path_through_its_one_writer():
+    # step-outputs.sh refuses a value that could forge a key; an `echo "k=$v" >> "$GITHUB_OUTPUT"`
+    # added beside it would bring the injection back.
+    writer = INSTALL_SCRIPT.with_name("step-outputs.sh")
+    sources = {p: p.read_text() for p in [*ACTIONS, *INSTALL_SCRIPT.parent.glob("*.sh")] if p != writer}
+    direct = [str(p.relative_to(REPO_ROOT)) for p, text in sources.items()
+              if re.search(r'>>\s*"?\$\{?GITHUB_(OUTPUT|PATH|ENV)', text)]
+    assert direct == []
+    users = [p.parent.name for p in ACTIONS if "step-outputs.sh" in p.read_text()]
+    assert sorted(users) == ["build", "deploy", "gate", "promote", "setup"]
+    assert "step-outputs.sh" in INSTALL_SCRIPT.read_text()
+
+
+def test_gitlab_templates_send_tokens_to_their_instance_only():
+    # git's http.extraHeader goes to every URL; http.<url>.extraHeader only to URLs under it.
+    for path in [*GITLAB_TEMPLATES, GITLAB_CLASSIC]:
+        keys = re.findall(r"GIT_CONFIG_KEY_\d+=(\S+)", path.read_text())
+        assert keys, path.name
+        assert all(key == '"http.${CI_SERVER_URL%/}/.extraHeader"' for key in keys), (path.name, keys)
+
+
+def gate_exit_codes() -> set[str]:
+    """The exit codes `llm-gitops gate --help` lists."""
+    from click.testing import CliRunner
+
+    from llm_gitops.cli import cli
+
+    text = " ".join(CliRunner().invoke(cli, ["gate", "--help"]).output.split())
+    section = text.split("Exit codes:", 1)[1].split("Options:", 1)[0]
+    codes = set(re.findall(r"(?:^|,)\s*(\d) ", section))
+    assert {"0", "1", "2", "3"} <= codes, section
+    return codes
+
+
+def test_the_gate_glue_documents_every_verdict_and_exit_code_of_the_cli():
+    from llm_gitops.gate.outcome import VERDICTS
+
+    action = yaml.safe_load((REPO_ROOT / "actions" / "gate" / "action.yml").read_text())
+    readme = (REPO_ROOT / "actions" / "gate" / "README.md").read_text()
+    jenkins_help = (REPO_ROOT / "jenkins" / "vars" / "llmGitopsGate.txt").read_text()
+    jenkins_step = (REPO_ROOT / "jenkins" / "vars" / "llmGitopsGate.groovy").read_text()
+    verdict_row = next(line for line in readme.splitlines() if line.startswith("| `verdict` |"))
+    for verdict in VERDICTS:
+        assert re.search(rf"\b{verdict}\b", action["outputs"]["verdict"]["description"]), verdict
+        assert f"`{verdict}`" in verdict_row, verdict
+        assert re.search(rf"\b{verdict}\b", jenkins_help.split("echo \"verdict:", 1)[1].split("\n", 1)[0]), verdict
+    readme_codes = " ".join(readme.split("Exit codes of the step", 1)[1].split("\n\n", 1)[0].split())
+    jenkins_codes = " ".join(jenkins_help.split("Exit codes", 1)[1].split("</p>", 1)[0].split())
+    for code in gate_exit_codes():
+        assert re.search(rf"(?:\):|,)\s{code} ", readme_codes), (code, readme_codes)
+        assert re.search(rf"(?:\):|,)\s{code} ", jenkins_codes), (code, jenkins_codes)
+        if int(code) > 1:  # the step's error() names what each error code means
+            assert re.search(rf"^\s*{code}: ", jenkins_step, re.M), code
 
 
 # ------------------------------------------------------------------ deploy and promote

@@ -22,6 +22,11 @@
 #   LLM_GITOPS_TORCH_INDEX_URL package index for torch only (CPU runners: PyTorch's CPU index)
 #   LLM_GITOPS_PRINT_KEY=1     print the install key (a cache key for the venv) and exit
 #
+# Exit status: 0 installed (or already installed); 2 nothing was installed: nothing to
+# install, a bad setting, an interpreter or venv that does not work, or pip failed (its
+# output above says why). Any URL may carry a user:password@ part (a private mirror, an
+# index): what this script and pip print has it replaced by ***@ (docs/security.md).
+#
 # With a venv, a stamp file records the install key: a venv restored from a CI cache with
 # the same key is used as it is, so a warm job installs nothing.
 set -euo pipefail
@@ -36,8 +41,29 @@ torch_version="${LLM_GITOPS_TORCH_VERSION:-}"
 torch_index_url="${LLM_GITOPS_TORCH_INDEX_URL:-}"
 venv="${LLM_GITOPS_VENV:-}"
 
+# hide_userinfo: stdin to stdout with the user:password@ of every URL replaced by ***@
+# (scheme://***@host, the CLI's own rule: src/llm_gitops/logsafe.py); line by line, so that
+# pip's progress still reaches the log as it happens.
+userinfo_rule='s|([A-Za-z][A-Za-z0-9+.-]*://)[^/?#[:space:]@]*(@[^/?#[:space:]@]*)*@|\1***@|g'
+if sed -u -e '' </dev/null >/dev/null 2>&1; then
+  hide_userinfo() { sed -u -E "$userinfo_rule"; }
+elif sed -l -e '' </dev/null >/dev/null 2>&1; then
+  hide_userinfo() { sed -l -E "$userinfo_rule"; }
+else
+  hide_userinfo() { sed -E "$userinfo_rule"; }
+fi
+
+shown() {  # shown TEXT -> TEXT for the log, without credentials
+  printf '%s\n' "$1" | hide_userinfo
+}
+
+hidden() {  # hidden COMMAND...: run it with its stdout and its stderr each through hide_userinfo; its status kept
+  # shellcheck disable=SC2069  # stderr to the inner filter, stdout to the outer one (fd 3)
+  { "$@" 2>&1 1>&3 3>&- | hide_userinfo >&2; } 3>&1 | hide_userinfo
+}
+
 fail() {
-  echo "error: llm-gitops install: $1" >&2
+  shown "error: llm-gitops install: $1" >&2
   exit 2
 }
 
@@ -73,7 +99,9 @@ case ",$extras," in
   *,eval,*|*,quantize,*|*,serve,*|*,all,*) [ -z "$torch_version" ] || needs_torch=true ;;
 esac
 
-key_text="$identity extras=$extras torch=$torch_version index=$torch_index_url python=$("$python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
+python_version="$("$python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')" \
+  || fail "the interpreter $python does not run (LLM_GITOPS_PYTHON)"
+key_text="$identity extras=$extras torch=$torch_version index=$torch_index_url python=$python_version"
 key="$(printf '%s' "$key_text" | sha256sum | cut -c1-20)"
 if [ "${LLM_GITOPS_PRINT_KEY:-}" = "1" ]; then
   echo "$key"
@@ -84,7 +112,7 @@ stamp=""
 if [ -n "$venv" ]; then
   # Distribution Pythons refuse system-wide pip installs (PEP 668); a venv always works.
   if [ ! -x "$venv/bin/python" ]; then
-    "$python" -m venv "$venv"
+    "$python" -m venv "$venv" || fail "$python could not make the venv $venv (LLM_GITOPS_VENV)"
   fi
   python="$venv/bin/python"
   stamp="$venv/.llm-gitops-install-key"
@@ -114,23 +142,30 @@ else
       torch_args+=(--index-url "$torch_index_url")
     fi
     echo "Installing torch==$torch_version"
-    "${pip[@]}" "${torch_args[@]}"
+    hidden "${pip[@]}" "${torch_args[@]}" || fail "pip could not install torch==$torch_version (its output above says why)"
   fi
-  echo "Installing $requirement"
-  "${pip[@]}" "$requirement"
+  shown "Installing $requirement"
+  hidden "${pip[@]}" "$requirement" || fail "pip could not install $requirement (its output above says why)"
   if [ -n "$stamp" ]; then
     # The key, and where the venv was made (its scripts' #! lines name it).
     printf '%s\n%s\n' "$key" "$(cd "$venv" && pwd)" > "$stamp"
   fi
 fi
 
-scripts_dir="$("$python" -c 'import sysconfig; print(sysconfig.get_path("scripts"))')"
-installed="$("$python" -c 'import llm_gitops; print(llm_gitops.__version__)')"
+scripts_dir="$("$python" -c 'import sysconfig; print(sysconfig.get_path("scripts"))')" \
+  || fail "the interpreter $python does not run"
+installed="$("$python" -c 'import llm_gitops; print(llm_gitops.__version__)')" \
+  || fail "llm-gitops was installed but $python cannot import it"
 echo "llm-gitops $installed installed; its command is in $scripts_dir"
-if [ -n "${GITHUB_PATH:-}" ]; then
-  echo "$scripts_dir" >> "$GITHUB_PATH"
-fi
-if [ -n "${GITHUB_OUTPUT:-}" ]; then
-  echo "version=$installed" >> "$GITHUB_OUTPUT"
-  echo "bin=$scripts_dir" >> "$GITHUB_OUTPUT"
+# On GitHub: the outputs and the PATH entry, written by the glue's one writer of step
+# outputs (beside this script in the actions' checkout; Jenkins and GitLab set neither).
+if [ -n "${GITHUB_OUTPUT:-}" ] || [ -n "${GITHUB_PATH:-}" ]; then
+  step_outputs="$(dirname "${BASH_SOURCE[0]}")/step-outputs.sh"
+  [ -f "$step_outputs" ] || fail "$step_outputs is missing: run this script from its checkout to set GitHub outputs"
+  if [ -n "${GITHUB_OUTPUT:-}" ]; then
+    bash "$step_outputs" version "$installed" bin "$scripts_dir"
+  fi
+  if [ -n "${GITHUB_PATH:-}" ]; then
+    bash "$step_outputs" --path "$scripts_dir"
+  fi
 fi
