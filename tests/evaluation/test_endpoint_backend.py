@@ -1,10 +1,12 @@
 """``eval.backend: local-completions``: the example model served by ``llm-gitops serve`` on
 loopback scores every document exactly as the same model loaded in-process; a server
-that is down or answers garbage is a one-line usage error naming eval.endpoint."""
+that is down, answers garbage or hangs, a URL of another API, and a tokenizer that splits
+text otherwise than the served model are one-line errors naming the config field."""
 
 from __future__ import annotations
 
 import json
+import shutil
 import threading
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -13,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from llm_gitops.config.schema import EvalSection
+from llm_gitops.evaluation import endpoint
 from llm_gitops.evaluation.endpoint import PROBE_PROMPT, completions_url, served_target
 from llm_gitops.evaluation.runner import run_eval
 from llm_gitops.evaluation.tasks import resolve_tasks
@@ -56,26 +59,61 @@ def test_served_and_in_process_scores_are_identical(example_models, served, tmp_
 
 
 def test_eval_command_against_the_server(example_models, served, tmp_path):
-    repo = tmp_path / "repo"
-    (repo / "tasks").mkdir(parents=True)
-    for task in ("add_em",):
-        text = (example_models.repo / "tasks" / f"{task}.yaml").read_text()
-        (repo / "tasks" / f"{task}.yaml").write_text(text.replace("../data/eval/", f"{example_models.data}/eval/"))
-    (repo / ".llm-gitops.yaml").write_text(
-        "version: 1\neval:\n  tasks: [tasks/add_em.yaml]\n  limit: 20\n  backend: local-completions\n"
-        f"  endpoint: {served}/v1\n  tokenizer: {example_models.good}\n")
-    run = run_cli(["eval", "--model", str(example_models.good), "--output", str(tmp_path / "out.json"), "--no-cache"],
-                  cwd=repo, timeout_s=300)
+    """--model (here another model) only gives the tokenizer: the served model is what the
+    command prints, names its default results file by, and records."""
+    repo = write_repo(tmp_path / "repo", example_models, f"{served}/v1", limit=20,
+                      extra=f"  tokenizer: {example_models.good}\n")  # the right one: the check passes
+    tokenizer_only = example_models.regressed
+    served_digest = model_digest(example_models.good)
+    assert model_digest(tokenizer_only) != served_digest
+    run = run_cli(["eval", "--model", str(tokenizer_only), "--no-cache"], cwd=repo, timeout_s=300)
     assert run.code == 0, run.err
-    data = json.loads((tmp_path / "out.json").read_text())
-    assert data["model"]["source"] == f"{served}/v1/completions"
-    assert len(data["metrics"]["add_em/exact_match"]["samples"]["scores"]) == 20
+    short = served_digest.split(":")[1][:12]
+    out = repo / ".llm-gitops" / "results" / f"eval-{short}.json"
+    assert sorted(p.name for p in out.parent.iterdir()) == [out.name]
+    assert f"model {served}/v1/completions ({served_digest[:19]})" in run.out.splitlines()
+    assert str(tokenizer_only) not in run.out and f"wrote {out}" in run.out
+    data = json.loads(out.read_text())
+    assert data["model"] == {"digest": served_digest, "source": f"{served}/v1/completions"}
+    for key in ("add_em/exact_match", "add_mc/acc"):
+        assert len(data["metrics"][key]["samples"]["scores"]) == 20, key
+    assert data["metrics"]["add_mc/acc"]["value"] > 0.6  # a wrong tokenizer scored 0.22 unchecked
+
+
+def wrong_tokenizer(model_dir: Path, dest: Path) -> Path:
+    """The model's tokenizer with one normalizer more (' + ' for '+'), as a reviewer wrote by
+    mistake: it loads and encodes, but splits '50+13=' into 8 tokens instead of 6."""
+    dest.mkdir()
+    for name in ("tokenizer.json", "tokenizer_config.json"):
+        shutil.copy(model_dir / name, dest / name)
+    spec = json.loads((dest / "tokenizer.json").read_text())
+    assert spec["normalizer"] is None  # else this copy would not be the one-change copy it claims
+    spec["normalizer"] = {"type": "Replace", "pattern": {"String": "+"}, "content": " + "}
+    (dest / "tokenizer.json").write_text(json.dumps(spec))
+    return dest
+
+
+def test_a_tokenizer_that_splits_text_otherwise_is_refused(example_models, served, tmp_path):
+    tokenizer = wrong_tokenizer(example_models.good, tmp_path / "tokenizer")
+    repo = write_repo(tmp_path / "repo", example_models, served, extra=f"  tokenizer: {tokenizer}\n")
+    line = (repo / ".llm-gitops.yaml").read_text().splitlines().index(f"  tokenizer: {tokenizer}") + 1
+    run = expect_clean_error(["eval", "--model", str(example_models.good)], cwd=repo,
+                             culprit=[f".llm-gitops.yaml:{line}: eval.tokenizer {tokenizer} does not tokenize like "
+                                      "the served model", "task 'add_mc'",
+                                      "point eval.tokenizer at the served model's directory"],
+                             surface="endpoint", case="wrong-tokenizer")
+    count = len(PROBE_PROMPT)  # the example's tokenizer has one token per character
+    assert f"into {count} tokens, this tokenizer into {count + PROBE_PROMPT.count('+') * 2}" in run.err, run.err
 
 
 # --------------------------------------------------------------------------- bad servers
+HANG = None  # a route's answer: none, until the server stops
+
+
 @contextmanager
-def fake_server(routes: dict[str, tuple[int, bytes]]):
-    """A loopback HTTP server answering each path with a fixed (status, body); 404 elsewhere."""
+def fake_server(routes: dict[str, tuple[int, bytes] | None]):
+    """A loopback HTTP server answering each path with a fixed (status, body), or ``HANG``; 404 elsewhere."""
+    stopping = threading.Event()
 
     class Handler(BaseHTTPRequestHandler):
         def _answer(self):
@@ -84,6 +122,9 @@ def fake_server(routes: dict[str, tuple[int, bytes]]):
             key = self.path + (":echo" if body.get("echo") else "")
             if body.get("prompt") not in (None, PROBE_PROMPT) and self.path + ":real" in routes:
                 key = self.path + ":real"  # lm-eval's own requests, after the probe
+            if key in routes and routes[key] is HANG:
+                stopping.wait()
+                return
             status, payload = routes.get(key) or routes.get(self.path) or (404, b'{"error": "not found"}')
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
@@ -102,6 +143,7 @@ def fake_server(routes: dict[str, tuple[int, bytes]]):
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}"
     finally:
+        stopping.set()
         server.shutdown()
         server.server_close()
         thread.join()
@@ -109,7 +151,19 @@ def fake_server(routes: dict[str, tuple[int, bytes]]):
 
 MODELS = (200, b'{"object": "list", "data": [{"id": "m"}]}')
 COMPLETION = (200, b'{"choices": [{"text": "2", "index": 0}]}')
-ECHO = (200, b'{"choices": [{"text": "1+1=2", "logprobs": {"tokens": ["1"], "token_logprobs": [null, -0.1]}}]}')
+
+
+def echo(model_dir: Path, *, start: str | None = None) -> tuple[int, bytes]:
+    """An echoed answer to the probe as a server with ``model_dir``'s tokenizer gives it: the
+    prompt's tokens (after a ``start`` token it adds), then one generated token."""
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
+    pieces = [tokenizer.decode([i]) for i in tokenizer(PROBE_PROMPT, add_special_tokens=False)["input_ids"]]
+    pieces = ([start] if start else []) + pieces + ["2"]
+    logprobs = {"tokens": pieces, "token_logprobs": [None] + [-0.1] * (len(pieces) - 1),
+                "top_logprobs": [None] + [{p: -0.1} for p in pieces[1:]]}
+    return 200, json.dumps({"choices": [{"text": PROBE_PROMPT + "2", "logprobs": logprobs}]}).encode()
 
 BAD_SERVERS = {
     "models-not-json": ({"/v1/models": (200, b"<html>hello</html>")}, "not JSON"),
@@ -125,14 +179,15 @@ BAD_SERVERS = {
 }
 
 
-def write_repo(root: Path, example_models, endpoint: str, tasks: list[str] = TASKS) -> Path:
+def write_repo(root: Path, example_models, endpoint: str, tasks: list[str] = TASKS, *, limit: int = 5,
+               extra: str = "") -> Path:
     (root / "tasks").mkdir(parents=True)
     for task in ("add_em", "add_mc"):
         text = (example_models.repo / "tasks" / f"{task}.yaml").read_text()
         (root / "tasks" / f"{task}.yaml").write_text(text.replace("../data/eval/", f"{example_models.data}/eval/"))
     (root / ".llm-gitops.yaml").write_text(
-        f"version: 1\neval:\n  tasks: {json.dumps(tasks)}\n  limit: 5\n  backend: local-completions\n"
-        f"  endpoint: {endpoint}\n")
+        f"version: 1\neval:\n  tasks: {json.dumps(tasks)}\n  limit: {limit}\n  backend: local-completions\n"
+        f"  endpoint: {endpoint}\n{extra}")
     return root
 
 
@@ -174,13 +229,43 @@ def test_a_server_that_is_down_is_a_clean_error(example_models, tmp_path):
                        case="down")
 
 
+def test_a_server_that_hangs_after_the_probe_is_a_clean_error(example_models, tmp_path, monkeypatch):
+    """lm-eval's client waits REQUEST_TIMEOUT_S per request (lowered here), not its own 300 s.
+
+    Without the timeout in the model args this run hangs until run_cli's alarm: a failure."""
+    monkeypatch.setattr(endpoint, "REQUEST_TIMEOUT_S", 1)
+    routes = {"/v1/models": MODELS, "/v1/completions": COMPLETION, "/v1/completions:real": HANG}
+    with fake_server(routes) as base:
+        repo = write_repo(tmp_path / "repo", example_models, base, tasks=["tasks/add_em.yaml"])
+        run = run_cli(["eval", "--model", str(example_models.good), "--output", str(repo / "out.json")], cwd=repo,
+                      timeout_s=120)
+    assert run.code == 4 and "Traceback" not in run.err, run.err  # as any failure mid-run
+    errors = [line for line in run.error_lines if not line.startswith("eval: ")]
+    assert len(errors) == 1 and errors[0].startswith(f"error: eval.endpoint {base}: the server failed during the "
+                                                     "evaluation (ReadTimeout"), run.err
+    assert "read timeout=1)" in errors[0] and not (repo / "out.json").exists()
+
+
+def test_a_server_that_adds_a_start_token_is_refused(example_models, tmp_path):
+    """The right tokenizer, but a server that puts BOS before text prompts: lm-eval's text
+    requests would score every continuation one token off."""
+    routes = {"/v1/models": MODELS, "/v1/completions": COMPLETION,
+              "/v1/completions:echo": echo(example_models.good, start="<s>")}
+    with fake_server(routes) as base:
+        repo = write_repo(tmp_path / "repo", example_models, base)
+        expect_clean_error(["eval", "--model", str(example_models.good)], cwd=repo,
+                           culprit=[".llm-gitops.yaml:6: eval.endpoint", "start token ('<s>')", "task 'add_mc'",
+                                    "eval.backend: hf"], surface="endpoint", case="start-token")
+
+
 def test_a_server_that_reports_no_digest_is_not_cached(example_models, tmp_path):
     suite = resolve_tasks(EvalSection(tasks=TASKS), base_dir=write_repo(tmp_path / "repo", example_models, "x"))
-    with fake_server({"/v1/models": MODELS, "/v1/completions": COMPLETION, "/v1/completions:echo": ECHO}) as base:
+    echoed = echo(example_models.good)
+    with fake_server({"/v1/models": MODELS, "/v1/completions": COMPLETION, "/v1/completions:echo": echoed}) as base:
         target = served_target(base, suite, tokenizer=None, model_dir=example_models.good, base_dir=tmp_path)
     assert target.key_part is None and target.endpoint.digest is None
     assert target.endpoint.model_digest.startswith("endpoint:")
-    with fake_server({"/v1/models": MODELS, "/v1/completions": COMPLETION, "/v1/completions:echo": ECHO,
+    with fake_server({"/v1/models": MODELS, "/v1/completions": COMPLETION, "/v1/completions:echo": echoed,
                       "/readyz": (200, b'{"digest": "sha256:abc"}')}) as base:
         one = served_target(base, suite, tokenizer=None, model_dir=example_models.good, base_dir=tmp_path)
         two = served_target(base + "/v1/completions", suite, tokenizer=None, model_dir=example_models.good,
@@ -192,6 +277,23 @@ def test_endpoint_forms():
     assert completions_url("http://h:1") == ("http://h:1", "http://h:1/v1/completions")
     assert completions_url("http://h:1/v1/") == ("http://h:1", "http://h:1/v1/completions")
     assert completions_url("http://h:1/p/v1/completions") == ("http://h:1/p", "http://h:1/p/v1/completions")
+    assert completions_url("http://h:1/p/v1/models") == ("http://h:1/p", "http://h:1/p/v1/completions")
+
+
+@pytest.mark.parametrize("path, said", [
+    ("/v1/chat/completions", ["/v1/chat/completions is the chat API", "needs the completions API",
+                              "use {base}/v1/completions"]),
+    ("/p/v1/chat/completions/", ["is the chat API", "use {base}/p/v1/completions"]),
+    ("/v1/embeddings", ["/v1/embeddings is not a completions server's URL",
+                        "use the server's root http://HOST:PORT, its /v1 or its /v1/completions: e.g. {base}"]),
+])
+def test_endpoint_urls_of_other_apis_are_refused(path, said, example_models, tmp_path):
+    """Refused before any request: no server listens on this port."""
+    base = f"http://127.0.0.1:{free_port()}"
+    repo = write_repo(tmp_path / "repo", example_models, base + path)
+    culprit = [f".llm-gitops.yaml:6: eval.endpoint {base}{path}:", *(s.format(base=base) for s in said)]
+    expect_clean_error(["eval", "--model", str(example_models.good)], cwd=repo, culprit=culprit, surface="endpoint",
+                       case=path)
 
 
 @pytest.mark.parametrize("body, said", [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -46,9 +47,10 @@ def _fmt(value: float | None, digits: int = 4) -> str:
 
 @click.command("eval")
 @config_option()
-@model_option("Model to evaluate")
+@model_option("Model to evaluate (with eval.backend: local-completions, only its tokenizer is used)")
 @click.option("--output", "output", type=click.Path(path_type=Path, dir_okay=False), default=None,
-              help="Results JSON to write (default: .llm-gitops/results/eval-<digest>.json).")
+              help="Results JSON to write (default: .llm-gitops/results/eval-<digest>.json, the evaluated "
+                   "model's digest).")
 @click.option("--limit", type=click.IntRange(min=1), default=None,
               help="Samples per task (overrides eval.limit; eval.sampling picks which).")
 @click.option("--no-cache", is_flag=True, help="Ignore and don't update the result cache.")
@@ -59,6 +61,12 @@ def command(config_path: Path | None, model_source: str | None, output: Path | N
     Results are cached by content: the model's digest, each task's config and data
     files, the eval settings and the lm-eval version. Re-running on unchanged
     inputs answers from .llm-gitops/cache/ without loading the model.
+
+    With eval.backend: local-completions the model evaluated is the one served at
+    eval.endpoint: --model (or models.candidate) only supplies the tokenizer, unless
+    eval.tokenizer names one. The results, their file name and the cache key carry
+    the served model's digest when the server reports one (llm-gitops serve does);
+    otherwise they name the endpoint, and nothing is cached.
 
     \b
     Examples:
@@ -80,6 +88,7 @@ def command(config_path: Path | None, model_source: str | None, output: Path | N
     config = load_config(config_path)
     settings = config.eval if limit is None else config.eval.model_copy(update={"limit": limit})
     say = progress_printer()
+    from llm_gitops.evaluation.endpoint import located
     from llm_gitops.evaluation.runner import run_eval
     from llm_gitops.evaluation.tasks import resolve_tasks
 
@@ -87,9 +96,12 @@ def command(config_path: Path | None, model_source: str | None, output: Path | N
     resolve_tasks(settings, base_dir=config.base_dir)
     check_results_outputs(config, output, no_cache=no_cache)
     model = resolve_command_model(config, model_source)
-    results = run_eval(
-        model, settings, base_dir=config.base_dir, cache_root=None if no_cache else cache_dir(config.base_dir), progress=say
-    )
+    with located(config.where):
+        results = run_eval(model, settings, base_dir=config.base_dir,
+                           cache_root=None if no_cache else cache_dir(config.base_dir), progress=say)
+    # What was evaluated: the model itself, or with local-completions the served one
+    # (--model then only gave the tokenizer); its digest names the file and the line.
+    model = replace(model, digest=results.model_digest, source=results.model_source)
     path = output or default_output(config, "eval", model)
     write_atomic(path, json.dumps(results.to_json(), indent=2) + "\n")
 

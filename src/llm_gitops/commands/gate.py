@@ -100,6 +100,12 @@ def command(config_path: Path | None, candidate_src: str | None, baseline_src: s
     gate.on_inconclusive decides its exit code. With eval.limit set, the eval runs in
     sequential looks that add documents only while a check is undecided.
 
+    With eval.backend: local-completions the candidate is the model served at
+    eval.endpoint (the blue/green preview check): --candidate supplies the tokenizer
+    (unless eval.tokenizer names one) and, when the server reports its model's digest
+    (llm-gitops serve does), must be the model it serves, at every look. The baseline is
+    then lm-eval output (--baseline-results).
+
     Writes report.md, report.json (schema llm-gitops/gate-report/v1) and, with --chart
     or report.chart, chart.png; appends the report to $GITHUB_STEP_SUMMARY and
     verdict/report-path to $GITHUB_OUTPUT when those are set, logs the run to MLflow
@@ -119,8 +125,9 @@ def command(config_path: Path | None, candidate_src: str | None, baseline_src: s
     path, CI variable, model source or lm-eval results (checked first: nothing is
     written; results that do not match the model evaluated beside them are refused
     after its eval, writing only its eval cache entry) or a failed
-    post to an explicit --report-to on a pass, 3 an internal error (a bug), 4 a
-    measurement failed while running (verdict 'error', written to report.json).
+    post to a forge named by --report-to or report.to on a pass, 3 an internal error
+    (a bug), 4 a measurement failed while running, a server at eval.endpoint breaking
+    down mid-run included (verdict 'error', written to report.json).
     """
     started = time.perf_counter()
     say = progress_printer()
@@ -213,7 +220,10 @@ def command(config_path: Path | None, candidate_src: str | None, baseline_src: s
                           candidate_eval=runs["candidate"].results if "candidate" in runs else None,
                           baseline_eval=runs["baseline"].results if "baseline" in runs else None,
                           links=report_links(ctx), started=started)
-    result = run_gate(request, progress=say, plan=plan)
+    from llm_gitops.evaluation.endpoint import located
+
+    with located(config.where):  # eval.endpoint / eval.tokenizer errors name the config's FILE:LINE
+        result = run_gate(request, progress=say, plan=plan)
     if result.failure_detail:
         # One line, not a traceback: the measurement (not the input) failed; the details are in a log.
         from llm_gitops.cli import write_log
