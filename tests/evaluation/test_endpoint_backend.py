@@ -7,9 +7,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import threading
-from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -23,6 +20,7 @@ from llm_gitops.models.digest import model_digest
 from llm_gitops.models.resolved import ResolvedModel
 from tests.corpus.harness import expect_clean_error, run_cli
 from tests.serve.conftest import free_port, serve_process
+from tests.support.loopback_http import json_server
 
 pytestmark = pytest.mark.slow
 
@@ -110,43 +108,20 @@ def test_a_tokenizer_that_splits_text_otherwise_is_refused(example_models, serve
 HANG = None  # a route's answer: none, until the server stops
 
 
-@contextmanager
 def fake_server(routes: dict[str, tuple[int, bytes] | None]):
     """A loopback HTTP server answering each path with a fixed (status, body), or ``HANG``; 404 elsewhere."""
-    stopping = threading.Event()
 
-    class Handler(BaseHTTPRequestHandler):
-        def _answer(self):
-            length = int(self.headers.get("Content-Length") or 0)
-            body = json.loads(self.rfile.read(length) or b"{}") if length else {}
-            key = self.path + (":echo" if body.get("echo") else "")
-            if body.get("prompt") not in (None, PROBE_PROMPT) and self.path + ":real" in routes:
-                key = self.path + ":real"  # lm-eval's own requests, after the probe
-            if key in routes and routes[key] is HANG:
-                stopping.wait()
-                return
-            status, payload = routes.get(key) or routes.get(self.path) or (404, b'{"error": "not found"}')
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
+    def answer(method, path, raw, stopping):
+        body = json.loads(raw or b"{}") if raw else {}
+        key = path + (":echo" if body.get("echo") else "")
+        if body.get("prompt") not in (None, PROBE_PROMPT) and path + ":real" in routes:
+            key = path + ":real"  # lm-eval's own requests, after the probe
+        if key in routes and routes[key] is HANG:
+            stopping.wait()
+            return None
+        return routes.get(key) or routes.get(path) or (404, b'{"error": "not found"}')
 
-        do_GET = do_POST = _answer
-
-        def log_message(self, *args):  # quiet
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        stopping.set()
-        server.shutdown()
-        server.server_close()
-        thread.join()
+    return json_server(answer)
 
 
 MODELS = (200, b'{"object": "list", "data": [{"id": "m"}]}')

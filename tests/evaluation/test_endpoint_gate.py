@@ -10,9 +10,6 @@ real ``llm-gitops gate`` and a real ``llm-gitops serve`` on loopback:
 from __future__ import annotations
 
 import json
-import threading
-from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -21,6 +18,7 @@ import pytest
 from llm_gitops.models.digest import model_digest
 from tests.corpus.harness import expect_clean_error, run_cli, snapshot
 from tests.serve.conftest import serve_process
+from tests.support.loopback_http import json_server
 
 pytestmark = pytest.mark.slow
 
@@ -67,39 +65,17 @@ def test_a_server_serving_another_model_than_the_candidate_is_refused(example_mo
     assert snapshot(repo) == before  # no report, no cache entry
 
 
-@contextmanager
 def proxy(upstream: str, answer):
     """A loopback proxy to ``upstream``; ``answer(method, path, prompt, upstream_answer)``
     returns the (status, body) to send instead, or None to pass the upstream's on."""
 
-    class Handler(BaseHTTPRequestHandler):
-        def _forward(self):
-            length = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(length) if length else None
-            prompt = json.loads(body).get("prompt") if body else None
-            real = httpx.request(self.command, upstream + self.path, content=body, timeout=120,
-                                 headers={"Content-Type": "application/json"})
-            status, payload = answer(self.command, self.path, prompt, real) or (real.status_code, real.content)
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
+    def forward(method, path, body, _stopping):
+        prompt = json.loads(body).get("prompt") if body else None
+        real = httpx.request(method, upstream + path, content=body, timeout=120,
+                             headers={"Content-Type": "application/json"})
+        return answer(method, path, prompt, real) or (real.status_code, real.content)
 
-        do_GET = do_POST = _forward
-
-        def log_message(self, *args):  # quiet
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+    return json_server(forward)
 
 
 def test_a_server_whose_model_changes_between_looks_is_caught(example_models, served, baseline, tmp_path):
