@@ -251,6 +251,8 @@ def _with_pull_request(ctx: ci_context.CiContext, forge: str | None, token: ci_c
     posting was asked for by name; under 'auto' it is a warning, and nothing is posted."""
     from llm_gitops.forges.publish import pull_request_context
 
+    if ctx.pr_number is None or ctx.head_sha is not None:
+        return ctx  # nothing to look up (and no git to ask)
     try:
         return pull_request_context(ctx, forge, token, head_and_parents(base_dir))
     except ExternalServiceError as exc:
