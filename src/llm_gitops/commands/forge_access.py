@@ -32,8 +32,10 @@ def forge_context(choice: str) -> ci_context.CiContext:
 
 
 def open_forge(choice: str, root: Path, ctx: ci_context.CiContext):
-    """(forge, repo) for ``choice`` in the CI context ``ctx`` (the command detects it once),
-    or None for ``none``; ConfigError when the forge cannot be used."""
+    """(forge, repo) for ``choice`` in the CI context ``ctx`` (``forge_context``'s, which
+    has checked that a named forge is the job's), or None for ``none``; ConfigError when
+    the forge cannot be used."""
+    from llm_gitops.forges.publish import forge_client
     from llm_gitops.forges.registry import make_forge
 
     if choice == "none":
@@ -41,7 +43,6 @@ def open_forge(choice: str, root: Path, ctx: ci_context.CiContext):
     name = ctx.forge if choice == "auto" else choice
     if name is None or name == "local":
         return make_forge("local"), str(root)
-    ci_context.refuse_other_forge(ctx, name, "--forge")
     token = ci_context.forge_token(None, name)
     if token is None:
         names = " or ".join(ci_context.TOKEN_VARIABLES[name])
@@ -49,6 +50,4 @@ def open_forge(choice: str, root: Path, ctx: ci_context.CiContext):
     if ctx.repo is None:
         raise ConfigError(f"which {name} repository is this? The CI context names none",
                           hint="run in the CI job of the model repo, or pass --forge local")
-    forge = make_forge(name, token=token.value, api_url=ctx.api_url, job_token=token.kind == "job-token",
-                       login=token.login)
-    return forge, ctx.repo
+    return forge_client(ctx, name, token), ctx.repo

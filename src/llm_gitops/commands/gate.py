@@ -178,13 +178,12 @@ def command(config_path: Path | None, candidate_src: str | None, baseline_src: s
     from llm_gitops.forges.publish import forge_for, report_target
 
     target = report_target(report_to, config.report.to)
-    forge = forge_for(ctx, target)
+    # The forge posted to, else (posting off) the job's: a PR the CI names without its head
+    # (a comment event) is looked up even then, as whether it is a fork's decides whether it
+    # may run here. forge_for has checked that a named forge is the job's.
+    forge = forge_for(ctx, target) or ctx.forge
     token = ci_context.forge_token(None, forge) if forge is not None else None
-    # A PR the CI names without its head (a comment event) is looked up on the job's forge
-    # even with posting off: whether it comes from a fork decides whether it may run here.
-    lookup = forge or ctx.forge
-    ctx = _with_pull_request(ctx, lookup, token if lookup == forge else ci_context.forge_token(None, lookup),
-                             explicit=target not in ("auto", "none"), base_dir=config.base_dir)
+    ctx = _with_pull_request(ctx, forge, token, explicit=target not in ("auto", "none"), base_dir=config.base_dir)
     ci_context.refuse_privileged_fork(ctx, "gate")
 
     # Bad sources and bad results files are exit 2 before anything is measured or written.

@@ -69,8 +69,9 @@ def forge_for(ctx: CiContext, target: str) -> str | None:
     return target
 
 
-def open_forge(ctx: CiContext, forge_name: str, token: ForgeToken, retry: RetryPolicy | None = None) -> Forge:
-    """A client for ``forge_name`` at the context's API with ``token``."""
+def forge_client(ctx: CiContext, forge_name: str, token: ForgeToken, retry: RetryPolicy | None = None) -> Forge:
+    """A client for ``forge_name`` at the context's API with ``token`` (the gate's post, and
+    the deploy-side commands' forge)."""
     if forge_name not in FORGES:
         raise ConfigError(f"unknown forge {forge_name!r}", hint=f"use one of: {', '.join(sorted(FORGES))}")
     extra = {"policy": retry} if retry is not None else {}
@@ -95,7 +96,7 @@ def pull_request_context(ctx: CiContext, forge_name: str | None, token: ForgeTok
     if forge is None:
         if token is None:
             return ctx
-        forge = open_forge(ctx, forge_name, token, retry)
+        forge = forge_client(ctx, forge_name, token, retry)
     pull = forge.get_pull_request(PullRequestRef(ctx.repo, ctx.pr_number))
     head = pull.head_sha.lower()
     if not checkout:
@@ -150,8 +151,6 @@ def publish_gate_report(
         return not_posted("posting is off (report target 'none')")
     if forge_name is None:
         return not_posted(f"not in a pull-request pipeline of a known forge (CI: {ctx.system})")
-    if forge_name not in FORGES:
-        raise ConfigError(f"unknown forge {forge_name!r}", hint=f"use one of: {', '.join(sorted(FORGES))}")
     if ctx.repo is None or ctx.pr_number is None:
         return not_posted(f"no pull/merge request in this {ctx.system} run (e.g. a push or scheduled pipeline)")
 
@@ -161,7 +160,7 @@ def publish_gate_report(
             if ctx.is_fork:
                 return not_posted(f"fork pull request without a token: the CI gives forks no write access ({names})")
             return not_posted(f"no {forge_name} token: set {names} to post the report")
-        forge = open_forge(ctx, forge_name, token, retry)
+        forge = forge_client(ctx, forge_name, token, retry)
     if ctx.head_sha is None:
         return not_posted("the pull request's head commit is not known (pull_request_context completes the context)")
 

@@ -209,12 +209,12 @@ def run_gate(request: GateRequest, *, progress: Progress = _quiet, plan: GatePla
         try:
             measured = step()
         except Exception as exc:  # noqa: BLE001 - a failed measurement is the verdict 'error'
-            if isinstance(exc, (LlmGitopsError, ImportError)) and not isinstance(exc, MeasurementFailed):
+            if not isinstance(exc, MeasurementFailed) and (isinstance(exc, (LlmGitopsError, ImportError))
+                                                           or is_own_bug(exc)):
                 # A config-class problem (unknown task, unusable model) or a missing optional
-                # dependency (the CLI names the extra to install): exit 2, nothing written.
+                # dependency (the CLI names the extra to install): exit 2, nothing written. A
+                # bug of llm-gitops: exit 3 with a crash log, not a verdict about the models.
                 raise
-            if is_own_bug(exc) and not isinstance(exc, MeasurementFailed):
-                raise  # a bug of llm-gitops is exit 3 with a crash log, not a verdict about the models
             text = str(exc).strip()
             first = redact(text.splitlines()[0] if text else "")
             timings[f"{role}_{kind}_s"] = time.perf_counter() - t0
