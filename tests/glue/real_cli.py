@@ -16,6 +16,7 @@ what the glue passes and that the real CLI accepts it.
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import os
 import shutil
@@ -87,7 +88,9 @@ def _locked(path: Path):
 def real_cli() -> Path:
     """The bin directory of a venv holding this checkout's llm-gitops, installed by install.sh."""
     root = test_cache_root() / "glue-cli"
-    venv = root / install_key()
+    # Keyed on the test venv too: the venv sees that venv's packages (seed_venv), and two
+    # checkouts of one commit (a clone beside a working tree) must not share it.
+    venv = root / f"{install_key()}-{hashlib.sha256(sysconfig.get_path('purelib').encode()).hexdigest()[:8]}"
     if (venv / _DONE).is_file():
         return venv / "bin"
     with _locked(root / ".lock"):
