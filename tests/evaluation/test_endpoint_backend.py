@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from llm_gitops.config.schema import EvalSection
+from llm_gitops.errors import EvalError
 from llm_gitops.evaluation import endpoint
 from llm_gitops.evaluation.endpoint import PROBE_PROMPT, completions_url, served_target
 from llm_gitops.evaluation.runner import run_eval
@@ -263,12 +264,25 @@ def test_endpoint_forms():
                         "use the server's root http://HOST:PORT, its /v1 or its /v1/completions: e.g. {base}"]),
 ])
 def test_endpoint_urls_of_other_apis_are_refused(path, said, example_models, tmp_path):
-    """Refused before any request: no server listens on this port."""
+    """Refused as the config is read, by validate-config as by eval, before any request: no
+    server listens on this port."""
     base = f"http://127.0.0.1:{free_port()}"
     repo = write_repo(tmp_path / "repo", example_models, base + path)
-    culprit = [f".llm-gitops.yaml:6: eval.endpoint {base}{path}:", *(s.format(base=base) for s in said)]
-    expect_clean_error(["eval", "--model", str(example_models.good)], cwd=repo, culprit=culprit, surface="endpoint",
-                       case=path)
+    culprit = [".llm-gitops.yaml:6: eval.endpoint:", *(s.format(base=base) for s in said)]
+    for args in (["validate-config"], ["eval", "--model", str(example_models.good)]):
+        expect_clean_error(args, cwd=repo, culprit=culprit, surface="endpoint", case=f"{args[0]} {path}")
+
+
+@pytest.mark.parametrize("path, said", [
+    ("/v1/chat/completions", "/v1/chat/completions is the chat API"),
+    ("/v1/embeddings", "/v1/embeddings is not a completions server's URL"),
+])
+def test_endpoint_urls_no_config_holds_are_refused_too(path, said):
+    """A URL handed to the probe by a command rather than read from a config (a preview colour's)."""
+    with pytest.raises(EvalError) as caught:
+        completions_url("http://127.0.0.1:1" + path)
+    assert caught.value.message.startswith(f"eval.endpoint http://127.0.0.1:1{path}: {said}")
+    assert caught.value.config_field == ("eval", "endpoint")
 
 
 @pytest.mark.parametrize("body, said", [

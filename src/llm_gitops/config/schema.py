@@ -16,6 +16,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationInfo, field_validator, model_validator
 
 from llm_gitops.config.drop import Drop, parse_drop as _parse_drop  # noqa: F401 - Drop is re-exported
+from llm_gitops.config.endpoint_url import split_endpoint
 from llm_gitops.config.environments import EnvironmentSpec, check_environments
 
 
@@ -245,6 +246,7 @@ class EvalSection(_Section):
                              "http://HOST:PORT, its /v1 or its /v1/completions")
         if not re.match(r"^https?://[^/\s]+(/\S*)?$", v):
             raise ValueError(f"{v!r} is not an http(s) URL; e.g. http://127.0.0.1:8000")
+        split_endpoint(v)  # its EndpointForm is a ValueError: /v1/chat/completions, /v1/embeddings...
         return v
 
     @field_validator("tokenizer")

@@ -41,16 +41,16 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from llm_gitops.cache import content_key
+from llm_gitops.config.endpoint_url import ENDPOINT_FORMS, EndpointForm, split_endpoint
 from llm_gitops.errors import EvalError
 from llm_gitops.evaluation.tasks import TaskSuite
 
 BACKEND = "local-completions"
 # Stands for a served model's digest when the server reports none (never a content digest).
 UNKNOWN_SERVED_PREFIX = "endpoint:"
-COMPLETIONS_PATH = "/v1/completions"
 PROBE_TIMEOUT_S = 10.0
 # Seconds lm-eval's client waits for each answer (its own default is 300, and a server that
 # hangs after the probe would cost that per request). Above llm-gitops serve's own
@@ -62,7 +62,6 @@ MAX_PROBE_BYTES = 1 << 20
 # word after a space: where tokenizers differ in how they split text (digit grouping,
 # pre-tokenization, normalization), so the tokenization check below tells them apart.
 PROBE_PROMPT = "50+13=63\n7+8= fifteen"
-ENDPOINT_FORMS = "the server's root http://HOST:PORT, its /v1 or its /v1/completions"
 LOGLIKELIHOOD_TYPES = ("multiple_choice", "loglikelihood", "loglikelihood_rolling")
 _FIELD = "eval.endpoint"
 _TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "tokenizer.model",
@@ -112,27 +111,12 @@ def located(where: Callable[..., str]) -> Iterator[None]:
 
 
 def completions_url(url: str) -> tuple[str, str]:
-    """(base URL, completions URL) of ``eval.endpoint``: the server's root, its ``/v1``, its
-    ``/v1/completions`` or its ``/v1/models`` (the ``/v1`` root), under any path prefix.
-
-    Any other ``/v1/...`` path is an EvalError saying which forms are accepted: appending
-    ``/v1/models`` to it would only give a 404 for a URL nobody wrote.
-    """
-    parts = urlsplit(url.strip())
-    segments = [s for s in parts.path.split("/") if s]
-    rest: list[str] = []
-    if "v1" in segments:
-        at = len(segments) - 1 - segments[::-1].index("v1")
-        segments, rest = segments[:at], segments[at + 1:]
-    base = urlunsplit((parts.scheme, parts.netloc, "".join("/" + s for s in segments), "", ""))
-    if rest[-2:] == ["chat", "completions"]:
-        raise _error("endpoint", f"{_FIELD} {url}: /v1/chat/completions is the chat API, and lm-eval's "
-                     "local-completions needs the completions API",
-                     hint=f"use {base}{COMPLETIONS_PATH} (or the server's root, or its /v1)")
-    if rest not in ([], ["completions"], ["models"]):
-        raise _error("endpoint", f"{_FIELD} {url}: /v1/{'/'.join(rest)} is not a completions server's URL",
-                     hint=f"use {ENDPOINT_FORMS}: e.g. {base}")
-    return base, base + COMPLETIONS_PATH
+    """(base URL, completions URL) of ``eval.endpoint`` (``config.endpoint_url``); an
+    EvalError naming the accepted forms for another ``/v1/...`` path."""
+    try:
+        return split_endpoint(url)
+    except EndpointForm as exc:
+        raise _error("endpoint", f"{_FIELD} {url}: {exc.message}", hint=exc.hint) from None
 
 
 def _reason(exc: Exception) -> str:
