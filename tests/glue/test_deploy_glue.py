@@ -198,6 +198,37 @@ def test_deploy_action_records_the_build_as_a_release_and_pushes_it_first(tmp_pa
     assert "Traceback" not in log
 
 
+def test_deploy_action_sends_the_token_to_its_own_forge_only(tmp_path, cli):
+    # The release push carries the token as git's http.<GITHUB_SERVER_URL>/.extraHeader: an
+    # origin under the forge gets it, an origin on another host (a mirror) gets no
+    # Authorization at all. Both pushes fail (the servers answer 404); what they were sent
+    # is the point.
+    import base64
+
+    from tests.glue.support import capture_server
+    from tests.glue.test_act import consumer_repo, run_act
+
+    require_deploy_cli()
+    sent = {}
+    with capture_server() as forge, capture_server() as mirror:
+        for name, origin in (("forge", f"{forge.url}/acme/models.git"), ("mirror", f"{mirror.url}/acme/models.git")):
+            root = tmp_path / name
+            repo = consumer_repo(root, files={**deploy_files(), ".llm-gitops/build.json": BUILD_RECORD,
+                                              ".gitignore": ""})
+            subprocess.run(["git", "-C", str(repo), "remote", "set-url", "origin", origin], check=True)
+            proc, _ = run_act(root, repo, path_first=[cli.bin_dir], event_name="repository_dispatch",
+                              event=dispatch("deploy", environment="staging", forge="none", release="true",
+                                             **{"scale-down": "true"}),
+                              env={"GITHUB_SERVER_URL": forge.url}, secrets={"GITHUB_TOKEN": TOKEN})
+            log = proc.stdout + proc.stderr
+            assert proc.returncode != 0 and "pushed " not in log, log[-4000:]  # the push was tried, and failed
+            assert TOKEN not in log, log[-4000:]
+        sent = {"forge": list(forge.requests), "mirror": list(mirror.requests)}
+    basic = "basic " + base64.b64encode(f"x-access-token:{TOKEN}".encode()).decode()  # as the action writes it
+    assert sent["forge"] and {auth for _, auth in sent["forge"]} == {basic}, sent
+    assert sent["mirror"] and {auth for _, auth in sent["mirror"]} == {None}, sent
+
+
 def test_promote_action_opens_the_promotion_pull_request(tmp_path, cli):
     # staging runs r2 and its deploy job verified it; promote --to prod opens the pull
     # request (the local forge: a branch plus a record in the repository's git directory).
