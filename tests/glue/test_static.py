@@ -224,6 +224,13 @@ def test_gitlab_templates_send_tokens_to_their_instance_only():
         assert all(key == '"http.${CI_SERVER_URL%/}/.extraHeader"' for key in keys), (path.name, keys)
 
 
+def test_github_actions_send_tokens_to_their_forge_only():
+    # As above: the release push's header is scoped to GITHUB_SERVER_URL, in every action.
+    keys = {path.parent.name: re.findall(r"GIT_CONFIG_KEY_\d+=(\S+)", path.read_text()) for path in ACTIONS}
+    assert keys["deploy"], keys
+    assert all(key == '"http.${GITHUB_SERVER_URL%/}/.extraHeader"' for found in keys.values() for key in found), keys
+
+
 def gate_exit_codes() -> set[str]:
     """The exit codes `llm-gitops gate --help` lists."""
     from click.testing import CliRunner
