@@ -32,6 +32,23 @@ def test_builtin_metrics_from_the_index_without_a_dataset(tmp_path: Path):
     assert {"arc_easy/acc", "arc_challenge/acc_norm"} <= tag
 
 
+def test_a_threshold_on_what_a_metric_function_reports(tmp_path: Path):
+    """humaneval's metric is ``!function utils.pass_at_k``, which reports pass@1: a threshold
+    on it is valid, and one on a filter the task lacks is refused naming what is available."""
+    from tests.corpus.harness import expect_clean_error, run_cli
+
+    assert expected_metrics(EvalSection(tasks=[{"name": "humaneval"}]), base_dir=tmp_path) == {"humaneval/*,create_test"}
+    config = tmp_path / ".llm-gitops.yaml"
+    threshold = "version: 1\neval:\n  tasks: [humaneval]\nthresholds:\n  - {{metric: 'humaneval/pass@1,{}', max_drop: 2pt}}\n"
+    config.write_text(threshold.format("create_test"))
+    run = run_cli(["validate-config"], cwd=tmp_path)
+    assert run.code == 0 and "threshold humaneval/pass@1,create_test: max_drop=2pt" in run.out, (run.out, run.err)
+    config.write_text(threshold.format("strict"))
+    expect_clean_error(["validate-config"], cwd=tmp_path, surface="config", case="function-metric-filter",
+                       culprit=["thresholds[0].metric: no task produces 'humaneval/pass@1,strict'",
+                                "available: humaneval/*,create_test", "*: any name the task's metric function reports"])
+
+
 def test_run_eval_rejects_unknown_name_before_loading_a_model(tmp_path: Path):
     root = write_suite(tmp_path / "repo")
     bogus = ResolvedModel(tmp_path / "no-such-model", "sha256:00", "nowhere", "local")

@@ -289,3 +289,55 @@ def test_an_unreadable_run_directory_is_named(outputs, tmp_path):
     finally:
         sub.chmod(0o755)
     assert "cannot be listed (Permission denied)" in said, said
+
+
+MISS_TASK = "tasks/add_miss.yaml"
+MISS_MODULE = '''\
+def miss_rate(references, predictions, **kwargs):
+    # Reported as miss@1, a name lm-eval has not registered: only the run says which way is better.
+    return {"miss@1": float(references[0].strip() != predictions[0].strip())}
+'''
+
+
+def test_a_metric_function_reports_its_own_names_and_direction(example_models, tmp_path):
+    """A local task whose metric is ``!function miss.miss_rate`` (higher_is_better: false),
+    reporting ``miss@1``: validate-config accepts a threshold on it, and the gate reads the
+    regressed model's rise as a regression, in-process and from lm-eval's output alike
+    (the file's direction is taken for a name the task's YAML does not list)."""
+    from tests.evaluation.conftest import EM_YAML
+
+    repo = write_suite(tmp_path / "repo", count=20)
+    tasks = repo / "tasks"
+    (tasks / "add_miss.yaml").write_text(EM_YAML.format(data="data/add_em.jsonl").replace(
+        "task: add_em", "task: add_miss").replace(
+        "  - metric: exact_match\n    aggregation: mean\n    higher_is_better: true\n",
+        "  - metric: !function miss.miss_rate\n    aggregation: mean\n    higher_is_better: false\n"))
+    (tasks / "miss.py").write_text(MISS_MODULE)
+    (repo / ".llm-gitops.yaml").write_text(
+        f"version: 1\neval:\n  tasks: [{MISS_TASK}]\n  batch_size: 8\n"
+        "thresholds:\n  - {metric: add_miss/miss@1, max_drop: 2pt}\ntracking: {mlflow: {enabled: false}}\n"
+        "report: {to: none}\n")
+    valid = run_cli(["validate-config"], cwd=repo)
+    assert valid.code == 0 and "threshold add_miss/miss@1: max_drop=2pt" in valid.out, (valid.out, valid.err)
+    out = {name: write_lm_eval_output(getattr(example_models, name), repo, [MISS_TASK], tmp_path / name).parents[1]
+           for name in ("good", "regressed")}
+    models, by_models = gate(repo, "--candidate", str(example_models.regressed), "--baseline", str(example_models.good),
+                             "--no-perf")
+    files, by_files = gate(repo, "--candidate-results", str(out["regressed"]), "--baseline-results", str(out["good"]))
+    assert models.code == files.code == 1, (models.err, files.err)
+    assert checks(by_models) == checks(by_files)
+    [check] = by_files["checks"]
+    assert (check["metric"], check["higher_is_better"], check["verdict"]) == ("add_miss/miss@1", False, "fail"), check
+    assert check["candidate"] > check["baseline"]
+    # A name the function does not report passes validate-config (nothing can know it before
+    # the run) and is refused once the eval has run, naming what it reported; nothing written.
+    reports = repo / ".llm-gitops" / "reports"
+    shutil.rmtree(reports)
+    config = repo / ".llm-gitops.yaml"
+    config.write_text(config.read_text().replace("add_miss/miss@1", "add_miss/miss@2"))
+    typo = run_cli(["gate", "--no-cache", "--no-perf", "--candidate", str(example_models.regressed), "--baseline",
+                    str(example_models.good)], cwd=repo, timeout_s=300)
+    assert typo.code == 2 and typo.err.strip().splitlines()[-1] == (
+        "error: .llm-gitops.yaml:6: thresholds[0].metric: the eval reported no 'add_miss/miss@2' (task 'add_miss' "
+        "reported add_miss/miss@1); name one of those: what a metric function reports is known once it runs"), typo.err
+    assert not reports.exists()

@@ -299,8 +299,12 @@ class PerfSection(_Section):
 class Threshold(_Section):
     """One check on one metric.
 
-    ``metric`` names an eval metric as ``TASK/METRIC`` (e.g. ``add_em/exact_match``) or a
-    perf metric as ``perf/NAME`` (e.g. ``perf/latency_p95_ms``).
+    ``metric`` names an eval metric as ``TASK/METRIC`` (e.g. ``add_em/exact_match``), with
+    ``,FILTER`` for a filter other than lm-eval's ``none`` (e.g.
+    ``humaneval/pass@1,create_test``), or a perf metric as ``perf/NAME`` (e.g.
+    ``perf/latency_p95_ms``). A task whose metric is a function (``metric: !function
+    utils.pass_at_k``) reports under names known only once it runs, so any name is accepted
+    for it until then; its direction is the run's (lm-eval gives it the function's).
 
     * ``min`` / ``max``: absolute bounds on the candidate.
     * ``max_drop``: the degradation vs the baseline that is tolerated, decided by one-sided

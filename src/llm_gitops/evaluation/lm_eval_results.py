@@ -570,7 +570,8 @@ def check_against_config(run: LmEvalRun, suite: TaskSuite, settings: EvalSection
     file instead), and their version with its ``metadata.version``; built-in tasks are
     pinned by the harness version. Whether higher is better comes from the task's
     definition (its metric_list, else lm-eval's default for the metric), never from the
-    file, which must not say otherwise.
+    file, which must not say otherwise; only for a name neither gives (one a metric function
+    reports, e.g. humaneval's pass@1) is the file's ``higher_is_better`` taken.
     """
     groups = run.group_subtasks
     named: dict[str, ResolvedTask] = {}
@@ -617,16 +618,16 @@ def _definition(task: ResolvedTask, leaf: str) -> dict[str, Any]:
     return builtin_task_yaml(entry) if entry is not None else {}
 
 
-def _direction(definition: Mapping[str, Any], metric: str) -> tuple[bool, str]:
+def _direction(definition: Mapping[str, Any], metric: str) -> tuple[bool | None, str]:
     """(higher is better, where that is said) for ``metric`` of the task ``definition``
-    defines, as lm-eval decides it: the metric_list entry, else its default for the metric."""
+    defines, as lm-eval decides it: the metric_list entry, else its default for the metric;
+    None when neither says (a name a metric function reports, e.g. pass@1 of pass_at_k)."""
     for item in definition.get("metric_list") or []:
         if isinstance(item, dict) and item.get("metric") == metric and isinstance(item.get("higher_is_better"), bool):
             return item["higher_is_better"], "the config task's metric_list says"
     from lm_eval.api.registry import is_higher_better
 
-    # lm-eval knows no direction for a metric it has not registered; higher is the gate's default.
-    return is_higher_better(metric) is not False, f"lm-eval's default for {metric} is that"
+    return is_higher_better(metric), f"lm-eval's default for {metric} is that"
 
 
 def _with_config_directions(run: LmEvalRun, named: Mapping[str, ResolvedTask]) -> LmEvalRun:
@@ -636,6 +637,12 @@ def _with_config_directions(run: LmEvalRun, named: Mapping[str, ResolvedTask]) -
     metrics = {}
     for key, result in run.results.metrics.items():
         want, source = _direction(definitions[result.task], result.metric)
+        if want is None:
+            # lm-eval gives a function's direction to the names it reports (task.py,
+            # process_results): only the run knows which function reported this one. Higher
+            # is lm-eval's and the gate's default where the run says nothing either.
+            stated = run.directions.get(result.task, {}).get(result.metric)
+            want, source = (stated, "lm-eval's run says") if isinstance(stated, bool) else (True, "the default is")
         listed = [item.get("higher_is_better") for item in (run.task_configs.get(result.task) or {}).get("metric_list") or []
                   if isinstance(item, dict) and item.get("metric") == result.metric]
         for where, stated in ((f"higher_is_better.{result.task}.{result.metric}",

@@ -52,6 +52,9 @@ DEFAULT_METRICS: dict[str, tuple[str, ...]] = {
     "generate_until": ("exact_match",),
 }
 DEFAULT_FILTER = "none"
+# Stands, in the metric keys a task is expected to report, for any name: what a metric
+# function reports is known only once it runs.
+ANY_METRIC = "*"
 RESOLVED_YAML_NAME = "task.yaml"
 # Chained ``include:`` files (lm-eval's own tasks use one or two levels).
 MAX_INCLUDE_DEPTH = 16
@@ -388,9 +391,13 @@ def _check_shape(config: dict[str, Any], where: str, yaml_path: Path) -> None:
                             hint="see lm-eval's task guide for the format")
     for key, item_key in (("metric_list", "metric"), ("filter_list", "name")):
         for index, item in enumerate(config.get(key) or []):
-            if not isinstance(item, dict) or not isinstance(item.get(item_key), str):
+            named = item.get(item_key) if isinstance(item, dict) else None
+            # A metric may be a function (``metric: !function utils.pass_at_k``, as lm-eval's humaneval).
+            if not isinstance(named, str) and not (key == "metric_list" and isinstance(named, FunctionRef)):
+                got = f"{item_key}: {describe(named)}" if isinstance(item, dict) else describe(item)
                 raise EvalError(f"{_located(where, yaml_path, (key, index))}: expected a mapping with a "
-                                f"'{item_key}:' name, got {describe(item)}", hint="see lm-eval's task guide for the format")
+                                f"'{item_key}:' name" + (" or !function" if key == "metric_list" else "") +
+                                f", got {got}", hint="see lm-eval's task guide for the format")
     dataset_path = config.get("dataset_path")
     if dataset_path is not None and (not isinstance(dataset_path, str) or not dataset_path.strip()):
         raise EvalError(f"{_located(where, yaml_path, ('dataset_path',))}: expected a dataset name or a local path, "
@@ -538,10 +545,20 @@ def check_builtin_names(suite: TaskSuite, task_manager: Any) -> None:
         raise EvalError(f"{_where(task.index, task.label)}: unknown lm-eval task {task.name!r}", hint=hint)
 
 
+def _is_function_metric(metric: Any) -> bool:
+    """A ``metric: !function ...`` entry: a FunctionRef from this module's loader, or the
+    ``DIR/module.name`` text lm-eval's loader makes of it unresolved (no metric it
+    registers has a ``/`` in its name)."""
+    return isinstance(metric, FunctionRef) or (isinstance(metric, str) and "/" in metric)
+
+
 def _entry_metrics(name: str, config: dict[str, Any]) -> set[str]:
     metric_list = config.get("metric_list")
     if metric_list:
-        metrics = [m["metric"] for m in metric_list if isinstance(m, dict) and isinstance(m.get("metric"), str)]
+        named = [m.get("metric") for m in metric_list if isinstance(m, dict)]
+        # A function reports under its own name or under the keys of the dict it returns
+        # (humaneval's pass_at_k: pass@1), known only once it runs.
+        metrics = [ANY_METRIC if _is_function_metric(m) else m for m in named if isinstance(m, (str, FunctionRef))]
     else:
         metrics = list(DEFAULT_METRICS.get(config.get("output_type", "generate_until"), ()))
     filters = [f["name"] for f in config.get("filter_list") or [] if isinstance(f, dict) and f.get("name")]

@@ -8,10 +8,12 @@ with the same message.
 from __future__ import annotations
 
 import difflib
+from collections.abc import Collection, Iterable
 from typing import TYPE_CHECKING
 
 from llm_gitops.config.schema import Config, Drop, Threshold
 from llm_gitops.errors import ConfigError
+from llm_gitops.evaluation.tasks import ANY_METRIC
 from llm_gitops.perf.results import PERF_METRICS
 
 if TYPE_CHECKING:
@@ -41,6 +43,16 @@ def is_proportion(metric: str) -> bool:
     return task != "perf" and name.split(",", 1)[0] in PROPORTION_METRICS
 
 
+def produces(known: set[str], metric: str) -> bool:
+    """Whether ``metric`` is one of ``known`` (``available_metrics``), where ``TASK/*`` and
+    ``TASK/*,FILTER`` stand for any metric name of that task and filter (a metric function's)."""
+    if metric in known:
+        return True
+    task, _, rest = metric.partition("/")
+    _, comma, filter_name = rest.partition(",")
+    return f"{task}/{ANY_METRIC}{comma}{filter_name}" in known
+
+
 def check_thresholds(config: Config, known: set[str] | None = None) -> None:
     """Raise ``ConfigError`` for the first threshold the gate could not decide as meant.
 
@@ -54,9 +66,11 @@ def check_thresholds(config: Config, known: set[str] | None = None) -> None:
             hint="add e.g. '- {metric: TASK/METRIC, max_drop: 2pt}' under thresholds (see 'llm-gitops init')",
         )
     for index, threshold in enumerate(config.thresholds):
-        if known is not None and threshold.metric not in known:
+        if known is not None and not produces(known, threshold.metric):
             close = difflib.get_close_matches(threshold.metric, sorted(known), n=1)
             hint = (f"did you mean {close[0]!r}? " if close else "") + f"available: {', '.join(sorted(known))}"
+            if any(f"/{ANY_METRIC}" in key for key in known):
+                hint += f" ({ANY_METRIC}: any name the task's metric function reports)"
             raise ConfigError(f"{config.where('thresholds', index, 'metric')}: thresholds[{index}].metric: no task "
                               f"produces {threshold.metric!r}", hint=hint)
         if is_proportion(threshold.metric):
@@ -81,6 +95,23 @@ def _check_share_bounds(config: Config, index: int, threshold: Threshold) -> Non
                 if drop.unit == "abs" and drop.value < 100 else "write a drop below 100pt, e.g. 2pt")
         raise ConfigError(f"{config.where('thresholds', index, field)}: thresholds[{index}].{field}: {drop} on "
                           f"{metric}, a share between 0 and 1, tolerates any drop", hint=hint)
+
+
+def check_reported(config: Config, thresholds: Iterable[Threshold], reported: Collection[str]) -> None:
+    """Raise ``ConfigError`` for an eval threshold on a metric the candidate's eval did not
+    report although it reported others of the task: a name a metric function was expected
+    to report (``check_thresholds`` cannot know those before the run), or a typo of one."""
+    for threshold in thresholds:
+        if threshold.metric.startswith("perf/") or threshold.metric in reported:
+            continue
+        task = threshold.metric.split("/", 1)[0]
+        same = sorted(key for key in reported if key.split("/", 1)[0] == task)
+        if not same:
+            continue  # nothing of the task at all: a failed measurement, which the policy reports
+        index = config.thresholds.index(threshold)
+        raise ConfigError(f"{config.where('thresholds', index, 'metric')}: thresholds[{index}].metric: the eval "
+                          f"reported no {threshold.metric!r} (task {task!r} reported {', '.join(same)})",
+                          hint="name one of those: what a metric function reports is known once it runs")
 
 
 def check_smoke_eval_tasks(config: Config, known: set[str]) -> None:

@@ -258,6 +258,10 @@ def run_gate(request: GateRequest, *, progress: Progress = _quiet, plan: GatePla
             # What is behind the URL was not checked against the model named: say so in the report.
             notes.append(f"the {role}'s scores come from the server at {served_by}, which does not report the digest "
                          "of the model it serves: they are of whatever it served, which llm-gitops could not check")
+    if results.get("candidate_eval") is not None:
+        from llm_gitops.gate.metrics import check_reported
+
+        check_reported(config, plan.thresholds, results["candidate_eval"].metrics)
     key = decision_key(plan, candidate, baseline, results) if decisions is not None else None
     if key is not None:
         cached = decisions.get(key)
