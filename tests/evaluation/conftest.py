@@ -48,6 +48,25 @@ metric_list:
 """
 
 
+MISS_TASK = "tasks/add_miss.yaml"
+MISS_MODULE = """\
+def miss_rate(references, predictions, **kwargs):
+    # Reported as miss@1, a name lm-eval has not registered: only the run says which way is better.
+    return {"miss@1": float(references[0].strip() != predictions[0].strip())}
+"""
+
+
+def write_miss_task(root: Path, *, aggregation: str = "mean") -> None:
+    """MISS_TASK beside write_suite's tasks: add_em's documents, scored by the metric function
+    ``!function miss.miss_rate`` (higher_is_better: false), which reports ``miss@1``."""
+    tasks = root / "tasks"
+    (tasks / "add_miss.yaml").write_text(EM_YAML.format(data="data/add_em.jsonl").replace(
+        "task: add_em", "task: add_miss").replace(
+        "  - metric: exact_match\n    aggregation: mean\n    higher_is_better: true\n",
+        f"  - metric: !function miss.miss_rate\n    aggregation: {aggregation}\n    higher_is_better: false\n"))
+    (tasks / "miss.py").write_text(MISS_MODULE)
+
+
 def sums(count: int, offset: int = 0) -> list[tuple[int, int]]:
     return [((7 * i + offset) % 100, (13 * i + 3 * offset) % 100) for i in range(count)]
 

@@ -291,28 +291,15 @@ def test_an_unreadable_run_directory_is_named(outputs, tmp_path):
     assert "cannot be listed (Permission denied)" in said, said
 
 
-MISS_TASK = "tasks/add_miss.yaml"
-MISS_MODULE = '''\
-def miss_rate(references, predictions, **kwargs):
-    # Reported as miss@1, a name lm-eval has not registered: only the run says which way is better.
-    return {"miss@1": float(references[0].strip() != predictions[0].strip())}
-'''
-
-
 def test_a_metric_function_reports_its_own_names_and_direction(example_models, tmp_path):
     """A local task whose metric is ``!function miss.miss_rate`` (higher_is_better: false),
     reporting ``miss@1``: validate-config accepts a threshold on it, and the gate reads the
     regressed model's rise as a regression, in-process and from lm-eval's output alike
     (the file's direction is taken for a name the task's YAML does not list)."""
-    from tests.evaluation.conftest import EM_YAML
+    from tests.evaluation.conftest import MISS_TASK, write_miss_task
 
     repo = write_suite(tmp_path / "repo", count=20)
-    tasks = repo / "tasks"
-    (tasks / "add_miss.yaml").write_text(EM_YAML.format(data="data/add_em.jsonl").replace(
-        "task: add_em", "task: add_miss").replace(
-        "  - metric: exact_match\n    aggregation: mean\n    higher_is_better: true\n",
-        "  - metric: !function miss.miss_rate\n    aggregation: mean\n    higher_is_better: false\n"))
-    (tasks / "miss.py").write_text(MISS_MODULE)
+    write_miss_task(repo)
     (repo / ".llm-gitops.yaml").write_text(
         f"version: 1\neval:\n  tasks: [{MISS_TASK}]\n  batch_size: 8\n"
         "thresholds:\n  - {metric: add_miss/miss@1, max_drop: 2pt}\ntracking: {mlflow: {enabled: false}}\n"

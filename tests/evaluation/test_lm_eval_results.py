@@ -142,3 +142,20 @@ def test_partly_overlapping_documents_are_decided_on_the_common_ones(outputs):
         restrict_to_common_docs(cand, not_a_mean, candidate_label="C", baseline_label="B")
     same = restrict_to_common_docs(cand, cand, candidate_label="C", baseline_label="B")
     assert same == (cand, cand, ())
+
+
+def test_a_metric_function_s_names_are_read_without_assuming_their_aggregation(example_models, tmp_path):
+    """miss@1 is reported by ``!function miss.miss_rate`` aggregated by median: the file does
+    not say which aggregation a reported name has, so its value is not checked as a mean."""
+    from tests.evaluation.conftest import MISS_TASK, write_miss_task
+
+    repo = write_suite(tmp_path / "repo", count=20)
+    write_miss_task(repo, aggregation="median")
+    results_file = write_lm_eval_output(example_models.regressed, repo, [MISS_TASK], tmp_path / "out")
+    run = read_lm_eval_output(results_file, label="--candidate-results")
+    miss = run.results.metrics["add_miss/miss@1"]
+    import statistics
+
+    assert len(miss.scores) == 20 and miss.value == statistics.median(miss.scores), miss
+    assert miss.value != statistics.mean(miss.scores)  # what the old check held the file to
+    assert run.directions["add_miss"]["miss@1"] is False
