@@ -55,3 +55,16 @@ def test_run_eval_rejects_unknown_name_before_loading_a_model(tmp_path: Path):
     settings = EvalSection(tasks=["tasks/add_em.yaml", {"name": "hellaswagg"}])
     with pytest.raises(EvalError, match="did you mean 'hellaswag'"):
         run_eval(bogus, settings, base_dir=root, cache_root=tmp_path / "cache")
+
+
+def test_a_threshold_on_a_groups_aggregate_says_the_gate_checks_its_tasks(tmp_path: Path):
+    """mmlu/acc is the group's own figure, which lm-eval aggregates from its 57 tasks: the
+    gate checks each task's acc, and says so rather than only 'no task produces it'."""
+    from tests.corpus.harness import expect_clean_error
+
+    (tmp_path / ".llm-gitops.yaml").write_text(
+        "version: 1\neval:\n  tasks: [mmlu]\nthresholds:\n  - {metric: mmlu/acc, max_drop: 2pt}\n")
+    expect_clean_error(["validate-config"], cwd=tmp_path, surface="config", case="group-aggregate",
+                       culprit=[".llm-gitops.yaml:5: thresholds[0].metric: 'mmlu' is a group of 57 tasks, and the gate "
+                                "checks each task's acc on its own, not the group's aggregate",
+                                "name its tasks' metrics, one threshold each: mmlu_abstract_algebra/acc"])

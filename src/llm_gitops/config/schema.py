@@ -304,7 +304,9 @@ class Threshold(_Section):
     ``humaneval/pass@1,create_test``), or a perf metric as ``perf/NAME`` (e.g.
     ``perf/latency_p95_ms``). A task whose metric is a function (``metric: !function
     utils.pass_at_k``) reports under names known only once it runs, so any name is accepted
-    for it until then; its direction is the run's (lm-eval gives it the function's).
+    for it until then; its direction is the run's (lm-eval gives it the function's). A
+    built-in group (``mmlu``) is checked task by task (``mmlu_anatomy/acc``): its own
+    aggregate (``mmlu/acc``) is not a metric the gate decides on.
 
     * ``min`` / ``max``: absolute bounds on the candidate.
     * ``max_drop``: the degradation vs the baseline that is tolerated, decided by one-sided

@@ -67,6 +67,7 @@ def check_thresholds(config: Config, known: set[str] | None = None) -> None:
         )
     for index, threshold in enumerate(config.thresholds):
         if known is not None and not produces(known, threshold.metric):
+            _refuse_group_metric(config, index, threshold.metric, known)
             close = difflib.get_close_matches(threshold.metric, sorted(known), n=1)
             hint = (f"did you mean {close[0]!r}? " if close else "") + f"available: {', '.join(sorted(known))}"
             if any(f"/{ANY_METRIC}" in key for key in known):
@@ -95,6 +96,24 @@ def _check_share_bounds(config: Config, index: int, threshold: Threshold) -> Non
                 if drop.unit == "abs" and drop.value < 100 else "write a drop below 100pt, e.g. 2pt")
         raise ConfigError(f"{config.where('thresholds', index, field)}: thresholds[{index}].{field}: {drop} on "
                           f"{metric}, a share between 0 and 1, tolerates any drop", hint=hint)
+
+
+def _refuse_group_metric(config: Config, index: int, metric: str, known: set[str]) -> None:
+    """A threshold on a built-in group's or tag's own metric (``mmlu/acc``): the gate checks
+    the metrics of the group's tasks, each on its own, and says so rather than only "no task
+    produces it" beside a list of them."""
+    group = metric.split("/", 1)[0]
+    if group not in {t.name for t in config.eval.tasks if t.name} or any(k.split("/", 1)[0] == group for k in known):
+        return
+    name = metric.split("/", 1)[1] if "/" in metric else ""
+    members = sorted(k for k in known if not k.startswith("perf/") and k.split("/", 1)[1] == name)
+    if not members:
+        return
+    tasks = sorted({k.split("/", 1)[0] for k in members})
+    shown = ", ".join(members[:3]) + (f" ... ({len(members)} in all)" if len(members) > 3 else "")
+    raise ConfigError(f"{config.where('thresholds', index, 'metric')}: thresholds[{index}].metric: {group!r} is a "
+                      f"group of {len(tasks)} tasks, and the gate checks each task's {name} on its own, not the "
+                      "group's aggregate", hint=f"name its tasks' metrics, one threshold each: {shown}")
 
 
 def check_reported(config: Config, thresholds: Iterable[Threshold], reported: Collection[str]) -> None:
