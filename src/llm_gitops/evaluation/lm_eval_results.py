@@ -82,6 +82,8 @@ class LmEvalRun:
     prompt_format: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
     # task -> metric -> the file's top-level higher_is_better (a claim, checked against the config)
     directions: Mapping[str, Mapping[str, Any]] = field(default_factory=dict, compare=False, repr=False)
+    # lm-eval's seed for drawing few-shot examples (``config.fewshot_seed``; --seed's fourth value)
+    fewshot_seed: Any = field(default=None, compare=False, repr=False)
 
     def where(self, task: str | None = None) -> str:
         path = self.samples_paths.get(task) if task else None
@@ -108,15 +110,31 @@ def _stat_regular(path: Path, label: str, what: str, limit: int) -> os.stat_resu
     return info
 
 
+def _dated_results(directory: Path, stem: str | None = None) -> list[Path]:
+    """What ``lm_eval --output_path DIR/STEM.json`` writes: ``DIR/STEM_<date>.json`` (any
+    STEM when None; never a samples file)."""
+    found = []
+    for p in directory.glob("*_*.json"):
+        match = _DATE_ID.search(p.stem)
+        if match and not p.name.startswith("samples_") and (stem is None or p.stem[:match.start()] == stem):
+            found.append(p)
+    return sorted(found)
+
+
 def _results_files(directory: Path) -> list[Path]:
     found = sorted(p for p in directory.glob("results_*.json"))
     if not found:  # OUT/<model name>/results_*.json: one level down
         found = sorted(p for p in directory.glob("*/results_*.json"))
+    if not found:  # --output_path DIR/FILE.json wrote DIR/FILE_<date>.json (no model directory)
+        found = _dated_results(directory)
     if not found:  # glob skips a directory it cannot read: say so rather than "no results"
         for sub in directory.iterdir():
             if sub.is_dir():
                 os.listdir(sub)
     return found
+
+
+_FIX_GUNZIP = "decompress it (gunzip): the gate reads the files as lm-eval wrote them"
 
 
 def locate_results_file(path: Path | str, label: str) -> Path:
@@ -130,6 +148,18 @@ def locate_results_file(path: Path | str, label: str) -> Path:
         exists = is_dir or path.exists() or path.is_symlink()
     except OSError as exc:
         raise _fail(label, path, f"cannot be read ({exc.strerror or exc})", "pass lm-eval's output directory") from None
+    if not exists and path.suffix == ".json":
+        # lm_eval --output_path FILE.json writes FILE_<date>.json: the same PATH names that run.
+        try:
+            written = _dated_results(path.parent, path.stem) if path.parent.is_dir() else []
+        except OSError:
+            written = []
+        if len(written) == 1:
+            return written[0]
+        if written:
+            names = ", ".join(p.name for p in written[:4]) + (", ..." if len(written) > 4 else "")
+            raise _fail(label, path, f"names {len(written)} lm-eval runs (lm-eval --output_path {path.name} wrote "
+                        f"{names})", "pass the one to gate on")
     if not exists:
         raise _fail(label, path, "does not exist", "pass lm-eval's --output_path directory or a results_*.json in it")
     if not is_dir:
@@ -143,6 +173,10 @@ def locate_results_file(path: Path | str, label: str) -> Path:
         raise _fail(label, exc.filename or path, f"cannot be listed ({exc.strerror or exc})",
                     "make it readable, or pass the results_*.json of the run") from None
     if not found:
+        packed = sorted(path.glob("results_*.json.gz")) or sorted(path.glob("*/results_*.json.gz"))
+        if packed:
+            raise _fail(label, path, f"holds lm-eval's results gzip-compressed ({packed[0].relative_to(path)})",
+                        "decompress its files (gunzip): the gate reads them as lm-eval wrote them")
         raise _fail(label, path, "holds no results_*.json (nor does any directory in it)",
                     "pass the --output_path directory lm-eval wrote, or a results file")
     if len(found) > 1:
@@ -193,6 +227,8 @@ def _read_results_json(path: Path, label: str) -> tuple[bytes, dict[str, Any]]:
         raise _fail(label, path, f"cannot be read ({exc.strerror or exc})", "pass a readable file") from None
     if len(raw) > MAX_RESULTS_BYTES:
         raise _fail(label, path, "grew past the size limit while being read", "pass a finished results file")
+    if raw.startswith(b"\x1f\x8b"):
+        raise _fail(label, path, "is gzip-compressed", _FIX_GUNZIP)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
@@ -222,6 +258,8 @@ def _samples_lines(path: Path, label: str) -> Iterator[tuple[int, str, bytes]]:
             if not raw:
                 return
             number += 1
+            if number == 1 and raw.startswith(b"\x1f\x8b"):
+                raise _fail(label, path, "is gzip-compressed", _FIX_GUNZIP)
             if len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n"):
                 raise _fail(label, path, f"line {number} is longer than {MAX_LINE_BYTES >> 20} MiB",
                             "pass the samples file lm-eval wrote")
@@ -341,6 +379,36 @@ def _aggregations(config: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _missing_samples(label: str, results_path: Path, task: str, sample_file: Path) -> None:
+    """Refuse a run whose samples file of ``task`` is not beside its results, saying why."""
+    packed = sample_file.with_name(sample_file.name + ".gz")
+    if packed.exists():
+        raise _fail(label, packed, "is gzip-compressed", _FIX_GUNZIP)
+    date_id = _DATE_ID.search(results_path.stem).group(1)
+    others = sorted(p.name for p in results_path.parent.glob(f"samples_*_{date_id}.jsonl") if p != sample_file)
+    if others:  # the run logged samples: this task's file was cut short of being written, or not copied
+        raise _fail(label, results_path, f"has no samples file for task {task!r} ({sample_file.name}), though its "
+                    f"run logged samples ({others[0]} is there): the run was interrupted while writing them, or the "
+                    "file was not copied with the results",
+                    "pass the whole --output_path directory of a finished lm-eval --log_samples run")
+    raise _fail(label, results_path, f"has no samples file for task {task!r} ({sample_file.name}): lm-eval was "
+                "run without --log_samples, or its samples files were not copied with the results, and the gate "
+                "needs per-sample scores to pair the models",
+                "re-run lm-eval with --log_samples and pass its whole --output_path directory")
+
+
+def _refuse_predict_only(label: str, results_path: Path, results: Mapping[str, Any],
+                         higher_is_better: Mapping[str, Any]) -> None:
+    """``lm_eval --predict_only`` saves the answers and scores nothing: every metric is 'bypass'."""
+    for task in sorted(results):
+        values = results[task] if isinstance(results[task], dict) else {}
+        stated = higher_is_better.get(task)
+        if any(k.startswith("bypass,") for k in values) or isinstance(stated, dict) and "bypass" in stated:
+            raise _fail(label, results_path, f"was made with --predict_only: lm-eval saved the answers of task "
+                        f"{task!r} but scored none (its metric is 'bypass'), so there is nothing to gate on",
+                        "re-run lm-eval without --predict_only")
+
+
 def read_lm_eval_output(path: Path | str, *, label: str) -> LmEvalRun:
     """Read one lm-eval run (a directory or its results file) into EvalResults; raise ResultsFileError."""
     results_path = locate_results_file(path, label)
@@ -365,6 +433,7 @@ def read_lm_eval_output(path: Path | str, *, label: str) -> LmEvalRun:
         raise _fail(label, results_path, "is not named like lm-eval's results (results_<date>.json), so its samples "
                     "files cannot be found", "keep the names lm-eval gave its files")
     date_id = date_match.group(1)
+    _refuse_predict_only(label, results_path, data["results"], sections["higher_is_better"])
 
     digest = hashlib.sha256(raw)
     metrics: dict[str, MetricResult] = {}
@@ -390,9 +459,7 @@ def read_lm_eval_output(path: Path | str, *, label: str) -> LmEvalRun:
 
         sample_file = _samples_path(results_path, task, date_id)
         if not sample_file.exists() and not sample_file.is_symlink():
-            raise _fail(label, results_path, f"has no samples file for task {task!r} ({sample_file.name}): lm-eval was "
-                        "run without --log_samples, and the gate needs per-sample scores to pair the models",
-                        "re-run lm-eval with --log_samples")
+            _missing_samples(label, results_path, task, sample_file)
         samples = _read_samples(sample_file, label, task, digest)
         samples_paths[task] = sample_file
         hashes[task] = samples.hashes
@@ -492,6 +559,7 @@ def read_lm_eval_output(path: Path | str, *, label: str) -> LmEvalRun:
         group_subtasks=data["group_subtasks"] if isinstance(data.get("group_subtasks"), dict) else {},
         prompt_format=prompt_format(data),
         directions={t: dict(sections["higher_is_better"].get(t) or {}) for t in configs},
+        fewshot_seed=run_config.get("fewshot_seed"),
     )
 
 
@@ -697,8 +765,20 @@ def _compare_local_config(run: LmEvalRun, task: ResolvedTask, settings: EvalSect
             continue
         says = f"says {json.dumps(want)}" if key in expected else "does not set it"
         raise _fail(run.label, run.results_path, f"task {task.name!r} was run with {key} = {json.dumps(have)}, but "
-                    f"its YAML in eval.tasks {says}", fix)
+                    f"its YAML in eval.tasks {says}", _generation_fix(want, have) if key == "generation_kwargs" else fix)
     _compare_docs_with_data(run, task.name, task.config or {})
+
+
+def _generation_fix(want: Any, have: Any) -> str:
+    """The fix for generation_kwargs other than the YAML's: lm-eval's --gen_kwargs sets them
+    for every generation task of its run (or eval.max_gen_toks sets max_gen_toks here)."""
+    fix = ("re-run lm-eval without --gen_kwargs (it overrides the task's generation_kwargs), or with the config's "
+           "task YAML")
+    if isinstance(want, dict) and isinstance(have, dict):
+        changed = sorted(k for k in set(want) | set(have) if want.get(k) != have.get(k))
+        if changed == ["max_gen_toks"] and _is_number(have.get("max_gen_toks")):
+            fix += f"; or set eval.max_gen_toks: {have['max_gen_toks']}"
+    return fix
 
 
 def _compare_docs_with_data(run: LmEvalRun, task: str, yaml_config: dict[str, Any]) -> None:
@@ -785,7 +865,11 @@ def check_pair(candidate: LmEvalRun, baseline: LmEvalRun, *, installed_harness: 
     odd, other = ((candidate, baseline) if baseline.harness_version == installed_harness
                   and candidate.harness_version != installed_harness else (baseline, candidate))
     check_harness(odd, f"{_role(other)} ({other.results_path})", other.harness_version, installed_harness)
-    check_prompt_format(baseline, "candidate", candidate.prompt_format)
+    # The side with prompt options departs from plain prompts (what the gate itself asks with).
+    if candidate.prompt_format and not baseline.prompt_format:
+        check_prompt_format(candidate, "baseline", baseline.prompt_format)
+    else:
+        check_prompt_format(baseline, "candidate", candidate.prompt_format)
     for task in sorted(set(candidate.tasks) | set(baseline.tasks)):
         if task not in candidate.tasks or task not in baseline.tasks:
             side = baseline if task not in candidate.tasks else candidate
@@ -809,7 +893,22 @@ def check_pair(candidate: LmEvalRun, baseline: LmEvalRun, *, installed_harness: 
             raise _fail(baseline.label, baseline.results_path, f"task {task!r} was evaluated on other documents than "
                         f"the candidate's (disjoint doc ids: {len(hb)} here, {len(ha)} there)",
                         "evaluate both models on the same documents (same --limit/--samples)")
+        _check_fewshot_seeds(candidate, baseline, task)
         _check_documents(baseline.label, baseline.samples_paths[task], hb, ha, "the candidate's results", prompts=True)
+
+
+def _check_fewshot_seeds(candidate: LmEvalRun, baseline: LmEvalRun, task: str) -> None:
+    """Few-shot prompts that differ because the runs drew their examples with other seeds
+    (lm-eval --seed) are said to be that, not "another task config"."""
+    if not candidate.n_shot.get(task) or candidate.fewshot_seed == baseline.fewshot_seed:
+        return
+    ha, hb = candidate.results.sample_hashes.get(task, {}), baseline.results.sample_hashes.get(task, {})
+    if all(ha[d].split(":")[1] == hb[d].split(":")[1] for d in set(ha) & set(hb)):
+        return  # the same prompts all the same
+    raise _fail(baseline.label, baseline.results_path, f"task {task!r} drew its {candidate.n_shot[task]}-shot "
+                f"examples with seed {json.dumps(baseline.fewshot_seed)}, the candidate's ({candidate.results_path}) "
+                f"with seed {json.dumps(candidate.fewshot_seed)}: the models saw other examples, so their scores do "
+                "not pair", "evaluate both models with the same lm-eval --seed (its fourth value is the few-shot seed)")
 
 
 def _check_documents(label: str, where: Path | str, mine: Mapping[int, str], theirs: Mapping[int, str], other: str, *,
