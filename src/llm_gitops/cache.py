@@ -58,12 +58,14 @@ class ResultCache:
     def get(self, key: str) -> dict | None:
         path = self.path_for(key)
         try:
-            return json.loads(path.read_text(encoding="utf-8"))
+            document = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             return None
         except (OSError, ValueError):
             # A corrupt entry is a miss, not a crash; it will be overwritten.
             return None
+        # Every entry is a JSON object: anything else (another build's, a hand edit) is a miss too.
+        return document if isinstance(document, dict) else None
 
     def put(self, key: str, document: dict) -> Path:
         path = self.path_for(key)

@@ -48,6 +48,28 @@ metric_list:
 """
 
 
+# A loglikelihood task on add_em's documents: lm-eval's per-sample "perplexity" is the
+# document's log-likelihood, and the metric is exp(-mean) of them (lower is better).
+LL_YAML = """\
+task: add_ll
+dataset_path: json
+dataset_kwargs:
+  data_files:
+    test: data/add_em.jsonl
+test_split: test
+output_type: loglikelihood
+doc_to_text: "{{question}}"
+doc_to_target: "{{answer}}"
+target_delimiter: ""
+metric_list:
+  - metric: perplexity
+    aggregation: perplexity
+    higher_is_better: false
+  - metric: acc
+    aggregation: mean
+    higher_is_better: true
+"""
+
 MISS_TASK = "tasks/add_miss.yaml"
 MISS_MODULE = """\
 def miss_rate(references, predictions, **kwargs):

@@ -114,10 +114,14 @@ def test_two_models_stay_loaded_across_the_looks(example_models, tmp_path, monke
 
 
 def test_a_model_against_lm_eval_results_goes_through_their_documents_in_looks(example_models, tmp_path, monkeypatch,
-                                                                              state_dir, capsys):
+                                                                              capsys):
     """The baseline as lm-eval's own output over the whole 500-document split (evaluated
     once, elsewhere); the candidate, a twin of it, is evaluated look by look on those
-    documents only until the zero drop is bounded, loaded once for all the looks."""
+    documents only until the zero drop is bounded, loaded once for all the looks.
+
+    Its own state dir: the module's holds the twin's looks (same digest) from the test above,
+    which would be cache hits here, and this test counts what is evaluated."""
+    state_dir = tmp_path / "state"
     from tests.evaluation.lm_eval_output import write_lm_eval_output
 
     baseline = write_lm_eval_output(example_models.good, example_models.repo, ["tasks/add_mc.yaml", "tasks/add_em.yaml"],
@@ -134,3 +138,4 @@ def test_a_model_against_lm_eval_results_goes_through_their_documents_in_looks(e
     for running, given in re.findall(r"eval: running (.*?) \(given documents: (.*?)\)", stderr):
         assert running.split(", ") == [part.split()[0] for part in given.split(", ")]
     assert stderr.count(f"eval: loading model {twin} ") == 1 and "still loaded" in stderr
+

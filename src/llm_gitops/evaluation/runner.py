@@ -403,16 +403,25 @@ def run_eval(
     model_part = served.key_part if served is not None else model.digest
     key = eval_cache_key(model_part, suite, recorded, version) if model_part else ""
     cache = ResultCache(cache_root, CACHE_NAMESPACE) if cache_root is not None and key else None
+    asked = {t: sorted(ids) for t, ids in documents.items() if ids} if documents is not None else None
+    # Given documents of several tasks (a sequential look's, for the tasks still undecided)
+    # are cached per task, under the key a call for that task alone has: another gate
+    # against the same baseline, with other tasks undecided at that look, reuses them.
+    task_keys = ({t: eval_cache_key(model_part, suite, {**recorded, "documents": {t: ids}}, version)
+                  for t, ids in asked.items()} if cache is not None and asked is not None and len(asked) > 1 else None)
+    found: dict[str, EvalResults] = {}
     if cache is not None:
-        hit = cache.get(key)
-        if hit is not None:
-            try:
-                results = EvalResults.from_json(hit, cached=True)
-            except (KeyError, TypeError, ValueError):
-                results = None  # an entry from an incompatible build: recompute
-            if results is not None:
-                say(f"eval: cache hit for {model.short_digest} ({', '.join(suite.names)})")
-                return replace(results, model_source=model.source)
+        results = _cached(cache, key)
+        if results is not None:
+            say(f"eval: cache hit for {model.short_digest} ({', '.join(asked if asked is not None else suite.names)})")
+            return replace(results, model_source=model.source)
+        if task_keys is not None:
+            found = {t: hit for t, k in task_keys.items() if (hit := _cached(cache, k)) is not None}
+            if found:
+                say(f"eval: cache hit for {model.short_digest} ({', '.join(found)})")
+            if len(found) == len(task_keys):
+                return _tasks_joined([found[t] for t in asked], model_source=model.source, settings=recorded, key=key)
+            documents = {t: ids for t, ids in asked.items() if t not in found}
 
     started = time.perf_counter()
     quiet = logging.getLogger().getEffectiveLevel() > logging.INFO
@@ -436,10 +445,44 @@ def run_eval(
         cache_key=key,
         sample_hashes=extract_sample_hashes(res, leaf_tasks),
     )
-    if cache is not None:
+    if task_keys is not None:
+        fresh = {t: _task_part(results, t, {**recorded, "documents": {t: documents[t]}}, task_keys[t],
+                               len(documents[t]) / sum(map(len, documents.values())))
+                 for t in documents}
+        for t, part in fresh.items():
+            cache.put(task_keys[t], part.to_json())
+        results = _tasks_joined([found[t] if t in found else fresh[t] for t in asked], model_source=model.source,
+                                settings=recorded, key=key)
+    elif cache is not None:
         cache.put(key, results.to_json())
     say(f"eval: done in {duration:.1f}s")
     return results
+
+
+def _cached(cache: ResultCache, key: str) -> EvalResults | None:
+    """The cache's results under ``key``; None when absent or from an incompatible build."""
+    hit = cache.get(key)
+    if hit is None:
+        return None
+    try:
+        return EvalResults.from_json(hit, cached=True)
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None  # an entry from an incompatible build: recompute
+
+
+def _task_part(results: EvalResults, task: str, settings: dict[str, Any], key: str, share: float) -> EvalResults:
+    """``results``' part for ``task`` (its metrics and sample hashes), as a call for that task alone records it."""
+    return replace(results, settings=settings, cache_key=key, duration_s=round(results.duration_s * share, 3),
+                   metrics={k: m for k, m in results.metrics.items() if m.task == task},
+                   sample_hashes={t: h for t, h in results.sample_hashes.items() if t == task})
+
+
+def _tasks_joined(parts: list[EvalResults], *, model_source: str, settings: dict[str, Any], key: str) -> EvalResults:
+    """Per-task results (each of one task's given documents) as the one call that asked for them all."""
+    return replace(parts[0], model_source=model_source, settings=settings, cache_key=key,
+                   metrics={k: m for p in parts for k, m in p.metrics.items()},
+                   sample_hashes={t: h for p in parts for t, h in p.sample_hashes.items()},
+                   duration_s=round(sum(p.duration_s for p in parts), 3), cached=all(p.cached for p in parts))
 
 
 def _evaluate(
