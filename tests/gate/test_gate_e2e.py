@@ -139,3 +139,29 @@ def test_a_model_against_lm_eval_results_goes_through_their_documents_in_looks(e
         assert running.split(", ") == [part.split()[0] for part in given.split(", ")]
     assert stderr.count(f"eval: loading model {twin} ") == 1 and "still loaded" in stderr
 
+
+def test_a_perplexity_is_not_judged_on_its_per_sample_log_likelihoods(example_models, tmp_path, monkeypatch, state_dir,
+                                                                     capsys):
+    """lm-eval's per-sample "perplexity" is a log-likelihood (higher for the better model),
+    and the value exp(-mean) of them: paired as scores of a lower-is-better metric, the
+    regressed model's far higher perplexity read as a gain and passed max_drop 5%."""
+    from tests.evaluation.conftest import LL_YAML, write_suite
+
+    repo = write_suite(tmp_path / "repo", count=40)
+    (repo / "tasks" / "add_ll.yaml").write_text(LL_YAML)
+    (repo / ".llm-gitops.yaml").write_text(
+        "version: 1\neval:\n  tasks: [tasks/add_ll.yaml]\n  batch_size: 8\n"
+        "thresholds:\n  - {metric: add_ll/perplexity, max_drop: 5%}\ntracking: {mlflow: {enabled: false}}\n")
+    out = tmp_path / "report"
+    code = gate(["--config", str(repo / ".llm-gitops.yaml"), "--candidate", str(example_models.regressed),
+                 "--baseline", str(example_models.good), "--output-dir", str(out), "--report-to", "none", "--no-perf",
+                 "--json"], monkeypatch, state_dir)
+    stdout, stderr = capsys.readouterr()
+    # lm-eval's own prints (bootstrapping the perplexity's stderr) went to stderr: stdout is the JSON.
+    assert json.loads(stdout)["verdict"] == json.loads((out / "report.json").read_text())["verdict"], stdout[:500]
+    [check] = json.loads((out / "report.json").read_text())["checks"]
+    assert check["candidate"] > 1.05 * check["baseline"], check  # the regressed model is the more perplexed
+    assert code == 1 and check["verdict"] in ("fail", "inconclusive"), (code, check, stdout)
+    assert check["test"].startswith("normal bound on the stderrs (unpaired)"), check
+    report = json.loads((out / "report.json").read_text())
+    assert "add_ll/perplexity: its value is not the mean of its per-sample scores" in " ".join(report["notes"])

@@ -16,6 +16,7 @@ import contextlib
 import logging
 import math
 import random
+import sys
 import tempfile
 import time
 from dataclasses import replace
@@ -558,6 +559,9 @@ def _evaluate(
             lm = stack.enter_context(_lm_for(model, settings, placement, served))
         stack.enter_context(_server_failures(settings, served))
         stack.enter_context(_no_environment_report())
+        # lm-eval prints some progress (e.g. "bootstrapping for stddev: perplexity") on
+        # stdout, which is the command's own output: report.json under --json.
+        stack.enter_context(contextlib.redirect_stdout(sys.stderr))
         if order_slice is not None:
             scope = f" (documents {order_slice[0]}-{order_slice[1]} of each task's {settings.sampling} order)"
         elif documents is not None:

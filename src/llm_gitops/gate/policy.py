@@ -202,10 +202,18 @@ def _paired_evidence(cs: np.ndarray, bs: np.ndarray, higher_is_better: bool):
 
 
 def _compare_eval(metric: str, c: MetricResult, b: MetricResult, design: SequentialDesign | None) -> _Comparison:
+    note = None
+    not_a_mean = any(m.scores and not m.is_mean_of_scores() for m in (c, b))
+    if not_a_mean:
+        # The per-sample scores are not what the value measures (lm-eval's perplexity is
+        # exp(-mean) of per-sample log-likelihoods, higher for the better model): a paired
+        # test on them would bound another quantity, in the opposite direction.
+        note = (f"{metric}: its value is not the mean of its per-sample scores (e.g. a perplexity), so they are not "
+                "paired; compared with an unpaired z bound on the stderrs (conservative)")
+        c, b = replace(c, doc_ids=(), scores=()), replace(b, doc_ids=(), scores=())
     cand = dict(zip(c.doc_ids, c.scores))
     base = dict(zip(b.doc_ids, b.scores))
     common = set(cand) & set(base)
-    note = None
     hib = c.higher_is_better
     if cand and base and set(cand) != set(base):
         note = (
@@ -229,7 +237,9 @@ def _compare_eval(metric: str, c: MetricResult, b: MetricResult, design: Sequent
         ev = stats.MeanDifference(-delta if hib else delta, math.sqrt(c.stderr**2 + b.stderr**2), min(c.n, b.n), None,
                                   "normal bound on the stderrs (unpaired)")
         return _Comparison((ev.n or 1,), (ev,), note or unpaired, c.task)
-    return _Comparison((1,), (), note or f"{metric}: no per-sample scores or stderrs; no test possible", c.task)
+    untested = (f"{metric}: its value is not the mean of its per-sample scores, and it has no stderrs; no test "
+                "possible" if not_a_mean else f"{metric}: no per-sample scores or stderrs; no test possible")
+    return _Comparison((1,), (), untested, c.task)
 
 
 # The quantile each quantile statistic estimates.
