@@ -150,6 +150,19 @@ def usage_error_line(exc: click.ClickException) -> str:
     return f"error: {redact(message)}"
 
 
+# The shell's status for a process ended by SIGTERM (128 + 15).
+EXIT_TERMINATED = 143
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, as a CI system cancels a job: unwound as Ctrl-C is (temporary files are
+    removed, nothing half-written is left), then exit 143."""
+
+
+def _terminate(signum, frame) -> None:
+    raise Terminated()
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: run the CLI and turn errors into exit codes."""
     try:
@@ -164,13 +177,14 @@ def main(argv: list[str] | None = None) -> None:
     except click.ClickException as exc:
         click.echo(usage_error_line(exc), err=True)
         sys.exit(2 if exc.exit_code in (1, 2) else exc.exit_code)
-    except click.exceptions.Abort:
-        click.echo("Aborted.", err=True)
-        sys.exit(130)
+    except click.exceptions.Abort as exc:  # click's form of a KeyboardInterrupt (its cause)
+        terminated = isinstance(exc.__cause__, Terminated)
+        click.echo("Terminated." if terminated else "Aborted.", err=True)
+        sys.exit(EXIT_TERMINATED if terminated else 130)
     except SystemExit:
         raise
-    except KeyboardInterrupt:
-        sys.exit(130)
+    except KeyboardInterrupt as exc:
+        sys.exit(EXIT_TERMINATED if isinstance(exc, Terminated) else 130)
     except Exception as exc:  # noqa: BLE001 - the last line of defence
         path = _write_crash_log()
         click.echo(
@@ -192,7 +206,13 @@ def run() -> None:
     (wait for non-daemon threads, run atexit handlers, flush the standard streams) and
     then ends the process by :func:`quick_exit`. In-process callers (tests) use
     :func:`main`, which exits normally.
+
+    SIGTERM (a CI cancel) is raised as :class:`Terminated`, so that it unwinds as Ctrl-C
+    does; ``serve`` puts uvicorn's own handling in front of it while it serves.
     """
+    import signal
+
+    signal.signal(signal.SIGTERM, _terminate)
     try:
         main()
         code: int | str | None = 0

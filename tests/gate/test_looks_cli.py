@@ -288,3 +288,29 @@ def test_an_interrupted_gate_resumes_from_whole_cache_entries_and_decides_as_an_
     resumed, uninterrupted = (json.loads((root / d / "report.json").read_text()) for d in ("out", "whole"))
     assert again.code == whole.code == 0 and resumed["verdict"] == "pass" and len(resumed["looks"]) > 1
     assert decision(resumed) == decision(uninterrupted) | {"settings": {**uninterrupted["settings"], "cache": True}}
+
+
+@pytest.mark.slow
+def test_a_cancelled_gate_sigterm_unwinds_as_an_interrupt(example_models, tmp_path):
+    """SIGTERM, as a CI system cancels a job, while the eval runs: exit 143 (128 + 15), no
+    report, only whole cache entries, and no temporary task directory left behind."""
+    root = write_suite(tmp_path / "repo", count=SPLIT)
+    (root / ".llm-gitops.yaml").write_text(CONFIG.format(eval_extra=""))
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    env = {**os.environ, "LLM_GITOPS_STATE_DIR": str(tmp_path / "state"), "TMPDIR": str(scratch)}
+    proc = subprocess.Popen([sys.executable, "-m", "llm_gitops", "gate", "--candidate", str(example_models.regressed),
+                             "--baseline", str(example_models.good), "--output-dir", str(root / "out"), "--no-perf"],
+                            cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    said = []
+    for line in proc.stderr:
+        said.append(line)
+        if "eval: running" in line:
+            proc.send_signal(signal.SIGTERM)
+            break
+    said += proc.stderr.readlines()
+    assert proc.wait(timeout=300) == 143, "".join(said)
+    assert "Traceback" not in "".join(said) and not (root / "out").exists()
+    assert [p.name for p in scratch.iterdir() if p.name.startswith("llm-gitops-")] == []  # torch keeps its own there
+    entries = [p for p in (tmp_path / "state").rglob("*") if p.is_file()]
+    assert all(p.suffix == ".json" and isinstance(json.loads(p.read_text()), dict) for p in entries), entries
