@@ -35,7 +35,7 @@ from typing import Any, Iterator, Mapping, NamedTuple
 
 from llm_gitops.config.schema import EvalSection
 from llm_gitops.errors import EvalError
-from llm_gitops.evaluation.results import EvalResults, MetricResult, sample_hash
+from llm_gitops.evaluation.results import EvalResults, MetricResult, agrees, sample_hash
 from llm_gitops.evaluation.tasks import FunctionRef, ResolvedTask, TaskSuite, metric_key, resolve_tasks
 from llm_gitops.models.resolved import ResolvedModel
 
@@ -503,7 +503,7 @@ def read_lm_eval_output(path: Path | str, *, label: str) -> LmEvalRun:
             aggregation = aggregations.get(metric, None if config.get("metric_list") else "mean")
             if pairs and aggregation == "mean":
                 mean = math.fsum(s for _, s in pairs) / len(pairs)
-                if abs(mean - float(raw)) > 1e-6 * max(1.0, abs(float(raw))):
+                if not agrees(mean, float(raw)):
                     raise _fail(label, sample_file, f"averages {metric} = {mean:.6g}, but the results file reports "
                                 f"{float(raw):.6g}: the files are from different runs", _FIX_RERUN)
             # What the file states; check_against_config replaces it by the config's task's direction.

@@ -32,6 +32,12 @@ from typing import Any
 EVAL_SCHEMA = "llm-gitops/eval-results/v1"
 
 
+def agrees(computed: float, reported: float) -> bool:
+    """Whether a value computed from per-sample scores is the reported one, up to the
+    rounding of summing them in another order (relative 1e-6, absolute below 1)."""
+    return computed == reported or abs(computed - reported) <= 1e-6 * max(1.0, abs(reported))
+
+
 @dataclass(frozen=True)
 class MetricResult:
     task: str
@@ -52,8 +58,7 @@ class MetricResult:
         documents has a value too); False without scores."""
         if not self.scores:
             return False
-        mean = math.fsum(self.scores) / len(self.scores)
-        return abs(mean - self.value) <= 1e-6 * max(1.0, abs(self.value))
+        return agrees(math.fsum(self.scores) / len(self.scores), self.value)
 
     def on_documents(self, docs: Iterable[int]) -> "MetricResult":
         """This metric over those of ``docs`` it was evaluated on, its value and stderr

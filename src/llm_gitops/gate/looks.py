@@ -26,7 +26,7 @@ from typing import Callable, Mapping
 
 from llm_gitops.cache import content_key
 from llm_gitops.config.schema import EvalSection
-from llm_gitops.evaluation.results import EvalResults, MetricResult
+from llm_gitops.evaluation.results import EvalResults, MetricResult, agrees
 from llm_gitops.evaluation.runner import document_order
 from llm_gitops.models.resolved import ResolvedModel
 
@@ -54,11 +54,8 @@ def _median(scores) -> float:
 def _aggregation(pieces: list[MetricResult]) -> Callable[..., float] | None:
     """The aggregate that each slice's value is of its per-sample scores (the mean, lm-eval's
     perplexity or the median), tried in that order; None when none is."""
-    def matches(how, metric: MetricResult) -> bool:
-        value = how(metric.scores)
-        return value == metric.value or abs(value - metric.value) <= 1e-6 * max(1.0, abs(metric.value))
-
-    return next((how for how in (_mean, _perplexity, _median) if all(matches(how, m) for m in pieces)), None)
+    return next((how for how in (_mean, _perplexity, _median) if all(agrees(how(m.scores), m.value) for m in pieces)),
+                None)
 
 
 def join_slices(parts: list[EvalResults]) -> EvalResults:

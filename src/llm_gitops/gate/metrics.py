@@ -2,22 +2,19 @@
 
 Shared by ``validate-config`` and ``gate`` so both reject a threshold the gate could not
 decide as meant (on a metric that no task produces, or a bound that no value could meet)
-with the same message.
+with the same message. Only ``check_reported`` runs after the eval: the names a metric
+function reports are known once it has run.
 """
 
 from __future__ import annotations
 
 import difflib
 from collections.abc import Collection, Iterable
-from typing import TYPE_CHECKING
 
 from llm_gitops.config.schema import Config, Drop, Threshold
 from llm_gitops.errors import ConfigError
-from llm_gitops.evaluation.tasks import ANY_METRIC
+from llm_gitops.evaluation.tasks import ANY_METRIC, TaskSuite, expected_metrics
 from llm_gitops.perf.results import PERF_METRICS
-
-if TYPE_CHECKING:
-    from llm_gitops.evaluation.tasks import TaskSuite
 
 
 def available_metrics(config: Config, suite: TaskSuite | None = None) -> set[str]:
@@ -25,8 +22,6 @@ def available_metrics(config: Config, suite: TaskSuite | None = None) -> set[str
 
     ``suite``: ``eval.tasks`` resolved already (else they are resolved here).
     """
-    from llm_gitops.evaluation.tasks import expected_metrics
-
     eval_metrics = expected_metrics(config.eval, base_dir=config.base_dir, suite=suite) if config.eval.tasks else set()
     return set(eval_metrics) | {f"perf/{name}" for name in PERF_METRICS}
 
