@@ -1,8 +1,10 @@
 """``eval.device``, ``eval.dtype`` and ``eval.backend: vllm``.
 
-No GPU is available where this suite runs: the CUDA branches are checked through the
-resolution (a device count given explicitly) and the clean errors a CPU machine gives;
-the real eval runs on the CPU in float32 and bfloat16.
+CI has no GPU: there the CUDA branches are checked through the resolution (a device
+count given explicitly) and the clean errors a CPU machine gives, and the real eval runs
+on the CPU in float32 and bfloat16. On a machine with a CUDA GPU the CPU-only answers are
+skipped and the real eval runs on the GPU instead (float32 against the CPU, document by
+document; bfloat16 and float16).
 """
 
 from __future__ import annotations
@@ -30,8 +32,13 @@ def _model_with_dtype(tmp_path: Path, dtype: str | None) -> Path:
     return tmp_path / "m"
 
 
+ON_GPU = cuda_devices() > 0
+without_a_gpu = pytest.mark.skipif(ON_GPU, reason="what a machine without a GPU answers")
+on_a_gpu = pytest.mark.skipif(not ON_GPU, reason="needs a CUDA GPU")
+
+
+@without_a_gpu
 def test_auto_is_the_cpu_in_float32_without_a_gpu(tmp_path):
-    assert cuda_devices() == 0, "these tests assume a machine without a GPU"
     assert resolve_placement("auto", "auto", _model_with_dtype(tmp_path, "bfloat16")) == Placement("cpu", "float32")
 
 
@@ -119,16 +126,16 @@ def _repo(tmp_path: Path, eval_extra: str) -> Path:
 
 
 @pytest.mark.parametrize("extra,culprit", [
-    ("  device: cuda\n", ["eval.device is 'cuda'", "no CUDA GPU"]),
-    ("  device: cuda:1\n", ["eval.device is 'cuda:1'"]),
+    pytest.param("  device: cuda\n", ["eval.device is 'cuda'", "no CUDA GPU"], marks=without_a_gpu),
+    pytest.param("  device: cuda:1\n", ["eval.device is 'cuda:1'"], marks=without_a_gpu),
     ("  backend: vllm\n", ["'vllm'", "GPU runners"]),
-    ("  backend: vllm\n  device: cuda\n", ["eval.device is 'cuda'"]),
+    pytest.param("  backend: vllm\n  device: cuda\n", ["eval.device is 'cuda'"], marks=without_a_gpu),
     ("  device: gpu\n", ["eval.device", "not a device"]),
     ("  dtype: float64\n", ["eval.dtype"]),
     ("  vllm: {gpu_memory_utilization: 1.5}\n", ["eval.vllm.gpu_memory_utilization"]),
     ("  vllm: {tensor_parallel_size: 0}\n", ["eval.vllm.tensor_parallel_size"]),
 ], ids=["cuda", "cuda-1", "vllm-missing", "vllm-cuda", "bad-device", "bad-dtype", "vllm-mem", "vllm-tp"])
-def test_eval_on_this_cpu_machine_refuses_what_needs_a_gpu(tmp_path, extra, culprit):
+def test_eval_refuses_what_this_machine_cannot_run(tmp_path, extra, culprit):
     from tests.support.tiny_model import tiny_model_copy
 
     model = tiny_model_copy(tmp_path / "model")
@@ -156,3 +163,42 @@ def test_bfloat16_on_the_cpu_evaluates_the_example_model_under_its_own_key(examp
     # "auto" on this CPU machine is float32: it shares the float32 run's cache entry.
     auto = run_eval(model, base, base_dir=example_models.repo, cache_root=tmp_path / "cache")
     assert auto.cached and auto.cache_key == fp32.cache_key
+
+
+# ----------------------------------------------------------------- the real eval on a GPU
+@pytest.mark.slow
+@on_a_gpu
+def test_on_a_gpu_float32_scores_the_documents_as_the_cpu_does(example_models, tmp_path):
+    """The partly trained example model (its scores vary from document to document), in
+    float32 on the GPU and on the CPU: the same documents, and the same score on each but
+    where float32 kernels' last bits turn a near-tie (at most 1% of documents)."""
+    model = ResolvedModel(example_models.regressed, model_digest(example_models.regressed), "regressed", "local")
+    base = EvalSection(tasks=["tasks/add_mc.yaml", "tasks/add_em.yaml"], limit=200, batch_size=32, dtype="float32")
+    cpu = run_eval(model, base.model_copy(update={"device": "cpu"}), base_dir=example_models.repo,
+                   cache_root=tmp_path / "cache")
+    gpu = run_eval(model, base.model_copy(update={"device": "auto"}), base_dir=example_models.repo,
+                   cache_root=tmp_path / "cache")
+    assert (gpu.settings["device"], gpu.settings["dtype"]) == ("cuda", "float32")
+    assert not gpu.cached and gpu.cache_key != cpu.cache_key  # where it ran is part of the key
+    for key, metric in gpu.metrics.items():
+        theirs = cpu.metrics[key]
+        assert metric.doc_ids == theirs.doc_ids, key
+        differ = sum(a != b for a, b in zip(metric.scores, theirs.scores))
+        print(f"{key}: gpu {metric.value:.3f}, cpu {theirs.value:.3f}, {differ} of {metric.n} documents differ")
+        assert 0 < theirs.value < 1 and differ <= metric.n // 100, (key, differ)
+
+
+@pytest.mark.slow
+@on_a_gpu
+@pytest.mark.parametrize("dtype", ["bfloat16", "float16"])
+def test_half_precision_on_a_gpu_evaluates_under_its_own_key(example_models, tmp_path, dtype):
+    model = ResolvedModel(example_models.good, model_digest(example_models.good), "good", "local")
+    settings = EvalSection(tasks=["tasks/add_mc.yaml", "tasks/add_em.yaml"], limit=50, batch_size=32, device="cuda")
+    runs = {d: run_eval(model, settings.model_copy(update={"dtype": d}), base_dir=example_models.repo,
+                        cache_root=tmp_path / "cache") for d in ("float32", dtype)}
+    half = runs[dtype]
+    assert (half.settings["device"], half.settings["dtype"]) == ("cuda", dtype)
+    assert half.cache_key != runs["float32"].cache_key
+    for key, metric in half.metrics.items():
+        assert metric.n == 50 and metric.doc_ids == runs["float32"].metrics[key].doc_ids, key
+        assert metric.value > 0.9, (key, metric.value)  # the trained model still answers in half precision

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from llm_gitops.config.schema import EvalSection
+from llm_gitops.evaluation.placement import cuda_devices
 from llm_gitops.evaluation.resident import HEADROOM, ResidentModels, free_memory, weight_bytes
 from llm_gitops.evaluation.runner import run_eval
 from llm_gitops.models.digest import model_digest
@@ -15,6 +16,7 @@ from llm_gitops.models.resolved import ResolvedModel
 from tests.evaluation.conftest import write_suite
 
 GB = 1 << 30
+on_a_gpu = pytest.mark.skipif(cuda_devices() == 0, reason="needs a CUDA GPU")
 
 
 class Loads:
@@ -99,11 +101,23 @@ def test_weights_and_memory_are_measured(tiny_model_dir: Path, tmp_path: Path):
     assert isinstance(free, int) and free > 0
 
 
-def test_the_runner_loads_once_across_looks_with_the_same_scores(tiny_model_dir: Path, tmp_path: Path, monkeypatch):
+@on_a_gpu
+def test_free_gpu_memory_is_measured():
+    import torch
+
+    total = torch.cuda.get_device_properties(0).total_memory
+    for device in ("cuda", "cuda:0"):
+        free = free_memory(device)
+        assert isinstance(free, int) and 0 < free <= total, (device, free, total)
+
+
+@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=on_a_gpu)])
+def test_the_runner_loads_once_across_looks_with_the_same_scores(tiny_model_dir: Path, tmp_path: Path, monkeypatch,
+                                                                 device):
     import llm_gitops.models.loader as loader
 
     root = write_suite(tmp_path / "r", count=20)
-    settings = EvalSection(tasks=["tasks/add_mc.yaml", "tasks/add_em.yaml"], batch_size=4, seed=3)
+    settings = EvalSection(tasks=["tasks/add_mc.yaml", "tasks/add_em.yaml"], batch_size=4, seed=3, device=device)
     model = ResolvedModel(tiny_model_dir, model_digest(tiny_model_dir), "tiny", "local")
     slices = [(0, 6), (6, 10)]
     unloaded = [run_eval(model, settings, base_dir=root, cache_root=None, order_slice=s) for s in slices]
