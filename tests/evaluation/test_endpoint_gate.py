@@ -134,6 +134,9 @@ def test_the_report_says_the_candidate_was_served(example_models, served, baseli
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     assert report["models"]["candidate"]["served_by"] == f"{url}/v1/completions"
     assert report["models"]["baseline"]["served_by"] is None
+    # The server placed its model: the served side's device and dtype are not claimed, nor compared.
+    assert report["models"]["candidate"]["device"] is report["models"]["candidate"]["dtype"] is None
+    assert report["models"]["baseline"]["dtype"] == "float32" and not [n for n in report["notes"] if "precisions" in n]
     assert f"evaluated as served at `{url}/v1/completions`" in (tmp_path / "out" / "report.md").read_text()
     unchecked = [n for n in report["notes"] if "does not report the digest" in n]
     assert len(unchecked) == (0 if reports_digest else 1), report["notes"]

@@ -40,13 +40,13 @@ def lm_eval(repo, tmp_path_factory):
     root = tmp_path_factory.mktemp("lm-eval-cli-out")
     made: dict[tuple, Path] = {}
 
-    def run(model: Path, name: str, *options: str) -> Path:
-        key = (str(model), name, options)
+    def run(model: Path, name: str, *options: str, dtype: str = "float32") -> Path:
+        key = (str(model), name, options, dtype)
         if key not in made:
             out = root / name
             done = subprocess.run(
                 [str(Path(sys.executable).parent / "lm-eval"), "run", "--model", "hf",
-                 "--model_args", f"pretrained={model},dtype=float32", "--tasks", "add_em,add_mc",
+                 "--model_args", f"pretrained={model},dtype={dtype}", "--tasks", "add_em,add_mc",
                  "--include_path", ".", "--output_path", str(out), "--log_samples", "--device", "cpu",
                  "--batch_size", "8", *options],
                 cwd=repo / "tasks", capture_output=True, text=True, timeout=300)
@@ -97,6 +97,29 @@ def test_output_path_given_as_a_json_file_is_passed_to_the_gate_as_is(repo, lm_e
                 "--candidate-results", str(cand), "--baseline-results", str(base))
     finally:
         second.unlink()
+
+
+def test_where_each_side_ran_is_reported_and_a_precision_difference_noted(repo, lm_eval, example_models):
+    """lm-eval's config records its device and dtype: the report shows them for a results
+    side, and the resolved ones for a model evaluated here. A candidate scored in bfloat16
+    against a float32 baseline is noted (part of the difference may be the precision's);
+    the same precision on both sides is not."""
+    bf16 = lm_eval(example_models.good, "good-bf16", dtype="bfloat16")
+    fp32 = lm_eval(example_models.regressed, "regressed")
+    for baseline in (["--baseline", str(example_models.regressed)], ["--baseline-results", str(fp32)]):
+        run, report = gate(repo, "--candidate-results", str(bf16), *baseline, "--no-perf")
+        assert run.code == 0, run.err
+        models = report["models"]
+        assert (models["candidate"]["device"], models["candidate"]["dtype"]) == ("cpu", "bfloat16")
+        assert (models["baseline"]["device"], models["baseline"]["dtype"]) == ("cpu", "float32")
+        assert "the candidate was evaluated in bfloat16, the baseline in float32: precisions do not score " \
+               "bit-identically, so part of the difference may be theirs" in report["notes"]
+        markdown = (repo / ".llm-gitops" / "reports" / "report.md").read_text()
+        assert "evaluated on cpu in bfloat16" in markdown and "evaluated on cpu in float32" in markdown
+    run, report = gate(repo, "--candidate-results", str(fp32), "--baseline", str(example_models.good), "--no-perf")
+    assert run.code == 1, run.err
+    assert report["models"]["candidate"]["dtype"] == report["models"]["baseline"]["dtype"] == "float32"
+    assert not [n for n in report["notes"] if "precisions" in n]
 
 
 def test_a_predict_only_run_is_refused_as_one(repo, lm_eval, example_models):

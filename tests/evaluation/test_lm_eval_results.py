@@ -57,6 +57,24 @@ def test_reads_a_directory_the_model_subdirectory_or_the_file(outputs):
     assert set(by_file.results.metrics) == {"add_mc/acc", "add_em/exact_match"}
     assert by_file.samples_paths == samples_files(results_file)
     assert by_file.results.settings["backend"] == "hf"  # lm-eval's model type, from the run's config
+    assert (by_file.results.settings["device"], by_file.results.settings["dtype"]) == ("cpu", "float32")
+
+
+@pytest.mark.parametrize("run_config,expected", [
+    ({"model": "hf", "device": "cuda:0", "model_dtype": "torch.bfloat16", "model_args": {"dtype": "auto"}},
+     ("cuda:0", "bfloat16")),  # hf records the dtype it loaded in, which says more than model_args
+    ({"model": "vllm", "device": None, "model_args": "pretrained=/m,dtype=float16,tensor_parallel_size=2"},
+     (None, "float16")),
+    ({"model": "vllm", "model_args": {"pretrained": "/m", "dtype": "bfloat16"}}, (None, "bfloat16")),
+    ({"model": "local-completions", "model_args": "model=x,base_url=http://127.0.0.1:1/v1/completions"},
+     (None, None)),
+    ({}, (None, None)),
+], ids=["hf", "args-string", "args-dict", "none-said", "empty"])
+def test_where_lm_eval_ran_is_read_from_its_config(run_config, expected):
+    from llm_gitops.evaluation.lm_eval_results import _recorded_placement
+
+    placed = _recorded_placement(run_config)
+    assert (placed["device"], placed["dtype"]) == expected
 
 
 def test_same_per_sample_scores_as_the_gate_own_eval(outputs, example_models, repo):

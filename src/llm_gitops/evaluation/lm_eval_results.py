@@ -541,6 +541,7 @@ def read_lm_eval_output(path: Path | str, *, label: str) -> LmEvalRun:
             "tasks": sorted(configs),
             "model": model_name,
             "backend": run_config.get("model") if isinstance(run_config.get("model"), str) else None,
+            **_recorded_placement(run_config),
             "limit": run_config.get("limit"),
             "num_fewshot": n_shot,
         },
@@ -628,6 +629,21 @@ def _leaf_names(name: str, group_subtasks: Mapping[str, Any], seen: frozenset[st
         if isinstance(child, str):
             out |= _leaf_names(child, group_subtasks, seen | {name})
     return out
+
+
+def _recorded_placement(run_config: Mapping[str, Any]) -> dict[str, str | None]:
+    """Where lm-eval ran and in which dtype, as its ``config`` records them: ``device``, and
+    hf's ``model_dtype`` ('torch.bfloat16') or else the ``dtype`` of ``model_args`` (a dict
+    or 'k=v,...'); None where it says nothing."""
+    dtype = run_config.get("model_dtype")
+    if not isinstance(dtype, str):
+        args = run_config.get("model_args")
+        if isinstance(args, str):
+            args = dict(part.split("=", 1) for part in args.split(",") if "=" in part)
+        dtype = args.get("dtype") if isinstance(args, dict) else None
+    device = run_config.get("device")
+    return {"device": device if isinstance(device, str) and device else None,
+            "dtype": dtype.strip().removeprefix("torch.") if isinstance(dtype, str) and dtype.strip() else None}
 
 
 def check_against_config(run: LmEvalRun, suite: TaskSuite, settings: EvalSection,

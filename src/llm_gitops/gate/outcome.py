@@ -238,6 +238,10 @@ class ModelInfo:
     harness_version: str | None = None
     # The completions URL its eval asked (eval.backend local-completions), else None.
     served_by: str | None = None
+    # Where its eval ran and in which precision ("cuda", "bfloat16"), as its results record
+    # them; None where they don't say (a server's, lm-eval output without them).
+    device: str | None = None
+    dtype: str | None = None
 
     @property
     def short_digest(self) -> str:
@@ -253,13 +257,15 @@ class ModelInfo:
             "eval_cache_key": self.eval_cache_key,
             "harness_version": self.harness_version,
             "served_by": self.served_by,
+            "device": self.device,
+            "dtype": self.dtype,
         }
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any] | None) -> "ModelInfo | None":
         if data is None:
             return None
-        return cls(**{k: data.get(k) for k in ("source", "digest", "kind", "eval_cached", "perf_cached", "eval_cache_key", "harness_version", "served_by")})
+        return cls(**{k: data.get(k) for k in ("source", "digest", "kind", "eval_cached", "perf_cached", "eval_cache_key", "harness_version", "served_by", "device", "dtype")})
 
 
 @dataclass(frozen=True)

@@ -141,7 +141,9 @@ def _model_line(label: str, info: ModelInfo | None) -> str:
         cache.append(f"perf {'cached' if info.perf_cached else 'run'}")
     extra = f" ({', '.join(cache)})" if cache else ""
     served = f", evaluated as served at `{info.served_by}`" if info.served_by else ""
-    return f"- **{label}**: `{info.source}` ({info.kind}) `{info.digest}`{served}{extra}"
+    placed = " ".join(f"{word} {value}" for word, value in (("on", info.device), ("in", info.dtype)) if value)
+    where = f", evaluated {placed}" if placed else ""
+    return f"- **{label}**: `{info.source}` ({info.kind}) `{info.digest}`{served}{where}{extra}"
 
 
 def _check_details(outcome: GateOutcome) -> str:
