@@ -69,10 +69,14 @@ def call(Map config = [:]) {
 
     String reportJson = "${config.outputDir}/report.json"
     String verdict = null
-    if (fileExists(reportJson)) {
+    // Exits 0, 1 and 4 write the report (llm-gitops gate --help); any other leaves the
+    // output directory as it was, and a kept workspace may hold an earlier build's report:
+    // that one is neither this build's verdict nor its artifact.
+    boolean reported = rc in [0, 1, 4]
+    if (reported && fileExists(reportJson)) {
         verdict = readJSON(file: reportJson)?.verdict
     }
-    if (config.archive) {
+    if (config.archive && reported) {
         archiveArtifacts(artifacts: "${config.outputDir}/**", allowEmptyArchive: true)
     }
     Map result = [verdict: verdict, reportPath: "${config.outputDir}/report.md", exitCode: rc]

@@ -81,6 +81,9 @@ def gate_results(tmp_path_factory, glue_tiny_models):
          "args": {"install": False, "reportTo": "none", "failBuild": False, "archive": False}},
         {"name": "config-error", "step": "llmGitopsGate",
          "args": {"install": False, "reportTo": "none", "candidate": "./no-such-model", "failBuild": False}},
+        # A kept workspace (Jenkins' default) holding an earlier build's passing report.
+        {"name": "stale-report", "step": "llmGitopsGate", "stale_report": True,
+         "args": {"install": False, "reportTo": "none", "candidate": "./no-such-model", "failBuild": False}},
         # Generation settings HF refuses at generate time: the real evaluation fails as it runs (exit 4).
         {"name": "crash", "step": "llmGitopsGate", "env": {"TMPDIR": str(tmp)},
          "task_edit": ["do_sample: false", "do_sample: true\n  temperature: -1.0"],
@@ -94,6 +97,11 @@ def gate_results(tmp_path_factory, glue_tiny_models):
         write_gate_project(workspace, glue_tiny_models)
         if "config" in sc:
             (workspace / ".llm-gitops.yaml").write_text(sc.pop("config"))
+        if sc.pop("stale_report", False):
+            reports = workspace / ".llm-gitops" / "reports"
+            reports.mkdir(parents=True)
+            (reports / "report.json").write_text(json.dumps({"schema": "llm-gitops/gate-report/v1", "verdict": "pass"}))
+            (reports / "report.md").write_text("✅ **pass** (an earlier build)\n")
         if "task_edit" in sc:
             task = workspace / "tasks" / "add_em.yaml"
             task.write_text(task.read_text().replace(*sc.pop("task_edit")))
@@ -164,6 +172,12 @@ def test_an_error_exit_fails_the_build_saying_what_the_code_means(gate_results):
         "llm-gitops gate exited with 2 (a configuration or usage error: a bad config, option, model source or CI "
         "variable, or a forge that refused or could not be reached when reportTo named it explicitly (on a pass)); "
         "see the log above")
+    # Exit 2 wrote no report: an earlier build's, left in a kept workspace, is neither read
+    # as this build's verdict nor archived as its artifact.
+    stale = results["stale-report"]
+    assert stale["error"] == results["config-error"]["error"]
+    assert steps(stale, "readJSON") == [] and steps(stale, "archiveArtifacts") == []
+    assert steps(results["config-error"], "archiveArtifacts") == []
     crash = results["crash"]
     assert crash["error"] == ("llm-gitops gate exited with 4 (the evaluation failed while it ran: verdict error, "
                               "written to .llm-gitops/reports/report.json); see the log above")
