@@ -122,6 +122,23 @@ def test_where_each_side_ran_is_reported_and_a_precision_difference_noted(repo, 
     assert not [n for n in report["notes"] if "precisions" in n]
 
 
+def test_greedy_decoding_asked_for_as_temperature_0_is_the_task_s_own(repo, lm_eval, example_models):
+    """``--gen_kwargs temperature=0`` is how vLLM and API runs are usually asked for greedy
+    decoding: beside the task's do_sample: false it changes nothing, so the results are
+    gated as the task's. A temperature that would sample elsewhere is still refused."""
+    base = lm_eval(example_models.regressed, "regressed")
+    greedy = lm_eval(example_models.good, "temperature-0", "--gen_kwargs", "temperature=0")
+    run, report = gate(repo, "--candidate-results", str(greedy), "--baseline-results", str(base))
+    assert run.code == 0, run.err
+    assert {v[0] for v in checks(report).values()} == {"pass"}
+    warm = lm_eval(example_models.good, "temperature-0.7", "--gen_kwargs", "temperature=0.7")
+    [results] = warm.rglob("results_*.json")
+    refused(repo, "gen-kwargs-temperature-0.7", [f"--candidate-results {results}: task 'add_em' was run with "
+                                                 "generation_kwargs = ", '"temperature": 0.7',
+                                                 "re-run lm-eval without --gen_kwargs"],
+            "--candidate-results", str(warm), "--baseline-results", str(base))
+
+
 def test_a_predict_only_run_is_refused_as_one(repo, lm_eval, example_models):
     """``--predict_only`` saves answers with the placeholder metric 'bypass' (null scores):
     the error says so, not that the file was edited."""

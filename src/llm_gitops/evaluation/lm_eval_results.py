@@ -348,10 +348,17 @@ def _samples_path(results_path: Path, task: str, date_id: str) -> Path:
 
 
 def _comparable(value: Any) -> Any:
-    """A task config with what only describes the machine that ran it dropped."""
+    """A task config with what only describes the machine that ran it dropped, and a
+    temperature of 0 beside ``do_sample: false`` (greedy decoding either way)."""
     if not isinstance(value, dict):
         return value
     out = {k: v for k, v in value.items() if k not in _MACHINE_KEYS}
+    generation = out.get("generation_kwargs")
+    if (isinstance(generation, dict) and generation.get("do_sample") is False
+            and _is_number(generation.get("temperature")) and float(generation["temperature"]) == 0):
+        # lm-eval's --gen_kwargs temperature=0, the usual way to ask a vLLM or API run for
+        # greedy decoding, changes nothing where the task already says do_sample: false.
+        out["generation_kwargs"] = {k: v for k, v in generation.items() if k != "temperature"}
     if isinstance(value.get("metadata"), dict) and "version" in value["metadata"]:
         out["metadata"] = {"version": value["metadata"]["version"]}
     kwargs = out.get("dataset_kwargs")
