@@ -410,54 +410,59 @@ def run_eval(
     # against the same baseline, with other tasks undecided at that look, reuses them.
     task_keys = ({t: eval_cache_key(model_part, suite, {**recorded, "documents": {t: ids}}, version)
                   for t, ids in asked.items()} if cache is not None and asked is not None and len(asked) > 1 else None)
-    found: dict[str, EvalResults] = {}
-    if cache is not None:
-        results = _cached(cache, key)
-        if results is not None:
-            say(f"eval: cache hit for {model.short_digest} ({', '.join(asked if asked is not None else suite.names)})")
-            return replace(results, model_source=model.source)
-        if task_keys is not None:
-            found = {t: hit for t, k in task_keys.items() if (hit := _cached(cache, k)) is not None}
-            if found:
-                say(f"eval: cache hit for {model.short_digest} ({', '.join(found)})")
-            if len(found) == len(task_keys):
-                return _tasks_joined([found[t] for t in asked], model_source=model.source, settings=recorded, key=key)
-            documents = {t: ids for t, ids in asked.items() if t not in found}
+    # One process of this machine evaluates a model on given documents: another asking for
+    # them meanwhile (a second CI job gating against the same baseline) waits, then finds them cached.
+    with (cache.alone(key, on_wait=lambda: say(f"eval: waiting for another llm-gitops run evaluating "
+                                               f"{model.short_digest} on the same documents"))
+          if cache is not None else contextlib.nullcontext()):
+        found: dict[str, EvalResults] = {}
+        if cache is not None:
+            results = _cached(cache, key)
+            if results is not None:
+                say(f"eval: cache hit for {model.short_digest} ({', '.join(asked if asked is not None else suite.names)})")
+                return replace(results, model_source=model.source)
+            if task_keys is not None:
+                found = {t: hit for t, k in task_keys.items() if (hit := _cached(cache, k)) is not None}
+                if found:
+                    say(f"eval: cache hit for {model.short_digest} ({', '.join(found)})")
+                if len(found) == len(task_keys):
+                    return _tasks_joined([found[t] for t in asked], model_source=model.source, settings=recorded, key=key)
+                documents = {t: ids for t, ids in asked.items() if t not in found}
 
-    started = time.perf_counter()
-    quiet = logging.getLogger().getEffectiveLevel() > logging.INFO
-    with _quiet_logs(quiet), _quiet_progress(quiet), tempfile.TemporaryDirectory(prefix="llm-gitops-tasks-") as tmp:
-        res, leaf_tasks = _evaluate(model, settings, placement, suite, Path(tmp), say, order_slice, served, documents,
-                                    resident)
-    metrics = extract_metrics(res, leaf_tasks)
-    if order_slice is not None:
-        sizes = {t: int((res.get("n-samples", {}).get(t) or {}).get("original", 0)) for t in res.get("n-samples", {})}
-        recorded = {**recorded, "split_sizes": sizes}
-    duration = round(time.perf_counter() - started, 3)
-    results = EvalResults(
-        model_digest=model.digest,
-        model_source=model.source,
-        harness_version=version,
-        task_config_hash=suite.config_hash,
-        settings=recorded,
-        metrics=metrics,
-        created_at=utc_timestamp(),
-        duration_s=duration,
-        cache_key=key,
-        sample_hashes=extract_sample_hashes(res, leaf_tasks),
-    )
-    if task_keys is not None:
-        fresh = {t: _task_part(results, t, {**recorded, "documents": {t: documents[t]}}, task_keys[t],
-                               len(documents[t]) / sum(map(len, documents.values())))
-                 for t in documents}
-        for t, part in fresh.items():
-            cache.put(task_keys[t], part.to_json())
-        results = _tasks_joined([found[t] if t in found else fresh[t] for t in asked], model_source=model.source,
-                                settings=recorded, key=key)
-    elif cache is not None:
-        cache.put(key, results.to_json())
-    say(f"eval: done in {duration:.1f}s")
-    return results
+        started = time.perf_counter()
+        quiet = logging.getLogger().getEffectiveLevel() > logging.INFO
+        with _quiet_logs(quiet), _quiet_progress(quiet), tempfile.TemporaryDirectory(prefix="llm-gitops-tasks-") as tmp:
+            res, leaf_tasks = _evaluate(model, settings, placement, suite, Path(tmp), say, order_slice, served, documents,
+                                        resident)
+        metrics = extract_metrics(res, leaf_tasks)
+        if order_slice is not None:
+            sizes = {t: int((res.get("n-samples", {}).get(t) or {}).get("original", 0)) for t in res.get("n-samples", {})}
+            recorded = {**recorded, "split_sizes": sizes}
+        duration = round(time.perf_counter() - started, 3)
+        results = EvalResults(
+            model_digest=model.digest,
+            model_source=model.source,
+            harness_version=version,
+            task_config_hash=suite.config_hash,
+            settings=recorded,
+            metrics=metrics,
+            created_at=utc_timestamp(),
+            duration_s=duration,
+            cache_key=key,
+            sample_hashes=extract_sample_hashes(res, leaf_tasks),
+        )
+        if task_keys is not None:
+            fresh = {t: _task_part(results, t, {**recorded, "documents": {t: documents[t]}}, task_keys[t],
+                                   len(documents[t]) / sum(map(len, documents.values())))
+                     for t in documents}
+            for t, part in fresh.items():
+                cache.put(task_keys[t], part.to_json())
+            results = _tasks_joined([found[t] if t in found else fresh[t] for t in asked], model_source=model.source,
+                                    settings=recorded, key=key)
+        elif cache is not None:
+            cache.put(key, results.to_json())
+        say(f"eval: done in {duration:.1f}s")
+        return results
 
 
 def _cached(cache: ResultCache, key: str) -> EvalResults | None:

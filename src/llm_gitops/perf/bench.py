@@ -8,6 +8,7 @@ number measured on one runner is never reused on another kind.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
@@ -141,34 +142,38 @@ def run_bench(
     machine = machine_info(settings)
     key = bench_cache_key(model.digest, recorded, machine)
     cache = ResultCache(cache_root, CACHE_NAMESPACE) if cache_root is not None else None
-    if cache is not None and (hit := cache.get(key)) is not None:
-        try:
-            results = PerfResults.from_json(hit, cached=True)
-        except (KeyError, TypeError, ValueError):
-            results = None
-        if results is not None:
-            say(f"bench: cache hit for {model.short_digest}")
-            return replace(results, model_source=model.source)
+    # One process of this machine measures a model at a time (see evaluation.runner).
+    with (cache.alone(key, on_wait=lambda: say(f"bench: waiting for another llm-gitops run measuring "
+                                               f"{model.short_digest}"))
+          if cache is not None else contextlib.nullcontext()):
+        if cache is not None and (hit := cache.get(key)) is not None:
+            try:
+                results = PerfResults.from_json(hit, cached=True)
+            except (KeyError, TypeError, ValueError):
+                results = None
+            if results is not None:
+                say(f"bench: cache hit for {model.short_digest}")
+                return replace(results, model_source=model.source)
 
-    say(
-        f"bench: measuring {model.source} ({model.short_digest}): {settings.warmup} warm-up + "
-        f"{settings.repeats} repeats x {len(settings.prompts)} prompts x {settings.max_new_tokens} tokens"
-    )
-    started = time.perf_counter()
-    raw = _measure_in_child(model, recorded)
-    machine = {**machine, "threads_used": raw.get("threads")}
-    duration = round(time.perf_counter() - started, 3)
-    results = PerfResults(
-        model_digest=model.digest,
-        model_source=model.source,
-        settings=recorded,
-        machine=machine,
-        metrics=summarize(raw, size_on_disk_mb(model.path)),
-        created_at=utc_timestamp(),
-        duration_s=duration,
-        cache_key=key,
-    )
-    if cache is not None:
-        cache.put(key, results.to_json())
-    say(f"bench: done in {duration:.1f}s")
-    return results
+        say(
+            f"bench: measuring {model.source} ({model.short_digest}): {settings.warmup} warm-up + "
+            f"{settings.repeats} repeats x {len(settings.prompts)} prompts x {settings.max_new_tokens} tokens"
+        )
+        started = time.perf_counter()
+        raw = _measure_in_child(model, recorded)
+        machine = {**machine, "threads_used": raw.get("threads")}
+        duration = round(time.perf_counter() - started, 3)
+        results = PerfResults(
+            model_digest=model.digest,
+            model_source=model.source,
+            settings=recorded,
+            machine=machine,
+            metrics=summarize(raw, size_on_disk_mb(model.path)),
+            created_at=utc_timestamp(),
+            duration_s=duration,
+            cache_key=key,
+        )
+        if cache is not None:
+            cache.put(key, results.to_json())
+        say(f"bench: done in {duration:.1f}s")
+        return results

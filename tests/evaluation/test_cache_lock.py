@@ -1,0 +1,108 @@
+"""One process of a machine computes a cache entry; another asking for it meanwhile waits
+and then finds it (two CI jobs on one runner gating against the same baseline)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from llm_gitops.cache import ResultCache
+from llm_gitops.evaluation.runner import CACHE_NAMESPACE
+from tests.evaluation.conftest import write_suite
+from tests.support.tiny_model import tiny_model_copy
+
+CONFIG = "version: 1\neval:\n  tasks: [tasks/add_mc.yaml, tasks/add_em.yaml]\n  limit: 8\n  batch_size: 8\n"
+
+
+def _lock_dir() -> Path:
+    import tempfile
+
+    return Path(tempfile.gettempdir()) / f"llm-gitops-{os.getuid()}-locks"
+
+
+def test_a_second_holder_waits_for_the_first(tmp_path):
+    cache = ResultCache(tmp_path / "cache", "eval")
+    order: list[str] = []
+    inside = threading.Event()
+    release = threading.Event()
+
+    def first():
+        with cache.alone("k", on_wait=lambda: order.append("first waited")):
+            order.append("first in")
+            inside.set()
+            release.wait(10)
+            order.append("first out")
+
+    holder = threading.Thread(target=first)
+    holder.start()
+    assert inside.wait(10)
+    # flock locks belong to open files: a second open in this process contends like another process.
+    threading.Timer(0.3, release.set).start()
+    with cache.alone("k", on_wait=lambda: order.append("second waited")):
+        order.append("second in")
+    holder.join(10)
+    assert order == ["first in", "second waited", "first out", "second in"]
+    with cache.alone("other key", on_wait=lambda: order.append("never")):
+        pass  # another key does not wait
+    assert "never" not in order
+
+
+def test_a_failed_computation_leaves_nothing_behind(tmp_path):
+    cache = ResultCache(tmp_path / "cache", "eval")
+    with pytest.raises(RuntimeError):
+        with cache.alone("k", on_wait=lambda: None):
+            raise RuntimeError("the eval failed")
+    assert not (tmp_path / "cache").exists()  # the lock is not in the cache
+    assert not (_lock_dir() / f"{_lock_name(cache, 'k')}.lock").exists()  # nor its file, once released
+
+
+def _lock_name(cache: ResultCache, key: str) -> str:
+    from llm_gitops.cache import content_key
+
+    return content_key([str(cache.dir.resolve()), key])
+
+
+@pytest.mark.slow
+def test_a_second_eval_of_the_same_model_waits_and_reads_the_first_one_s_results(tmp_path):
+    """The real CLI: while another process holds the entry's lock (the first job, here the
+    test itself), ``llm-gitops eval`` says it waits; once the entry exists and the lock is
+    released it answers from the cache and evaluates nothing."""
+    repo = write_suite(tmp_path / "repo", count=12)
+    (repo / ".llm-gitops.yaml").write_text(CONFIG)
+    model = tiny_model_copy(tmp_path / "model")
+    env = {**os.environ, "LLM_GITOPS_STATE_DIR": str(tmp_path / "first")}
+    cli = [sys.executable, "-m", "llm_gitops", "eval", "--model", str(model)]
+    first = subprocess.run([*cli, "--output", str(tmp_path / "first.json")], cwd=repo, env=env, capture_output=True,
+                           text=True, timeout=300)
+    assert first.returncode == 0, first.stderr
+    assert "eval: running" in first.stderr and "waiting" not in first.stderr
+    key = json.loads((tmp_path / "first.json").read_text())["cache_key"]
+    entry = ResultCache(tmp_path / "first" / "cache", CACHE_NAMESPACE).path_for(key)
+    assert entry.is_file()
+
+    shared = ResultCache(tmp_path / "second" / "cache", CACHE_NAMESPACE)
+    with shared.alone(key, on_wait=lambda: pytest.fail("nothing else holds the lock")):
+        second = subprocess.Popen([*cli, "--output", str(tmp_path / "second.json")], cwd=repo,
+                                  env={**env, "LLM_GITOPS_STATE_DIR": str(tmp_path / "second")},
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        said = []
+        for line in second.stderr:
+            said.append(line)
+            if "waiting for another llm-gitops run" in line:
+                break
+        assert said and "waiting for another llm-gitops run evaluating" in said[-1], "".join(said)
+        # The first job finishes: its entry is written, then the lock released.
+        shared.dir.mkdir(parents=True)
+        shutil.copy(entry, shared.path_for(key))
+    said += second.stderr.readlines()
+    assert second.wait(timeout=300) == 0, "".join(said)
+    assert "eval: cache hit" in "".join(said) and "eval: running" not in "".join(said), "".join(said)
+    metrics = [json.loads((tmp_path / f"{run}.json").read_text())["metrics"] for run in ("first", "second")]
+    assert metrics[0] == metrics[1]
