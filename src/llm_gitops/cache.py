@@ -8,7 +8,6 @@ crash never leaves a half-written entry that a later run would trust.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import json
 import os
@@ -16,6 +15,8 @@ import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+
+from llm_gitops.machine_lock import alone_on_this_machine
 
 
 def canonical_json(data: Any) -> str:
@@ -82,40 +83,8 @@ class ResultCache:
         calls ``on_wait``, waits, and then finds the entry instead of computing it again.
 
         Only work is saved: entries are written atomically, so without the lock two
-        processes would write the same entry. The lock is the kernel's (``flock``): a
-        killed holder releases it. Its file lives in the temp directory, not in the
-        cache, so a computation that fails leaves nothing behind.
+        processes would write the same entry. The lock (``machine_lock``) lives in the
+        temp directory, not in the cache, so a computation that fails leaves nothing behind.
         """
-        fh = _lock_file(content_key([str(self.dir.resolve()), key]))
-        if fh is None:  # no private lock directory to be had: compute without one
+        with alone_on_this_machine(content_key([str(self.dir.resolve()), key]), on_wait=on_wait):
             yield
-            return
-        with fh:
-            try:
-                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                on_wait()
-                fcntl.flock(fh, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                # Unlinked before it is released (and only if the name is still this file):
-                # a waiter then holds a lock nobody new can join and finds the entry, while a
-                # process arriving later locks a new file.
-                with contextlib.suppress(OSError):
-                    if os.stat(fh.name).st_ino == os.fstat(fh.fileno()).st_ino:
-                        os.unlink(fh.name)
-
-
-def _lock_file(name: str):
-    """``<temp dir>/llm-gitops-<uid>-locks/<name>.lock`` opened for locking; None where that
-    directory cannot be made private to this user (another user's, a link)."""
-    locks = Path(tempfile.gettempdir()) / f"llm-gitops-{os.getuid()}-locks"
-    try:
-        locks.mkdir(mode=0o700, exist_ok=True)
-        info = os.lstat(locks)
-        if not os.path.isdir(locks) or os.path.islink(locks) or info.st_uid != os.getuid():
-            return None
-        return open(locks / f"{name}.lock", "a")
-    except OSError:
-        return None

@@ -1,5 +1,6 @@
 """One process of a machine computes a cache entry; another asking for it meanwhile waits
-and then finds it (two CI jobs on one runner gating against the same baseline)."""
+and then finds it (two CI jobs on one runner gating against the same baseline). Benchmarks
+run one at a time on a machine, whatever their model."""
 
 from __future__ import annotations
 
@@ -9,22 +10,16 @@ import shutil
 import subprocess
 import sys
 import threading
-from pathlib import Path
 
 import pytest
 
 from llm_gitops.cache import ResultCache
 from llm_gitops.evaluation.runner import CACHE_NAMESPACE
+from llm_gitops.machine_lock import alone_on_this_machine, lock_dir
 from tests.evaluation.conftest import write_suite
 from tests.support.tiny_model import tiny_model_copy
 
 CONFIG = "version: 1\neval:\n  tasks: [tasks/add_mc.yaml, tasks/add_em.yaml]\n  limit: 8\n  batch_size: 8\n"
-
-
-def _lock_dir() -> Path:
-    import tempfile
-
-    return Path(tempfile.gettempdir()) / f"llm-gitops-{os.getuid()}-locks"
 
 
 def test_a_second_holder_waits_for_the_first(tmp_path):
@@ -60,7 +55,7 @@ def test_a_failed_computation_leaves_nothing_behind(tmp_path):
         with cache.alone("k", on_wait=lambda: None):
             raise RuntimeError("the eval failed")
     assert not (tmp_path / "cache").exists()  # the lock is not in the cache
-    assert not (_lock_dir() / f"{_lock_name(cache, 'k')}.lock").exists()  # nor its file, once released
+    assert not (lock_dir() / f"{_lock_name(cache, 'k')}.lock").exists()  # nor its file, once released
 
 
 def _lock_name(cache: ResultCache, key: str) -> str:
@@ -92,11 +87,7 @@ def test_a_second_eval_of_the_same_model_waits_and_reads_the_first_one_s_results
         second = subprocess.Popen([*cli, "--output", str(tmp_path / "second.json")], cwd=repo,
                                   env={**env, "LLM_GITOPS_STATE_DIR": str(tmp_path / "second")},
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        said = []
-        for line in second.stderr:
-            said.append(line)
-            if "waiting for another llm-gitops run" in line:
-                break
+        said = _said_until(second, "waiting for another llm-gitops run")
         assert said and "waiting for another llm-gitops run evaluating" in said[-1], "".join(said)
         # The first job finishes: its entry is written, then the lock released.
         shared.dir.mkdir(parents=True)
@@ -106,3 +97,34 @@ def test_a_second_eval_of_the_same_model_waits_and_reads_the_first_one_s_results
     assert "eval: cache hit" in "".join(said) and "eval: running" not in "".join(said), "".join(said)
     metrics = [json.loads((tmp_path / f"{run}.json").read_text())["metrics"] for run in ("first", "second")]
     assert metrics[0] == metrics[1]
+
+
+def _said_until(proc: subprocess.Popen, text: str) -> list[str]:
+    """stderr lines of ``proc`` up to the first holding ``text`` (all of them if none does)."""
+    said = []
+    for line in proc.stderr:
+        said.append(line)
+        if text in line:
+            break
+    return said
+
+
+@pytest.mark.slow
+def test_benchmarks_run_one_at_a_time_on_a_machine(tmp_path):
+    """Two benchmarks at once would each measure the other's load: ``llm-gitops bench`` waits
+    for one running on this machine (here the test holds its lock), whatever its model or
+    cache, then measures."""
+    model = tiny_model_copy(tmp_path / "model")
+    (tmp_path / ".llm-gitops.yaml").write_text("version: 1\nperf:\n  prompts: ['1+1=']\n  max_new_tokens: 2\n"
+                                               "  warmup: 1\n  repeats: 2\n  threads: 1\n")
+    with alone_on_this_machine("bench", on_wait=lambda: pytest.fail("nothing else holds the lock")):
+        bench = subprocess.Popen([sys.executable, "-m", "llm_gitops", "bench", "--model", str(model), "--no-cache",
+                                  "--output", str(tmp_path / "perf.json")], cwd=tmp_path,
+                                 env={**os.environ, "LLM_GITOPS_STATE_DIR": str(tmp_path / "state")},
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        said = _said_until(bench, "bench: waiting for another llm-gitops benchmark on this machine")
+        assert "waiting" in said[-1] and not any("bench: measuring" in line for line in said), "".join(said)
+    said += bench.stderr.readlines()
+    assert bench.wait(timeout=300) == 0, "".join(said)
+    assert "bench: measuring" in "".join(said)
+    assert json.loads((tmp_path / "perf.json").read_text())["metrics"]

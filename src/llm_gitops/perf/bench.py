@@ -8,7 +8,6 @@ number measured on one runner is never reused on another kind.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import platform
@@ -24,6 +23,7 @@ from typing import Any, Callable
 from llm_gitops.cache import ResultCache, content_key
 from llm_gitops.config.schema import PerfSection
 from llm_gitops.errors import ModelSourceError
+from llm_gitops.machine_lock import alone_on_this_machine
 from llm_gitops.models.digest import digest_files, is_weight_file
 from llm_gitops.models.resolved import ResolvedModel
 from llm_gitops.perf.results import PERF_SCHEMA, PerfMetric, PerfResults
@@ -142,10 +142,11 @@ def run_bench(
     machine = machine_info(settings)
     key = bench_cache_key(model.digest, recorded, machine)
     cache = ResultCache(cache_root, CACHE_NAMESPACE) if cache_root is not None else None
-    # One process of this machine measures a model at a time (see evaluation.runner).
-    with (cache.alone(key, on_wait=lambda: say(f"bench: waiting for another llm-gitops run measuring "
-                                               f"{model.short_digest}"))
-          if cache is not None else contextlib.nullcontext()):
+    # One benchmark of this machine at a time, whatever its model or cache: two at once (two
+    # CI jobs on one runner) would each measure the other's load. A second one asking for
+    # the same model then finds it cached.
+    with alone_on_this_machine("bench", on_wait=lambda: say("bench: waiting for another llm-gitops benchmark on "
+                                                            "this machine to finish (they run one at a time)")):
         if cache is not None and (hit := cache.get(key)) is not None:
             try:
                 results = PerfResults.from_json(hit, cached=True)
