@@ -112,19 +112,23 @@ def _said_until(proc: subprocess.Popen, text: str) -> list[str]:
 @pytest.mark.slow
 def test_benchmarks_run_one_at_a_time_on_a_machine(tmp_path):
     """Two benchmarks at once would each measure the other's load: ``llm-gitops bench`` waits
-    for one running on this machine (here the test holds its lock), whatever its model or
-    cache, then measures."""
+    for one running on this machine (here the test holds its lock), whatever its model,
+    then measures. A benchmark the cache answers does not wait."""
     model = tiny_model_copy(tmp_path / "model")
     (tmp_path / ".llm-gitops.yaml").write_text("version: 1\nperf:\n  prompts: ['1+1=']\n  max_new_tokens: 2\n"
                                                "  warmup: 1\n  repeats: 2\n  threads: 1\n")
+    cli = [sys.executable, "-m", "llm_gitops", "bench", "--model", str(model), "--output", str(tmp_path / "perf.json")]
+    env = {**os.environ, "LLM_GITOPS_STATE_DIR": str(tmp_path / "state")}
     with alone_on_this_machine("bench", on_wait=lambda: pytest.fail("nothing else holds the lock")):
-        bench = subprocess.Popen([sys.executable, "-m", "llm_gitops", "bench", "--model", str(model), "--no-cache",
-                                  "--output", str(tmp_path / "perf.json")], cwd=tmp_path,
-                                 env={**os.environ, "LLM_GITOPS_STATE_DIR": str(tmp_path / "state")},
-                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        bench = subprocess.Popen(cli, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         said = _said_until(bench, "bench: waiting for another llm-gitops benchmark on this machine")
         assert "waiting" in said[-1] and not any("bench: measuring" in line for line in said), "".join(said)
     said += bench.stderr.readlines()
     assert bench.wait(timeout=300) == 0, "".join(said)
     assert "bench: measuring" in "".join(said)
-    assert json.loads((tmp_path / "perf.json").read_text())["metrics"]
+    measured = json.loads((tmp_path / "perf.json").read_text())["metrics"]
+    assert measured
+    with alone_on_this_machine("bench", on_wait=lambda: pytest.fail("nothing else holds the lock")):
+        again = subprocess.run(cli, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0 and "bench: cache hit" in again.stderr and "waiting" not in again.stderr, again.stderr
+    assert json.loads((tmp_path / "perf.json").read_text())["metrics"] == measured

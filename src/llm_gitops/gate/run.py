@@ -258,7 +258,7 @@ def run_gate(request: GateRequest, *, progress: Progress = _quiet, plan: GatePla
             # What is behind the URL was not checked against the model named: say so in the report.
             notes.append(f"the {role}'s scores come from the server at {served_by}, which does not report the digest "
                          "of the model it serves: they are of whatever it served, which llm-gitops could not check")
-    dtypes = {role: _placement(results.get(f"{role}_eval"))["dtype"] for role in _OTHER_ROLE}
+    dtypes = {role: _evaluated_where(results.get(f"{role}_eval"))["dtype"] for role in _OTHER_ROLE}
     if None not in dtypes.values() and dtypes["candidate"] != dtypes["baseline"]:
         # eval.dtype auto follows each model's saved dtype on a GPU; results files carry their own.
         notes.append(f"the candidate was evaluated in {dtypes['candidate']}, the baseline in {dtypes['baseline']}: "
@@ -517,11 +517,11 @@ def _model_info(model: ResolvedModel | None, eval_results, perf_results) -> Mode
         eval_cache_key=eval_results.cache_key if eval_results is not None else None,
         harness_version=eval_results.harness_version if eval_results is not None else None,
         served_by=_served_by(eval_results),
-        **_placement(eval_results),
+        **_evaluated_where(eval_results),
     )
 
 
-def _placement(eval_results) -> dict[str, str | None]:
+def _evaluated_where(eval_results) -> dict[str, str | None]:
     """Where a side's eval ran and in which dtype, as its results record them. A server's
     scores say neither (the server placed its model), nor does an unresolved ``auto``."""
     settings = getattr(eval_results, "settings", None) or {}

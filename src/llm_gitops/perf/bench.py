@@ -142,20 +142,15 @@ def run_bench(
     machine = machine_info(settings)
     key = bench_cache_key(model.digest, recorded, machine)
     cache = ResultCache(cache_root, CACHE_NAMESPACE) if cache_root is not None else None
+    if (cached := _cached(cache, key, model, say)) is not None:
+        return cached
     # One benchmark of this machine at a time, whatever its model or cache: two at once (two
-    # CI jobs on one runner) would each measure the other's load. A second one asking for
-    # the same model then finds it cached.
+    # CI jobs on one runner) would each measure the other's load. The one waited for may
+    # have measured this very model.
     with alone_on_this_machine("bench", on_wait=lambda: say("bench: waiting for another llm-gitops benchmark on "
                                                             "this machine to finish (they run one at a time)")):
-        if cache is not None and (hit := cache.get(key)) is not None:
-            try:
-                results = PerfResults.from_json(hit, cached=True)
-            except (KeyError, TypeError, ValueError):
-                results = None
-            if results is not None:
-                say(f"bench: cache hit for {model.short_digest}")
-                return replace(results, model_source=model.source)
-
+        if (cached := _cached(cache, key, model, say)) is not None:
+            return cached
         say(
             f"bench: measuring {model.source} ({model.short_digest}): {settings.warmup} warm-up + "
             f"{settings.repeats} repeats x {len(settings.prompts)} prompts x {settings.max_new_tokens} tokens"
@@ -178,3 +173,16 @@ def run_bench(
             cache.put(key, results.to_json())
         say(f"bench: done in {duration:.1f}s")
         return results
+
+
+def _cached(cache: ResultCache | None, key: str, model: ResolvedModel, say: Callable[[str], None]) -> PerfResults | None:
+    """The cache's results under ``key`` for ``model``; None when absent or from an incompatible build."""
+    hit = cache.get(key) if cache is not None else None
+    if hit is None:
+        return None
+    try:
+        results = PerfResults.from_json(hit, cached=True)
+    except (KeyError, TypeError, ValueError):
+        return None
+    say(f"bench: cache hit for {model.short_digest}")
+    return replace(results, model_source=model.source)
