@@ -28,7 +28,7 @@ pytestmark = pytest.mark.slow
 PROMPTS = ["12+34=", "07+45=", "99+99=", "50+25="]
 
 
-def train_lora(base_dir: Path, out_dir: Path, *, steps: int = 40) -> Path:
+def train_lora(base_dir: Path, out_dir: Path, *, steps: int = 60) -> Path:
     """A LoRA on q_proj/v_proj that shifts every answer by one (a few seconds on a CPU)."""
     import random
 
@@ -48,7 +48,9 @@ def train_lora(base_dir: Path, out_dir: Path, *, steps: int = 40) -> Path:
     batch = tokenizer(texts, return_tensors="pt")
     labels = batch["input_ids"].clone()
     labels[:, :6] = -100  # loss on the answer only
-    optim = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=2e-2)
+    # At 2e-2 the loss stalled near 0.6 on some builds of the example model (the shift never
+    # learnt); at 5e-3 it reaches 0.001 and shifts 35 of 40 held-out sums.
+    optim = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=5e-3)
     model.train()
     # One thread: on a shared CI machine, more threads than free cores is 5x slower here.
     threads = torch.get_num_threads()
