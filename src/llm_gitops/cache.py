@@ -7,14 +7,13 @@ crash never leaves a half-written entry that a later run would trust.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, ContextManager
 
 from llm_gitops.machine_lock import alone_on_this_machine
 
@@ -76,8 +75,7 @@ class ResultCache:
         write_atomic(path, json.dumps(document, indent=2, sort_keys=True, default=str))
         return path
 
-    @contextlib.contextmanager
-    def alone(self, key: str, *, on_wait: Callable[[], None]) -> Iterator[None]:
+    def alone(self, key: str, *, on_wait: Callable[[], None]) -> ContextManager[None]:
         """Be the one process of this machine computing ``key``'s entry: another that asks
         for it meanwhile (two CI jobs on one runner gating against the same baseline)
         calls ``on_wait``, waits, and then finds the entry instead of computing it again.
@@ -86,5 +84,4 @@ class ResultCache:
         processes would write the same entry. The lock (``machine_lock``) lives in the
         temp directory, not in the cache, so a computation that fails leaves nothing behind.
         """
-        with alone_on_this_machine(content_key([str(self.dir.resolve()), key]), on_wait=on_wait):
-            yield
+        return alone_on_this_machine(content_key([str(self.dir.resolve()), key]), on_wait=on_wait)

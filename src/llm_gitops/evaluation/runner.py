@@ -410,6 +410,16 @@ def run_eval(
     # against the same baseline, with other tasks undecided at that look, reuses them.
     task_keys = ({t: eval_cache_key(model_part, suite, {**recorded, "documents": {t: ids}}, version)
                   for t, ids in asked.items()} if cache is not None and asked is not None and len(asked) > 1 else None)
+    def cached_whole() -> EvalResults | None:
+        results = _cached(cache, key) if cache is not None else None
+        if results is None:
+            return None
+        say(f"eval: cache hit for {model.short_digest} ({', '.join(asked if asked is not None else suite.names)})")
+        return replace(results, model_source=model.source)
+
+    # Read before the lock too, so that a hit (every look of a re-run) takes none.
+    if (answered := cached_whole()) is not None:
+        return answered
     # One process of this machine evaluates a model on given documents: another asking for
     # them meanwhile (a second CI job gating against the same baseline) waits, then finds them cached.
     with (cache.alone(key, on_wait=lambda: say(f"eval: waiting for another llm-gitops run evaluating "
@@ -417,10 +427,8 @@ def run_eval(
           if cache is not None else contextlib.nullcontext()):
         found: dict[str, EvalResults] = {}
         if cache is not None:
-            results = _cached(cache, key)
-            if results is not None:
-                say(f"eval: cache hit for {model.short_digest} ({', '.join(asked if asked is not None else suite.names)})")
-                return replace(results, model_source=model.source)
+            if (answered := cached_whole()) is not None:  # evaluated by the run waited for
+                return answered
             if task_keys is not None:
                 found = {t: hit for t, k in task_keys.items() if (hit := _cached(cache, k)) is not None}
                 if found:
