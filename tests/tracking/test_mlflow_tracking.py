@@ -227,3 +227,49 @@ def test_a_new_sqlite_store_is_seeded_from_a_migrated_template(tmp_path, monkeyp
     other = tmp_path / "other" / "mlflow.db"
     seed_sqlite_store(other)
     assert other.read_bytes() == templates[0].read_bytes()
+
+
+# A fresh process (telemetry is decided when mlflow is first imported), outside CI and
+# pytest as a user's laptop is: MLflow itself turns telemetry off under CI or pytest.
+TELEMETRY_PROBE = """
+import sys
+from pathlib import Path
+from llm_gitops.config import load_config
+from llm_gitops.errors import LlmGitopsError
+from llm_gitops.models.sources import resolve_model
+from llm_gitops.tracking import mlflow_tracking as tracking
+
+entry, repo = sys.argv[1], Path(sys.argv[2])
+config = load_config(repo / ".llm-gitops.yaml")
+candidate = resolve_model("./candidate", base_dir=repo)
+assert "mlflow" not in sys.modules
+if entry == "start_gate_run":
+    tracking.start_gate_run(config, candidate=candidate, git_sha=None)
+elif entry == "log_gate_run":
+    tracking.log_gate_run(config, report={"verdict": "pass", "checks": []}, artifacts=[], candidate=candidate,
+                          git_sha=None)
+else:
+    try:
+        tracking.set_alias(config, "never-registered", 1, "production")
+    except LlmGitopsError:
+        pass
+from mlflow.telemetry.client import get_telemetry_client
+print("telemetry client:", get_telemetry_client())
+"""
+
+
+@pytest.mark.parametrize("entry", ["start_gate_run", "log_gate_run", "set_alias"])
+def test_mlflow_telemetry_stays_off_whichever_call_imports_mlflow_first(tmp_path, entry):
+    import os
+    import subprocess
+    import sys
+
+    repo = tmp_path / "repo"
+    write_config(repo, f"    tracking_uri: {empty_store(tmp_path / 'store' / 'mlflow.db')}")
+    tiny_model_copy(repo / "candidate")
+    keep = ("PATH", "HOME", "LANG", "LLM_GITOPS_CACHE_DIR", "LLM_GITOPS_TEST_CACHE", "HF_HOME")
+    environ = {name: os.environ[name] for name in keep if name in os.environ}
+    proc = subprocess.run([sys.executable, "-c", TELEMETRY_PROBE, entry, str(repo)], env=environ,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "telemetry client: None" in proc.stdout

@@ -123,10 +123,10 @@ def register_model_dir(
 
 def set_alias(config_or_uri: Config | str, name: str, version: str | int, alias: str) -> None:
     """Point ``models:/NAME@ALIAS`` at ``version`` (e.g. promote a candidate to production)."""
+    uri = resolve_tracking_uri(config_or_uri) if isinstance(config_or_uri, Config) else config_or_uri
+    client = open_client(uri)  # imports mlflow as quiet_mlflow says: first
     from mlflow.exceptions import MlflowException
 
-    uri = resolve_tracking_uri(config_or_uri) if isinstance(config_or_uri, Config) else config_or_uri
-    client = open_client(uri)
     try:
         client.set_registered_model_alias(name, alias, str(version))
     except MlflowException as exc:
@@ -173,13 +173,13 @@ def start_gate_run(config: Config, *, candidate: ResolvedModel, git_sha: str | N
     The run's id is known before its content: the report and the PR comment can then
     link it (``TrackingRecord.url``), and ``log_gate_run(..., run=record)`` fills it in.
     """
-    from mlflow.exceptions import MlflowException
-
     uri = resolve_tracking_uri(config)
     tags = {"model_digest": candidate.digest}
     if git_sha:
         tags.update({"git_sha": git_sha, "mlflow.source.git.commit": git_sha})
-    client = open_client(uri)
+    client = open_client(uri)  # imports mlflow as quiet_mlflow says: first
+    from mlflow.exceptions import MlflowException
+
     try:
         experiment_id = ensure_experiment(client, uri, config.tracking.mlflow.experiment)
         run = client.create_run(experiment_id, run_name=f"gate {candidate.short_digest}", tags=tags)
@@ -207,9 +207,6 @@ def log_gate_run(
     mapping from metric name to such a row is read the same way. ``run``: a run made
     by ``start_gate_run`` to fill in; else a new one is created.
     """
-    from mlflow.entities import Metric, Param, RunTag
-    from mlflow.exceptions import MlflowException
-
     settings = config.tracking.mlflow
     uri = resolve_tracking_uri(config)
     verdict = str(report.get("verdict", "unknown"))
@@ -222,7 +219,10 @@ def log_gate_run(
     if git_sha:
         tags.update({"git_sha": git_sha, "mlflow.source.git.commit": git_sha})
 
-    client = open_client(uri)
+    client = open_client(uri)  # imports mlflow as quiet_mlflow says: first
+    from mlflow.entities import Metric, Param, RunTag
+    from mlflow.exceptions import MlflowException
+
     try:
         if run is None:
             experiment_id = ensure_experiment(client, uri, settings.experiment)
