@@ -87,6 +87,35 @@ def test_a_model_that_fails_to_load_is_not_held():
     assert loads.events == ["load a", "unload a"]
 
 
+class CyclicModel:
+    """A loaded model in a reference cycle (as lm-eval's wrappers and models can be): only a collection frees it."""
+
+    def __init__(self):
+        self.me = self
+
+
+def test_a_model_in_a_reference_cycle_is_freed_before_the_next_loads_and_at_close():
+    import weakref
+
+    refs: list[weakref.ref] = []
+
+    def opener():
+        @contextlib.contextmanager
+        def open_lm():
+            assert all(ref() is None for ref in refs), "the unloaded model is still in memory"
+            model = CyclicModel()
+            refs.append(weakref.ref(model))
+            yield model
+
+        return open_lm
+
+    with ResidentModels(free=lambda _d: 0) as resident:
+        resident.get(("a",), opener(), device="cpu", need_bytes=lambda: GB)
+        resident.get(("b",), opener(), device="cpu", need_bytes=lambda: GB)  # no room: a goes first
+        assert refs[1]() is not None
+    assert refs[1]() is None
+
+
 def test_weights_and_memory_are_measured(tiny_model_dir: Path, tmp_path: Path):
     weights = [p for p in tiny_model_dir.iterdir() if p.suffix in (".safetensors", ".bin")]
     size = sum(p.stat().st_size for p in weights)

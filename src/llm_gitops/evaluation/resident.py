@@ -104,16 +104,20 @@ class ResidentModels:
             self._held[key] = (lm, stack.pop_all(), exclusive)
         return lm
 
+    def _unload(self) -> None:
+        held, self._held = self._held, {}
+        for _lm, stack, _solo in held.values():
+            stack.close()
+
     def _room(self, device: str, need_bytes: Callable[[], int]) -> bool:
         free = self._free(device)
         return free is not None and free >= HEADROOM * need_bytes()
 
     def close(self) -> None:
         """Unload every resident model and give its memory back."""
-        held, self._held = self._held, {}
-        for _lm, stack, _solo in held.values():
-            stack.close()
-        del held
+        self._unload()
+        # After _unload has returned: its frame held the last model until then, and a
+        # model in a reference cycle is only freed by a collection that sees it unreferenced.
         gc.collect()
         torch = sys.modules.get("torch")
         if torch is not None and torch.cuda.is_available():
