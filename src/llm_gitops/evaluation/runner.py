@@ -39,6 +39,8 @@ from llm_gitops.evaluation.tasks import (
     metric_key,
     resolve_tasks,
 )
+from llm_gitops.gc_pause import import_libraries
+from llm_gitops.models.loaded import MODEL_LIBRARIES
 from llm_gitops.models.resolved import ResolvedModel
 from llm_gitops.timestamps import utc_timestamp
 
@@ -209,6 +211,10 @@ def _quiet_logs(enabled: bool) -> Iterator[None]:
 
 # lm-eval modules that draw progress bars with a module-level ``tqdm`` name.
 _TQDM_MODULES = ("lm_eval.api.task", "lm_eval.api.model", "lm_eval.models.huggingface", "lm_eval.models.api_models")
+# What an evaluation imports, imported up front before any model is loaded (gc_pause);
+# a served model needs no modeling code here.
+SERVED_EVAL_LIBRARIES = ("datasets", "lm_eval", "lm_eval.evaluator", *_TQDM_MODULES)
+EVAL_LIBRARIES = (*SERVED_EVAL_LIBRARIES, *MODEL_LIBRARIES)
 
 
 @contextlib.contextmanager
@@ -439,6 +445,7 @@ def run_eval(
 
         started = time.perf_counter()
         quiet = logging.getLogger().getEffectiveLevel() > logging.INFO
+        import_libraries(*(EVAL_LIBRARIES if served is None else SERVED_EVAL_LIBRARIES))
         with _quiet_logs(quiet), _quiet_progress(quiet), tempfile.TemporaryDirectory(prefix="llm-gitops-tasks-") as tmp:
             res, leaf_tasks = _evaluate(model, settings, placement, suite, Path(tmp), say, order_slice, served, documents,
                                         resident)

@@ -26,6 +26,12 @@ class LoadedModel:
     retie_safe: bool = True
 
 
+# What a first ``from_pretrained`` imports: transformers' ``modeling_utils`` alone pulls in
+# ~1,500 modules (torchao, kernels, sympy...). Imported up front by ``gc_pause.import_libraries``.
+MODEL_LIBRARIES = ("torch", "transformers.modeling_utils", "transformers.models.auto.modeling_auto",
+                   "transformers.models.auto.tokenization_auto")
+
+
 def is_artifact(path: Path) -> bool:
     return (Path(path) / ARTIFACT_MANIFEST).is_file()
 

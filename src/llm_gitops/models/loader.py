@@ -12,7 +12,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from llm_gitops.errors import LlmGitopsError, ModelSourceError
-from llm_gitops.models.loaded import ARTIFACT_MANIFEST, LoadedModel, is_artifact, load_hf_dir
+from llm_gitops.gc_pause import import_libraries
+from llm_gitops.models.loaded import ARTIFACT_MANIFEST, MODEL_LIBRARIES, LoadedModel, is_artifact, load_hf_dir
 
 __all__ = ["ARTIFACT_MANIFEST", "LoadedModel", "is_artifact", "load_hf_dir", "load_model"]
 
@@ -28,6 +29,7 @@ def load_model(path: Path, *, device: str = "cpu", dtype: str = "float32") -> Lo
     missing package) propagates as it is.
     """
     path = Path(path)
+    import_libraries(*MODEL_LIBRARIES)
     from llm_gitops.models.adapters import is_adapter, load_merged
 
     if is_adapter(path):  # bench and serve run an adapter merged into its base

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from llm_gitops.config.schema import Config
 from llm_gitops.errors import ExternalServiceError
+from llm_gitops.gc_pause import import_libraries
 from llm_gitops.logsafe import redact
 from llm_gitops.workspace import state_dir, user_cache_dir
 
@@ -74,7 +75,7 @@ def quiet_mlflow() -> None:
     # URI's credentials, and into stdout that carries only the report (gate --json).
     # llm-gitops says where the run is itself, without credentials.
     os.environ["MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT"] = "true"
-    import mlflow  # noqa: F401  (configures mlflow's loggers at INFO; lowered below)
+    import_libraries("mlflow")  # configures mlflow's loggers at INFO; lowered below
 
     for name in ("mlflow", "alembic"):
         logging.getLogger(name).setLevel(logging.WARNING)
@@ -91,6 +92,8 @@ def open_client(uri: str):
 
     db = sqlite_path(uri)
     if db is not None:
+        # What MlflowClient imports to open a sqlite store (SQLAlchemy, alembic: a second).
+        import_libraries("mlflow.store.tracking.sqlalchemy_store")
         seed_sqlite_store(db)
     elif uri.startswith(("http://", "https://")):
         _probe(uri)
