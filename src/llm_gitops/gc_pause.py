@@ -11,9 +11,11 @@ found at most 182 unreachable objects each.
 So :func:`import_libraries` collects what is garbage now (cheap: everything older is
 frozen already), imports with the collector off, and freezes the result
 (``gc.freeze``): later collections skip it. The freeze takes in whatever else is alive
-at that moment, which is why it runs before a command loads a model, never while one
-is held: a frozen model's reference cycles would never be collected, and
-``ResidentModels.close`` relies on collecting them to give memory back.
+at that moment, which is why it is called before a model is loaded (the eval runner,
+``load_model``, ``load_hf_dir``: the first of them imports, the others find everything
+imported and freeze nothing), never while one is held: a frozen model's reference
+cycles would never be collected, and ``ResidentModels.close`` relies on collecting them
+to give memory back.
 """
 
 from __future__ import annotations

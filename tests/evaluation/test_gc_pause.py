@@ -105,3 +105,16 @@ def test_the_first_eval_freezes_the_libraries_not_the_model(tiny_model_dir: Path
     words = proc.stdout.split()
     assert int(words[words.index("frozen") + 1]) > 500_000  # torch, transformers, lm-eval
     assert proc.stdout.strip().endswith("model freed True")
+
+
+def test_a_quantizer_s_load_freezes_the_libraries_once_and_never_a_held_model(tiny_model_dir: Path):
+    # load_hf_dir is where the quantizers load their source: the first load imports and
+    # freezes; a second load, while the first model is held, finds everything imported.
+    script = ("import gc, sys\nfrom llm_gitops.models.loaded import load_hf_dir\n"
+              "first = load_hf_dir(sys.argv[1])\nafter_first = gc.get_freeze_count()\n"
+              "second = load_hf_dir(sys.argv[1])\nprint(after_first, gc.get_freeze_count())\n")
+    proc = subprocess.run([sys.executable, "-c", script, str(tiny_model_dir)], capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    after_first, after_second = (int(word) for word in proc.stdout.split()[-2:])
+    assert after_first > 300_000 and after_second == after_first

@@ -1,9 +1,9 @@
 """What a loaded model is, and how a plain Hugging Face directory loads.
 
-The leaf of model loading: it imports nothing else of llm-gitops, so the quantize
-methods (which load a directory and wrap the result) and ``models.loader`` (which
-dispatches between plain directories and artifacts) both build on it without an import
-cycle between ``models`` and ``quantize``.
+The leaf of model loading: it imports nothing else of llm-gitops but the leaf
+``gc_pause``, so the quantize methods (which load a directory and wrap the result) and
+``models.loader`` (which dispatches between plain directories and artifacts) both build
+on it without an import cycle between ``models`` and ``quantize``.
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from llm_gitops.gc_pause import import_libraries
 
 # The manifest file that makes a directory an llm-gitops artifact (``quantize.artifact``).
 ARTIFACT_MANIFEST = "llm-gitops-artifact.json"
@@ -42,6 +44,7 @@ def load_hf_dir(path: Path, *, manifest: dict | None = None, device: str = "cpu"
     ``dtype`` is given to ``from_pretrained`` (an 8B model is never materialised in
     float32 on its way to bfloat16); the model then moves to ``device``.
     """
+    import_libraries(*MODEL_LIBRARIES)  # the quantizers load their source model here, not by load_model
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
