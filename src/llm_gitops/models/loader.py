@@ -29,6 +29,7 @@ def load_model(path: Path, *, device: str = "cpu", dtype: str = "float32") -> Lo
     missing package) propagates as it is.
     """
     path = Path(path)
+    # Here too, not only in load_hf_dir: an artifact loads through its quantizer, not always by load_hf_dir.
     import_libraries(*MODEL_LIBRARIES)
     from llm_gitops.models.adapters import is_adapter, load_merged
 
